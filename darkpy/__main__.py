@@ -1,0 +1,3 @@
+from darkpy.cli import main
+
+main()

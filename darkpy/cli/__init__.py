@@ -1,0 +1,77 @@
+"""The `darkpy` command line.
+
+Thin by design: each module in `darkpy.cli.commands` parses arguments for one command (or one
+command group) and calls library functions. A module joins the CLI by defining
+`register(app: typer.Typer) -> None`; adding a command touches only its own file.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import typer
+
+from darkpy import __version__
+from darkpy.errors import DarkpyError
+
+app = typer.Typer(
+    name="darkpy",
+    help="Darknet's YOLOv2 / YOLO9000 toolkit on PyTorch. Reads .cfg, .weights and .data files as they are.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"darkpy {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Darknet's YOLOv2 / YOLO9000 toolkit on PyTorch."""
+
+
+_loaded = False
+
+
+def load_commands() -> typer.Typer:
+    """Import every command module once and let it register itself."""
+    global _loaded
+    if not _loaded:
+        from darkpy.cli import commands
+
+        for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+            module = importlib.import_module(f"{commands.__name__}.{info.name}")
+            module.register(app)
+        _loaded = True
+    return app
+
+
+def report_error(exc: BaseException) -> None:
+    """Print a user mistake as one red line on stderr."""
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[bold red]darkpy: error:[/] {exc}", markup=True
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    load_commands()
+    try:
+        app(args=argv, prog_name="darkpy", standalone_mode=True)
+    except DarkpyError as exc:
+        report_error(exc)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        report_error(KeyboardInterrupt("interrupted"))
+        sys.exit(130)

@@ -1,0 +1,42 @@
+"""User-facing failures.
+
+Every mistake a user can make with their own files ends as one of these: the CLI prints it as a
+single line (file, line, what is wrong) and exits with code 2. Anything else is a bug in darkpy and
+keeps its traceback.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class DarkpyError(Exception):
+    """A problem with the user's input, reported without a traceback."""
+
+    def __init__(self, message: str, *, file: str | Path | None = None, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.file = str(file) if file is not None else None
+        self.line = line
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file is not None:
+            where = self.file if self.line is None else f"{self.file}:{self.line}"
+            where += ": "
+        return where + self.message
+
+
+class CfgError(DarkpyError):
+    """A .cfg file that Darknet would reject or misread."""
+
+
+class WeightsError(DarkpyError):
+    """A .weights file that does not fit its cfg."""
+
+
+class DataError(DarkpyError):
+    """A .data file, image list, label file, annotation or image that cannot be used."""
+
+
+class UsageError(DarkpyError):
+    """Options that contradict each other or are out of range."""

@@ -1,0 +1,61 @@
+"""Writing files so that nothing is lost: a temporary file beside the target, then a rename."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+
+@contextmanager
+def atomic_write(path: str | Path, mode: str = "wb") -> Iterator:
+    """Open a temporary file next to `path`; it replaces `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    with atomic_write(path, "w") as fh:
+        fh.write(text)
+    return Path(path)
+
+
+@contextmanager
+def staged_directory(final: str | Path) -> Iterator[Path]:
+    """Build a whole output folder in a temporary sibling and move it into place at the end.
+
+    If `final` exists, its contents are merged: files the staged tree holds replace theirs.
+    On failure nothing of the staged tree is left behind.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        yield stage
+        if not final.exists():
+            os.replace(stage, final)
+            return
+        for src in sorted(stage.rglob("*")):
+            dst = final / src.relative_to(stage)
+            if src.is_dir():
+                dst.mkdir(parents=True, exist_ok=True)
+            else:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dst)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Set up darkpy from nothing and run one of its jobs.
+#   bash scripts/quickstart.sh demo   # install, then detect objects with the bundled model
+#   bash scripts/quickstart.sh test   # install, then run the whole test suite
+# Needs only Python >= 3.10 (3.11 recommended). Creates ./.venv; safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+job="${1:-demo}"; shift || true
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+VPY=.venv/bin/python
+"$VPY" -m pip install -q --upgrade pip >/dev/null
+# torch first, pinned: an unpinned torch pulls a multi-GB CUDA build. DARKPY_TORCH overrides it.
+if ! "$VPY" -c "import torch" >/dev/null 2>&1; then
+  "$VPY" -m pip install -q "${DARKPY_TORCH:-torch==2.13.0}"
+fi
+"$VPY" -m pip install -q -e ".[test]"
+# WordNet 3.0 for `darkpy wordtree build` (Debian's wordnet-base); best effort where we are root.
+if [ ! -f /usr/share/wordnet/data.noun ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base) >/dev/null 2>&1 \
+    || echo "note: could not install wordnet-base; WordNet tests will use fixtures only" >&2
+fi
+case "$job" in
+  demo)
+    .venv/bin/darkpy summary cfg/yolov2-voc.cfg "$@"
+    ;;
+  test)
+    .venv/bin/python -m pytest "$@"
+    ;;
+  *)
+    echo "usage: bash scripts/quickstart.sh demo|test [args...]" >&2; exit 2 ;;
+esac
