@@ -1,0 +1,147 @@
+"""WordTree files (`*.tree`), as YOLO9000 uses them.
+
+A tree file lists one node per line, `name parent_index` (-1 for a top-level node). Nodes that
+share a parent must be consecutive: each such run is a *group*, and the hierarchical softmax is a
+softmax inside every group. Group 0 is the top level. Darknet numbers groups in file order; so
+do we, so that `child[i]` (the group holding node i's children) matches Darknet's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from darkpy.errors import DataError
+
+
+@dataclass
+class Tree:
+    names: list[str]
+    parent: np.ndarray        # (n,) int: parent node, -1 at the top level
+    group: np.ndarray         # (n,) int: the group each node belongs to
+    group_offset: np.ndarray  # (groups,) first node of each group
+    group_size: np.ndarray    # (groups,) nodes in each group
+    child: np.ndarray         # (n,) int: group of node's children, -1 for a leaf
+    leaf: np.ndarray          # (n,) bool
+
+    @property
+    def n(self) -> int:
+        return len(self.names)
+
+    @property
+    def groups(self) -> int:
+        return len(self.group_size)
+
+    def path_to_root(self, node: int) -> list[int]:
+        """`node`, its parent, ..., a top-level node."""
+        path = []
+        while node >= 0:
+            path.append(int(node))
+            node = int(self.parent[node])
+        return path
+
+    def depth(self) -> np.ndarray:
+        """Depth of every node (top level = 1); parents precede children, so one pass suffices."""
+        depth = np.ones(self.n, dtype=np.int64)
+        for i in range(self.n):
+            if self.parent[i] >= 0:
+                depth[i] = depth[self.parent[i]] + 1
+        return depth
+
+    def ancestors_mask(self) -> np.ndarray:
+        """(n, n) bool: row i marks i and all its ancestors (used by tree-softmax training)."""
+        mask = np.zeros((self.n, self.n), dtype=bool)
+        for i in range(self.n):
+            p = int(self.parent[i])
+            if p >= 0:
+                mask[i] = mask[p]
+            mask[i, i] = True
+        return mask
+
+
+def build_tree(names: list[str], parent: list[int] | np.ndarray, source: str | Path = "<tree>") -> Tree:
+    """Group and validate nodes; errors name the source and the offending line (1-based)."""
+    parent = np.asarray(parent, dtype=np.int64)
+    n = len(names)
+    if n == 0:
+        raise DataError("tree has no nodes", file=source)
+    seen_parents: dict[int, int] = {}
+    group = np.zeros(n, dtype=np.int64)
+    offsets: list[int] = [0]
+    g = 0
+    for i in range(n):
+        p = int(parent[i])
+        if p < -1 or p >= i:
+            why = "is not an earlier node" if p >= i else "is negative"
+            raise DataError(f"node {names[i]!r}: parent {p} {why} (parents must come before children)",
+                            file=source, line=i + 1)
+        if i > 0 and p != int(parent[i - 1]):
+            if p in seen_parents:
+                raise DataError(f"node {names[i]!r}: children of parent {p} are not contiguous "
+                                f"(also at line {seen_parents[p] + 1})", file=source, line=i + 1)
+            g += 1
+            offsets.append(i)
+        seen_parents.setdefault(p, i)
+        group[i] = g
+    group_offset = np.asarray(offsets, dtype=np.int64)
+    group_size = np.diff(np.append(group_offset, n))
+    child = np.full(n, -1, dtype=np.int64)
+    has_parent = parent >= 0
+    child[parent[has_parent]] = group[has_parent]
+    leaf = child < 0
+    return Tree(list(names), parent, group, group_offset, group_size, child, leaf)
+
+
+def read_tree(path: str | Path) -> Tree:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise DataError(f"cannot read tree file: {exc.strerror}", file=path) from None
+    names: list[str] = []
+    parents: list[int] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        fields = raw.split()
+        if not fields:
+            continue
+        if len(fields) > 2:
+            raise DataError(f"expected 'name parent', got {raw.strip()!r}", file=path, line=number)
+        try:
+            parents.append(int(fields[1]) if len(fields) == 2 else -1)
+        except ValueError:
+            raise DataError(f"parent index {fields[1]!r} is not an integer", file=path, line=number) from None
+        names.append(fields[0])
+    return build_tree(names, parents, path)
+
+
+def write_tree(tree: Tree, path: str | Path) -> None:
+    from darkpy.fileio import write_text_atomic
+
+    write_text_atomic(path, "".join(f"{name} {int(p)}\n" for name, p in zip(tree.names, tree.parent)))
+
+
+def hierarchy_top_prediction(probs: np.ndarray, tree: Tree, thresh: float) -> int:
+    """Darknet's tree walk: from the top group, follow the most likely child while the
+    running product of conditional probabilities stays above `thresh`.
+
+    `probs` are conditional probabilities (softmax within groups), one per node."""
+    p = 1.0
+    group = 0
+    while True:
+        lo = int(tree.group_offset[group])
+        size = int(tree.group_size[group])
+        vals = probs[lo:lo + size]
+        k = int(np.argmax(vals))
+        best, best_i = float(vals[k]), lo + k
+        if best <= 0:
+            best_i = 0  # Darknet's running max starts at 0 with index 0: no positive value -> node 0
+        if p * best > thresh:
+            p *= best
+            group = int(tree.child[best_i])
+            if group < 0:
+                return best_i
+        elif group == 0:
+            return best_i
+        else:
+            return int(tree.parent[lo])
