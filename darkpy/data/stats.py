@@ -16,6 +16,8 @@ from darkpy.data.check import check_labels, lists_of
 from darkpy.datafile import read_list
 from darkpy.labels import label_path_for
 
+MAX_POINTS = 20000
+
 
 @dataclass
 class BoxStats:
@@ -58,14 +60,17 @@ def scatter(stats: BoxStats, out: str | Path, title: str = "box sizes") -> Path:
     """Width against height (normalised to the image), one colour per class (up to 8 named)."""
     chart = Chart(title, xlabel="box width / image width", ylabel="box height / image height",
                   xlim=(0.0, 1.0), ylim=(0.0, 1.0))
-    cls = stats.boxes[:, 0].astype(np.int64)
+    boxes = stats.boxes
+    if len(boxes) > MAX_POINTS:  # drawing is per point; a fixed sample shows the same shape
+        boxes = boxes[np.random.default_rng(0).choice(len(boxes), MAX_POINTS, replace=False)]
+    cls = boxes[:, 0].astype(np.int64)
     shown = np.argsort(-stats.per_class())[:7] if stats.classes > 8 else np.arange(stats.classes)
     rest = np.ones(len(cls), bool)
     for c in shown:
         pick = cls == c
         rest &= ~pick
         if pick.any():
-            chart.add(stats.boxes[pick, 3], stats.boxes[pick, 4], label=stats.name(int(c)), points=True)
+            chart.add(boxes[pick, 3], boxes[pick, 4], label=stats.name(int(c)), points=True)
     if rest.any():
-        chart.add(stats.boxes[rest, 3], stats.boxes[rest, 4], label="other classes", points=True)
+        chart.add(boxes[rest, 3], boxes[rest, 4], label="other classes", points=True)
     return chart.save(out)
