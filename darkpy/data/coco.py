@@ -14,6 +14,7 @@ evaluation server.
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -163,15 +164,18 @@ def convert(annotations: str | Path, images: str | Path, out: str | Path, *, spl
     with staged_directory(final) as stage:
         labels = stage / "labels" / split
         labels.mkdir(parents=True)
-        made: set[Path] = set()
+        made: set[str] = set()
+        prefix, label_prefix = str(link) + "/", str(labels) + "/"
         for iid, (name, _, _) in info.items():
-            rel = PurePosixPath(name).with_suffix(".txt")
-            target = labels / rel
-            if target.parent not in made:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                made.add(target.parent)
-            target.write_text(list_text(lines.get(iid, [])))
-            entries.append(str(link / name))
+            rel = str(PurePosixPath(name).with_suffix(".txt"))
+            if "/" in rel:
+                folder = os.path.dirname(label_prefix + rel)
+                if folder not in made:
+                    os.makedirs(folder, exist_ok=True)
+                    made.add(folder)
+            with open(label_prefix + rel, "w") as fh:
+                fh.write(list_text(lines.get(iid, [])))
+            entries.append(prefix + name)
             result.images += 1
             if progress is not None:
                 progress(1)

@@ -6,12 +6,15 @@ rather than dividing. Weights trained on Darknet's VOC labels expect exactly the
 they are reproduced bit for bit, including the number format (Python's shortest float repr).
 
 Difficult objects: voc_label leaves them out of the training labels, and so does this converter
-unless `difficult=True`. Every object of a known class, difficult or not, is also written to an
-`eval/` side file with a sixth column (1 = difficult), because VOC's evaluation ignores
-detections matched to difficult objects instead of counting them as false positives.
+unless `difficult=True`. Every object of a known class, difficult or not, is also written to a
+side file beside each image list (`2007_test.txt` -> `2007_test.eval.txt`, lines
+`IMAGE_ID class x y w h difficult`), because VOC's evaluation ignores detections matched to
+difficult objects instead of counting them as false positives. One file per list rather than one
+per image: creating files is what conversion spends its time on.
 """
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
@@ -147,10 +150,10 @@ def convert(devkit: str | Path, sets: str | list[str] | list[tuple[str, str]], o
             total: Callable[[int], None] | None = None) -> VocResult:
     """Convert the named sets of a VOCdevkit into Darknet's layout under `out`.
 
-    Writes `VOCyyyy/labels/ID.txt` (training labels), `VOCyyyy/eval/ID.txt` (all objects with a
-    difficult flag), `VOCyyyy/JPEGImages` (a link to the devkit's images), `YEAR_SET.txt` lists,
-    `train.txt` (every set except the test sets), `voc.names` and `voc.data`. Nothing is written
-    unless every annotation converts.
+    Writes `VOCyyyy/labels/ID.txt` (training labels), `VOCyyyy/JPEGImages` (a link to the
+    devkit's images), `YEAR_SET.txt` lists with their `YEAR_SET.eval.txt` side files (all objects
+    with a difficult flag), `train.txt` (every set except the test sets), `voc.names` and
+    `voc.data`. Nothing is written unless every annotation converts.
     """
     devkit = Path(devkit).expanduser().resolve()
     final = Path(out).expanduser().resolve()
@@ -171,32 +174,32 @@ def convert(devkit: str | Path, sets: str | list[str] | list[tuple[str, str]], o
         total(len({(y, i) for (y, _), v in ids.items() for i in v}))
 
     result = VocResult(data=final / "voc.data", lists={})
-    done: set[tuple[str, str]] = set()
+    parsed: dict[tuple[str, str], list[VocObject]] = {}
     with staged_directory(final) as stage:
         for year in years:
             (stage / f"VOC{year}" / "labels").mkdir(parents=True)
-            (stage / f"VOC{year}" / "eval").mkdir(parents=True)
         for (year, name), image_ids in ids.items():
-            entries = []
+            prefix = str(final / f"VOC{year}" / "JPEGImages") + os.sep
+            labels = str(stage / f"VOC{year}" / "labels") + os.sep
+            entries, side = [], []
             for image_id in image_ids:
-                entries.append(str(final / f"VOC{year}" / "JPEGImages" / f"{image_id}.jpg"))
-                if (year, image_id) in done:
-                    continue
-                done.add((year, image_id))
-                xml = devkit / f"VOC{year}" / "Annotations" / f"{image_id}.xml"
-                objects = parse_annotation(xml, classes, result.unknown_classes)
-                kept = [o for o in objects if difficult or not o.difficult]
-                result.difficult_skipped += len(objects) - len(kept)
-                result.boxes += len(kept)
-                result.images += 1
-                (stage / f"VOC{year}" / "labels" / f"{image_id}.txt").write_text(
-                    "".join(label_line(o) + "\n" for o in kept))
-                (stage / f"VOC{year}" / "eval" / f"{image_id}.txt").write_text(
-                    "".join(f"{label_line(o)} {int(o.difficult)}\n" for o in objects))
-                if progress is not None:
-                    progress(1)
+                entries.append(f"{prefix}{image_id}.jpg")
+                objects = parsed.get((year, image_id))
+                if objects is None:
+                    xml = devkit / f"VOC{year}" / "Annotations" / f"{image_id}.xml"
+                    objects = parsed[(year, image_id)] = parse_annotation(xml, classes, result.unknown_classes)
+                    kept = [o for o in objects if difficult or not o.difficult]
+                    result.difficult_skipped += len(objects) - len(kept)
+                    result.boxes += len(kept)
+                    result.images += 1
+                    with open(f"{labels}{image_id}.txt", "w") as fh:
+                        fh.write("".join(label_line(o) + "\n" for o in kept))
+                    if progress is not None:
+                        progress(1)
+                side.extend(f"{image_id} {label_line(o)} {int(o.difficult)}\n" for o in objects)
             list_name = f"{year}_{name}.txt"
             (stage / list_name).write_text(list_text(entries))
+            (stage / f"{year}_{name}.eval.txt").write_text("".join(side))
             result.lists[f"{year}:{name}"] = final / list_name
 
         def joined(keep: Callable[[str], bool]) -> list[str]:

@@ -44,7 +44,9 @@ def test_difficult_switch_keeps_difficult_boxes(devkit, tmp_path):
 
 def test_eval_side_file_keeps_every_box_with_its_difficult_flag(devkit, tmp_path):
     convert(devkit, SETS, tmp_path / "out")
-    assert (tmp_path / "out/VOC2007/eval/000002.txt").read_text().splitlines() == [TRAIN + " 0", CAR + " 1"]
+    assert (tmp_path / "out/2007_trainval.eval.txt").read_text().splitlines() == [
+        f"000001 {DOG} 0", f"000001 {PERSON} 0", f"000002 {TRAIN} 0", f"000002 {CAR} 1"]
+    assert (tmp_path / "out/2007_test.eval.txt").read_text().splitlines() == [f"000003 {CAT} 0"]
 
 
 def test_lists_names_and_data_file(devkit, tmp_path):
