@@ -88,6 +88,12 @@ def box_iou(ax, ay, aw, ah, bx, by, bw, bh):
     return inter / (aw * ah + bw * bh - inter)
 
 
+def _merge_max(dest: torch.Tensor, rows: torch.Tensor, src: torch.Tensor) -> None:
+    """dest[rows[i]] = max(dest[rows[i]], src[i]) elementwise (order-free, so deterministic)."""
+    if src.numel():
+        dest.scatter_reduce_(0, rows.view(-1, 1).expand_as(src), src, reduce="amax")
+
+
 class RegionLoss(nn.Module):
     """Darknet's region-layer loss; build it from a `darkpy.layers.region.Region` layer."""
 
@@ -158,6 +164,12 @@ class RegionLoss(nn.Module):
             image_class_only = torch.zeros(N, dtype=torch.bool, device=dev)
         box_truth = valid & ~class_only & ~image_class_only.view(N, 1)              # (N, T)
         truth_class = truth[..., 4].to(torch.long)                                 # C cast truncates
+        limit = self.class_map.numel() if self.class_map.numel() else K
+        bad = (valid & ((truth_class < 0) | (truth_class >= limit))).nonzero()
+        if len(bad):
+            b0, t0 = (int(v) for v in bad[0])
+            raise ValueError(f"truth class {int(truth_class[b0, t0])} of image {b0}, slot {t0} is outside "
+                             f"0..{limit - 1}")
 
         # ---- objectness for every anchor: best IoU with any truth of the image ---------------
         vb = lambda t: t.view(N, 1, 1, 1, T)  # noqa: E731
@@ -278,8 +290,8 @@ class RegionLoss(nn.Module):
             target = onehot
             cat_sum = cat_sum + ((s_cls * onehot).sum(-1) * first).sum(dtype=torch.float64)
         wm = (wmask & box_truth.unsqueeze(-1)).reshape(-1, K).to(dt)
-        c_written.index_reduce_(0, flat_slot, wm, "amax")
-        c_target.index_reduce_(0, flat_slot, target.reshape(-1, K) * wm, "amax")
+        _merge_max(c_written, flat_slot, wm)
+        _merge_max(c_target, flat_slot, target.reshape(-1, K) * wm)
 
         count = box_truth.sum()
         class_count = count + image_class_only.sum()
@@ -303,8 +315,8 @@ class RegionLoss(nn.Module):
             gon = self.tree_group_onehot.to(dev).to(dt)                                 # (K, G)
             co_wm = (((co_path.to(dt) @ gon) > 0).to(dt) @ gon.T) > 0                 # (N, K)
             co_wm = (co_wm & image_class_only.view(N, 1)).to(dt)
-            c_written.index_reduce_(0, co_slot, co_wm, "amax")
-            c_target.index_reduce_(0, co_slot, co_path.to(dt) * co_wm, "amax")
+            _merge_max(c_written, co_slot, co_wm)
+            _merge_max(c_target, co_slot, co_path.to(dt) * co_wm)
             co_pred = torch.where(co_path, cls_flat[co_slot], torch.ones_like(co_wm)).prod(dim=-1)
             cat_sum = cat_sum + (co_pred * image_class_only).sum(dtype=torch.float64)
             # objectness delta is zero at the chosen anchor
