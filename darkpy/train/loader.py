@@ -129,10 +129,17 @@ class _RequestSampler(torch.utils.data.Sampler):
 
 
 def _worker_init(_):
+    import atexit
+    import os
+
     import cv2
 
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
+    # A worker stopped while batches are still in flight (end of training, a resize of the
+    # request stream) would otherwise abort in C++ static destructors ("terminate called
+    # without an active exception") during interpreter shutdown; it has nothing left to flush.
+    atexit.register(os._exit, 0)
 
 
 class RequestLoader:
