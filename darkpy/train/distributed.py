@@ -128,7 +128,7 @@ def wrap(net: nn.Module, info: DistInfo, device: torch.device) -> nn.Module | No
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     ids = [device.index] if device.type == "cuda" else None
-    return DDP(_Forward(net), device_ids=ids, broadcast_buffers=True)
+    return DDP(_Forward(net), device_ids=ids)  # buffers (BN rolling stats) follow rank 0
 
 
 def all_reduce_sum(values: list[float], device: torch.device) -> list[float]:
