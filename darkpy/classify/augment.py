@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from darkpy.augment import rand_scale  # shared with detection
 from darkpy.classify import image as I
 
 
@@ -26,11 +27,6 @@ def rand_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     if hi < lo:
         lo, hi = hi, lo
     return float(rng.uniform(lo, hi)) if hi > lo else float(lo)
-
-
-def rand_scale(rng: np.random.Generator, s: float) -> float:
-    scale = rand_uniform(rng, 1.0, s)
-    return scale if rng.integers(2) else 1.0 / scale
 
 
 def rand_int(rng: np.random.Generator, lo: int, hi: int) -> int:

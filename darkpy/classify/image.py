@@ -155,18 +155,8 @@ def rotate_crop_image(im: np.ndarray, rad: float, s: float, w: int, h: int, dx: 
 
 def distort_image(im: np.ndarray, hue: float, sat: float, val: float) -> np.ndarray:
     """Darknet's `distort_image`: in HSV (hue in [0, 1)), add `hue` (wrapping), scale saturation
-    by `sat` and value by `val`; back to RGB and clamp to [0, 1]."""
-    import cv2
+    by `sat` and value by `val`; back to RGB and clamp to [0, 1] (the detection augmentation's
+    implementation, `darkpy.augment.distort`)."""
+    from darkpy.augment import distort
 
-    if hue == 0 and sat == 1 and val == 1:
-        return im
-    hsv = cv2.cvtColor(np.ascontiguousarray(im, dtype=np.float32), cv2.COLOR_RGB2HSV)  # H in degrees
-    if hue:
-        hh = hsv[:, :, 0] / np.float32(360.0) + np.float32(hue)
-        hh = np.where(hh > 1, hh - 1, hh)
-        hh = np.where(hh < 0, hh + 1, hh)
-        hsv[:, :, 0] = hh * np.float32(360.0)
-    hsv[:, :, 1] *= np.float32(sat)
-    hsv[:, :, 2] *= np.float32(val)
-    rgb = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
-    return np.clip(rgb, 0.0, 1.0, out=rgb)
+    return distort(np.ascontiguousarray(im, dtype=np.float32), hue, sat, val)

@@ -108,15 +108,19 @@ def _ancestors(tree) -> np.ndarray:
     return _ANC_CACHE[key]
 
 
-def forward_until(net, x: torch.Tensor, stop: int) -> torch.Tensor:
-    """The output of layer `stop` (running layers 0..stop), as `Network.forward` does."""
-    outputs: list[torch.Tensor | None] = [None] * len(net.blocks)
-    keep = net._keep
-    for i, layer in enumerate(net.blocks[: stop + 1]):
-        x = layer(x, outputs)
-        if i in keep:
-            outputs[i] = x
-    return x
+def forward_capturing(net, x: torch.Tensor, head: Head) -> torch.Tensor:
+    """Run `net(x)` -- through DDP when `net` is the engine's proxy, so gradients synchronise --
+    and return the output of layer `head.input_index` (the softmax input), caught by a hook."""
+    if not head.uses_softmax:
+        return net(x)
+    caught: list[torch.Tensor] = []
+    layer = net.layers[head.softmax_index]
+    handle = layer.register_forward_hook(lambda module, inputs, output: caught.append(inputs[0]))
+    try:
+        net(x)
+    finally:
+        handle.remove()
+    return caught[-1]
 
 
 def _cost_delta(cost_layer, p: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -147,7 +151,7 @@ class LossParts:
 def classification_loss(net, head: Head, images: torch.Tensor, truth: torch.Tensor) -> LossParts:
     """Forward `images` through `net` (in whatever mode it is in) and build the loss."""
     n = images.shape[0]
-    z = forward_until(net, images, head.input_index)
+    z = forward_capturing(net, images, head)
     zf = z.float().reshape(n, -1)
     t = truth.to(device=zf.device, dtype=torch.float32).reshape(n, -1)
     if zf.shape[1] != t.shape[1]:
