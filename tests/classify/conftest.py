@@ -8,50 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-COLORS = {  # RGB
-    "red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 50, 220), "yellow": (230, 220, 30),
-}
-SHAPES = ("disc", "square")
-
-
-def draw(kind: str, color, size: int, rng: np.random.Generator) -> np.ndarray:
-    """A BGR uint8 image: a coloured shape on a noisy grey background."""
-    import cv2
-
-    img = rng.integers(90, 166, size=(size, size, 3), dtype=np.uint8)
-    bgr = tuple(int(v) for v in color[::-1])
-    c = size // 2 + int(rng.integers(-size // 8, size // 8 + 1))
-    r = int(size * rng.uniform(0.22, 0.34))
-    if kind == "disc":
-        cv2.circle(img, (c, c), r, bgr, -1)
-    else:
-        cv2.rectangle(img, (c - r, c - r), (c + r, c + r), bgr, -1)
-    return img
-
-
-def make_color_set(root: Path, per_class: int, size: int = 32, seed: int = 0, classes=None) -> dict:
-    """Class-per-colour images named `<split>/<i>_<colour>.png`, a labels list and .data file."""
-    import cv2
-
-    classes = list(classes or COLORS)
-    rng = np.random.default_rng(seed)
-    out = {}
-    for split, n in (("train", per_class), ("valid", max(4, per_class // 3))):
-        (root / split).mkdir(parents=True, exist_ok=True)
-        paths = []
-        for i in range(n):
-            for name in classes:
-                p = root / split / f"{i:04d}_{name}.png"
-                cv2.imwrite(str(p), draw(SHAPES[i % 2], COLORS[name], size, rng))
-                paths.append(str(p))
-        (root / f"{split}.list").write_text("\n".join(paths) + "\n")
-        out[split] = paths
-    (root / "labels.list").write_text("\n".join(classes) + "\n")
-    (root / "cls.data").write_text(
-        f"classes={len(classes)}\ntrain={root / 'train.list'}\nvalid={root / 'valid.list'}\n"
-        f"labels={root / 'labels.list'}\nbackup={root / 'backup'}\ntop=2\n")
-    out["data"] = root / "cls.data"
-    return out
+from cls_helpers import make_color_set  # noqa: E402
 
 
 @pytest.fixture

@@ -9,69 +9,7 @@ import reference as R
 from darkpy.classify.labels import read_classifier_data
 from darkpy.classify.predict import predict_images, predict_tensor, top_k
 from darkpy.classify.validate import ValidResult, validate
-
-TINY = """[net]
-batch={batch}
-subdivisions={subdivisions}
-width=32
-height=32
-channels=3
-learning_rate=0.1
-momentum=0.9
-decay=0.0005
-policy=poly
-power=2
-max_batches={max_batches}
-min_crop=28
-max_crop=40
-angle=5
-aspect=.85
-hue=.05
-saturation=.8
-exposure=.8
-
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[maxpool]
-size=2
-stride=2
-
-[convolutional]
-batch_normalize=1
-filters=16
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[maxpool]
-size=2
-stride=2
-
-[convolutional]
-filters={classes}
-size=1
-stride=1
-pad=1
-activation=linear
-
-[avgpool]
-
-[softmax]
-groups=1
-"""
-
-
-def tiny_cfg(path, classes=4, batch=8, subdivisions=2, max_batches=100):
-    path.write_text(TINY.format(classes=classes, batch=batch, subdivisions=subdivisions, max_batches=max_batches))
-    return path
-
+from cls_helpers import tiny_cfg
 
 @pytest.mark.golden
 @pytest.mark.parametrize("name", ["g_classifier_mini", "g_connected_mini"])
