@@ -70,10 +70,14 @@ def padded_groups(group: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarra
 
 def voc_class(det_image: np.ndarray, det_score: np.ndarray, det_box: np.ndarray,
               gt_image: np.ndarray, gt_box: np.ndarray, gt_difficult: np.ndarray,
-              images: int, iou_thresh: float = 0.5) -> VocClassResult:
-    """Score one class. Image arguments are integer indices below `images`."""
+              images: int, iou_thresh: float = 0.5, sort_kind: str = "quicksort") -> VocClassResult:
+    """Score one class. Image arguments are integer indices below `images`.
+
+    `sort_kind="quicksort"` is numpy's default and orders tied scores as `voc_eval` does (with
+    the same numpy); "stable" keeps ties in input order instead.
+    """
     npos = int(np.count_nonzero(~gt_difficult))
-    order = np.argsort(-det_score)  # voc_eval's own call: default quicksort, ties as it breaks them
+    order = np.argsort(-det_score, kind=sort_kind)  # voc_eval's call; ties fall as it breaks them
     d_img = det_image[order]
     d_box = det_box[order]
     nd = len(order)
