@@ -131,7 +131,7 @@ def write_pr_curves(report: EvalReport, folder: str | Path, columns: int = 4) ->
         recall, precision = c.curve
         label = " ".join(p for p in (f"AP07 {c.ap07:.3f}" if c.ap07 is not None else "",
                                       f"AP {c.ap:.3f}" if c.ap is not None else "") if p)
-        chart = Chart(f"{c.name}  {label}", "recall", "precision", xlim=(0, 1), ylim=(0, 1.02), size=(480, 340))
+        chart = Chart(f"{c.name}  {label}", "recall", "precision", xlim=(0, 1), ylim=(0, 1), size=(480, 340))
         chart.add(np.concatenate(([0.0], recall)), np.concatenate(([precision[0] if len(precision) else 0.0], precision)))
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in c.name)
         written.append(chart.save(folder / f"pr_{safe}.png"))
