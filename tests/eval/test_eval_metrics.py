@@ -99,7 +99,7 @@ def _random_case(rng, images=12, classes=3, crowd=True):
             c = int(rng.integers(classes))
             x, y = rng.uniform(0, 300, 2).round()
             w, h = rng.choice([12, 40, 90, 150], 2) + rng.integers(0, 9, 2)
-            gts.append((img, c, (x, y, x + w, y + h), float(w * h), bool(crowd and rng.random() < 0.1),
+            gts.append((img, c, (x, y, x + w, y + h), float(w * h), bool(crowd and rng.random() < 0.2),
                         bool(rng.random() < 0.15)))
             for _ in range(rng.integers(0, 4)):  # near hits, duplicates
                 j = rng.normal(0, 0.15 * min(w, h), 4).round(1)
