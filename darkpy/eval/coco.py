@@ -77,20 +77,22 @@ def _match(d_iou: np.ndarray, d_group: np.ndarray, d_rank: np.ndarray, g_table: 
         p = int(np.count_nonzero(counts > r))
         det = starts[:p] + r
         iou = d_iou[det]  # (p, M)
-        above = iou[None] >= np.minimum(thr, 1 - 1e-10)  # (T, p, M)
+        hit = np.flatnonzero((iou >= IOU_THRS[0]).any(1))  # most detections overlap nothing
+        if not len(hit):
+            continue
+        det, iou = det[hit], iou[hit]
+        above = iou[None] >= np.minimum(thr, 1 - 1e-10)  # (T, h, M)
+        crowd_h = crowd[hit][None]
         for a in range(A):
-            free = above & ~(taken[a, :, :p] & ~crowd[None, :p])
-            ig = ignore[a, :p][None]
-            pick = np.full((T, p), -1, np.int64)
-            for tier in (free & ig, free & ~ig):  # later tier wins: non-ignored boxes first
-                score = np.where(tier, iou[None], -2.0)
-                last = M - 1 - np.argmax(score[..., rev], axis=-1)
-                pick = np.where(tier.any(-1), last, pick)
-            t_idx, p_idx = np.nonzero(pick >= 0)
-            m_idx = pick[t_idx, p_idx]
-            taken[a, t_idx, p_idx, m_idx] = True
-            matched[a, t_idx, det[p_idx]] = True
-            matched_ig[a, t_idx, det[p_idx]] = ignore[a, p_idx, m_idx]
+            free = above & ~(taken[a][:, hit] & ~crowd_h)
+            # non-ignored boxes rank above ignored ones (+2), free ones above taken ones (-3)
+            score = np.where(free, iou[None] + np.where(ignore[a, hit], 0.0, 2.0)[None], -3.0)
+            last = M - 1 - np.argmax(score[..., rev], axis=-1)  # the last best, as pycocotools' `<`
+            t_idx, h_idx = np.nonzero(np.take_along_axis(score, last[..., None], -1)[..., 0] > -3.0)
+            m_idx = last[t_idx, h_idx]
+            taken[a, t_idx, hit[h_idx], m_idx] = True
+            matched[a, t_idx, det[h_idx]] = True
+            matched_ig[a, t_idx, det[h_idx]] = ignore[a, hit[h_idx], m_idx]
     return matched, matched_ig
 
 
@@ -137,7 +139,14 @@ def coco_evaluate(det_image: np.ndarray, det_cls: np.ndarray, det_score: np.ndar
 
     precision = -np.ones((T, R, K, A, Md))
     recall = -np.ones((T, K, A, Md))
+    # per class, by score (stable): pycocotools' mergesort over images' score-sorted lists
     d_cls = d_key // images
+    perm = np.lexsort((-score, d_cls))
+    d_cls, rank, score = d_cls[perm], rank[perm], score[perm]
+    counted = ~d_ignore[:, :, perm]
+    tp_all = matched[:, :, perm] & counted
+    fp_all = ~tp_all & counted
+    del counted
     c_start = np.searchsorted(d_cls, np.arange(K))
     c_end = np.searchsorted(d_cls, np.arange(K), side="right")
     g_by_cls = np.bincount(gt_cls, minlength=K) if len(gt_cls) else np.zeros(K, np.int64)
@@ -145,30 +154,35 @@ def coco_evaluate(det_image: np.ndarray, det_cls: np.ndarray, det_score: np.ndar
         lo, hi = c_start[k], c_end[k]
         if hi == lo and g_by_cls[k] == 0:
             continue  # pycocotools: no image holds this class at all
-        gt_k = gt_cls == k
-        for a in range(A):
-            npig = int(np.count_nonzero(~g_ignore[a, gt_k]))
-            if npig == 0:
-                continue
-            for mi, max_det in enumerate(MAX_DETS):
-                sel = np.arange(lo, hi)[rank[lo:hi] < max_det]
-                inds = np.argsort(-score[sel], kind="mergesort")
-                sel = sel[inds]
-                dtm = matched[a][:, sel]
-                dig = d_ignore[a][:, sel]
-                tp_sum = np.cumsum(dtm & ~dig, axis=1).astype(np.float64)
-                fp_sum = np.cumsum(~dtm & ~dig, axis=1).astype(np.float64)
-                nd = tp_sum.shape[1]
-                rc = tp_sum / npig
+        npig = np.count_nonzero(~g_ignore[:, gt_cls == k], axis=1)  # (A,)
+        areas = np.flatnonzero(npig)
+        if not len(areas):
+            continue
+        r_k = rank[lo:hi]
+        tp_k, fp_k = tp_all[:, :, lo:hi][areas], fp_all[:, :, lo:hi][areas]
+        n_ig = npig[areas][:, None, None].astype(np.float64)
+        previous = None
+        for mi, max_det in enumerate(MAX_DETS):
+            sel = np.flatnonzero(r_k < max_det)  # a subset keeps the sorted order
+            if previous is None or len(sel) != previous[0]:
+                full = len(sel) == hi - lo
+                tp_sum = np.cumsum(tp_k if full else tp_k[:, :, sel], axis=2, dtype=np.float64)
+                fp_sum = np.cumsum(fp_k if full else fp_k[:, :, sel], axis=2, dtype=np.float64)
+                nd = len(sel)
+                rc = tp_sum / n_ig
                 pr = tp_sum / (fp_sum + tp_sum + np.spacing(1))
-                recall[:, k, a, mi] = rc[:, -1] if nd else 0.0
-                pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
-                for t in range(T):
-                    idx = np.searchsorted(rc[t], REC_THRS, side="left")
-                    q = np.zeros(R)
-                    ok = idx < nd
-                    q[ok] = pr[t, idx[ok]]
-                    precision[t, :, k, a, mi] = q
+                pr = np.maximum.accumulate(pr[..., ::-1], axis=2)[..., ::-1]
+                q = np.zeros((len(areas), T, R))
+                for ai in range(len(areas)):
+                    for t in range(T):
+                        idx = np.searchsorted(rc[ai, t], REC_THRS, side="left")
+                        ok = idx < nd
+                        q[ai, t, ok] = pr[ai, t, idx[ok]]
+                last = rc[..., -1] if nd else np.zeros((len(areas), T))
+                previous = (len(sel), q, last)
+            _, q, last = previous
+            recall[:, k, areas, mi] = last.T
+            precision[:, :, k, areas, mi] = q.transpose(1, 2, 0)
     result = CocoResult(precision, recall)
     result.stats = summarize(precision, recall)
     return result
