@@ -23,7 +23,8 @@ def _size(text: Optional[str]) -> tuple[int, int] | None:
 
 def map_command(
     paths: Optional[List[str]] = typer.Argument(
-        None, help="More result files (a shell glob after --results lands here).", show_default=False),
+        None, metavar="RESULTS", help="More result files (a shell glob after --results lands here).",
+        show_default=False),
     results: Optional[List[str]] = typer.Option(
         None, "--results", "-r", help="Result files: comp4_det_test_<class>.txt, coco_results.json or an "
         "ImageNet .txt; a folder or a quoted glob works too. Repeatable."),
