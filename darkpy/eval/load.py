@@ -43,9 +43,12 @@ def expand_paths(items: Sequence[str | Path]) -> list[Path]:
                 raise DataError("no result files match this pattern", file=text)
             out += [Path(h) for h in hits]
         elif Path(text).is_dir():
-            hits = sorted(Path(text).glob(f"{VOC_PREFIX}*.txt")) + sorted(Path(text).glob("*.json"))
+            # Darknet's default names only: a map.json written into the same folder is no result
+            hits = [h for pattern in (f"{VOC_PREFIX}*.txt", "coco_results*.json", "imagenet-detection*.txt")
+                    for h in sorted(Path(text).glob(pattern))]
             if not hits:
-                raise DataError(f"no {VOC_PREFIX}*.txt or *.json result files in this folder", file=text)
+                raise DataError(f"no {VOC_PREFIX}*.txt, coco_results*.json or imagenet-detection*.txt "
+                                "result files in this folder", file=text)
             out += hits
         else:
             if not Path(text).is_file():

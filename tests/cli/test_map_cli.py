@@ -55,3 +55,25 @@ def test_map_without_results_or_truth_is_a_usage_error(cli, golden):
     code, _, err = cli("map", "--results", golden / "eval" / "coco_results.json", "--gt",
                        golden / "eval" / "coco_gt.json", "--metric", "ap")
     assert code == 2 and "unknown metric" in err
+
+
+def test_map_takes_a_results_folder_and_ignores_its_own_json(cli, golden, tmp_path):
+    import shutil
+
+    ev = golden / "eval"
+    for p in ev.glob("comp4_det_test_*.txt"):
+        shutil.copy(p, tmp_path / p.name)
+    args = ["map", "--results", tmp_path, "--gt", ev / "test.txt", "--names", ev / "names.txt",
+            "--annotations", ev / "Annotations", "--metric", "voc07", "--out", tmp_path]
+    code, out, err = cli(*args)
+    assert code == 0, err
+    code, out2, err = cli(*args)  # map.json now sits beside the results
+    assert code == 0, err
+    assert "0.6158" in out2
+
+
+def test_coco_results_against_a_list_whose_names_give_no_ids_is_refused(cli, golden):
+    ev = golden / "eval"
+    code, _, err = cli("map", "--results", ev / "coco_results.json", "--gt", ev / "test.txt",
+                       "--names", ev / "names.txt", "--annotations", ev / "Annotations")
+    assert code == 2 and "collide" in err
