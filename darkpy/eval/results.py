@@ -67,6 +67,18 @@ def read_category_map(path: str | Path) -> list[int]:
     return out
 
 
+def _clamped(dets: Detections, sizes: dict[str, tuple[int, int]] | None, low: float, shift: float) -> np.ndarray:
+    """Boxes shifted by `shift` and clamped as Darknet clamps them before printing: the top-left
+    to `low`, the bottom-right to the image's width and height (without sizes: shift only)."""
+    box = dets.box + shift
+    if sizes:
+        wh = np.array([sizes.get(str(k), (np.inf, np.inf)) for k in dets.image], np.float64).reshape(-1, 2)
+        box[:, :2] = np.maximum(box[:, :2], low)
+        box[:, 2] = np.minimum(box[:, 2], wh[:, 0])
+        box[:, 3] = np.minimum(box[:, 3], wh[:, 1])
+    return box
+
+
 # ---------------------------------------------------------------------------------------- VOC
 
 def voc_class_of(path: str | Path, names: Sequence[str], prefix: str = VOC_PREFIX) -> int:
@@ -127,15 +139,10 @@ def write_voc_results(dets: Detections, names: Sequence[str], folder: str | Path
     With `sizes` (image key -> (w, h)) boxes are clamped as Darknet clamps them.
     """
     folder = Path(folder)
-    box = dets.box + 1.0
-    if sizes:
-        wh = np.array([sizes.get(str(k), (np.inf, np.inf)) for k in dets.image], np.float64).reshape(-1, 2)
-        box[:, :2] = np.maximum(box[:, :2], 1.0)
-        box[:, 2] = np.minimum(box[:, 2], wh[:, 0])
-        box[:, 3] = np.minimum(box[:, 3], wh[:, 1])
+    box = _clamped(dets, sizes, 1.0, 1.0)
     written = []
     for c, name in enumerate(names):
-        idx = np.flatnonzero(dets.cls == c)
+        idx = np.flatnonzero((dets.cls == c) & (dets.score != 0))  # Darknet prints non-zero scores only
         path = folder / f"{prefix}{name}.txt"
         with atomic_write(path, "w") as fh:
             fh.writelines(f"{dets.image[i]} {dets.score[i]:f} {box[i, 0]:f} {box[i, 1]:f} {box[i, 2]:f} {box[i, 3]:f}\n"
@@ -225,17 +232,12 @@ def resolve_coco_results(records: list[dict], image_keys: dict[int, str], catego
 def write_coco_results(dets: Detections, path: str | Path, image_ids: dict[str, int],
                        category_ids: Sequence[int], sizes: dict[str, tuple[int, int]] | None = None) -> Path:
     """Darknet's layout: one object per line, `%f` numbers, clamped to the image when sizes are given."""
-    box = dets.box.copy()
-    if sizes:
-        wh = np.array([sizes.get(str(k), (np.inf, np.inf)) for k in dets.image], np.float64).reshape(-1, 2)
-        box[:, :2] = np.maximum(box[:, :2], 0.0)
-        box[:, 2] = np.minimum(box[:, 2], wh[:, 0])
-        box[:, 3] = np.minimum(box[:, 3], wh[:, 1])
+    box = _clamped(dets, sizes, 0.0, 0.0)
     lines = [
         f'{{"image_id":{image_ids[str(dets.image[i])]}, "category_id":{category_ids[dets.cls[i]]}, '
         f'"bbox":[{box[i, 0]:f}, {box[i, 1]:f}, {box[i, 2] - box[i, 0]:f}, {box[i, 3] - box[i, 1]:f}], '
         f'"score":{dets.score[i]:f}}}'
-        for i in range(len(dets))
+        for i in np.flatnonzero(dets.score != 0)
     ]
     with atomic_write(path, "w") as fh:
         fh.write("[\n" + ",\n".join(lines) + "\n]\n")
@@ -272,11 +274,13 @@ def read_imagenet_results(path: str | Path, images: Sequence[str], classes: int 
     return Detections.from_records(rows)
 
 
-def write_imagenet_results(dets: Detections, path: str | Path, images: Sequence[str]) -> Path:
+def write_imagenet_results(dets: Detections, path: str | Path, images: Sequence[str],
+                           sizes: dict[str, tuple[int, int]] | None = None) -> Path:
     position = {key: i + 1 for i, key in enumerate(images)}
+    box = _clamped(dets, sizes, 0.0, 0.0)
     with atomic_write(path, "w") as fh:
         fh.writelines(
             f"{position[str(dets.image[i])]} {dets.cls[i] + 1} {dets.score[i]:f} "
-            f"{dets.box[i, 0]:f} {dets.box[i, 1]:f} {dets.box[i, 2]:f} {dets.box[i, 3]:f}\n"
-            for i in range(len(dets)))
+            f"{box[i, 0]:f} {box[i, 1]:f} {box[i, 2]:f} {box[i, 3]:f}\n"
+            for i in np.flatnonzero(dets.score != 0))
     return Path(path)

@@ -135,3 +135,13 @@ def test_coco_json_ground_truth_reads_crowd_and_area(tmp_path):
     gt = gt_from_coco(p)
     assert gt.images == ["b_4"] and gt.names == ["cat"] and gt.category_ids == [2]
     assert gt.crowd.tolist() == [True] and gt.area.tolist() == [7.0] and gt.box.tolist() == [[1, 2, 4, 6]]
+
+
+def test_writers_drop_zero_scores_and_clamp_like_darknet(tmp_path):
+    d = Detections.from_records([("a_1", 0, 0.0, 1, 1, 5, 5), ("a_1", 0, 0.25, -3, -2, 120, 50)])
+    (voc,) = write_voc_results(d, ["cat"], tmp_path, sizes={"a_1": (100, 40)})
+    assert voc.read_text() == "a_1 0.250000 1.000000 1.000000 100.000000 40.000000\n"
+    coco = write_coco_results(d, tmp_path / "c.json", {"a_1": 1}, [5], sizes={"a_1": (100, 40)})
+    assert json.loads(coco.read_text()) == [{"image_id": 1, "category_id": 5, "bbox": [0, 0, 100, 40], "score": 0.25}]
+    inet = write_imagenet_results(d, tmp_path / "i.txt", ["a_1"], sizes={"a_1": (100, 40)})
+    assert inet.read_text() == "1 1 0.250000 0.000000 0.000000 100.000000 40.000000\n"
