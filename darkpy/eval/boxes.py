@@ -74,6 +74,16 @@ class Detections:
             np.concatenate([p.box for p in parts]),
         )
 
+    @classmethod
+    def from_probs(cls, image: str, box: np.ndarray, probs: np.ndarray) -> "Detections":
+        """A network's output for one image: boxes (n, 4) x1 y1 x2 y2 pixels and per-class probabilities
+        (n, classes). One detection per non-zero probability, box by box, classes in turn: the order
+        in which Darknet prints them, which decides how tied scores fall."""
+        box = np.asarray(box, np.float64).reshape(-1, 4)
+        probs = np.asarray(probs, np.float64).reshape(len(box), -1)
+        i, j = np.nonzero(probs)
+        return cls(np.full(len(i), image, dtype=object), j, probs[i, j], box[i])
+
     def take(self, index: np.ndarray) -> "Detections":
         return Detections(self.image[index], self.cls[index], self.score[index], self.box[index])
 
@@ -116,6 +126,13 @@ class GroundTruth:
 
     def index_of(self) -> dict[str, int]:
         return {key: i for i, key in enumerate(self.images)}
+
+
+def center_to_corners(box: np.ndarray) -> np.ndarray:
+    """Darknet's (x, y, w, h) box centres in pixels to x1 y1 x2 y2."""
+    box = np.asarray(box, np.float64)
+    half = box[..., 2:] / 2.0
+    return np.concatenate([box[..., :2] - half, box[..., :2] + half], -1)
 
 
 def voc_iou(det: np.ndarray, gt: np.ndarray) -> np.ndarray:

@@ -145,3 +145,13 @@ def test_writers_drop_zero_scores_and_clamp_like_darknet(tmp_path):
     assert json.loads(coco.read_text()) == [{"image_id": 1, "category_id": 5, "bbox": [0, 0, 100, 40], "score": 0.25}]
     inet = write_imagenet_results(d, tmp_path / "i.txt", ["a_1"], sizes={"a_1": (100, 40)})
     assert inet.read_text() == "1 1 0.250000 0.000000 0.000000 100.000000 40.000000\n"
+
+
+def test_network_output_becomes_detections_in_darknets_print_order():
+    from darkpy.eval.boxes import center_to_corners
+
+    box = center_to_corners(np.array([[50, 40, 20, 10], [10, 10, 4, 4]], np.float64))
+    assert box.tolist() == [[40, 35, 60, 45], [8, 8, 12, 12]]
+    d = Detections.from_probs("img", box, np.array([[0.0, 0.7, 0.2], [0.9, 0.0, 0.0]]))
+    assert d.cls.tolist() == [1, 2, 0] and d.score.tolist() == [0.7, 0.2, 0.9]
+    assert d.box[2].tolist() == [8, 8, 12, 12] and list(d.image) == ["img"] * 3
