@@ -61,16 +61,16 @@ def _outline(shape: str, r: float, angle: float) -> list[tuple[np.ndarray, int]]
 def _background(rng: np.random.Generator, size: int) -> tuple[np.ndarray, float]:
     """Smooth colour noise over a gradient; returns the image and its mean brightness."""
     base = rng.uniform(40, 215, 3)
-    coarse = rng.normal(0, 28, (4, 4, 3))
-    fine = rng.normal(0, 14, (16, 16, 3))
+    coarse = rng.standard_normal((4, 4, 3), dtype=np.float32) * 28
+    fine = rng.standard_normal((16, 16, 3), dtype=np.float32) * 14
     import cv2
 
     img = (cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)
            + cv2.resize(fine, (size, size), interpolation=cv2.INTER_LINEAR))
-    ramp = np.linspace(-1, 1, size)
-    direction = rng.uniform(-25, 25, 2)
+    ramp = np.linspace(-1, 1, size, dtype=np.float32)
+    direction = rng.uniform(-25, 25, 2).astype(np.float32)
     img += (ramp[None, :, None] * direction[0] + ramp[:, None, None] * direction[1])
-    img += base
+    img += base.astype(np.float32)
     return img, float(img.mean())
 
 
@@ -131,14 +131,15 @@ def render(index: int, seed: int, size: int, classes: int) -> tuple[np.ndarray, 
             continue
         colour = _object_colour(rng, mean)
         patch = img[lo[1]:hi[1], lo[0]:hi[0]]
-        shade = 1.0 + rng.normal(0, 0.04, mask.shape)[..., None]
-        patch[mask > 0] = (colour * shade)[mask > 0]
+        inside = mask > 0
+        shade = 1.0 + 0.04 * rng.standard_normal(int(inside.sum()), dtype=np.float32)
+        patch[inside] = colour.astype(np.float32) * shade[:, None]
         x0, x1 = lo[0] + int(xs.min()), lo[0] + int(xs.max()) + 1
         y0, y1 = lo[1] + int(ys.min()), lo[1] + int(ys.max()) + 1
         taken.append((x0, y0, x1, y1))
         labels.append((cls, (x0 + x1) / 2 / size, (y0 + y1) / 2 / size, (x1 - x0) / size, (y1 - y0) / size))
-    img += rng.normal(0, 4, img.shape)
-    return np.clip(img, 0, 255).astype(np.uint8), labels
+    img += rng.standard_normal(img.shape, dtype=np.float32) * 4
+    return np.clip(img, 0, 255, out=img).astype(np.uint8), labels
 
 
 def format_label(cls: int, x: float, y: float, w: float, h: float) -> str:
