@@ -74,7 +74,8 @@ def _background(rng: np.random.Generator, size: int) -> tuple[np.ndarray, float]
     return img, float(img.mean())
 
 
-def _place(rng: np.random.Generator, size: int, taken: list[tuple[int, int, int, int]]) -> tuple[float, float, float] | None:
+def _place(rng: np.random.Generator, size: int,
+           taken: list[tuple[int, int, int, int]]) -> tuple[float, float, float] | None:
     for _ in range(30):
         r = rng.uniform(MIN_FRACTION, MAX_FRACTION) * size / 2
         cx, cy = rng.uniform(r, size - r, 2)
@@ -103,7 +104,8 @@ def _object_colour(rng: np.random.Generator, background: float) -> np.ndarray:
     return np.clip(colour / colour.mean() * level, 0, 255)
 
 
-def render(index: int, seed: int, size: int, classes: int) -> tuple[np.ndarray, list[tuple[int, float, float, float, float]]]:
+def render(index: int, seed: int, size: int,
+           classes: int) -> tuple[np.ndarray, list[tuple[int, float, float, float, float]]]:
     """Image `index` of the set made with `seed`: a BGR uint8 image and its normalised boxes."""
     import cv2
 
