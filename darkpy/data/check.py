@@ -169,6 +169,8 @@ def check_list(path: Path, role: str = "list", classes: int | None = None, *, de
         if raw.strip():
             entries.append(raw.strip())
             lines.append(number)
+    if not entries:
+        raise DataError(f"{role} list has no entries (Darknet needs at least one image)", file=path)
     good = np.ones(len(entries), bool)
     problems: list[Problem] = []
     first: dict[str, int] = {}

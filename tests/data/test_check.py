@@ -173,3 +173,9 @@ def test_cli_fix(cli, work):
 def test_cli_missing_target_is_user_error(cli, tmp_path):
     code, _, err = cli("data", "check", tmp_path / "nope.data")
     assert code == 2 and "nope.data" in err
+
+
+def test_empty_list_is_a_user_error(cli, tmp_path):
+    (tmp_path / "empty.txt").write_text("\n")
+    code, _, err = cli("data", "check", tmp_path / "empty.txt")
+    assert code == 2 and "empty.txt" in err and "no entries" in err
