@@ -12,6 +12,8 @@ pixels: pixel columns x0..x1-1 give centre (x0+x1)/2/W and width (x1-x0)/W.
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -178,16 +180,25 @@ def generate(out: str | Path, images: int = 500, classes: int = 4, size: int = 1
         (stage / "images").mkdir()
         (stage / "labels").mkdir()
         (stage / "backup").mkdir()
-        for i in range(images):
+        def make(i: int) -> str:
             img, labels = render(i, seed, size, classes)
             stem = f"{i:0{width}d}"
-            if not cv2.imwrite(str(stage / "images" / f"{stem}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 92]):
-                raise OSError(f"cannot write {stage / 'images' / stem}.jpg")
+            ok, jpeg = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 92])
+            if not ok:
+                raise OSError(f"OpenCV could not encode image {i}")
+            with open(stage / "images" / f"{stem}.jpg", "wb") as fh:
+                fh.write(jpeg.tobytes())
             with open(stage / "labels" / f"{stem}.txt", "w") as fh:
                 fh.write("".join(format_label(*b) + "\n" for b in labels))
-            paths.append(str(final / "images" / f"{stem}.jpg"))
-            if progress is not None:
-                progress(1)
+            return str(final / "images" / f"{stem}.jpg")
+
+        # Each image has its own random stream, so threads change nothing in the output; OpenCV
+        # and numpy release the GIL for most of the work.
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            for path in pool.map(make, range(images)):
+                paths.append(path)
+                if progress is not None:
+                    progress(1)
         split = images - n_valid
         (stage / "train.txt").write_text("".join(p + "\n" for p in paths[:split]))
         (stage / "valid.txt").write_text("".join(p + "\n" for p in paths[split:]))
