@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import darkpy
+from darkpy.model import parse_network
 from darkpy.errors import UsageError, WeightsError
 from darkpy.partial import write_partial
 from darkpy.weights import WeightsHeader
@@ -155,12 +156,12 @@ def test_partial_cli(cli, tmp_path, full):
 @pytest.mark.slow
 def test_darknet19_448_conv23_into_yolov2_voc(tmp_path, repo):
     """The paper's recipe: darknet19_448.conv.23 initialises YOLOv2's first 23 layers (18 convolutions)."""
-    net = darkpy.model.parse_network(repo / "cfg/darknet19_448.cfg", size=64)
+    net = parse_network(repo / "cfg/darknet19_448.cfg", size=64)
     net.init_weights(1)
     full = net.save_weights(tmp_path / "darknet19_448.weights")
     rep = write_partial(repo / "cfg/darknet19_448.cfg", full, tmp_path / "darknet19_448.conv.23", 23)
     assert (rep.upto, rep.weighted) == (23, 18)
-    det = darkpy.model.parse_network(repo / "cfg/yolov2-voc.cfg", size=64)
+    det = parse_network(repo / "cfg/yolov2-voc.cfg", size=64)
     det.init_weights(0)
     load = det.load_weights(tmp_path / "darknet19_448.conv.23")
     assert (load.layers_loaded, load.last_layer_index) == (18, 22)

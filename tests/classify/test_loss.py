@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import darkpy
+from darkpy.model import parse_network
 from darkpy.classify.loss import SECRET_NUM, build_truth, classification_loss, find_head, hierarchy_predictions
 from darkpy.errors import UsageError
 from darkpy.tree import read_tree
@@ -195,7 +196,7 @@ def test_regression_head_without_softmax(tmp_path):
 
 
 def test_detector_is_not_a_classifier(repo):
-    net = darkpy.model.parse_network(repo / "tests/golden/cfg/g_yolov2_mini.cfg")
+    net = parse_network(repo / "tests/golden/cfg/g_yolov2_mini.cfg")
     with pytest.raises(UsageError, match="not a classifier"):
         find_head(net)
 
