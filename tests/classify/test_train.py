@@ -103,3 +103,21 @@ def test_end_to_end_colour_classes_and_high_res_fine_tuning(tmp_path, cli):
     net48 = darkpy.load_network(hi, tmp_path / "b" / "t_48_final.weights", device="cpu")
     assert net48.net.width == 48 and net48.seen == 5 * 16
     assert validate(net48, d.split("valid"), 2, progress=False).top1_accuracy >= 0.75
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_train_like_one(tmp_path, cli):
+    """DDP (2 gloo processes, 4 images each) gives the weights of one process taking all 8:
+    the same image slots, and the loss (caught at the softmax input) runs through DDP."""
+    s = make_color_set(tmp_path / "set", per_class=6, size=32, seed=1)
+    cfg = tiny_cfg(tmp_path / "t.cfg", batch=8, subdivisions=2, max_batches=2)
+    cfg.write_text(cfg.read_text().replace("batch_normalize=1", "batch_normalize=0"))
+    for flags, out in ((["--ddp-cpu", "2"], "ddp"), ([], "one")):
+        code, text, err = cli("classifier", "train", s["data"], cfg, "--threads", "1", "--device", "cpu",
+                              "--backup", tmp_path / out, *flags)
+        assert code == 0, err
+    a = darkpy.load_network(cfg, tmp_path / "ddp" / "t_final.weights", device="cpu")
+    b = darkpy.load_network(cfg, tmp_path / "one" / "t_final.weights", device="cpu")
+    assert a.seen == b.seen == 16
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(pa, pb, rtol=1e-4, atol=1e-6)

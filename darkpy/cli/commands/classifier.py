@@ -24,16 +24,26 @@ def train(
     seed: int = typer.Option(0, "--seed", help="Seed for image draws and augmentation."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Image loading threads."),
     smooth: Optional[float] = typer.Option(None, "--label-smooth", help="Label smoothing epsilon (default: the cfg's label_smooth_eps)."),
+    gpus: Optional[str] = typer.Option(None, "--gpus", help="GPU ids, e.g. 0,1,2,3: one process per GPU (DDP), the cfg's batch split over them."),
+    ddp_cpu: int = typer.Option(0, "--ddp-cpu", help="N processes on the CPU (DDP over gloo; for tests)."),
 ) -> None:
     """Train a classifier with Darknet's augmentation, loss, schedule and backups."""
     from rich.console import Console
 
-    from darkpy.classify.train import train_classifier
+    from darkpy.classify.train import run_training
+    from darkpy.errors import UsageError
 
+    gpu_ids = None
+    if gpus:
+        try:
+            gpu_ids = [int(g) for g in gpus.split(",") if g.strip()]
+        except ValueError:
+            raise UsageError(f"--gpus takes comma-separated GPU ids, got {gpus!r}") from None
     console = Console(highlight=False, soft_wrap=True)
-    train_classifier(data, cfg, weights, device=device, max_batches=max_batches, clear=clear, resume=resume,
-                     amp=amp, seed=seed, threads=threads, backup=backup, smooth=smooth,
-                     log=lambda s: console.print(s))
+    run_training(data=str(data), cfg=str(cfg), weights=str(weights) if weights else None, device=device,
+                 max_batches=max_batches, clear=clear, resume=resume, amp=amp, seed=seed, threads=threads,
+                 backup=str(backup) if backup else None, smooth=smooth, gpus=gpu_ids, ddp_cpu=ddp_cpu,
+                 log=lambda s: console.print(s, markup=False))
 
 
 @group.command("valid")
