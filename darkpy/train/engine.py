@@ -204,9 +204,11 @@ class Trainer:
         if self.is_main and not self.quiet:
             self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
-    def warn_once(self, text: str) -> None:
-        if text not in self.warnings:
-            self.warnings.add(text)
+    def warn_once(self, text: str, key: str | None = None) -> None:
+        """Print a warning the first time its key (default: the text) comes up."""
+        key = text if key is None else key
+        if key not in self.warnings:
+            self.warnings.add(key)
             if self.is_main:
                 from rich.markup import escape
 

@@ -74,3 +74,14 @@ class ToyTask:
         loss = 0.5 * ((out - t) ** 2).sum()
         d = (out - t).detach() ** 2
         return StepReport(loss, {"mse": float(d.mean())}, cost=float(d.sum()))
+
+
+def ddp_rank(info, cfg: str, out: str, max_batches: int, seed: int = 3):
+    """One rank of the DDP test (module level: spawned processes import it)."""
+    from darkpy.model import load_network
+    from darkpy.train.engine import Trainer
+
+    torch.set_num_threads(1)
+    net = load_network(cfg, device="cpu", seed=0)
+    Trainer(net, ToyTask(), name="toy", backup_dir=out, device="cpu", max_batches=max_batches, ddp=info,
+            seed=seed, quiet=True).run()
