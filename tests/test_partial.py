@@ -165,3 +165,28 @@ def test_darknet19_448_conv23_into_yolov2_voc(tmp_path, repo):
     det.init_weights(0)
     load = det.load_weights(tmp_path / "darknet19_448.conv.23")
     assert (load.layers_loaded, load.last_layer_index) == (18, 22)
+
+
+def test_detector_training_reports_the_partial_load(cli, tmp_path, full):
+    """`darkpy detector train` starts from a partial file and says which layers it loaded."""
+    import cv2
+
+    cfg, weights = full
+    part = tmp_path / "cls.conv.3"
+    write_partial(cfg, weights, part, 3)
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    paths = []
+    for i in range(2):
+        p = tmp_path / "images" / f"{i}.png"
+        cv2.imwrite(str(p), np.full((64, 64, 3), 40 * i, np.uint8))
+        (tmp_path / "labels" / f"{i}.txt").write_text("0 0.5 0.5 0.3 0.3\n")
+        paths.append(str(p))
+    (tmp_path / "train.txt").write_text("\n".join(paths) + "\n")
+    (tmp_path / "det.data").write_text(f"classes=1\ntrain={tmp_path / 'train.txt'}\nbackup={tmp_path / 'backup'}\n")
+    det = tmp_path / "det.cfg"
+    det.write_text(DETECTOR.replace("batch=1\n", "batch=2\nmax_batches=1\n", 1))
+    code, out, err = cli("train", det, "--data", tmp_path / "det.data", "--weights", part, "--workers", "0",
+                         "--device", "cpu")
+    assert code == 0, err
+    assert "partial: loaded 2 of 4 layers with weights (up to layer 2)" in out
