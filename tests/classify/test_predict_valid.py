@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import darkpy
-import reference as R
+import cls_reference as R
 from darkpy.classify.labels import read_classifier_data
 from darkpy.classify.predict import predict_images, predict_tensor, top_k
 from darkpy.classify.validate import ValidResult, validate
