@@ -10,6 +10,7 @@ post-processing serves PyTorch and ONNX outputs.
 from __future__ import annotations
 
 import copy
+import warnings
 from pathlib import Path
 
 import torch
@@ -114,7 +115,8 @@ def export_onnx(net, path: str | Path, size: int | tuple[int, int] | None = None
         dynamic_axes.update({n: {0: "batch", 2: "grid_h", 3: "grid_w"} for n in names})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes about Python-computed padding (constant per size)
         torch.onnx.export(_DetectionOutputs(model), (x,), str(path), input_names=["images"], output_names=names,
                           dynamic_axes=dynamic_axes, opset_version=opset, dynamo=False, do_constant_folding=True)
     return path
