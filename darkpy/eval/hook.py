@@ -61,7 +61,7 @@ class MapEvaluator:
         """mAP of `net` (left untouched: a fused copy is run) at `size` (default: its current one)."""
         from darkpy.eval import evaluate
         from darkpy.eval.groundtruth import gt_from_labels
-        from darkpy.eval.run import run_detector
+        from darkpy.eval.run import class_map_for, run_detector
         from darkpy.inference import Predictor
 
         predictor = Predictor(net)
@@ -70,7 +70,7 @@ class MapEvaluator:
         skipped = []
         result = run_detector(net, self.setup.entries, base=self.setup.list_path.parent, batch=self.batch,
                               workers=self.workers, predictor=predictor, progress=False,
-                              on_skip=lambda e, why: skipped.append(e))
+                              on_skip=lambda e, why: skipped.append(e), class_map=class_map_for(self.setup, net))
         truth = self.truth
         if result.skipped:
             truth = gt_from_labels(self.setup.list_path, self.setup.names, sizes=self.truth.sizes,

@@ -73,6 +73,36 @@ class _ValidImages(torch.utils.data.Dataset):
         return entry, x, (int(im.shape[2]), int(im.shape[1])), None
 
 
+def decode_mapped(layers, outputs, net_w: int, net_h: int, image_sizes, thresh: float, class_map: Sequence[int],
+                  letterbox: bool = True):
+    """Darknet's `get_network_boxes` with a `map=` table on a WordTree region layer (YOLO9000 on
+    ImageNet detection): class j's probability is objectness × the absolute tree probability of
+    node `class_map[j]`, kept above `thresh`; no tree walk. Only for single-region-layer networks."""
+    from darkpy.decode import RawBoxes, correct_boxes, decode_region, hierarchy_predictions
+
+    (layer,), (out,) = layers, outputs
+    boxes, objectness, _ = decode_region(layer, out, thresh, VALID_HIER)
+    b, _, h, w = out.shape
+    num, coords, classes = layer.num, layer.coords, layer.classes
+    v = out.float().reshape(b, num, coords + 1 + classes, h, w)
+    scale = v[:, :, coords].reshape(b, num * h * w)
+    cls = v[:, :, coords + 1:].permute(0, 1, 3, 4, 2).reshape(b, num * h * w, classes)
+    index = torch.as_tensor(list(class_map), dtype=torch.long, device=out.device)
+    if len(index) and (int(index.min()) < 0 or int(index.max()) >= classes):
+        raise DataError(f"the map= file names node {int(index.max())}, outside the tree's {classes} nodes")
+    prob = scale[..., None] * hierarchy_predictions(cls, layer.tree)[..., index]
+    probs = torch.where(prob > thresh, prob, torch.zeros((), dtype=prob.dtype, device=prob.device))
+    return [RawBoxes(correct_boxes(boxes[i], iw, ih, net_w, net_h, letterbox), objectness[i], probs[i])
+            for i, (iw, ih) in enumerate(image_sizes)]
+
+
+def tree_map_applies(net) -> bool:
+    """Darknet applies `map=` only to a WordTree region layer (one detection layer)."""
+    layers = net.detection_layers
+    return (len(layers) == 1 and layers[0].section_name == "region" and getattr(layers[0], "tree", None) is not None
+            and not getattr(layers[0], "background", 0))
+
+
 def _collate(items):
     return items
 
@@ -84,12 +114,14 @@ def _skip_message(entry: str, why: str) -> None:
 def run_detector(net, entries: Sequence[str], *, base: Path | None = None, batch: int = 8, workers: int = 0,
                  thresh: float = VALID_THRESH, hier_thresh: float = VALID_HIER, nms: float = VALID_NMS,
                  letterbox: bool = True, progress: bool | None = None,
-                 on_skip: Callable[[str, str], None] | None = None, predictor=None) -> RunResult:
+                 on_skip: Callable[[str, str], None] | None = None, predictor=None,
+                 class_map: Sequence[int] | None = None) -> RunResult:
     """Detections (original-image pixels, x1 y1 x2 y2) for every readable image of `entries`.
 
     `net` is a darkpy Network (its batch norm is folded into a copy for speed) or a
     `darkpy.inference.Predictor`. Unreadable images are reported to `on_skip(entry, why)`
-    (default: a line on stderr) and left out of the result.
+    (default: a line on stderr) and left out of the result. `class_map` (a `map=` file's
+    numbers) turns a WordTree network's output into one class per listed node (`decode_mapped`).
     """
     import time
 
@@ -128,7 +160,11 @@ def run_detector(net, entries: Sequence[str], *, base: Path | None = None, batch
             if not good:
                 continue
             outputs = predictor(torch.stack([g[1] for g in good]))
-            raws = decode(layers, outputs, net_w, net_h, [g[2] for g in good], thresh, hier_thresh, letterbox)
+            sizes_now = [g[2] for g in good]
+            if class_map is not None:
+                raws = decode_mapped(layers, outputs, net_w, net_h, sizes_now, thresh, class_map, letterbox)
+            else:
+                raws = decode(layers, outputs, net_w, net_h, sizes_now, thresh, hier_thresh, letterbox)
             for (entry, _, (w, h)), raw in zip(good, raws):
                 probs = nms_sort(raw.boxes, raw.objectness, raw.probs, nms)
                 probs = torch.where(raw.objectness[:, None] > 0, probs, torch.zeros_like(probs))
@@ -183,13 +219,20 @@ def valid_setup(data_path: str | Path, eval_type: str | None = None) -> ValidSet
     return ValidSetup(data, list_path, entries, names, kind, results, map_file)
 
 
-def check_classes(net, names: Sequence[str], names_file=None) -> int:
-    """The network's class count; the names file must cover it."""
+def class_map_for(setup: ValidSetup, net) -> list[int] | None:
+    """The `map=` table when Darknet would decode with it (a WordTree network), else None."""
+    if setup.map_file is not None and tree_map_applies(net):
+        return read_category_map(setup.map_file)
+    return None
+
+
+def check_classes(net, names: Sequence[str], names_file=None, class_map: Sequence[int] | None = None) -> int:
+    """The network's class count (the map's length with a `map=` table); the names file must cover it."""
     layers = net.detection_layers
     if not layers:
         raise DataError("the network has no [region] or [yolo] layer: it is not a detector",
                         file=getattr(net, "cfg_path", None))
-    classes = int(layers[-1].classes)
+    classes = len(class_map) if class_map is not None else int(layers[-1].classes)
     if len(names) < classes:
         raise DataError(f"the names file has {len(names)} names for a network with {classes} classes",
                         file=names_file)
@@ -218,7 +261,6 @@ def write_results(result: RunResult, names: Sequence[str], folder: str | Path, e
 
 def category_ids_for(setup: ValidSetup, net) -> list[int] | None:
     """COCO category ids: the `map=` file for a network without a WordTree, else Darknet's table."""
-    tree = any(getattr(l, "tree", None) is not None for l in net.detection_layers)
-    if setup.map_file is not None and not tree:
+    if setup.map_file is not None and not tree_map_applies(net):
         return read_category_map(setup.map_file)
     return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 import darkpy
 from darkpy.eval.results import read_coco_results
@@ -151,3 +152,66 @@ def test_names_short_of_the_network_classes(cli, tmp_path):
     s["names"].write_text("only\n")
     code, out, err = cli("valid", *_net_args(s), "--workers", "0")
     assert code == 2 and "1 names" in err
+
+
+def test_map_table_on_a_wordtree_network(golden, tmp_path):
+    """`map=` with a tree: class j = objectness × absolute probability of node map[j] (no tree walk)."""
+    import numpy as np
+
+    from darkpy.decode import decode_region
+    from darkpy.eval.run import decode_mapped, tree_map_applies
+
+    net = darkpy.load_network(golden / "cfg" / "g_tree_mini.cfg", device="cpu", seed=3)
+    assert tree_map_applies(net)
+    layer = net.detection_layers[0]
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        outs = [net.forward_all(x)[layer.index]]
+    cmap = [4, 0, 8, 2]
+    raws = decode_mapped([layer], outs, 64, 64, [(64, 64), (128, 64)], 0.005, cmap)
+    _, obj, _ = decode_region(layer, outs[0], 0.005)
+    gh, gw = outs[0].shape[2:]
+    v = outs[0].reshape(2, layer.num, 4 + 1 + layer.classes, gh, gw)
+    parent = list(layer.tree.parent)
+    for b in range(2):
+        for m in range(layer.num * gh * gw):
+            n, cell = divmod(m, gh * gw)
+            r, c = divmod(cell, gw)
+            cond = v[b, n, 5:, r, c].double().numpy()
+            scale = float(v[b, n, 4, r, c])
+
+            def absolute(node):
+                p = 1.0
+                while node >= 0:
+                    p *= cond[node]
+                    node = parent[node]
+                return p
+
+            want = np.array([scale * absolute(k) for k in cmap])
+            want[want <= 0.005] = 0
+            assert np.allclose(raws[b].probs[m].double().numpy(), want, atol=1e-6)
+            assert float(raws[b].objectness[m]) == pytest.approx(float(obj[b, m]))
+
+
+
+def test_valid_with_a_map_table_writes_the_mapped_classes(cli, golden, tmp_path):
+    import cv2
+    import numpy as np
+
+    net = darkpy.load_network(golden / "cfg" / "g_tree_mini.cfg", device="cpu", seed=3)
+    weights = net.save_weights(tmp_path / "tree.weights")
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"im_{i + 1}.png")
+        cv2.imwrite(str(paths[-1]), rng.integers(0, 256, (48, 80, 3), dtype=np.uint8))
+    (tmp_path / "valid.txt").write_text("\n".join(map(str, paths)) + "\n")
+    (tmp_path / "inet.map").write_text("4\n0\n8\n2\n")
+    data = tmp_path / "t.data"
+    data.write_text(f"classes=4\nvalid={tmp_path / 'valid.txt'}\nnames={golden / 'cfg' / 'mini.names'}\n"
+                    f"map={tmp_path / 'inet.map'}\neval=imagenet\nresults={tmp_path / 'res'}\n")
+    code, out, err = cli("valid", data, golden / "cfg" / "g_tree_mini.cfg", weights, "--workers", "0")
+    assert code == 0, err
+    rows = [line.split() for line in (tmp_path / "res" / "imagenet-detection.txt").read_text().splitlines()]
+    assert rows and {int(r[0]) for r in rows} <= {1, 2, 3} and {int(r[1]) for r in rows} <= {1, 2, 3, 4}
+    assert len({int(r[1]) for r in rows}) > 1

@@ -89,16 +89,18 @@ def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", 
     from darkpy.eval.load import load_results
     from darkpy.eval.report import write_json, write_pr_curves
     from darkpy.eval.results import coco_image_id
-    from darkpy.eval.run import category_ids_for, check_classes, run_detector, valid_setup, write_results
+    from darkpy.eval.run import category_ids_for, check_classes, class_map_for, run_detector, valid_setup, write_results
     from darkpy.model import load_network
 
     setup = valid_setup(data)
     if annotations is None:  # a missing label file stops us before the network runs, not after
         find_label_files(setup.entries, setup.list_path)
     net = load_network(cfg, weights, size, device)
-    classes = check_classes(net, setup.names, setup.data.resolve("names"))
+    cmap = class_map_for(setup, net)
+    classes = check_classes(net, setup.names, setup.data.resolve("names"), cmap)
     names = setup.names[:classes]
-    result = run_detector(net, setup.entries, base=setup.list_path.parent, batch=batch, workers=workers)
+    result = run_detector(net, setup.entries, base=setup.list_path.parent, batch=batch, workers=workers,
+                          class_map=cmap)
     if not result.entries:
         raise UsageError("no image of the valid list could be read", file=setup.list_path)
     kind = setup.eval_type

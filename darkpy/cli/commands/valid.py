@@ -25,15 +25,16 @@ def valid_command(
     workers: int = typer.Option(2, "--workers", help="Image-loading processes (0: load in this process)."),
 ) -> None:
     """Write comp4_det_test_<class>.txt / coco_results.json / imagenet-detection.txt for the valid list."""
-    from darkpy.eval.run import category_ids_for, check_classes, run_detector, valid_setup, write_results
+    from darkpy.eval.run import category_ids_for, check_classes, class_map_for, run_detector, valid_setup, write_results
     from darkpy.model import load_network
 
     setup = valid_setup(data, fmt)
     net = load_network(cfg, weights, size, device)
-    check_classes(net, setup.names, setup.data.resolve("names"))
+    cmap = class_map_for(setup, net)
+    check_classes(net, setup.names, setup.data.resolve("names"), cmap)
     folder = out if out is not None else setup.results_dir
     result = run_detector(net, setup.entries, base=setup.list_path.parent, batch=batch, workers=workers,
-                          thresh=thresh, hier_thresh=hier, nms=nms)
+                          thresh=thresh, hier_thresh=hier, nms=nms, class_map=cmap)
     written = write_results(result, setup.names, folder, setup.eval_type, category_ids_for(setup, net), prefix)
     skipped = f", {len(result.skipped)} skipped" if result.skipped else ""
     typer.echo(f"{len(result.entries)} images{skipped}, {len(result.dets)} detections in {result.seconds:.1f} s "
