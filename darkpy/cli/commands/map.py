@@ -59,10 +59,11 @@ def map_command(
 
     if not results:
         if paths and len(paths) == 3:
-            report = score_network(Path(paths[0]), Path(paths[1]), Path(paths[2]), metric=metric, out=out,
+            report, note = score_network(Path(paths[0]), Path(paths[1]), Path(paths[2]), metric=metric, out=out,
                                    iou_thresh=iou_thresh, thresh=thresh, annotations=annotations, batch=batch,
                                    size=size, device=device, workers=workers)
             print_report(report)
+            typer.echo(note)
             return
         if paths:
             raise UsageError("to score a network pass DATA CFG WEIGHTS (three files); "
@@ -83,7 +84,8 @@ def map_command(
 def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", out: Optional[Path] = None,
                   iou_thresh: float = 0.5, thresh: float = 0.25, annotations: Optional[Path] = None,
                   batch: int = 8, size: Optional[int] = None, device: Optional[str] = None, workers: int = 2):
-    """Run `valid` into `out` (default: the .data file's results= folder) and score what it wrote."""
+    """Run `valid` into `out` (default: the .data file's results= folder) and score what it wrote.
+    Returns the report and a one-line note on what was run and written."""
     from darkpy.eval import evaluate
     from darkpy.eval.groundtruth import find_label_files, gt_from_labels, gt_from_voc
     from darkpy.eval.load import load_results
@@ -119,9 +121,9 @@ def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", 
     write_json(report, folder / "map.json")
     written = write_pr_curves(report, folder)
     skipped = f" ({len(result.skipped)} unreadable images skipped)" if result.skipped else ""
-    typer.echo(f"{len(result.entries)} images in {result.seconds:.1f} s{skipped}; result files, map.json and "
-               f"{len(written)} PR-curve PNG(s) in {folder}")
-    return report
+    note = (f"{len(result.entries)} images in {result.seconds:.1f} s{skipped}; result files, map.json and "
+            f"{len(written)} PR-curve PNG(s) in {folder}")
+    return report, note
 
 
 def register(app: typer.Typer) -> None:
