@@ -215,3 +215,10 @@ def test_valid_with_a_map_table_writes_the_mapped_classes(cli, golden, tmp_path)
     rows = [line.split() for line in (tmp_path / "res" / "imagenet-detection.txt").read_text().splitlines()]
     assert rows and {int(r[0]) for r in rows} <= {1, 2, 3} and {int(r[1]) for r in rows} <= {1, 2, 3, 4}
     assert len({int(r[1]) for r in rows}) > 1
+
+
+def test_map_network_mode_refuses_result_file_options(cli, vset):
+    code, out, err = cli("map", *_net_args(vset), "--gt", vset["list"])
+    assert code == 2 and "--gt" in err
+    code, out, err = cli("map", vset["data"], vset["cfg"])
+    assert code == 2 and "DATA CFG WEIGHTS" in err

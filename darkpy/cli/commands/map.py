@@ -59,6 +59,12 @@ def map_command(
 
     if not results:
         if paths and len(paths) == 3:
+            extra = [flag for flag, value in (("--gt", gt), ("--names", names), ("--format", fmt != "auto"),
+                                              ("--category-map", category_map), ("--image-size", image_size))
+                     if value]
+            if extra:
+                raise UsageError(f"{', '.join(extra)} only go with --results: with DATA CFG WEIGHTS the .data file "
+                                 "names the valid list, names and result layout")
             report, note = score_network(Path(paths[0]), Path(paths[1]), Path(paths[2]), metric=metric, out=out,
                                    iou_thresh=iou_thresh, thresh=thresh, annotations=annotations, batch=batch,
                                    size=size, device=device, workers=workers)
