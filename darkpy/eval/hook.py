@@ -61,6 +61,7 @@ class MapEvaluator:
         """mAP of `net` (left untouched: a fused copy is run) at `size` (default: its current one)."""
         from darkpy.eval import evaluate
         from darkpy.eval.groundtruth import gt_from_labels
+        from darkpy.eval.results import as_voc_written
         from darkpy.eval.run import class_map_for, run_detector
         from darkpy.inference import Predictor
 
@@ -77,6 +78,7 @@ class MapEvaluator:
                                    entries=result.entries)
         names = len(truth.names)
         dets = result.dets.take(np.flatnonzero(result.dets.cls < names))
+        dets = as_voc_written(dets, result.sizes)  # clamped and printed as `valid` writes them, as `map` scores
         report = evaluate(dets, truth, self.metric, iou_thresh=self.iou_thresh)
         if self.metric == "voc07":
             value = report.map07

@@ -151,6 +151,19 @@ def write_voc_results(dets: Detections, names: Sequence[str], folder: str | Path
     return written
 
 
+def as_voc_written(dets: Detections, sizes: dict[str, tuple[int, int]] | None = None) -> Detections:
+    """The detections exactly as `write_voc_results` + `read_voc_results` would give them back:
+    zero scores dropped, boxes clamped to the image and every number cut to six decimals. Scoring
+    these in memory gives the numbers that scoring the written files gives."""
+    keep = np.flatnonzero(dets.score != 0)
+    dets = dets.take(keep)
+    if not len(dets):
+        return dets
+    box = _clamped(dets, sizes, 1.0, 1.0)
+    printed = np.char.mod("%f", np.concatenate([dets.score[:, None], box], 1)).astype(np.float64)
+    return Detections(dets.image, dets.cls, printed[:, 0], printed[:, 1:] - 1.0)
+
+
 # --------------------------------------------------------------------------------------- COCO
 
 def read_coco_results(path: str | Path) -> list[dict]:

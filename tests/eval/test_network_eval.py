@@ -222,3 +222,28 @@ def test_map_network_mode_refuses_result_file_options(cli, vset):
     assert code == 2 and "--gt" in err
     code, out, err = cli("map", vset["data"], vset["cfg"])
     assert code == 2 and "DATA CFG WEIGHTS" in err
+
+
+def test_as_voc_written_matches_a_file_round_trip(tmp_path):
+    import numpy as np
+
+    from darkpy.eval.boxes import Detections
+    from darkpy.eval.results import as_voc_written, read_voc_results, write_voc_results
+
+    rng = np.random.default_rng(1)
+    n = 500
+    x1 = rng.uniform(-50, 400, n)
+    y1 = rng.uniform(-50, 300, n)
+    box = np.stack([x1, y1, x1 + rng.uniform(1, 200, n), y1 + rng.uniform(1, 200, n)], 1)
+    score = rng.random(n)
+    score[::17] = 0
+    dets = Detections(rng.choice(["a", "b", "c"], n).astype(object), rng.integers(0, 3, n), score, box)
+    sizes = {"a": (320, 240), "b": (500, 375), "c": (64, 48)}
+    files = write_voc_results(dets, ["x", "y", "z"], tmp_path, sizes=sizes)
+    back = read_voc_results(files, ["x", "y", "z"])
+    mine = as_voc_written(dets, sizes)
+    order_a = np.lexsort((back.score, back.box[:, 0], back.cls, back.image.astype(str)))
+    order_b = np.lexsort((mine.score, mine.box[:, 0], mine.cls, mine.image.astype(str)))
+    assert len(back) == len(mine) == np.count_nonzero(score)
+    assert np.array_equal(back.box[order_a], mine.box[order_b])
+    assert np.array_equal(back.score[order_a], mine.score[order_b])
