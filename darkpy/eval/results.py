@@ -45,8 +45,9 @@ def coco_image_id(path: str | Path) -> int:
 
 
 def default_category_ids(classes: int) -> list[int]:
-    """COCO's ids for an 80-class net, else 1-based class numbers."""
-    return list(COCO_IDS) if classes == len(COCO_IDS) else list(range(1, classes + 1))
+    """The ids Darknet writes without a map: its COCO table, whatever the class count (a 20-class
+    net's class 11 is written as 13); beyond 80 classes (where Darknet reads past its table) 1..N."""
+    return list(COCO_IDS[:classes]) if classes <= len(COCO_IDS) else list(range(1, classes + 1))
 
 
 def read_category_map(path: str | Path) -> list[int]:

@@ -247,3 +247,11 @@ def test_as_voc_written_matches_a_file_round_trip(tmp_path):
     assert len(back) == len(mine) == np.count_nonzero(score)
     assert np.array_equal(back.box[order_a], mine.box[order_b])
     assert np.array_equal(back.score[order_a], mine.score[order_b])
+
+
+def test_default_coco_ids_follow_darknets_table():
+    from darkpy.eval.results import COCO_IDS, default_category_ids
+
+    assert default_category_ids(80) == COCO_IDS
+    assert default_category_ids(20)[10:13] == [11, 13, 14]
+    assert default_category_ids(100) == list(range(1, 101))
