@@ -21,7 +21,7 @@ valid set fails before training starts, not hours into it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,14 +71,16 @@ class MapEvaluator:
         skipped = []
         result = run_detector(net, self.setup.entries, base=self.setup.list_path.parent, batch=self.batch,
                               workers=self.workers, predictor=predictor, progress=False,
-                              on_skip=lambda e, why: skipped.append(e), class_map=class_map_for(self.setup, net))
+                              on_skip=lambda e, why: skipped.append(e),
+                              class_map=class_map_for(self.setup, net))
         truth = self.truth
         if result.skipped:
             truth = gt_from_labels(self.setup.list_path, self.setup.names, sizes=self.truth.sizes,
                                    entries=result.entries)
         names = len(truth.names)
         dets = result.dets.take(np.flatnonzero(result.dets.cls < names))
-        dets = as_voc_written(dets, result.sizes)  # clamped and printed as `valid` writes them, as `map` scores
+        # clamped and printed as `valid` writes them: the boxes `darkpy map` scores
+        dets = as_voc_written(dets, result.sizes)
         report = evaluate(dets, truth, self.metric, iou_thresh=self.iou_thresh)
         if self.metric == "voc07":
             value = report.map07
@@ -134,7 +136,8 @@ class MapEvaluator:
             trainer.net.save_weights(best_path)
         label = {"voc07": "VOC07 11-point", "voc": "VOC area", "coco": "COCO"}[self.metric]
         say = getattr(trainer, "say", print)
-        say(f"mAP@{self.iou_thresh:.2f} ({label}) = {value:.4f} at batch {it} on {len(self.setup.entries)} images "
+        images = len(self.setup.entries)
+        say(f"mAP@{self.iou_thresh:.2f} ({label}) = {value:.4f} at batch {it} on {images} images "
             f"({point.seconds:.1f} s); best {self.best.map:.4f} at batch {self.best.iteration}"
             + (f" -> saved {best_path}" if improved else ""))
         try:

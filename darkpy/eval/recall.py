@@ -56,12 +56,14 @@ class RecallReport:
         """Darknet's progress line: image index, found, objects, proposals per image, IoU %, recall %."""
         iou = 100.0 * self.iou_sum / self.objects if self.objects else float("nan")
         rec = 100.0 * self.found / self.objects if self.objects else float("nan")
-        return (f"{index:5d} {self.found:5d} {self.objects:5d}\tRPs/Img: {self.proposals / max(self.images, 1):.2f}"
+        rps = self.proposals / max(self.images, 1)
+        return (f"{index:5d} {self.found:5d} {self.objects:5d}\tRPs/Img: {rps:.2f}"
                 f"\tIOU: {iou:.2f}%\tRecall:{rec:.2f}%")
 
     def to_dict(self) -> dict:
-        return {"images": self.images, "objects": self.objects, "found": self.found, "proposals": self.proposals,
-                "proposals_per_image": self.proposals_per_image, "recall": self.recall, "avg_iou": self.avg_iou,
+        return {"images": self.images, "objects": self.objects, "found": self.found,
+                "proposals": self.proposals, "proposals_per_image": self.proposals_per_image,
+                "recall": self.recall, "avg_iou": self.avg_iou,
                 "skipped": [e for e, _ in self.skipped]}
 
 
@@ -97,7 +99,8 @@ def truth_boxes(label: Path) -> np.ndarray:
 
 
 def recall(net, entries: Sequence[str], labels: Sequence[Path], *, base: Path | None = None, batch: int = 8,
-           workers: int = 0, thresh: float = RECALL_THRESH, iou_thresh: float = RECALL_IOU, nms: float = RECALL_NMS,
+           workers: int = 0, thresh: float = RECALL_THRESH, iou_thresh: float = RECALL_IOU,
+           nms: float = RECALL_NMS,
            letterbox: bool = False, on_line: Callable[[str], None] | None = None,
            on_skip: Callable[[str, str], None] | None = None, progress: bool | None = None) -> RecallReport:
     """Run `net` over `entries` (with their `labels` files, in the same order) and count."""

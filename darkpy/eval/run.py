@@ -73,8 +73,8 @@ class _ValidImages(torch.utils.data.Dataset):
         return entry, x, (int(im.shape[2]), int(im.shape[1])), None
 
 
-def decode_mapped(layers, outputs, net_w: int, net_h: int, image_sizes, thresh: float, class_map: Sequence[int],
-                  letterbox: bool = True):
+def decode_mapped(layers, outputs, net_w: int, net_h: int, image_sizes, thresh: float,
+                  class_map: Sequence[int], letterbox: bool = True):
     """Darknet's `get_network_boxes` with a `map=` table on a WordTree region layer (YOLO9000 on
     ImageNet detection): class j's probability is objectness × the absolute tree probability of
     node `class_map[j]`, kept above `thresh`; no tree walk. Only for single-region-layer networks."""
@@ -99,8 +99,8 @@ def decode_mapped(layers, outputs, net_w: int, net_h: int, image_sizes, thresh: 
 def tree_map_applies(net) -> bool:
     """Darknet applies `map=` only to a WordTree region layer (one detection layer)."""
     layers = net.detection_layers
-    return (len(layers) == 1 and layers[0].section_name == "region" and getattr(layers[0], "tree", None) is not None
-            and not getattr(layers[0], "background", 0))
+    return (len(layers) == 1 and layers[0].section_name == "region"
+            and getattr(layers[0], "tree", None) is not None and not getattr(layers[0], "background", 0))
 
 
 def _collate(items):
@@ -145,8 +145,8 @@ def run_detector(net, entries: Sequence[str], *, base: Path | None = None, batch
                                          collate_fn=_collate)
     parts, done, keys, sizes, skipped = [], [], [], {}, []
     start = time.perf_counter()
-    bar = tqdm(total=len(entries), unit="img", desc="valid", disable=(not progress) if progress is not None else None,
-               leave=False, file=sys.stderr)
+    bar = tqdm(total=len(entries), unit="img", desc="valid", leave=False, file=sys.stderr,
+               disable=(not progress) if progress is not None else None)
     try:
         for items in loader:
             good = []
@@ -171,7 +171,8 @@ def run_detector(net, entries: Sequence[str], *, base: Path | None = None, batch
                 live = torch.nonzero((probs > 0).any(dim=1)).flatten()
                 box = raw.boxes[live].double().cpu().numpy() * np.array([w, h, w, h], np.float64)
                 key = image_key(entry)
-                parts.append(Detections.from_probs(key, center_to_corners(box), probs[live].double().cpu().numpy()))
+                probs_live = probs[live].double().cpu().numpy()
+                parts.append(Detections.from_probs(key, center_to_corners(box), probs_live))
                 done.append(entry)
                 keys.append(key)
                 sizes[key] = (w, h)
@@ -203,7 +204,8 @@ def valid_setup(data_path: str | Path, eval_type: str | None = None) -> ValidSet
         raise DataError("no 'valid=' entry: name the image list to evaluate on", file=data.path)
     list_path = data.resolve("valid")
     if not list_path.is_file():
-        raise DataError(f"valid list {data.get('valid')!r} not found", file=data.path, line=data.lines.get("valid"))
+        raise DataError(f"valid list {data.get('valid')!r} not found", file=data.path,
+                        line=data.lines.get("valid"))
     entries = read_list(list_path)
     if not entries:
         raise DataError("the valid list is empty", file=list_path)

@@ -24,7 +24,8 @@ IMAGES = {  # name: ([(cell, colour)], [(class, cell)])
 }
 
 
-def make_valid_set(root: Path, images: dict = IMAGES, size: int = 128, data_extra: str = "") -> dict[str, Path]:
+def make_valid_set(root: Path, images: dict = IMAGES, size: int = 128,
+                   data_extra: str = "") -> dict[str, Path]:
     import cv2
 
     root.mkdir(parents=True, exist_ok=True)
@@ -40,11 +41,13 @@ def make_valid_set(root: Path, images: dict = IMAGES, size: int = 128, data_extr
             img[r * half:(r + 1) * half, c * half:(c + 1) * half] = colour
         path = root / "images" / f"{name}.png"
         cv2.imwrite(str(path), img)
-        lines = [f"{k} {(CELLS[cell][0] + 0.5) / 2} {(CELLS[cell][1] + 0.5) / 2} 0.5 0.5\n" for k, cell in labels]
+        lines = [f"{k} {(CELLS[cell][0] + 0.5) / 2} {(CELLS[cell][1] + 0.5) / 2} 0.5 0.5\n"
+                 for k, cell in labels]
         (root / "labels" / f"{name}.txt").write_text("".join(lines))
         entries.append(str(path))
     (root / "valid.txt").write_text("\n".join(entries) + "\n")
     data = root / "det.data"
     data.write_text(f"classes = 2\nvalid = {root / 'valid.txt'}\nnames = {names}\n"
                     f"results = {root / 'results'}\n{data_extra}")
-    return {"data": data, "cfg": cfg, "weights": weights, "names": names, "list": root / "valid.txt", "root": root}
+    return {"data": data, "cfg": cfg, "weights": weights, "names": names, "list": root / "valid.txt",
+            "root": root}

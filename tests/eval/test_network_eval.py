@@ -30,7 +30,8 @@ def test_run_detector_gives_the_known_boxes(vset):
     entries = vset["list"].read_text().split()
     res = run_detector(net, entries, batch=3)
     assert res.keys == ["img_1", "img_2", "img_3", "img_4"] and res.sizes["img_3"] == (128, 128)
-    got = sorted((d.image, d.cls, round(d.x1, 3), round(d.y1, 3), round(d.x2, 3), round(d.y2, 3)) for d in res.dets)
+    got = sorted((d.image, d.cls, round(d.x1, 3), round(d.y1, 3), round(d.x2, 3), round(d.y2, 3))
+                 for d in res.dets)
     assert got == [("img_1", 0, 0, 0, 64, 64), ("img_2", 1, 64, 64, 128, 128),
                    ("img_3", 0, 64, 0, 128, 64), ("img_3", 1, 0, 64, 64, 128)]
     assert all(d.score > 0.99 for d in res.dets)
@@ -55,7 +56,8 @@ def test_map_of_the_network_gives_the_expected_ap(cli, vset, tmp_path):
 
 
 def test_valid_files_score_like_map(cli, vset, tmp_path):
-    code, out, err = cli("valid", *_net_args(vset), "--workers", "0", "--out", tmp_path / "valid", "--batch", "2")
+    code, out, err = cli("valid", *_net_args(vset), "--workers", "0", "--out", tmp_path / "valid",
+                         "--batch", "2")
     assert code == 0, err
     lines = (tmp_path / "valid" / "comp4_det_test_yellowish.txt").read_text().splitlines()
     assert lines == ["img_1 0.993262 1.000000 1.000000 65.000000 65.000000",
@@ -80,7 +82,8 @@ def test_valid_coco_json_with_map_ids_scores_the_same(cli, tmp_path):
     recs = read_coco_results(path)
     assert sorted((r["image_id"], r["category_id"]) for r in recs) == [(1, 7), (2, 9), (3, 7), (3, 9)]
     assert recs[0]["bbox"] == [0.0, 0.0, 64.0, 64.0]
-    code, _, err = cli("map", "--results", path, "--gt", s["list"], "--names", s["names"], "--category-map", ids,
+    code, _, err = cli("map", "--results", path, "--gt", s["list"], "--names", s["names"],
+                       "--category-map", ids,
                        "--out", tmp_path / "files")
     assert code == 0, err
     code, _, err = cli("map", *_net_args(s), "--workers", "0", "--out", tmp_path / "net")

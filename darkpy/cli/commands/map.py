@@ -29,18 +29,23 @@ def _size(text: Optional[str]) -> tuple[int, int] | None:
 
 def map_command(
     paths: Optional[List[str]] = typer.Argument(
-        None, metavar="[DATA CFG WEIGHTS | RESULTS...]", help="A .data file, a .cfg and a .weights file to run "
-        "the network; or, after --results, more result files (a shell glob lands here).", show_default=False),
+        None, metavar="[DATA CFG WEIGHTS | RESULTS...]", help="A .data file, a .cfg and a .weights file to "
+        "run the network; or, after --results, more result files (a shell glob lands here).",
+        show_default=False),
     results: Optional[List[str]] = typer.Option(
         None, "--results", "-r", help="Result files: comp4_det_test_<class>.txt, coco_results.json or an "
         "ImageNet .txt; a folder or a quoted glob works too. Repeatable."),
-    gt: Optional[Path] = typer.Option(None, "--gt", help="Image list (with labels or --annotations) or a COCO json."),
-    names: Optional[Path] = typer.Option(None, "--names", help="Class names, one per line (needed with a list)."),
-    metric: str = typer.Option("all", "--metric", "-m", help="voc07, voc, coco or all (comma-separated list ok)."),
+    gt: Optional[Path] = typer.Option(
+        None, "--gt", help="Image list (with labels or --annotations) or a COCO json."),
+    names: Optional[Path] = typer.Option(
+        None, "--names", help="Class names, one per line (needed with a list)."),
+    metric: str = typer.Option(
+        "all", "--metric", "-m", help="voc07, voc, coco or all (comma-separated list ok)."),
     annotations: Optional[Path] = typer.Option(
         None, "--annotations", help="Folder of VOC XML (<image>.xml); keeps 'difficult' flags."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for map.json and PR-curve PNGs."),
-    iou_thresh: float = typer.Option(0.5, "--iou-thresh", help="VOC matching IoU (matches need IoU above it)."),
+    iou_thresh: float = typer.Option(
+        0.5, "--iou-thresh", help="VOC matching IoU (matches need IoU above it)."),
     thresh: float = typer.Option(0.25, "--thresh", help="Score cut-off for the TP/FP/FN summary."),
     fmt: str = typer.Option("auto", "--format", help="Result format: auto, voc, coco, imagenet."),
     category_map: Optional[Path] = typer.Option(
@@ -63,11 +68,12 @@ def map_command(
                                               ("--category-map", category_map), ("--image-size", image_size))
                      if value]
             if extra:
-                raise UsageError(f"{', '.join(extra)} only go with --results: with DATA CFG WEIGHTS the .data file "
-                                 "names the valid list, names and result layout")
-            report, note = score_network(Path(paths[0]), Path(paths[1]), Path(paths[2]), metric=metric, out=out,
-                                   iou_thresh=iou_thresh, thresh=thresh, annotations=annotations, batch=batch,
-                                   size=size, device=device, workers=workers)
+                raise UsageError(f"{', '.join(extra)} only go with --results: with DATA CFG WEIGHTS "
+                                 "the .data file names the valid list, names and result layout")
+            report, note = score_network(Path(paths[0]), Path(paths[1]), Path(paths[2]), metric=metric,
+                                         out=out, iou_thresh=iou_thresh, thresh=thresh,
+                                         annotations=annotations, batch=batch, size=size, device=device,
+                                         workers=workers)
             print_report(report)
             typer.echo(note)
             return
@@ -97,7 +103,8 @@ def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", 
     from darkpy.eval.load import load_results
     from darkpy.eval.report import write_json, write_pr_curves
     from darkpy.eval.results import coco_image_id
-    from darkpy.eval.run import category_ids_for, check_classes, class_map_for, run_detector, valid_setup, write_results
+    from darkpy.eval.run import (
+        category_ids_for, check_classes, class_map_for, run_detector, valid_setup, write_results)
     from darkpy.model import load_network
 
     setup = valid_setup(data)
@@ -113,7 +120,8 @@ def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", 
         raise UsageError("no image of the valid list could be read", file=setup.list_path)
     kind = setup.eval_type
     if kind == "coco" and len({coco_image_id(e) for e in result.entries}) != len(result.entries):
-        typer.echo("note: COCO image ids from these file names collide; scoring through VOC result files", err=True)
+        typer.echo("note: COCO image ids from these file names collide; scoring through VOC result files",
+                   err=True)
         kind = "voc"
     folder = out if out is not None else setup.results_dir
     cats = category_ids_for(setup, net)
@@ -122,7 +130,8 @@ def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", 
         truth = gt_from_voc(result.entries, annotations, names)
     else:
         truth = gt_from_labels(setup.list_path, names, sizes=result.sizes, entries=result.entries)
-    dets = load_results(files, truth, kind, setup.map_file if cats is not None else None, image_list=result.listed)
+    cat_file = setup.map_file if cats is not None else None
+    dets = load_results(files, truth, kind, cat_file, image_list=result.listed)
     report = evaluate(dets, truth, metric, iou_thresh=iou_thresh, thresh=thresh)
     write_json(report, folder / "map.json")
     written = write_pr_curves(report, folder)

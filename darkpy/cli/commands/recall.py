@@ -13,12 +13,16 @@ def recall_command(
     cfg: Path = typer.Argument(..., help="Network .cfg file."),
     weights: Path = typer.Argument(..., help="Network .weights file."),
     thresh: float = typer.Option(0.001, "--thresh", help="Objectness a box needs to count as a proposal."),
-    iou_thresh: float = typer.Option(0.5, "--iou-thresh", help="An object is found when its best IoU is above this."),
+    iou_thresh: float = typer.Option(
+        0.5, "--iou-thresh", help="An object is found when its best IoU is above this."),
     nms: float = typer.Option(0.4, "--nms", help="do_nms_obj IoU threshold (0 turns it off)."),
-    letterbox: bool = typer.Option(False, "--letterbox/--stretch", help="Darknet stretches images for recall."),
+    letterbox: bool = typer.Option(
+        False, "--letterbox/--stretch", help="Darknet stretches images for recall."),
     batch: int = typer.Option(8, "--batch", "-b", help="Images per forward pass."),
-    size: Optional[int] = typer.Option(None, "--size", "-s", help="Network input width and height (default: the cfg's)."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)."),
+    size: Optional[int] = typer.Option(
+        None, "--size", "-s", help="Network input width and height (default: the cfg's)."),
+    device: Optional[str] = typer.Option(
+        None, "--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)."),
     workers: int = typer.Option(2, "--workers", help="Image-loading processes (0: load in this process)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the final line, not one per image."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the totals to this JSON file."),
