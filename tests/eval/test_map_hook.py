@@ -81,3 +81,29 @@ def test_map_hook_fails_early_on_a_broken_valid_set(tmp_path):
 
     with pytest.raises(DataError, match="img_1"):
         map_hook(s["data"], every=10)
+
+
+def test_map_hook_in_the_training_engine(tmp_path):
+    """With the engine present: the hook runs every N batches and at the end, not twice at the end."""
+    engine = pytest.importorskip("darkpy.train.engine")
+    s = make_valid_set(tmp_path / "set")
+    cfg = s["cfg"]
+    cfg.write_text(cfg.read_text().replace(
+        "[net]\n", "[net]\nbatch=2\nsubdivisions=1\nlearning_rate=0\nmax_batches=4\nmomentum=0\ndecay=0\n", 1))
+    net = darkpy.load_network(cfg, s["weights"], device="cpu")
+
+    class Task:
+        def batches(self, size, iteration):
+            yield torch.rand(2, 3, size[1], size[0]), None
+
+        def loss(self, net, images, targets, seen):
+            return engine.StepReport((net(images) * 0).sum())
+
+    hook = map_hook(s["data"], every=2)
+    trainer = engine.Trainer(net, Task(), name="det", backup_dir=tmp_path / "backup", device="cpu", hooks=[hook],
+                             quiet=True)
+    trainer.run()
+    assert [p.iteration for p in hook.evaluator.points] == [2, 4]
+    assert [round(p.map, 4) for p in hook.evaluator.points] == [0.8333, 0.8333]
+    assert (tmp_path / "backup" / "det_best.weights").is_file()
+    assert (tmp_path / "backup" / "chart.png").is_file()
