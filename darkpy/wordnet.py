@@ -82,6 +82,7 @@ class WordNet:
             raise DataError(f"cannot read WordNet data: {exc.strerror}", file=self.data_path) from None
         self._cache: dict[str, Synset | None] = {}
         self._index: dict[str, list[str]] | None = None
+        self._paths: dict[str, dict[str, list[tuple[str, ...]]]] = {}
 
     def synset(self, wnid: str) -> Synset | None:
         """The synset at `wnid`, or None when no synset starts at that offset."""
@@ -153,29 +154,34 @@ class WordNet:
     def hypernym_paths(self, wnid: str, root: str, limit: int = 10000) -> list[tuple[str, ...]]:
         """All hypernym paths from `root` down to `wnid` (root first), in WordNet's pointer order.
 
-        Paths that end at a top synset other than `root` are dropped. `limit` guards against
-        combinatorial blow-up (WordNet has none that large; 9k concepts have at most a few dozen)."""
-        memo: dict[str, list[tuple[str, ...]]] = {}
+        Paths that end at a top synset other than `root` are dropped. Results are memoised per
+        root across calls (concepts share most of their ancestry). `limit` guards against
+        combinatorial blow-up; WordNet's 9k concepts have at most a few paths each."""
+        memo = self._paths.setdefault(root, {})
+        active: set[str] = set()
 
-        def up(node: str, visiting: frozenset[str]) -> list[tuple[str, ...]]:
+        def up(node: str) -> list[tuple[str, ...]]:
             if node == root:
                 return [(root,)]
-            if node in memo:
-                return memo[node]
+            found = memo.get(node)
+            if found is not None:
+                return found
             syn = self.synset(node)
             out: list[tuple[str, ...]] = []
+            active.add(node)
             if syn is not None:
                 for h in syn.hypernyms:
-                    if h in visiting:
+                    if h in active:
                         continue  # WordNet has no cycles; a hand-made database might
-                    for path in up(h, visiting | {node}):
-                        out.append(path + (node,))
-                        if len(out) >= limit:
-                            break
+                    out.extend(path + (node,) for path in up(h))
+                    if len(out) >= limit:
+                        del out[limit:]
+                        break
+            active.discard(node)
             memo[node] = out
             return out
 
-        return up(wnid, frozenset())
+        return list(up(wnid))
 
     def ancestors(self, wnid: str) -> dict[str, int]:
         """Every hypernym ancestor of `wnid` with its shortest distance (wnid itself at 0)."""

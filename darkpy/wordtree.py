@@ -228,8 +228,10 @@ def order_tree(wordnet: WordNet, order: list[str], lists: list[LabelList] | None
         cands.append({index[a]: d for a, d in wordnet.ancestors(w).items()
                       if d > 0 and a in index and index[a] < i})
     banned: set[tuple[int, int]] = set()
+    memo: list = []
+    start = 0
     for _ in range(len(order) + 1):
-        parents = _viterbi(cands, banned, switch_cost)
+        parents = _viterbi(cands, banned, switch_cost, memo, start)
         if parents is None:
             break
         bad = _first_split_group(parents)
@@ -245,6 +247,7 @@ def order_tree(wordnet: WordNet, order: list[str], lists: list[LabelList] | None
             result.adopted = [order[i] for i, c in enumerate(cands) if parents[i] >= 0 and parents[i] not in c]
             return result
         banned.add((bad, parents[bad]))
+        start = bad  # the forward pass before `bad` does not depend on this ban
     line = bad + 1 if parents is not None and bad is not None else None
     raise DataError("this order cannot give every WordNet parent one contiguous group of children",
                     file=source, line=line)
@@ -253,17 +256,20 @@ def order_tree(wordnet: WordNet, order: list[str], lists: list[LabelList] | None
 ADOPT_COST = 50.0
 
 
-def _viterbi(cands: list[dict[int, int]], banned: set[tuple[int, int]], switch_cost: float) -> list[int] | None:
+def _viterbi(cands: list[dict[int, int]], banned: set[tuple[int, int]], switch_cost: float,
+             memo: list | None = None, start: int = 0) -> list[int] | None:
     """Cheapest parent per node: distance to the parent, plus `switch_cost` whenever it changes.
 
     A node may also join the run it sits in without being a descendant of its parent, at a high
     cost: a node without earlier ancestors is top-level while the top group is open, else it is
     adopted this way. Darknet's own 9k tree has a few such nodes, placed by name rather than by
     WordNet's hypernyms."""
-    inf = float("inf")
-    back: list[dict[int, int | None]] = []
-    prev_cost: dict[int, float] = {}
-    for i, c in enumerate(cands):
+    memo = memo if memo is not None else []
+    del memo[start:]  # memo[i] = (pruned costs, back pointers) after node i
+    back: list[dict[int, int | None]] = [m[1] for m in memo]
+    prev_cost: dict[int, float] = memo[-1][0] if memo else {}
+    for i in range(len(memo), len(cands)):
+        c = cands[i]
         cost: dict[int, float] = {}
         bp: dict[int, int | None] = {}
         if not prev_cost:
@@ -295,6 +301,7 @@ def _viterbi(cands: list[dict[int, int]], banned: set[tuple[int, int]], switch_c
         floor = min(cost.values()) + switch_cost
         back.append(bp)
         prev_cost = {s: v for s, v in cost.items() if v <= floor}
+        memo.append((prev_cost, bp))
     state = min(prev_cost, key=lambda s: (prev_cost[s], s))
     out = [0] * len(cands)
     for i in range(len(cands) - 1, -1, -1):
