@@ -130,7 +130,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"path of {wnid}:")
             for depth, node in enumerate(reversed(tree.path_to_root(index[wnid]))):
                 readable = f"  {names[node]}" if names else ""
-                typer.echo(f"{'  ' * depth}{node:>5} {tree.names[node]}{readable}")
+                typer.echo(f"{'  ' * depth}{node} {tree.names[node]}{readable}")
 
     @group.command("check")
     def check(tree_path: Path = typer.Argument(..., metavar="TREE", help="A .tree file.")) -> None:
