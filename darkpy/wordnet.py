@@ -45,7 +45,8 @@ def candidate_dirs(explicit: str | Path | None = None) -> list[Path]:
         dirs += [Path(wnhome), Path(wnhome) / "dict"]
     dirs.append(Path("/usr/share/wordnet"))
     nltk_roots = [Path(p) for p in os.environ.get("NLTK_DATA", "").split(os.pathsep) if p]
-    nltk_roots += [Path.home() / "nltk_data", Path("/usr/share/nltk_data"), Path("/usr/local/share/nltk_data")]
+    nltk_roots += [Path.home() / "nltk_data", Path("/usr/share/nltk_data"),
+                   Path("/usr/local/share/nltk_data")]
     dirs += [root / "corpora" / "wordnet" for root in nltk_roots]
     return dirs
 

@@ -171,7 +171,8 @@ def build_wordtree(wordnet: WordNet, lists: list[LabelList], roots: list[str] | 
     if orphans and not skip_orphans:
         named = ", ".join(f"{w} ({wordnet.synset(w).name})" for w in orphans[:10])
         more = f" (and {len(orphans) - 10} more)" if len(orphans) > 10 else ""
-        raise DataError(f"{len(orphans)} concept(s) have no hypernym path to {', '.join(roots)}: {named}{more}; "
+        raise DataError(f"{len(orphans)} concept(s) have no hypernym path to {', '.join(roots)}: "
+                        f"{named}{more}; "
                         "add a --root for them or pass --skip-orphans to leave them out")
 
     in_tree: dict[str, str | None] = {}
@@ -220,7 +221,8 @@ def order_tree(wordnet: WordNet, order: list[str], lists: list[LabelList] | None
         index[w] = i
     missing = [w for w in order if wordnet.synset(w) is None]
     if missing:
-        raise DataError(f"{len(missing)} wnid(s) not in WordNet ({wordnet.data_path}): {', '.join(missing[:10])}",
+        raise DataError(f"{len(missing)} wnid(s) not in WordNet ({wordnet.data_path}): "
+                        f"{', '.join(missing[:10])}",
                         file=source, line=index[missing[0]] + 1)
     # candidates: earlier ancestors with their distance; {} for a node with none (it is adopted)
     cands: list[dict[int, int]] = []
@@ -244,7 +246,8 @@ def order_tree(wordnet: WordNet, order: list[str], lists: list[LabelList] | None
                     raise DataError(f"{len(absent)} label(s) are not in the order file {source}: "
                                     f"{', '.join(absent[:10])}", file=lst.source)
             result = _result(wordnet, list(order), parent_of, lists, [], [], 0)
-            result.adopted = [order[i] for i, c in enumerate(cands) if parents[i] >= 0 and parents[i] not in c]
+            result.adopted = [order[i] for i, c in enumerate(cands)
+                              if parents[i] >= 0 and parents[i] not in c]
             return result
         banned.add((bad, parents[bad]))
         start = bad  # the forward pass before `bad` does not depend on this ban

@@ -72,7 +72,8 @@ def test_a_line_that_is_not_a_wnid_names_its_line(cli, wn, tmp_path):
 
 def test_missing_database_says_where_it_looked_and_how_to_install(cli, tmp_path):
     lst = write(tmp_path / "x.wnids", "n02084071")
-    code, _, err = cli("wordtree", "build", "--wordnet", tmp_path / "none", "--labels", lst, "-o", tmp_path / "t")
+    code, _, err = cli("wordtree", "build", "--wordnet", tmp_path / "none", "--labels", lst,
+                       "-o", tmp_path / "t")
     assert code == 2
     assert str(tmp_path / "none") in err and "apt-get install wordnet-base" in err
 
@@ -80,7 +81,8 @@ def test_missing_database_says_where_it_looked_and_how_to_install(cli, tmp_path)
 def test_build_refuses_to_overwrite_without_force(cli, wn, tmp_path):
     folder, ids = wn
     lst = write(tmp_path / "x.wnids", ids["C"])
-    args = ["wordtree", "build", "--wordnet", folder, "--root", ids["R"], "--labels", lst, "-o", tmp_path / "t"]
+    args = ["wordtree", "build", "--wordnet", folder, "--root", ids["R"], "--labels", lst,
+            "-o", tmp_path / "t"]
     assert cli(*args)[0] == 0
     code, _, err = cli(*args)
     assert code == 2 and "--force" in err

@@ -35,18 +35,22 @@ def register(app: typer.Typer) -> None:
     def build(
         out: Path = typer.Option(..., "-o", "--out", help="Output prefix: writes OUT.tree, OUT.names, "
                                  "OUT.labels and one map per input list (e.g. data/coco9k.map)."),
-        labels: List[Path] = typer.Option([], "--labels", help="List of wnids (or 'name wnid' lines); repeatable."),
-        maps: List[str] = typer.Option([], "--map", help="NAMES=WNIDS: a names file and a parallel wnid file; "
+        labels: List[Path] = typer.Option([], "--labels",
+                                          help="List of wnids (or 'name wnid' lines); repeatable."),
+        maps: List[str] = typer.Option([], "--map",
+                                       help="NAMES=WNIDS: a names file and a parallel wnid file; "
                                        "repeatable."),
-        order: Optional[Path] = typer.Option(None, "--order", help="Keep the nodes and order of this wnid list "
+        order: Optional[Path] = typer.Option(None, "--order",
+                                             help="Keep the nodes and order of this wnid list "
                                              "(e.g. data/9k.labels); parents come from WordNet."),
         roots: List[str] = typer.Option([], "--root", help="Root synset(s), top-level nodes of the tree "
-                                        "[default: n00002684, physical object]."),
+                                        "(default: n00002684, physical object)."),
         wordnet: Optional[Path] = typer.Option(None, "--wordnet", help="WordNet folder holding data.noun "
-                                               "[default: $WNHOME, /usr/share/wordnet, ~/nltk_data]."),
+                                               "(default: $WNHOME, /usr/share/wordnet, ~/nltk_data)."),
         skip_missing: bool = typer.Option(False, "--skip-missing", help="Leave out wnids WordNet lacks "
                                           "(their map lines read -1)."),
-        skip_orphans: bool = typer.Option(False, "--skip-orphans", help="Leave out concepts with no path to a "
+        skip_orphans: bool = typer.Option(False, "--skip-orphans",
+                                          help="Leave out concepts with no path to a "
                                           "root (their map lines read -1)."),
         tree_only: bool = typer.Option(False, "--tree-only", help="Write only OUT.tree."),
         force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
@@ -108,7 +112,7 @@ def register(app: typer.Typer) -> None:
         tree_path: Path = typer.Argument(..., metavar="TREE", help="A .tree file."),
         wnid: Optional[str] = typer.Option(None, "--wnid", help="Print this node's path to the top level."),
         names_path: Optional[Path] = typer.Option(None, "--names", help="Readable names, one per node "
-                                                  "[default: TREE with .names, if present]."),
+                                                  "(default: TREE with .names, if present)."),
     ) -> None:
         """Statistics of a tree; with --wnid, the path from a node up to the top level."""
         from darkpy.datafile import read_names
