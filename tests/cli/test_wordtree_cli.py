@@ -138,3 +138,16 @@ def test_shipped_9k_tree_checks_and_shows_dog(cli, repo):
     code, out, _ = cli("wordtree", "show", repo / "data" / "9k.tree", "--wnid", "n02084071")
     assert code == 0
     assert "object" in out and out.rstrip().endswith("n02084071  dog")
+
+
+def test_option_mistakes_are_one_line_usage_errors(cli, wn, tmp_path):
+    folder, ids = wn
+    lst = write(tmp_path / "x.wnids", ids["C"])
+    base = ["wordtree", "build", "--wordnet", folder, "-o", tmp_path / "t"]
+    assert "NAMES=WNIDS" in cli(*base, "--map", "coco.names")[2]
+    assert "not a WordNet id" in cli(*base, "--labels", lst, "--root", "thing")[2]
+    assert "--root has no effect" in cli(*base, "--order", lst, "--root", ids["R"])[2]
+    assert "at least one" in cli(*base)[2]
+    names = write(tmp_path / "two.names", "a", "b")
+    code, _, err = cli(*base, "--map", f"{names}={lst}")
+    assert code == 2 and "must be parallel" in err
