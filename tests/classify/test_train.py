@@ -123,3 +123,27 @@ def test_two_cpu_processes_train_like_one(tmp_path, cli):
     assert a.seen == b.seen == 16
     for pa, pb in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(pa, pb, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_resume_continues_exactly(tmp_path, color_set):
+    """Stopped after 2 batches and resumed to 4: the same weights as 4 batches in one go (image
+    draws and augmentation are a function of the batch number, the optimiser state is restored)."""
+    from darkpy.train.engine import Hook
+
+    from darkpy.classify.train import train_classifier
+
+    cfg = tiny_cfg(tmp_path / "t.cfg", batch=8, subdivisions=2, max_batches=4)
+
+    def run(out, resume=False, stop_at=None):
+        hooks = [Hook(1, lambda t: t.request_stop() if t.iteration == stop_at else None)] if stop_at else []
+        return train_classifier(color_set["data"], cfg, device="cpu", threads=1, backup=out, resume=resume,
+                                hooks=hooks, log=lambda *_: None, quiet=True)
+
+    run(tmp_path / "whole")
+    run(tmp_path / "part", stop_at=2)
+    resumed = run(tmp_path / "part", resume=True)
+    assert resumed.start_iteration == 2 and resumed.iteration == 4
+    a = (tmp_path / "whole" / "t_final.weights").read_bytes()
+    b = (tmp_path / "part" / "t_final.weights").read_bytes()
+    assert a == b
