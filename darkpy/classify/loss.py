@@ -87,25 +87,15 @@ def build_truth(classes: np.ndarray, outputs: int, n_labels: int, tree=None, smo
     else:
         truth[np.arange(n), classes] = 1.0
     if tree is not None:
-        anc = _ancestors(tree)
-        hot = anc[classes]                     # (n, nodes): the label and its ancestors
-        truth[hot & (truth == 0)] = 1.0
+        for row, c in enumerate(classes):      # the label's ancestors are truths too
+            up = tree.path_to_root(int(c))[1:]
+            truth[row, up] = np.where(truth[row, up] == 0, 1.0, truth[row, up])
         group = np.asarray(tree.group)
         counts = np.zeros((n, tree.groups), dtype=np.int64)
         np.add.at(counts, (np.repeat(np.arange(n), outputs), np.tile(group, n)), (truth != 0).ravel())
         masked = counts[:, group] == 0         # (n, nodes): the node's group holds no truth
         truth[masked] = SECRET_NUM
     return truth
-
-
-_ANC_CACHE: dict[int, np.ndarray] = {}
-
-
-def _ancestors(tree) -> np.ndarray:
-    key = id(tree)
-    if key not in _ANC_CACHE:
-        _ANC_CACHE[key] = tree.ancestors_mask()
-    return _ANC_CACHE[key]
 
 
 def forward_capturing(net, x: torch.Tensor, head: Head) -> torch.Tensor:
