@@ -72,7 +72,8 @@ def find_head(net) -> Head:
                      "not a classifier (use `darkpy train` for detectors)")
 
 
-def build_truth(classes: np.ndarray, outputs: int, n_labels: int, tree=None, smooth: float = 0.0) -> np.ndarray:
+def build_truth(classes: np.ndarray, outputs: int, n_labels: int, tree=None,
+                smooth: float = 0.0) -> np.ndarray:
     """Darknet's truth rows for class indexes: one-hot over the first `n_labels` entries
     (`fill_truth`), or with label smoothing `1 - eps` / `eps / (n_labels - 1)`
     (`fill_truth_smooth`), then the tree's ancestors and masked groups (`fill_hierarchy`)."""
@@ -127,7 +128,8 @@ def _cost_delta(cost_layer, p: torch.Tensor, t: torch.Tensor) -> tuple[torch.Ten
         return delta, torch.where(small, diff * diff, 2 * diff.abs() - 1)
     if kind == "L1":
         return torch.where(diff > 0, torch.ones_like(diff), -torch.ones_like(diff)), diff.abs()
-    raise UsageError(f"[cost] type={kind} is not supported for classification training (sse, masked, smooth, L1)")
+    raise UsageError(f"[cost] type={kind} is not supported for classification training "
+                     "(sse, masked, smooth, L1)")
 
 
 @dataclass

@@ -91,7 +91,8 @@ class ValidResult:
 
 
 def validate(net, items: LabelledList, top: int, *, mode: str = "center", scales=MULTI_SCALES,
-             batch: int = 16, threads: int = 4, progress: bool = True, limit: int | None = None) -> ValidResult:
+             batch: int = 16, threads: int = 4, progress: bool = True,
+             limit: int | None = None) -> ValidResult:
     if mode not in MODES:
         raise UsageError(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
     classes = len(items.labels)
