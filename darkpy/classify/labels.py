@@ -108,6 +108,19 @@ def assign_labels(paths: list[str], labels: list[str], source: str | Path | None
     return LabelledList(list(paths), classes, list(labels), Path(source) if source is not None else None)
 
 
+def resolve_beside(paths: list[str], folder: Path) -> list[str]:
+    """Relative image paths are read from the working directory, as Darknet reads them; one that
+    is not there but is beside the list file is taken from there. (Labels are matched on the
+    paths as written.)"""
+    if not paths or Path(paths[0]).is_absolute():
+        return paths
+    out = []
+    for p in paths:
+        q = Path(p)
+        out.append(p if q.is_absolute() or q.exists() or not (folder / q).exists() else str(folder / q))
+    return out
+
+
 def is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
@@ -168,6 +181,7 @@ class ClassifierData:
             if not paths:
                 raise DataError("image list is empty", file=path)
             out = assign_labels(paths, self.labels, path)
+            out.paths = resolve_beside(out.paths, path.parent)
         if len(out.labels) != self.classes:
             raise DataError(f"classes={self.classes} but {len(out.labels)} labels", file=self.data.path,
                             line=self.data.lines.get("classes"))
