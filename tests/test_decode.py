@@ -76,3 +76,26 @@ def test_iou_and_nms_like_darknet():
     out = nms_sort(boxes, obj, probs, 0.45)
     assert out.tolist() == [[pytest.approx(0.9), 0.0], [0.0, pytest.approx(0.6)], [pytest.approx(0.7), 0.0], [0, 0]]
     assert torch.equal(nms_sort(boxes, obj, probs, 0), probs)
+
+
+def test_yolo_decoding_by_hand(tmp_path):
+    cfg = tmp_path / "y.cfg"
+    cfg.write_text("[net]\nwidth=2\nheight=2\nchannels=12\n\n[yolo]\nmask=0,1\nanchors=1,1, 2,2\nclasses=1\nnum=2\n")
+    net = darkpy.model.parse_network(cfg)
+    layer = net.detection_layers[0]
+    out = torch.zeros(1, 12, 2, 2)
+    v = out.view(1, 2, 6, 2, 2)
+    v[0, 1, 0:2, 1, 0] = 0.5      # anchor 1 at row 1, col 0: sigmoid'd x, y offsets
+    v[0, 1, 4, 1, 0] = 0.9        # objectness
+    v[0, 1, 5, 1, 0] = 0.8        # class score
+    v[0, 0, 4, 0, 1] = 0.3        # below thresh: no box
+    raw = decode([layer], [out], 2, 2, [(100, 50)], thresh=0.5, letterbox=False)[0]
+    assert raw.boxes.shape == (8, 4)
+    i = (1 * 2 + 0) * 2 + 1       # cells outer, anchors inner
+    assert torch.allclose(raw.boxes[i], torch.tensor([0.25, 0.75, 1.0, 1.0]))
+    assert raw.objectness.nonzero().flatten().tolist() == [i]
+    assert raw.probs[i, 0].item() == pytest.approx(0.72)
+    from darkpy.detect import detections_from_raw
+
+    (d,) = detections_from_raw(raw, 100, 50)
+    assert (d.x1, d.y1, d.x2, d.y2) == pytest.approx((-25, 12.5, 75, 62.5))
