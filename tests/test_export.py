@@ -13,6 +13,7 @@ pytest.importorskip("onnxruntime")
 from darkpy.export import export_onnx, run_onnx  # noqa: E402
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,dynamic", [("g_yolov2_mini", True), ("g_tree_mini", False), ("g_yolov3_mini", False)])
 def test_onnx_matches_pytorch(golden, tmp_path, name, dynamic):
     net = darkpy.load_network(golden / "cfg" / f"{name}.cfg", golden / "forward" / name / "weights", device="cpu")
@@ -30,6 +31,7 @@ def test_onnx_matches_pytorch(golden, tmp_path, name, dynamic):
             assert abs(g - r.numpy()).max() <= 1e-4 * max(1.0, r.abs().max().item())
 
 
+@pytest.mark.slow
 def test_export_cli(golden, tmp_path, cli):
     name = "g_tiny_mini"
     code, out, err = cli("export", "onnx", golden / "cfg" / f"{name}.cfg", golden / "forward" / name / "weights",
