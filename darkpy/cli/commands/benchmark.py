@@ -40,7 +40,7 @@ def benchmark(
     dev = select_device(device)
     net = darkpy.load_network(cfg, weights, device="cpu")
     rows = benchmark_network(net, size_list, batch, dev, iters, half=half)
-    mm = matmul_gflops(dev)
+    mm = matmul_gflops(dev, 2048, iters=3)
     table = Table(title=f"{cfg.name} on {dev} (batch {batch}{', fp16' if (half if half is not None else dev.type == 'cuda') else ''})")
     for col in ("size", "BFLOPs", "latency ms", "FPS", "GFLOP/s", "vs matmul"):
         table.add_column(col, justify="right")
