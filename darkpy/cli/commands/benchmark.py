@@ -16,6 +16,7 @@ def benchmark(
     device: Optional[str] = typer.Option(None, "--device", "-d", help="cpu, cuda, cuda:N (default: CUDA if present)."),
     iters: int = typer.Option(5, "--iters", help="Timed runs per size (the best one is reported)."),
     half: Optional[bool] = typer.Option(None, "--half/--no-half", help="fp16 (default: on CUDA only)."),
+    matmul_size: int = typer.Option(2048, "--matmul-size", help="Side of the float32 matmul yardstick."),
 ) -> None:
     """Latency, FPS and achieved GFLOP/s per input size (YOLOv2's speed/accuracy trade-off)."""
     from rich.console import Console
@@ -40,7 +41,7 @@ def benchmark(
     dev = select_device(device)
     net = darkpy.load_network(cfg, weights, device="cpu")
     rows = benchmark_network(net, size_list, batch, dev, iters, half=half)
-    mm = matmul_gflops(dev, 2048, iters=3)
+    mm = matmul_gflops(dev, max(16, matmul_size), iters=3)
     table = Table(title=f"{cfg.name} on {dev} (batch {batch}{', fp16' if (half if half is not None else dev.type == 'cuda') else ''})")
     for col in ("size", "BFLOPs", "latency ms", "FPS", "GFLOP/s", "vs matmul"):
         table.add_column(col, justify="right")
