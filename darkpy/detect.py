@@ -59,6 +59,11 @@ class Detection:
         top, bottom = max(int(self.y1), 0), min(int(self.y2), height - 1)
         return left, top, right, bottom
 
+    def valid_box(self, width: int, height: int) -> tuple[float, float, float, float]:
+        """The corners Darknet's `detector valid` writes (1-based pixels, clipped to [1, size])."""
+        return (max(self.x1 + 1, 1.0), max(self.y1 + 1, 1.0), min(self.x2 + 1, float(width)),
+                min(self.y2 + 1, float(height)))
+
     def to_dict(self) -> dict:
         return {"class": self.name if self.name is not None else self.cls, "class_id": self.cls,
                 "confidence": round(self.prob, 6), "objectness": round(self.objectness, 6),

@@ -27,6 +27,7 @@ def test_known_box_with_letterbox(tmp_path, detector):
     assert d.x1 == pytest.approx(0, abs=1e-3) and d.x2 == pytest.approx(64, abs=1e-3)
     assert d.y1 == pytest.approx(-32, abs=1e-3) and d.y2 == pytest.approx(32, abs=1e-3)
     assert d.clipped(w, h) == (0, 0, 64, 32)
+    assert d.valid_box(w, h) == pytest.approx((1, 1, 65, 33))
 
 
 def test_known_box_without_letterbox_and_batches(tmp_path, detector):
