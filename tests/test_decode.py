@@ -14,7 +14,7 @@ from darkpy.tree import build_tree
 from darkpy.tree import hierarchy_top_prediction as top_one
 
 
-def _golden_boxes(golden, name):
+def _golden_boxes(golden, name, fused=False):
     folder = golden / "forward" / name
     net = darkpy.load_network(golden / "cfg" / f"{name}.cfg", folder / "weights", device="cpu")
     c, h, w = net.input_shape
@@ -24,19 +24,26 @@ def _golden_boxes(golden, name):
     iw, ih = int(m[1]), int(m[2])
     thresh, hier, nms = float(m[3]), float(m[4]), float(m[5])
     ref = np.array([[float(v) for v in line.split()] for line in lines[1:] if line.strip()])
-    with torch.no_grad():
-        outs = net.forward_all(x)
     layers = net.detection_layers
-    raw = decode(layers, [outs[l.index] for l in layers], w, h, [(iw, ih)], thresh, hier)[0]
+    if fused:
+        from darkpy.inference import Predictor
+
+        det_outs = Predictor(net, device="cpu")(x)
+    else:
+        with torch.no_grad():
+            outs = net.forward_all(x)
+        det_outs = [outs[l.index] for l in layers]
+    raw = decode(layers, det_outs, w, h, [(iw, ih)], thresh, hier)[0]
     probs = nms_sort(raw.boxes, raw.objectness, raw.probs, nms)
     got = torch.cat([raw.boxes, raw.objectness[:, None], probs], 1).numpy()
     return got, ref
 
 
 @pytest.mark.golden
+@pytest.mark.parametrize("fused", [False, True], ids=["unfused", "fused"])
 @pytest.mark.parametrize("name", ["g_yolov2_mini", "g_tiny_mini", "g_tree_mini"])
-def test_boxes_match_darknet(golden, name):
-    got, ref = _golden_boxes(golden, name)
+def test_boxes_match_darknet(golden, name, fused):
+    got, ref = _golden_boxes(golden, name, fused)
     assert got.shape == ref.shape
     # Darknet's order after do_nms_sort comes from qsort (not stable): compare as sets.
     got_live, ref_live = got[got[:, 4] > 0], ref[ref[:, 4] > 0]
