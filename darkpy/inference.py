@@ -116,7 +116,8 @@ class Predictor:
 
     @property
     def detection_layers(self):
-        return self.model.detection_layers
+        """The detection layers for decoding (the float32 originals: anchors never pass through fp16)."""
+        return self.net.detection_layers
 
     def __call__(self, x: torch.Tensor) -> list[torch.Tensor]:
         with torch.inference_mode():
