@@ -42,3 +42,14 @@ def test_fused_real_yolov2_prefix_matches_darknet(golden):
     with torch.no_grad():
         unfused = net(x).numpy().ravel()
     assert np.abs(got - unfused).max() <= 1e-4 * np.abs(unfused).max()
+
+
+def test_half_precision_path_runs_close(golden):
+    """fp16 is what CUDA uses; the same code runs (slowly) on the CPU, to fp16 accuracy."""
+    name = "g_tree_mini"
+    net = darkpy.load_network(golden / "cfg" / f"{name}.cfg", golden / "forward" / name / "weights", device="cpu")
+    x = torch.rand(2, 3, net.net.height, net.net.width, generator=torch.Generator().manual_seed(0))
+    got = Predictor(net, device="cpu", half=True)(x)[0]
+    with torch.no_grad():
+        ref = forward_detections(net, x)[0]
+    assert got.dtype == torch.float32 and (got - ref).abs().max().item() < 2e-2
