@@ -63,3 +63,17 @@ def test_expand_inputs(tmp_path):
     assert expand_inputs([str(tmp_path / "list.txt")]) == [str(tmp_path / "a.png"), str(tmp_path / "b.png")]
     import io
     assert expand_inputs(["-"], stdin=io.StringIO("x.jpg\ny.jpg\n")) == ["x.jpg", "y.jpg"]
+
+
+def test_darknet_colours_and_drawing():
+    import numpy as np
+
+    from darkpy.detect import Detection, class_color, draw_detections, format_detections
+
+    assert class_color(11, 20) == (0, 191, 255)  # VOC "dog": Darknet's orange
+    assert class_color(0, 2) == (255, 0, 255)
+    img = np.zeros((100, 200, 3), np.uint8)
+    d = Detection(0, 0.823, 20.0, 40.0, 120.0, 90.0, 0.9, "dog")
+    out = draw_detections(img, [d], 2)
+    assert img.sum() == 0 and tuple(out[70, 20]) == (255, 0, 255)
+    assert format_detections([d]) == ["dog: 82%"]
