@@ -1,0 +1,280 @@
+"""`darkpy data check`: find every entry of an image list that Darknet would choke on.
+
+Darknet does not validate its inputs: a missing label file is a warning lost in the training log,
+a class id past `classes` corrupts memory, a malformed line silently reads as zeros. This pass
+reads every image header and every label file up front and reports all problems at once, so a
+training run does not die (or quietly learn garbage) hours in.
+
+Errors make an entry unusable; warnings (an empty label file) are legitimate for Darknet
+(a picture with nothing in it) but worth knowing about.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from darkpy.datafile import read_data_file, read_names, read_list
+from darkpy.errors import DataError
+from darkpy.fileio import write_text_atomic
+from darkpy.labels import label_path_for
+from darkpy.data.imagesize import ImageUnreadable, image_size
+
+ERRORS = {
+    "missing-image": "image file not found",
+    "unreadable-image": "image cannot be read",
+    "missing-label": "label file not found",
+    "bad-label": "label line is not 'class x y w h'",
+    "class-range": "class id out of range",
+    "bad-coordinates": "coordinate outside (0, 1]",
+    "zero-size": "box with zero width or height",
+    "duplicate": "entry repeated in the list",
+}
+WARNINGS = {"empty-label": "label file has no boxes"}
+
+
+@dataclass
+class Problem:
+    list_file: Path
+    line: int           # line of the entry in the list file
+    image: str
+    kind: str           # a key of ERRORS or WARNINGS
+    detail: str
+    file: str = ""      # the file at fault (image or label)
+
+    @property
+    def is_error(self) -> bool:
+        return self.kind in ERRORS
+
+    def __str__(self) -> str:
+        return f"{self.file or self.image}: {self.detail}"
+
+
+@dataclass
+class ListCheck:
+    path: Path
+    role: str                     # "train", "valid" or "list"
+    entries: list[str]
+    lines: list[int]
+    good: np.ndarray              # (entries,) bool: usable by Darknet
+    problems: list[Problem]
+    boxes: np.ndarray             # (n, 5) float: class x y w h of every good box
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+
+@dataclass
+class CheckReport:
+    target: Path
+    classes: int | None
+    names: list[str]
+    lists: list[ListCheck] = field(default_factory=list)
+    data_file: Path | None = None
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [p for lc in self.lists for p in lc.problems]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def counts(self) -> Counter:
+        return Counter(p.kind for p in self.problems)
+
+
+def check_labels(text: str, classes: int | None) -> tuple[np.ndarray, list[tuple[int, str, str]]]:
+    """Parse label text; returns the good rows and (line, kind, detail) for each bad one."""
+    rows = []
+    bad = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        fields = raw.split()
+        if not fields:
+            continue
+        if len(fields) != 5:
+            bad.append((number, "bad-label", f"line {number}: {len(fields)} fields, expected 5"))
+            continue
+        try:
+            values = [float(v) for v in fields]
+        except ValueError:
+            bad.append((number, "bad-label", f"line {number}: not a number in {raw.strip()!r}"))
+            continue
+        cls = values[0]
+        if not math.isfinite(cls) or cls != int(cls) or cls < 0 or (classes is not None and cls >= classes):
+            limit = f" (classes={classes})" if classes is not None else ""
+            bad.append((number, "class-range", f"line {number}: class {fields[0]} out of range{limit}"))
+            continue
+        x, y, w, h = values[1:]
+        if w == 0.0 or h == 0.0:
+            bad.append((number, "zero-size", f"line {number}: box of size {fields[3]} x {fields[4]}"))
+            continue
+        if not all(0.0 < v <= 1.0 for v in (x, y, w, h)):  # NaN fails too
+            coords = " ".join(fields[1:])
+            bad.append((number, "bad-coordinates", f"line {number}: {coords} not all in (0, 1]"))
+            continue
+        rows.append(values)
+    return np.asarray(rows, dtype=np.float32).reshape(-1, 5), bad
+
+
+def _check_entry(image: str, base: Path, classes: int | None, decode: bool):
+    """Problems (kind, detail, file) and boxes of one list entry; runs in a worker thread."""
+    problems = []
+    path = Path(image)
+    if not path.is_absolute() and not path.exists() and (base / path).exists():
+        path = base / path  # Darknet resolves against the working directory; accept the list's folder too
+    try:
+        image_size(path, decode)
+    except FileNotFoundError:
+        problems.append(("missing-image", "image file not found", str(path)))
+    except (OSError, ImageUnreadable) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        problems.append(("unreadable-image", f"cannot read image: {why}", str(path)))
+    label = label_path_for(path)
+    try:
+        text = label.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        problems.append(("missing-label", "label file not found", str(label)))
+        return problems, np.zeros((0, 5), np.float32)
+    except OSError as exc:
+        problems.append(("missing-label", f"cannot read label file: {exc.strerror}", str(label)))
+        return problems, np.zeros((0, 5), np.float32)
+    boxes, bad = check_labels(text, classes)
+    for _, kind, detail in bad:
+        problems.append((kind, detail, str(label)))
+    if not bad and len(boxes) == 0:
+        problems.append(("empty-label", "label file has no boxes", str(label)))
+    return problems, boxes
+
+
+def check_list(path: Path, role: str = "list", classes: int | None = None, *, decode: bool = False,
+               workers: int = 8, progress: Callable[[int], None] | None = None) -> ListCheck:
+    path = Path(path)
+    entries, lines = [], []
+    try:
+        raw_lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        raise DataError(f"cannot read {role} list: {exc.strerror}", file=path) from None
+    for number, raw in enumerate(raw_lines, 1):
+        if raw.strip():
+            entries.append(raw.strip())
+            lines.append(number)
+    if not entries:
+        raise DataError(f"{role} list has no entries (Darknet needs at least one image)", file=path)
+    good = np.ones(len(entries), bool)
+    problems: list[Problem] = []
+    first: dict[str, int] = {}
+    for i, entry in enumerate(entries):
+        if entry in first:
+            good[i] = False
+            problems.append(Problem(path, lines[i], entry, "duplicate",
+                                    f"repeats line {lines[first[entry]]} of {path.name}", entry))
+        else:
+            first[entry] = i
+    unique = [i for i in range(len(entries)) if good[i]]
+    base = path.parent.resolve()
+    all_boxes = []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        results = pool.map(lambda i: _check_entry(entries[i], base, classes, decode), unique, chunksize=64)
+        for i, (found, boxes) in zip(unique, results):
+            for kind, detail, file in found:
+                problems.append(Problem(path, lines[i], entries[i], kind, detail, file))
+                if kind in ERRORS:
+                    good[i] = False
+            if good[i]:
+                all_boxes.append(boxes)
+            if progress is not None:
+                progress(1)
+    problems.sort(key=lambda p: p.line)
+    boxes = np.concatenate(all_boxes) if all_boxes else np.zeros((0, 5), np.float32)
+    return ListCheck(path, role, entries, lines, good, problems, boxes)
+
+
+def lists_of(target: str | Path) -> tuple[list[tuple[str, Path]], int | None, list[str], Path | None]:
+    """The lists to check for a `.data` file (train, valid) or a plain image list."""
+    target = Path(target)
+    if not target.is_file():
+        raise DataError("file not found", file=target)
+    if target.suffix == ".data":
+        data = read_data_file(target)
+        classes = data.classes
+        names: list[str] = []
+        names_path = data.resolve("names")
+        if names_path is not None and names_path.is_file():
+            names = read_names(names_path)
+        lists = []
+        for key in ("train", "valid"):
+            p = data.resolve(key)
+            if p is None:
+                continue
+            if not p.is_file():
+                raise DataError(f"{key} list {p} not found", file=target, line=data.lines.get(key))
+            if (key, p) not in lists and all(p != q for _, q in lists):
+                lists.append((key, p))
+        if not lists:
+            raise DataError("no 'train=' or 'valid=' entry", file=target)
+        return lists, classes, names, target
+    return [("list", target)], None, [], None
+
+
+def check(target: str | Path, *, classes: int | None = None, decode: bool = False, workers: int = 8,
+          progress: Callable[[int], None] | None = None,
+          total: Callable[[int], None] | None = None) -> CheckReport:
+    """Check a `.data` file's train and valid lists, or one image list.
+
+    `classes` bounds the class ids (taken from the `.data` file when there is one).
+    """
+    lists, data_classes, names, data_file = lists_of(target)
+    classes = classes if classes is not None else data_classes
+    report = CheckReport(Path(target), classes, names, data_file=data_file)
+    if total is not None:
+        total(sum(len(read_list(p)) for _, p in lists))
+    for role, path in lists:
+        report.lists.append(
+            check_list(path, role, classes, decode=decode, workers=workers, progress=progress))
+    return report
+
+
+def fixed_path(path: Path) -> Path:
+    """`train.txt` -> `train.fixed.txt`, beside the original."""
+    return path.with_name(f"{path.stem}.fixed{path.suffix}")
+
+
+def write_fixed(report: CheckReport) -> list[Path]:
+    """Write cleaned copies of the lists (usable entries only, first of each duplicate) beside the
+    originals, plus a `.fixed.data` pointing at them; the user's own files are left as they are."""
+    written = []
+    for lc in report.lists:
+        out = fixed_path(lc.path)
+        kept = [e for e, ok in zip(lc.entries, lc.good) if ok]
+        written.append(write_text_atomic(out, "".join(e + "\n" for e in kept)))
+    if report.data_file is not None:
+        data = read_data_file(report.data_file)
+        text = report.data_file.read_text(encoding="utf-8", errors="replace").splitlines()
+        for lc in report.lists:
+            for key in ("train", "valid"):
+                line = data.lines.get(key)
+                if line is not None and data.resolve(key) == lc.path:
+                    text[line - 1] = f"{key} = {fixed_path(lc.path)}"
+        written.append(write_text_atomic(fixed_path(report.data_file), "\n".join(text) + "\n"))
+    return written
+
+
+def size_histogram(boxes: np.ndarray) -> list[tuple[str, int]]:
+    """Box counts by size (square root of the normalised area), in bins a person can read."""
+    edges = [0.0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0 + 1e-9]
+    size = np.sqrt(boxes[:, 3] * boxes[:, 4]) if len(boxes) else np.zeros(0)
+    counts, _ = np.histogram(size, bins=edges)
+    labels = [f"{lo:g}-{hi:.2g}" for lo, hi in zip(edges[:-1], edges[1:])]
+    labels[-1] = f"{edges[-2]:g}-1"
+    return list(zip(labels, counts.tolist()))

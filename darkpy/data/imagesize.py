@@ -1,0 +1,79 @@
+"""Image width and height from the file header, without decoding pixels.
+
+Checking 20,000 images by decoding each one costs minutes; reading the JPEG frame header, the PNG
+IHDR chunk or the BMP info header costs a few kilobytes of I/O. Formats not handled here fall
+back to a full OpenCV decode.
+"""
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+class ImageUnreadable(Exception):
+    """The file is not an image OpenCV could open."""
+
+
+def _jpeg(fh) -> tuple[int, int]:
+    fh.seek(2)
+    while True:
+        byte = fh.read(1)
+        if not byte:
+            raise ImageUnreadable("JPEG ends before its frame header")
+        if byte != b"\xff":
+            continue
+        marker = fh.read(1)
+        while marker == b"\xff":
+            marker = fh.read(1)
+        if not marker:
+            raise ImageUnreadable("JPEG ends before its frame header")
+        code = marker[0]
+        if code in (0xD8, 0x01) or 0xD0 <= code <= 0xD7:
+            continue
+        if code in (0xD9, 0xDA):
+            raise ImageUnreadable("JPEG has no frame header")
+        head = fh.read(2)
+        if len(head) < 2:
+            raise ImageUnreadable("JPEG ends inside a header")
+        length = struct.unpack(">H", head)[0]
+        if length < 2:
+            raise ImageUnreadable("JPEG header with a bad length")
+        if code in _SOF:
+            body = fh.read(5)
+            if len(body) < 5:
+                raise ImageUnreadable("JPEG ends inside its frame header")
+            height, width = struct.unpack(">HH", body[1:5])
+            return width, height
+        fh.seek(length - 2, 1)
+
+
+def image_size(path: str | Path, decode: bool = False) -> tuple[int, int]:
+    """(width, height) of an image; raises ImageUnreadable (or OSError if it cannot be opened).
+
+    With `decode`, the whole image is decoded with OpenCV, which also catches truncated data.
+    """
+    if not decode:
+        with open(path, "rb") as fh:
+            head = fh.read(32)
+            if head[:3] == b"\xff\xd8\xff":
+                width, height = _jpeg(fh)
+            elif head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+                width, height = struct.unpack(">II", head[16:24])
+            elif head[:2] == b"BM" and len(head) >= 26:
+                width, height = struct.unpack("<ii", head[18:26])
+                height = abs(height)
+            elif not head:
+                raise ImageUnreadable("empty file")
+            else:
+                return image_size(path, decode=True)
+        if width <= 0 or height <= 0:
+            raise ImageUnreadable(f"header says {width}x{height}")
+        return width, height
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ImageUnreadable("OpenCV cannot decode it")
+    return int(img.shape[1]), int(img.shape[0])
