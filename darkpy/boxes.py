@@ -38,7 +38,8 @@ def _greedy(over: np.ndarray) -> np.ndarray:
     return alive
 
 
-def nms_sort(boxes: torch.Tensor, objectness: torch.Tensor, probs: torch.Tensor, thresh: float) -> torch.Tensor:
+def nms_sort(boxes: torch.Tensor, objectness: torch.Tensor, probs: torch.Tensor,
+             thresh: float) -> torch.Tensor:
     """Darknet's `do_nms_sort` for one image. boxes (M, 4) xywh, objectness (M,), probs (M, C).
 
     Returns the probabilities with suppressed entries zeroed (a new tensor). Boxes whose

@@ -35,7 +35,8 @@ class FusedConv(nn.Module):
             w = layer.weight.detach().double()
             b = layer.bias.detach().double()
             if layer.batch_normalize:
-                k = layer.scales.detach().double() / (layer.rolling_variance.detach().double().sqrt() + BN_EPS)
+                std = layer.rolling_variance.detach().double().sqrt()
+                k = layer.scales.detach().double() / (std + BN_EPS)
                 w = w * k.view(-1, 1, 1, 1)
                 b = b - layer.rolling_mean.detach().double() * k
         dtype = layer.weight.dtype

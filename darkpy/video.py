@@ -49,7 +49,8 @@ def display_available() -> bool:
     """True when OpenCV can open a window here (a GUI build and, on Linux, a display)."""
     import cv2
 
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    has_display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if sys.platform.startswith("linux") and not has_display:
         return False
     try:
         cv2.namedWindow("darkpy")

@@ -74,20 +74,23 @@ def test_tree_walk_matches_scalar_walk():
 
 
 def test_iou_and_nms_like_darknet():
-    boxes = torch.tensor([[0.5, 0.5, 0.2, 0.2], [0.52, 0.5, 0.2, 0.2], [0.8, 0.8, 0.1, 0.1], [0.5, 0.5, 0.4, 0.4]])
+    boxes = torch.tensor([[0.5, 0.5, 0.2, 0.2], [0.52, 0.5, 0.2, 0.2], [0.8, 0.8, 0.1, 0.1],
+                          [0.5, 0.5, 0.4, 0.4]])
     iou = box_iou(boxes, boxes)
     assert torch.allclose(iou.diagonal(), torch.ones(4))
     assert iou[0, 2] == 0 and abs(iou[0, 3] - 0.25) < 1e-6
     obj = torch.tensor([0.9, 0.8, 0.7, 0.0])
     probs = torch.tensor([[0.9, 0.0], [0.8, 0.6], [0.7, 0.0], [0.0, 0.0]])
     out = nms_sort(boxes, obj, probs, 0.45)
-    assert out.tolist() == [[pytest.approx(0.9), 0.0], [0.0, pytest.approx(0.6)], [pytest.approx(0.7), 0.0], [0, 0]]
+    assert out.tolist() == [[pytest.approx(0.9), 0.0], [0.0, pytest.approx(0.6)], [pytest.approx(0.7), 0.0],
+                            [0, 0]]
     assert torch.equal(nms_sort(boxes, obj, probs, 0), probs)
 
 
 def test_yolo_decoding_by_hand(tmp_path):
     cfg = tmp_path / "y.cfg"
-    cfg.write_text("[net]\nwidth=2\nheight=2\nchannels=12\n\n[yolo]\nmask=0,1\nanchors=1,1, 2,2\nclasses=1\nnum=2\n")
+    cfg.write_text("[net]\nwidth=2\nheight=2\nchannels=12\n\n"
+                   "[yolo]\nmask=0,1\nanchors=1,1, 2,2\nclasses=1\nnum=2\n")
     net = darkpy.model.parse_network(cfg)
     layer = net.detection_layers[0]
     out = torch.zeros(1, 12, 2, 2)

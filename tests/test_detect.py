@@ -38,7 +38,8 @@ def test_known_box_without_letterbox_and_batches(tmp_path, detector):
     bad.write_text("nope")
     net = darkpy.load_network(cfg, weights, device="cpu")
     errors = []
-    res = list(detect_images(net, [a, bad, b], letterbox=False, batch=2, on_error=lambda p, m: errors.append(p)))
+    res = list(detect_images(net, [a, bad, b], letterbox=False, batch=2,
+                             on_error=lambda p, m: errors.append(p)))
     assert [r[0] for r in res] == [str(a), str(b)] and errors == [str(bad)]
     (_, _, da), (_, _, db) = res
     assert [round(v, 3) for v in (da[0].x1, da[0].y1, da[0].x2, da[0].y2)] == [0, 0, 64, 32]

@@ -47,7 +47,8 @@ def test_fused_real_yolov2_prefix_matches_darknet(golden):
 def test_half_precision_path_runs_close(golden):
     """fp16 is what CUDA uses; the same code runs (slowly) on the CPU, to fp16 accuracy."""
     name = "g_tree_mini"
-    net = darkpy.load_network(golden / "cfg" / f"{name}.cfg", golden / "forward" / name / "weights", device="cpu")
+    net = darkpy.load_network(golden / "cfg" / f"{name}.cfg", golden / "forward" / name / "weights",
+                              device="cpu")
     x = torch.rand(2, 3, net.net.height, net.net.width, generator=torch.Generator().manual_seed(0))
     got = Predictor(net, device="cpu", half=True)(x)[0]
     with torch.no_grad():
