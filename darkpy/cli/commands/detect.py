@@ -136,6 +136,7 @@ def detect(
     paths = expand_inputs(images)
     many = len(paths) > 1
     done = skipped = 0
+    written: set[Path] = set()
 
     def on_error(path: str, message: str) -> None:
         nonlocal skipped
@@ -157,6 +158,11 @@ def detect(
                 typer.echo(line)
         if save:
             target = _out_path(out, path, many)
+            n = 1
+            while many and target in written:  # same file name from different folders
+                n += 1
+                target = target.with_name(f"{Path(path).stem}_{n}.jpg")
+            written.add(target)
             target.parent.mkdir(parents=True, exist_ok=True)
             if not cv2.imwrite(str(target), draw_detections(img, dets, classes)):
                 typer.echo(f"darkpy: could not write {target}", err=True)
