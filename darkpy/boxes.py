@@ -26,15 +26,25 @@ def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return inter / union
 
 
-def _greedy(over: np.ndarray) -> np.ndarray:
-    """Keep-mask of greedy NMS over candidates already sorted best first; over[i, j]: IoU > thresh."""
+def _greedy(over: np.ndarray, max_rounds: int = 32) -> np.ndarray:
+    """Keep-mask of greedy NMS over candidates already sorted best first; over[i, j]: IoU > thresh.
+
+    Box j survives iff no surviving earlier box overlaps it. That rule has exactly one solution
+    (decide boxes in order), and iterating `alive = no alive earlier box overlaps` from all-alive
+    reaches it after as many rounds as the longest suppression chain, usually a handful; each round
+    is one matrix-vector product. Long chains fall back to the sequential walk."""
     n = over.shape[0]
+    upper = np.triu(over, 1).astype(np.float32)
     alive = np.ones(n, dtype=bool)
-    later = np.triu(np.ones((n, n), dtype=bool), 1)
-    over = over & later
+    for _ in range(max_rounds):
+        new = (alive.astype(np.float32) @ upper) == 0
+        if np.array_equal(new, alive):
+            return alive
+        alive = new
+    alive = np.ones(n, dtype=bool)
     for i in range(n):
         if alive[i]:
-            alive &= ~over[i]
+            alive &= ~(upper[i] > 0)
     return alive
 
 

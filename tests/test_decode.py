@@ -109,3 +109,19 @@ def test_yolo_decoding_by_hand(tmp_path):
 
     (d,) = detections_from_raw(raw, 100, 50)
     assert (d.x1, d.y1, d.x2, d.y2) == pytest.approx((-25, 12.5, 75, 62.5))
+
+
+def test_greedy_nms_matches_sequential_walk():
+    from darkpy.boxes import _greedy
+
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 10, 60, 200):
+        for density in (0.02, 0.2, 0.6):
+            over = rng.random((n, n)) < density
+            over = over | over.T
+            alive = np.ones(n, dtype=bool)
+            for i in range(n):
+                if alive[i]:
+                    alive[i + 1:] &= ~over[i, i + 1:]
+            assert np.array_equal(_greedy(over), alive)
+            assert np.array_equal(_greedy(over, max_rounds=1), alive)
