@@ -26,25 +26,17 @@ def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return inter / union
 
 
-def _greedy(over: np.ndarray, max_rounds: int = 32) -> np.ndarray:
-    """Keep-mask of greedy NMS over candidates already sorted best first; over[i, j]: IoU > thresh.
-
-    Box j survives iff no surviving earlier box overlaps it. That rule has exactly one solution
-    (decide boxes in order), and iterating `alive = no alive earlier box overlaps` from all-alive
-    reaches it after as many rounds as the longest suppression chain, usually a handful; each round
-    is one matrix-vector product. Long chains fall back to the sequential walk."""
-    n = over.shape[0]
-    upper = np.triu(over, 1).astype(np.float32)
+def _greedy(over: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    """Keep-mask of greedy NMS. `order`: candidate indices into `over` sorted best first (all of
+    `over`, in order, when None); over[i, j]: IoU(i, j) > thresh. Only surviving boxes cost a
+    vector operation, so a class with many weak candidates stays cheap."""
+    if order is None:
+        order = np.arange(over.shape[0])
+    n = len(order)
     alive = np.ones(n, dtype=bool)
-    for _ in range(max_rounds):
-        new = (alive.astype(np.float32) @ upper) == 0
-        if np.array_equal(new, alive):
-            return alive
-        alive = new
-    alive = np.ones(n, dtype=bool)
-    for i in range(n):
+    for i in range(n - 1):
         if alive[i]:
-            alive &= ~(upper[i] > 0)
+            alive[i + 1:] &= ~over[order[i], order[i + 1:]]
     return alive
 
 
@@ -69,7 +61,7 @@ def nms_sort(boxes: torch.Tensor, objectness: torch.Tensor, probs: torch.Tensor,
         if cand.numel() < 2:
             continue
         order = cand[torch.argsort(col[cand], descending=True, stable=True)].numpy()
-        keep = _greedy(over[np.ix_(order, order)])
+        keep = _greedy(over, order)
         dead = order[~keep]
         sub[dead, k] = 0
     probs[idx] = sub.to(probs.device)
