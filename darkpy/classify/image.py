@@ -5,11 +5,10 @@ what OpenCV works on, and converts to the network's (C, H, W) layout once at the
 (`to_chw`). Values are the same as Darknet's:
 
 - `load_rgb`: Darknet's `load_image_color(path, 0, 0)` (pixel / 255; decoded by OpenCV).
-- `resize_image`: Darknet's own bilinear resize (corner-aligned sample positions
-  `i * (in - 1) / (out - 1)`, horizontal pass first, the last output row takes no contribution
-  from below), not OpenCV's half-pixel resize.
+- `resize_image`, `letterbox_image`: Darknet's own bilinear resize (corner-aligned sample
+  positions, horizontal pass first) and letterbox, from `darkpy.image` (shared with detection).
 - `resize_min`, `crop_image` (out-of-range reads clamp to the edge), `center_crop_image`,
-  `letterbox_image`, `flip_image`.
+  `flip_image`.
 - `rotate_crop_image`: the rotated, scaled, shifted, aspect-stretched crop behind Darknet's
   `random_augment_image`; bilinear with zeros outside the image (`get_pixel_extend`), done
   with one `cv2.warpAffine`.
@@ -47,33 +46,16 @@ def to_chw(im: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(im.transpose(2, 0, 1))
 
 
-def _axis(src: int, dst: int):
-    scale = np.float32(0.0) if dst == 1 else np.float32(src - 1) / np.float32(dst - 1)
-    s = np.arange(dst, dtype=np.float32) * scale
-    i = np.minimum(s.astype(np.int64), src - 1)
-    frac = (s - i.astype(np.float32)).astype(np.float32)
-    return i, np.minimum(i + 1, src - 1), frac
-
-
 def resize_image(im: np.ndarray, w: int, h: int) -> np.ndarray:
-    """Darknet's `resize_image` for an (H, W, C) float32 image."""
+    """Darknet's `resize_image` for an (H, W, C) float32 image (`darkpy.image.resize_image`,
+    which works on (C, H, W))."""
+    from darkpy.image import resize_image as resize_chw
+
     ih, iw = im.shape[:2]
     if (iw, ih) == (w, h):
         return im.copy()
-    im = np.asarray(im, dtype=np.float32)
-    if iw == 1:
-        part = np.repeat(im[:, :1], w, axis=1)
-    else:
-        ix, ix1, fx = _axis(iw, w)
-        fx = fx[None, :, None]
-        part = (np.float32(1) - fx) * im[:, ix] + fx * im[:, ix1]
-        part[:, w - 1] = im[:, iw - 1]
-    iy, iy1, fy = _axis(ih, h)
-    fy = fy[:, None, None]
-    out = (np.float32(1) - fy) * part[iy]
-    if ih > 1 and h > 1:
-        out[: h - 1] += fy[: h - 1] * part[iy1[: h - 1]]
-    return out.astype(np.float32, copy=False)
+    out = resize_chw(np.asarray(im, np.float32).transpose(2, 0, 1), w, h)
+    return np.ascontiguousarray(out.transpose(1, 2, 0))
 
 
 def resize_min_size(w: int, h: int, size: int) -> tuple[int, int]:
@@ -115,17 +97,12 @@ def resize_center_crop(im: np.ndarray, w: int, h: int) -> np.ndarray:
 
 
 def letterbox_image(im: np.ndarray, w: int, h: int) -> np.ndarray:
-    """Darknet's `letterbox_image` (used by `classifier predict`): aspect kept, centred on 0.5 grey."""
-    ih, iw = im.shape[:2]
-    if np.float32(w) / np.float32(iw) < np.float32(h) / np.float32(ih):
-        nw, nh = w, (ih * w) // iw
-    else:
-        nw, nh = (iw * h) // ih, h
-    resized = resize_image(im, nw, nh)
-    boxed = np.full((h, w, im.shape[2]), 0.5, dtype=np.float32)
-    dx, dy = (w - nw) // 2, (h - nh) // 2
-    boxed[dy:dy + nh, dx:dx + nw] = resized
-    return boxed
+    """Darknet's `letterbox_image` (used by `classifier predict`): aspect kept, centred on 0.5 grey
+    (`darkpy.image.letterbox_image` on the (C, H, W) layout)."""
+    from darkpy.image import letterbox_image as letterbox_chw
+
+    out = letterbox_chw(np.asarray(im, np.float32).transpose(2, 0, 1), w, h)
+    return np.ascontiguousarray(out.transpose(1, 2, 0))
 
 
 def flip_image(im: np.ndarray) -> np.ndarray:
