@@ -1,0 +1,93 @@
+"""`darkpy train` and `darkpy detector train`: YOLOv2 training as Darknet does it."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+HELP_GPUS = "GPUs to train on, e.g. 0,1,2,3 (one process each, DistributedDataParallel; batch kept)."
+
+
+def _gpus(text: Optional[str]) -> tuple[int, ...]:
+    from darkpy.errors import UsageError
+
+    if not text:
+        return ()
+    try:
+        return tuple(int(g) for g in text.split(",") if g.strip())
+    except ValueError:
+        raise UsageError(f"--gpus expects numbers like 0,1,2 (got {text!r})") from None
+
+
+def _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed, max_batches, backup, name,
+           device, quiet) -> None:
+    from darkpy.errors import UsageError
+    from darkpy.train.detection import TrainOptions, train_detector
+
+    if data is None:
+        raise UsageError("no --data file: give the .data file naming classes, train list and backup folder "
+                         "(see README: `darkpy train cfg/demo.cfg --data ...`)")
+    opts = TrainOptions(data=str(data), cfg=str(cfg), weights=str(weights) if weights else None, gpus=_gpus(gpus),
+                        ddp_cpu=ddp_cpu, clear=clear, resume=resume, amp=amp, workers=workers, seed=seed,
+                        max_batches=max_batches, backup=str(backup) if backup else None, name=name,
+                        device=device, quiet=quiet)
+    trainer = train_detector(opts)
+    if trainer is not None and not getattr(trainer, "interrupted", False):
+        trainer.say(f"Saved {trainer.backup_dir / (trainer.name + '_final.weights')} after {trainer.iteration} "
+                    f"batches; data wait {trainer.data_wait_share:.1%} of step time")
+
+
+def train(
+    cfg: Path = typer.Argument(..., help="Darknet .cfg with a \\[region] layer."),
+    data: Optional[Path] = typer.Option(None, "--data", "-d", help="Darknet .data file (classes, train, names, backup)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Initial weights (full or partial, e.g. darknet19_448.conv.23)."),
+    gpus: Optional[str] = typer.Option(None, "--gpus", help=HELP_GPUS),
+    ddp_cpu: int = typer.Option(0, "--ddp-cpu", help="Train with N gloo processes on the CPU (DDP without GPUs)."),
+    clear: bool = typer.Option(False, "--clear", help="Reset the images-seen counter (restart the schedule), as Darknet's -clear."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from BACKUP/NAME.backup with its optimiser state."),
+    amp: bool = typer.Option(False, "--amp", help="Mixed precision (CUDA only)."),
+    workers: int = typer.Option(2, "--workers", "-j", help="Data loading processes (0: load in the training process)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for initial weights, data order and augmentation."),
+    max_batches: Optional[int] = typer.Option(None, "--max-batches", help="Stop after this many batches (default: the cfg's max_batches)."),
+    backup: Optional[Path] = typer.Option(None, "--backup", help="Backup folder (default: the .data file's backup=)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Backup file prefix (default: the cfg's file name)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N (default: CUDA when present)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-batch lines."),
+) -> None:
+    """Train a YOLOv2 detector: Darknet's augmentation, region loss, SGD schedule and backups.
+
+    Writes BACKUP/NAME.backup every 100 batches (+ a .state side file for --resume),
+    NAME_N.weights every 100 batches up to 1000 then every 10000, NAME_final.weights and
+    chart.png. Ctrl-C finishes the batch, saves a backup and stops."""
+    _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed, max_batches, backup, name,
+           device, quiet)
+
+
+detector = typer.Typer(help="Darknet's `detector` commands (`darkpy detector train DATA CFG [WEIGHTS]`).",
+                       no_args_is_help=True)
+
+
+@detector.command("train")
+def detector_train(
+    data: Path = typer.Argument(..., help="Darknet .data file."),
+    cfg: Path = typer.Argument(..., help="Darknet .cfg file."),
+    weights: Optional[Path] = typer.Argument(None, help="Initial weights (optional)."),
+    gpus: Optional[str] = typer.Option(None, "--gpus", "-gpus", help=HELP_GPUS),
+    ddp_cpu: int = typer.Option(0, "--ddp-cpu", help="Train with N gloo processes on the CPU."),
+    clear: bool = typer.Option(False, "--clear", "-clear", help="Reset the images-seen counter."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the backup with its optimiser state."),
+    amp: bool = typer.Option(False, "--amp", help="Mixed precision (CUDA only)."),
+    workers: int = typer.Option(2, "--workers", "-j", help="Data loading processes."),
+    seed: int = typer.Option(0, "--seed", help="Seed."),
+    max_batches: Optional[int] = typer.Option(None, "--max-batches", help="Stop after this many batches."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-batch lines."),
+) -> None:
+    """Same as `darkpy train CFG --data DATA --weights WEIGHTS` (Darknet's argument order)."""
+    _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed, max_batches, None, None, None,
+           quiet)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.add_typer(detector, name="detector")

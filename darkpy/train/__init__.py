@@ -1,0 +1,1 @@
+"""Training: the engine, Darknet-style backups, distributed helpers and the detection task."""

@@ -1,0 +1,520 @@
+"""The training engine: Darknet's batch loop, task-agnostic.
+
+One *batch* (Darknet's "iteration") is `batch` images from the cfg, seen as `subdivisions`
+forward/backward passes of `batch / subdivisions` images (a mini-batch) whose gradients add up;
+then one optimiser step (Darknet SGD, see `darkpy.train.optimizer`) at the learning rate of
+Darknet's schedule, and `net.seen += batch`. The batch number is `seen // batch`, so a network
+loaded from a Darknet backup continues its schedule where it stopped.
+
+Interface (agreed between detection and classification training)::
+
+    @dataclass
+    class StepReport:               # what a task's loss returns for one forward pass (one mini-batch)
+        loss: torch.Tensor          # scalar; backward() gives the gradient of Darknet's loss SUMMED
+                                    # over the mini-batch images
+        stats: dict[str, float]     # shown in the progress line ({"iou": .., "recall": ..}, {"top1": ..})
+        cost: float | None = None   # Darknet's printed cost for the pass (summed over its images);
+                                    # defaults to loss.item(). Printed loss = sum of costs / batch.
+
+    class Task(Protocol):
+        def batches(self, size, iteration) -> Iterator[tuple[Tensor, Any]]:
+            # the mini-batches (images N x C x H x W float, targets) of batch `iteration` for THIS
+            # rank: `trainer.images_per_rank` images in chunks of at most `trainer.mini_batch`
+        def loss(self, net, images, targets, seen) -> StepReport:
+            # `net` is a proxy: net(x) / net.forward_with_inputs(x) run through DDP when
+            # distributed; any other attribute is the Network's. `seen` = images seen after
+            # this mini-batch (Darknet increments before the forward pass).
+        # optional:
+        def setup(self, trainer) -> None:   # once, before the first batch (rank, world_size,
+                                            # seed, images_per_rank, mini_batch, size_for, device)
+        def close(self) -> None:            # at the end (stop data workers)
+
+    Trainer(net, task, *, name, backup_dir, device, max_batches=None, clear=False, resume=False,
+            amp=False, hooks=(), ddp=None, seed=0, ...).run()
+
+Hooks (`Hook(every, fn, when="before"|"after")`) run every N batches: `before` ones before the
+batch is drawn (size changes), `after` ones after the update (backups, progress, chart; later
+mAP). `fn(trainer)` sees `trainer.iteration` (after: the new batch number), `trainer.last`
+(the batch's loss, stats, timings).
+
+Multi-scale (`random=1` on the last region/yolo layer): every 10 batches a new square size,
+Darknet's `(rand() % 10 + 10) * 32` scaled by cfg size / 416 (320..608 for a 416 cfg), the
+largest for the batches in the last 200. The size is a pure function of (seed, batch number),
+`trainer.size_for(i)`, so data workers compute the same size for every request they serve
+(nothing to share at run time) and a resumed run uses the same sizes as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from darkpy.errors import UsageError
+from darkpy.train import backup as bk
+from darkpy.train import distributed as dd
+from darkpy.train.optimizer import current_rate, images_per_step, make_optimizer
+
+
+@dataclass
+class StepReport:
+    loss: torch.Tensor
+    stats: dict[str, float] = field(default_factory=dict)
+    cost: float | None = None
+
+
+@runtime_checkable
+class Task(Protocol):
+    def batches(self, size: tuple[int, int] | None, iteration: int) -> Iterator[tuple[torch.Tensor, Any]]: ...
+
+    def loss(self, net, images: torch.Tensor, targets: Any, seen: int) -> StepReport: ...
+
+
+@dataclass
+class Hook:
+    every: int
+    fn: Callable[["Trainer"], None]
+    when: str = "after"      # "before" the batch is drawn, or "after" the update
+    name: str = ""
+    at_end: bool = False     # also once after the last batch (after-hooks only)
+
+    def due(self, i: int) -> bool:
+        return self.every > 0 and i % self.every == 0
+
+
+@dataclass
+class BatchResult:
+    iteration: int           # batch number after the update
+    loss: float              # Darknet's printed loss: summed cost / batch images
+    avg_loss: float
+    rate: float
+    seen: int
+    stats: dict[str, float]
+    size: tuple[int, int] | None
+    step_time: float         # seconds for the whole batch (data wait included)
+    data_wait: float         # seconds spent waiting for mini-batches
+    images: int              # images in the batch (all ranks)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, turned into the same path as Ctrl-C: save a backup, then stop."""
+
+
+# -- multi-scale ---------------------------------------------------------------------------
+
+MULTISCALE_EVERY = 10
+MULTISCALE_LAST = 200
+
+
+def multiscale_size(base: tuple[int, int], iteration: int, max_batches: int, seed: int) -> tuple[int, int]:
+    """Darknet's random resize for the block of 10 batches holding `iteration` (see module doc)."""
+    start = (iteration // MULTISCALE_EVERY) * MULTISCALE_EVERY
+    k = int(np.random.default_rng([seed, 15485863, start]).integers(10, 20))  # 10..19
+    if start + MULTISCALE_LAST > max_batches:
+        k = 19
+    w, h = base
+
+    def scaled(side: int) -> int:
+        return max(32, int(round(k * 32 * side / 416 / 32)) * 32)
+
+    return scaled(w), scaled(h)
+
+
+# -- the trainer -----------------------------------------------------------------------------
+
+
+class Trainer:
+    def __init__(self, net, task: Task, *, name: str, backup_dir: str | Path, device=None,
+                 max_batches: int | None = None, clear: bool = False, resume: bool = False, amp: bool = False,
+                 hooks: Iterable[Hook] = (), ddp: dd.DistInfo | None = None, seed: int = 0,
+                 log_every: int = 1, chart_every: int = 100, console=None, quiet: bool = False,
+                 multiscale: bool | None = None, backups: bool = True):
+        from darkpy.device import select_device
+
+        self.net = net
+        self.task = task
+        self.name = name
+        self.backup_dir = Path(backup_dir)
+        self.dist = ddp or dd.SINGLE
+        if device is None and self.dist.enabled and torch.cuda.is_available():
+            device = f"cuda:{self.dist.local_rank}"
+        self.device = select_device(device)
+        self.max_batches = int(max_batches if max_batches is not None else net.net.max_batches)
+        self.clear, self.resume = clear, resume
+        self.amp = bool(amp) and self.device.type == "cuda"
+        self.amp_requested = bool(amp)
+        self.seed = int(seed)
+        self.hooks: list[Hook] = list(hooks)
+        self.log_every, self.chart_every = log_every, chart_every
+        self.quiet = quiet
+        self.backups = backups
+        self._console = console
+        self.avg_loss = -1.0
+        self.history: list[tuple[int, float, float]] = []   # (batch, loss, avg loss) for the chart
+        self.last: BatchResult | None = None
+        self.data_wait_total = 0.0
+        self.step_time_total = 0.0
+        self.images_total = 0
+        self.stop_requested = False
+        self.warnings: set[str] = set()
+        self.images_per_step = images_per_step(net.net)
+        if self.images_per_step % self.dist.world_size:
+            raise UsageError(f"batch={self.images_per_step} cannot be split over {self.dist.world_size} processes: "
+                             f"use a batch divisible by the number of processes")
+        self.images_per_rank = self.images_per_step // self.dist.world_size
+        self.mini_batch = min(net.net.mini_batch, self.images_per_rank)
+        det = getattr(net, "detection_layers", [])
+        random_flag = bool(getattr(det[-1], "random", False)) if det else False
+        self.multiscale = random_flag if multiscale is None else bool(multiscale)
+        self.base_size = (net.net.width, net.net.height)
+
+    # -- helpers ---------------------------------------------------------------------------
+    @property
+    def rank(self) -> int:
+        return self.dist.rank
+
+    @property
+    def world_size(self) -> int:
+        return self.dist.world_size
+
+    @property
+    def is_main(self) -> bool:
+        return self.dist.is_main
+
+    @property
+    def iteration(self) -> int:
+        """Darknet's `get_current_batch`: optimiser steps taken so far."""
+        return self.net.seen // self.images_per_step
+
+    @property
+    def console(self):
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=False, highlight=False)
+        return self._console
+
+    def say(self, text: str) -> None:
+        if self.is_main and not self.quiet:
+            self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def warn_once(self, text: str, key: str | None = None) -> None:
+        """Print a warning the first time its key (default: the text) comes up."""
+        key = text if key is None else key
+        if key not in self.warnings:
+            self.warnings.add(key)
+            if self.is_main:
+                from rich.markup import escape
+
+                self.console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
+
+    def size_for(self, iteration: int) -> tuple[int, int] | None:
+        if not self.multiscale:
+            return self.base_size
+        return multiscale_size(self.base_size, iteration, self.max_batches, self.seed)
+
+    @property
+    def data_wait_share(self) -> float:
+        return self.data_wait_total / self.step_time_total if self.step_time_total else 0.0
+
+    # -- state -----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "seen": int(self.net.seen),
+            "seed": self.seed,
+            "avg_loss": float(self.avg_loss),
+            "history": [list(map(float, h)) for h in self.history],
+            "optimizer": self.optimizer.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "scaler": self.scaler.state_dict() if self.scaler is not None else {},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.avg_loss = float(state.get("avg_loss", -1.0))
+        self.history = [(int(h[0]), float(h[1]), float(h[2])) for h in state.get("history", [])]
+        self.optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        if state.get("cuda_rng") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+
+    def save_backup(self, *, snapshot: bool = False, final: bool = False) -> list[Path]:
+        """NAME.backup (+ the state side file), and NAME_i.weights / NAME_final.weights."""
+        if not self.is_main:
+            return []
+        written = []
+        i = self.iteration
+        if final:
+            written.append(self.net.save_weights(bk.final_path(self.backup_dir, self.name)))
+        else:
+            written.append(self.net.save_weights(bk.backup_path(self.backup_dir, self.name)))
+            bk.save_state(bk.state_path(self.backup_dir, self.name), self.state_dict())
+            if snapshot:
+                written.append(self.net.save_weights(bk.snapshot_path(self.backup_dir, self.name, i)))
+        return written
+
+    def _restore(self) -> None:
+        path = bk.backup_path(self.backup_dir, self.name)
+        if not path.exists():
+            raise UsageError(f"--resume: no backup to resume from ({path} does not exist)")
+        self.net.to("cpu")
+        report = self.net.load_weights(path)
+        self.say(f"Resuming from {report}")
+        state = bk.load_state(bk.state_path(self.backup_dir, self.name))
+        if state is None:
+            self.warn_once(f"{bk.state_path(self.backup_dir, self.name)} missing: momentum restarts from zero")
+        elif int(state["seen"]) != self.net.seen:
+            self.warn_once(f"{bk.state_path(self.backup_dir, self.name)} is from seen={state['seen']}, the backup "
+                           f"from seen={self.net.seen}: ignoring it (momentum restarts from zero)")
+        else:
+            self._pending_state = state
+
+    # -- running ---------------------------------------------------------------------------
+    def _setup(self) -> None:
+        torch.manual_seed(self.seed + self.rank)
+        self._pending_state = None
+        if self.resume:
+            self._restore()
+        if self.clear:
+            self.net.seen = 0
+        self.net.to(self.device)
+        self.net.train()
+        self.ddp_module = dd.wrap(self.net, self.dist, self.device)
+        self.proxy = dd.NetProxy(self.net, self.ddp_module)
+        self.optimizer = make_optimizer(self.net, self.net.net)
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp else None
+        if self._pending_state is not None:
+            self.load_state_dict(self._pending_state)
+        if self.amp_requested and not self.amp:
+            self.warn_once("--amp needs CUDA; training in float32")
+        self.start_iteration = self.iteration
+        self.t_start = time.perf_counter()
+        setup = getattr(self.task, "setup", None)
+        if setup is not None:
+            setup(self)
+
+    def _run_hooks(self, when: str, i: int, end: bool = False) -> None:
+        for hook in self.hooks:
+            if hook.when == when and (hook.due(i) or (end and hook.at_end)):
+                hook.fn(self)
+
+    def _step(self) -> BatchResult:
+        i = self.iteration
+        self._run_hooks("before", i)
+        size = self.size_for(i)
+        if size is not None and hasattr(self.net, "resize") and (self.net.net.width, self.net.net.height) != size:
+            self.net.resize(*size)
+        t0 = time.perf_counter()
+        wait = 0.0
+        seen0 = self.net.seen
+        cost_sum, images, passes = 0.0, 0, 0
+        stats_sum: dict[str, float] = {}
+        source = iter(self.task.batches(size, i))
+
+        def fetch():
+            nonlocal wait
+            tw = time.perf_counter()
+            try:
+                item = next(source)
+            except StopIteration:
+                item = None
+            wait += time.perf_counter() - tw
+            return item
+
+        item = fetch()
+        while item is not None:
+            images_t, targets = item
+            nxt = fetch()   # one ahead: DDP synchronises gradients on the last pass only
+            n = int(images_t.shape[0])
+            images_t = images_t.to(self.device, non_blocking=True)
+            seen_now = seen0 + (images + n) * self.world_size
+            sync = self.ddp_module is None or nxt is None
+            ctx = self.ddp_module.no_sync() if not sync else _null()
+            with ctx:
+                with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
+                    report = self.task.loss(self.proxy, images_t, targets, seen_now)
+                loss = report.loss.float() * self.world_size
+                if self.scaler is not None:
+                    self.scaler.scale(loss).backward()
+                else:
+                    loss.backward()
+            cost_sum += float(report.cost) if report.cost is not None else float(report.loss.detach())
+            for k, v in report.stats.items():
+                stats_sum[k] = stats_sum.get(k, 0.0) + float(v)
+            images += n
+            passes += 1
+            item = nxt
+        if images == 0:
+            raise RuntimeError(f"the task gave no images for batch {i}")
+        self.net.seen = seen0 + self.images_per_step
+        rate = current_rate(self.net.net, self.iteration, self.seed)
+        self.optimizer.set_rate(rate)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        keys = sorted(stats_sum)
+        reduced = dd.all_reduce_sum([cost_sum, float(passes)] + [stats_sum[k] for k in keys], self.device)
+        loss_value = reduced[0] / self.images_per_step
+        stats = {k: reduced[2 + j] / max(1.0, reduced[1]) for j, k in enumerate(keys)}
+        if self.avg_loss < 0:
+            self.avg_loss = loss_value
+        self.avg_loss = self.avg_loss * 0.9 + loss_value * 0.1
+        elapsed = time.perf_counter() - t0
+        self.data_wait_total += wait
+        self.step_time_total += elapsed
+        self.images_total += self.images_per_step
+        it = self.iteration
+        self.history.append((it, loss_value, self.avg_loss))
+        self.last = BatchResult(it, loss_value, self.avg_loss, rate, self.net.seen, stats, size, elapsed, wait,
+                                self.images_per_step)
+        return self.last
+
+    def _after(self, r: BatchResult) -> None:
+        i = r.iteration
+        if self.backups and bk.wants_backup(i):
+            self.save_backup(snapshot=bk.wants_snapshot(i))
+        elif self.backups and bk.wants_snapshot(i) and self.is_main:
+            self.net.save_weights(bk.snapshot_path(self.backup_dir, self.name, i))
+        if self.log_every and (i % self.log_every == 0 or i == self.max_batches):
+            self.say(self.progress_line(r))
+        if self.chart_every and i % self.chart_every == 0:
+            self.save_chart()
+        self._run_hooks("after", i)
+
+    def progress_line(self, r: BatchResult) -> str:
+        done = max(1, r.iteration - self.start_iteration)
+        per_batch = (time.perf_counter() - self.t_start) / done
+        eta = max(0, self.max_batches - r.iteration) * per_batch
+        ips = r.images / r.step_time if r.step_time > 0 else 0.0
+        size = f", {r.size[0]}x{r.size[1]}" if r.size is not None and self.multiscale else ""
+        stats = "  ".join(f"{k} {v:.4g}" for k, v in r.stats.items())
+        return (f"{r.iteration}: {r.loss:.6f}, {r.avg_loss:.6f} avg, {r.rate:g} rate, {r.step_time:.3f} s, "
+                f"{r.seen} images, {ips:.1f} img/s, data {r.data_wait / max(r.step_time, 1e-9):.0%}{size}, "
+                f"ETA {_hms(eta)}" + (f" | {stats}" if stats else ""))
+
+    def save_chart(self) -> Path | None:
+        if not self.is_main or not self.history:
+            return None
+        from darkpy.charts import Chart
+
+        xs = [h[0] for h in self.history]
+        chart = Chart(f"{self.name}: training loss", "batch", "loss")
+        chart.add(xs, [h[1] for h in self.history], "loss")
+        chart.add(xs, [h[2] for h in self.history], "avg loss")
+        path = self.backup_dir / "chart.png"
+        try:
+            chart.save(path)
+        except Exception as exc:  # a chart must never stop training
+            self.warn_once(f"cannot write {path}: {exc}")
+            return None
+        return path
+
+    def run(self) -> "Trainer":
+        self._setup()
+        if self.is_main:
+            self.backup_dir.mkdir(parents=True, exist_ok=True)
+        nn_ = self.net.net
+        self.say(f"Learning Rate: {nn_.learning_rate:g}, Momentum: {nn_.momentum:g}, Decay: {nn_.decay:g}; "
+                 f"batch {self.images_per_step} = {self.world_size} process(es) x {self.images_per_rank} images "
+                 f"in mini-batches of {self.mini_batch}; batches {self.start_iteration}..{self.max_batches}"
+                 f" on {self.device}")
+        self.interrupted = False
+        old = _install_signals(self)
+        try:
+            while self.iteration < self.max_batches and not self.stop_requested:
+                r = self._step()
+                self._after(r)
+        except KeyboardInterrupt:
+            # a second Ctrl-C (or an interrupt outside a batch boundary): save what there is
+            self.interrupted = True
+            if self.backups and hasattr(self, "optimizer"):
+                self.optimizer.zero_grad(set_to_none=True)
+                written = self.save_backup()
+                if written:
+                    self.say(f"Interrupted inside batch {self.iteration}: saved {written[0]}")
+            raise
+        finally:
+            _restore_signals(old)
+            close = getattr(self.task, "close", None)
+            if close is not None:
+                close()
+        if self.stop_requested:
+            self.interrupted = True
+            if self.backups:
+                written = self.save_backup()
+                self.save_chart()
+                if written:
+                    self.say(f"Stopped at batch {self.iteration}: saved {written[0]} (continue with --resume)")
+            if self._signal_stop:
+                raise Interrupted()
+            return self
+        if self.backups:
+            self.save_backup(final=True)
+            self.save_chart()
+        self._run_hooks("after", self.iteration, end=True)
+        return self
+
+    def request_stop(self) -> None:
+        """Finish the current batch, save a backup (with its state side file) and stop."""
+        self.stop_requested = True
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _hms(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    s = int(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _install_signals(trainer: "Trainer"):
+    """Ctrl-C / SIGTERM: finish the batch, save, stop (a second one stops at once)."""
+    import threading
+
+    trainer._signal_stop = False
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        if trainer.stop_requested:
+            raise Interrupted()
+        trainer.stop_requested = True
+        trainer._signal_stop = True
+        trainer.say("Stopping after this batch (again to stop at once)")
+
+    saved = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            saved[sig] = signal.signal(sig, handler)
+        except (ValueError, OSError):
+            pass
+    return saved
+
+
+def _restore_signals(saved) -> None:
+    for sig, old in (saved or {}).items():
+        try:
+            signal.signal(sig, old)
+        except (ValueError, OSError):
+            pass
+
+
+__all__ = ["StepReport", "Task", "Hook", "Trainer", "BatchResult", "Interrupted", "multiscale_size"]

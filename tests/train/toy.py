@@ -1,0 +1,87 @@
+"""A task-agnostic toy task for engine tests: random images, a squared-error loss."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from darkpy.train.engine import StepReport
+
+TOY_CFG = """
+[net]
+batch={batch}
+subdivisions={subdivisions}
+width=32
+height=32
+channels=3
+momentum=0.9
+decay=0.0005
+learning_rate=0.001
+burn_in={burn_in}
+max_batches=1000
+policy=steps
+steps=5,8
+scales=.5,.5
+
+[convolutional]
+batch_normalize={bn}
+filters=8
+size=3
+stride=1
+pad=1
+activation=leaky
+
+[maxpool]
+size=2
+stride=2
+
+[convolutional]
+filters=4
+size=1
+stride=1
+pad=1
+activation=linear
+"""
+
+
+def toy_cfg(tmp_path, batch=4, subdivisions=2, bn=1, burn_in=3):
+    path = tmp_path / f"toy_b{batch}_s{subdivisions}_bn{bn}.cfg"
+    path.write_text(TOY_CFG.format(batch=batch, subdivisions=subdivisions, bn=bn, burn_in=burn_in))
+    return path
+
+
+class ToyTask:
+    """Image `slot` of batch `i` is the same whatever the rank split: seeded by (seed, i, slot)."""
+
+    def setup(self, trainer):
+        self.rank, self.per_rank, self.mini = trainer.rank, trainer.images_per_rank, trainer.mini_batch
+        self.seed = trainer.seed
+
+    def batches(self, size, iteration):
+        w, h = size
+        first = self.rank * self.per_rank
+        for start in range(0, self.per_rank, self.mini):
+            n = min(self.mini, self.per_rank - start)
+            imgs = []
+            for slot in range(first + start, first + start + n):
+                rng = np.random.default_rng([self.seed, iteration, slot])
+                imgs.append(rng.random((3, h, w), dtype=np.float32))
+            x = torch.from_numpy(np.stack(imgs))
+            yield x, x.mean(dim=1, keepdim=True)
+
+    def loss(self, net, images, targets, seen):
+        out = net(images)
+        t = torch.nn.functional.avg_pool2d(targets, 2).expand_as(out)
+        loss = 0.5 * ((out - t) ** 2).sum()
+        d = (out - t).detach() ** 2
+        return StepReport(loss, {"mse": float(d.mean())}, cost=float(d.sum()))
+
+
+def ddp_rank(info, cfg: str, out: str, max_batches: int, seed: int = 3):
+    """One rank of the DDP test (module level: spawned processes import it)."""
+    from darkpy.model import load_network
+    from darkpy.train.engine import Trainer
+
+    torch.set_num_threads(1)
+    net = load_network(cfg, device="cpu", seed=0)
+    Trainer(net, ToyTask(), name="toy", backup_dir=out, device="cpu", max_batches=max_batches, ddp=info,
+            seed=seed, quiet=True).run()
