@@ -231,3 +231,23 @@ def test_joint_training_runs_end_to_end_and_learns_the_class(cli, tmp_path):
     # half for every cat image, and P(cat | animal) over the whole grid rises too
     assert (after > before * 1.5).all()
     assert cond_after > cond_before
+
+
+def test_cfg_map_applies_to_boxes_only(tmp_path):
+    """yolo9000.cfg has `map = coco9k.map` (80 entries) for COCO boxes; a classification-only label
+    carries a tree index (Darknet maps box classes only), so it must not be checked against the map."""
+    cfg = write_cfg(tmp_path)
+    cfg.write_text(cfg.read_text().replace("tree=mini.tree", "tree=mini.tree\nmap=two.map"))
+    (tmp_path / "two.map").write_text("7\n8\n")
+    net = load_network(cfg, device="cpu", seed=0)
+    from darkpy.losses.region import RegionLoss
+
+    loss = RegionLoss(net.detection_layers[-1])
+    raw = torch.zeros(2, 42, 4, 4)
+    truth = torch.zeros(2, 2, 5)
+    truth[0, 0] = torch.tensor([0.5, 0.5, 0.3, 0.3, 1])        # box of dataset class 1 -> tree 8
+    truth[1, 0] = torch.tensor([1e6, 1e6, 1, 1, 6])            # lake, a tree index beyond the map
+    loss(raw, truth, 0)
+    truth[0, 0, 4] = 2
+    with pytest.raises(ValueError, match="outside 0..1"):
+        loss(raw, truth, 0)
