@@ -1,0 +1,143 @@
+"""`darkpy train` / `darkpy detector train`: a short run, and user mistakes as one-line errors."""
+from __future__ import annotations
+
+import pytest
+
+from darkpy.data.synth import generate
+
+TINY = """
+[net]
+batch=4
+subdivisions=2
+width=64
+height=64
+channels=3
+momentum=0.9
+decay=0.0005
+saturation=1.5
+exposure=1.5
+hue=.1
+learning_rate=0.001
+burn_in=10
+max_batches=100
+policy=steps
+steps=50,80
+scales=.1,.1
+
+[convolutional]
+batch_normalize=1
+filters=8
+size=3
+stride=1
+pad=1
+activation=leaky
+
+[maxpool]
+size=4
+stride=4
+
+[convolutional]
+batch_normalize=1
+filters=16
+size=3
+stride=1
+pad=1
+activation=leaky
+
+[maxpool]
+size=4
+stride=4
+
+[convolutional]
+size=1
+stride=1
+pad=1
+filters=16
+activation=linear
+
+[region]
+anchors = 1,1, 2,2
+bias_match=1
+classes=3
+coords=4
+num=2
+softmax=1
+jitter=.2
+rescore=1
+object_scale=5
+noobject_scale=1
+class_scale=1
+coord_scale=1
+absolute=1
+thresh=.6
+random=1
+"""
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    data = generate(root / "set", images=6, classes=3, size=64, seed=0)
+    cfg = root / "tiny.cfg"
+    cfg.write_text(TINY)
+    return data, cfg
+
+
+def test_detector_train_runs_and_writes_darknet_files(cli, dataset, tmp_path):
+    data, cfg = dataset
+    code, out, err = cli("detector", "train", data, cfg, "--max-batches", "3", "--workers", "0")
+    assert code == 0, err
+    assert "IOU" in out and "No Obj" in out and "Recall" in out and "avg" in out
+    backup = data.parent / "backup"
+    assert (backup / "tiny_final.weights").exists() and (backup / "chart.png").exists()
+    import numpy as np
+
+    header = np.fromfile(backup / "tiny_final.weights", dtype=np.int32, count=5)
+    assert header[3] == 3 * 4   # seen = 3 batches of 4 images
+
+
+def test_train_resume_continues_from_the_backup(cli, dataset, tmp_path):
+    data, cfg = dataset
+    code, out, err = cli("train", cfg, "--data", data, "--max-batches", "2", "--workers", "0", "--backup",
+                         tmp_path, "--name", "r")
+    assert code == 0, err
+    # no NAME.backup before batch 100: resuming needs one
+    code, _, err = cli("train", cfg, "--data", data, "--max-batches", "4", "--workers", "0", "--backup", tmp_path,
+                       "--name", "r", "--resume")
+    assert code == 2 and "no backup" in err
+
+
+def test_train_without_data_is_an_error(cli, dataset):
+    _, cfg = dataset
+    code, _, err = cli("train", cfg)
+    assert code == 2 and "--data" in err
+
+
+def test_data_file_without_train_key(cli, dataset, tmp_path):
+    _, cfg = dataset
+    bad = tmp_path / "bad.data"
+    bad.write_text("classes = 3\nnames = x.names\n")
+    code, _, err = cli("train", cfg, "--data", bad)
+    assert code == 2 and "train" in err and "bad.data" in err
+
+
+def test_missing_training_list(cli, dataset, tmp_path):
+    _, cfg = dataset
+    bad = tmp_path / "bad.data"
+    bad.write_text("classes = 3\ntrain = /nonexistent/train.txt\n")
+    code, _, err = cli("train", cfg, "--data", bad)
+    assert code == 2 and "not found" in err and "bad.data:2" in err
+
+
+def test_classes_must_match_the_cfg(cli, dataset, tmp_path):
+    data, cfg = dataset
+    bad = tmp_path / "five.data"
+    bad.write_text(data.read_text().replace("classes = 3", "classes = 5"))
+    code, _, err = cli("train", cfg, "--data", bad)
+    assert code == 2 and "classes=5" in err
+
+
+def test_cfg_without_region_layer(cli, dataset, tmp_path, repo):
+    data, _ = dataset
+    code, _, err = cli("train", repo / "cfg" / "darknet19.cfg", "--data", data)
+    assert code == 2 and "[region]" in err
