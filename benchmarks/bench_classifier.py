@@ -9,7 +9,8 @@ For each device (CPU, and CUDA when present):
   backward + the engine's Darknet SGD step, on random images and labels;
 - with AMP on CUDA, the same train step under autocast + GradScaler;
 - data: Darknet's augmentation pipeline (decode a 500x375 JPEG, random crop/rotate/aspect,
-  flip, HSV) into 224x224, images/s on the thread pool the task uses.
+  flip, HSV) into 224x224, images/s on the thread pool the task uses;
+- labels: the label-in-path rule for 100,000 ImageNet-style paths, against the plain loop.
 
 Each line gives images/s and the ratio to the forward baseline of that device (training costs
 about 3x a forward pass in theory: forward, plus twice its work backward).
@@ -122,6 +123,26 @@ def bench_data(size: int, n: int, threads: int) -> None:
           f"({n / dt / decode:.2f}x of decoding alone, {decode:.1f} img/s on one thread)")
 
 
+def bench_labels(n: int) -> None:
+    """Darknet's label-in-path rule for n ImageNet-style paths: darkpy's bucketed matcher against
+    the plain loop over every label (Darknet's `fill_truth`), timed on the same paths."""
+    from darkpy.classify.labels import assign_labels
+    from darkpy.datafile import read_names
+
+    labels = read_names(REPO / "data/imagenet.labels.list")[:1000]
+    paths = [f"/data/imagenet/train/{labels[i % 1000]}/{labels[i % 1000]}_{i}.JPEG" for i in range(n)]
+    t = time.perf_counter()
+    assign_labels(paths, labels)
+    fast = n / (time.perf_counter() - t)
+    few = paths[: max(1, n // 50)]
+    t = time.perf_counter()
+    for p in few:
+        [i for i, lab in enumerate(labels) if lab in p]
+    slow = len(few) / (time.perf_counter() - t)
+    print(f"[labels] {n} paths x 1000 labels: {fast:10.0f} paths/s ({fast / slow:.1f}x the plain loop, "
+          f"{slow:.0f} paths/s)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=224)
@@ -130,6 +151,7 @@ def main() -> None:
     ap.add_argument("--device", choices=("cpu", "cuda", "all"), default="all")
     ap.add_argument("--data-images", type=int, default=64)
     ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--label-paths", type=int, default=100000)
     args = ap.parse_args()
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
     for device in devices:
@@ -139,6 +161,7 @@ def main() -> None:
         batch = args.batch or (64 if device == "cuda" else 8)
         bench_device(device, args.size, batch, args.iters if device == "cpu" else max(args.iters, 20))
     bench_data(args.size, args.data_images, args.threads)
+    bench_labels(args.label_paths)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ list file, darkpy lists the images under it, and the labels default to the folde
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,36 +26,38 @@ MAX_SHOWN = 5
 class LabelMatcher:
     """All labels that occur in a path, fast enough for ImageNet-sized lists.
 
-    One regular expression with the labels longest first finds, at every position of the path,
-    the longest label starting there; a label that starts at the same position but is shorter is
-    a prefix of that one, so labels contained in found labels are added from a table computed once.
+    Labels are bucketed by their first `m` characters (`m`: the shortest label's length); at every
+    position of a path one dictionary lookup gives the few labels that can start there, and each
+    is checked with `startswith`. That finds every occurrence of every label, as Darknet's
+    `strstr` loop does, in time proportional to the path length rather than the label count.
     """
 
     def __init__(self, labels: list[str]):
         if not labels:
             raise DataError("the label list is empty")
+        if any(not name for name in labels):
+            raise DataError("the label list has an empty entry (it would match every path)")
         self.labels = list(labels)
         self.index: dict[str, list[int]] = {}
         for i, name in enumerate(self.labels):
             self.index.setdefault(name, []).append(i)
-        unique = sorted(self.index, key=len, reverse=True)
-        empty = [name for name in unique if not name]
-        if empty:
-            raise DataError("the label list has an empty entry (it would match every path)")
-        self.pattern = re.compile("(?=(" + "|".join(re.escape(u) for u in unique) + "))")
-        self.contained: dict[str, list[str]] = {}
-        by_len = sorted(unique, key=len)
-        for name in unique:
-            self.contained[name] = [o for o in by_len if len(o) < len(name) and o in name]
+        self.m = min(len(name) for name in self.index)
+        self.buckets: dict[str, list[str]] = {}
+        for name in self.index:
+            self.buckets.setdefault(name[: self.m], []).append(name)
 
     def matches(self, path: str) -> list[int]:
         """Indexes of every label entry found in `path`, ascending (duplicates included)."""
+        m, buckets = self.m, self.buckets
         found: set[str] = set()
-        for m in self.pattern.finditer(path):
-            name = m.group(1)
-            if name not in found:
-                found.add(name)
-                found.update(self.contained[name])
+        for i in range(len(path) - m + 1):
+            bucket = buckets.get(path[i:i + m])
+            if bucket is not None:
+                for name in bucket:
+                    if name not in found and path.startswith(name, i):
+                        found.add(name)
+        if not found:
+            return []
         return sorted(i for name in found for i in self.index[name])
 
 
@@ -195,9 +196,11 @@ def read_classifier_data(path: str | Path, *, need_labels: bool = True) -> Class
         classes = len(labels) if labels else 2  # Darknet's default is 2
     if classes < 1:
         raise DataError(f"classes must be at least 1, got {classes}", file=data.path, line=data.lines.get("classes"))
-    if labels and len(labels) != classes:
+    if labels and len(labels) < classes:
         raise DataError(f"classes={classes} but the label list has {len(labels)} entries", file=data.path,
                         line=data.lines.get("classes"))
+    # Darknet compares only the first `classes` labels (cfg/imagenet1k.data: 1000 of the 21842)
+    labels = labels[:classes]
     names = read_names(data.resolve("names")) if data.get("names") is not None else list(labels)
     if names and len(names) < classes:
         raise DataError(f"names file has {len(names)} entries, fewer than classes={classes}", file=data.path,

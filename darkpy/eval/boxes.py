@@ -80,7 +80,10 @@ class Detections:
         (n, classes). One detection per non-zero probability, box by box, classes in turn: the order
         in which Darknet prints them, which decides how tied scores fall."""
         box = np.asarray(box, np.float64).reshape(-1, 4)
-        probs = np.asarray(probs, np.float64).reshape(len(box), -1)
+        probs = np.asarray(probs, np.float64)
+        if not len(box):
+            return cls.empty()
+        probs = probs.reshape(len(box), -1)
         i, j = np.nonzero(probs)
         return cls(np.full(len(i), image, dtype=object), j, probs[i, j], box[i])
 

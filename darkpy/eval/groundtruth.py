@@ -95,23 +95,36 @@ def _find_image(entry: str, list_dir: Path) -> Path | None:
     return None
 
 
+def find_label_files(entries: Sequence[str], list_path: str | Path) -> list[Path]:
+    """The label file of every entry; the first entry without one is an error naming both."""
+    list_path = Path(list_path)
+    out = []
+    for entry in entries:
+        label = _find_labels(entry, list_path.parent)
+        if label is None:
+            raise DataError(f"no label file for image {entry!r} (looked for {label_path_for(entry)})", file=list_path)
+        out.append(label)
+    return out
+
+
 def gt_from_labels(list_path: str | Path, names: Sequence[str],
                    sizes: dict[str, tuple[int, int]] | None = None,
-                   default_size: tuple[int, int] | None = None) -> GroundTruth:
+                   default_size: tuple[int, int] | None = None,
+                   entries: Sequence[str] | None = None) -> GroundTruth:
     """Ground truth from an image list and Darknet label files (which hold no difficult flags).
 
     Pixel boxes need each image's size: from `sizes` (key -> (w, h)), else the image header,
     else `default_size`. Darknet's 0-based pixel box is (cx - w/2) * W ... (cx + w/2) * W.
+    `entries` (a subset of the list, say the images a network could read) replaces the list's
+    own lines; relative paths are still looked up beside `list_path`.
     """
     list_path = Path(list_path)
-    entries = read_list(list_path)
+    entries = read_list(list_path) if entries is None else list(entries)
     sizes = dict(sizes or {})
     images, image_idx, cls, boxes = [], [], [], []
-    for entry in entries:
+    labels = find_label_files(entries, list_path)
+    for entry, label in zip(entries, labels):
         key = image_key(entry)
-        label = _find_labels(entry, list_path.parent)
-        if label is None:
-            raise DataError(f"no label file for image {entry!r} (looked for {label_path_for(entry)})", file=list_path)
         size = sizes.get(key)
         if size is None:
             img = _find_image(entry, list_path.parent)

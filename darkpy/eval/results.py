@@ -45,8 +45,9 @@ def coco_image_id(path: str | Path) -> int:
 
 
 def default_category_ids(classes: int) -> list[int]:
-    """COCO's ids for an 80-class net, else 1-based class numbers."""
-    return list(COCO_IDS) if classes == len(COCO_IDS) else list(range(1, classes + 1))
+    """The ids Darknet writes without a map: its COCO table, whatever the class count (a 20-class
+    net's class 11 is written as 13); beyond 80 classes (where Darknet reads past its table) 1..N."""
+    return list(COCO_IDS[:classes]) if classes <= len(COCO_IDS) else list(range(1, classes + 1))
 
 
 def read_category_map(path: str | Path) -> list[int]:
@@ -149,6 +150,19 @@ def write_voc_results(dets: Detections, names: Sequence[str], folder: str | Path
                           for i in idx)
         written.append(path)
     return written
+
+
+def as_voc_written(dets: Detections, sizes: dict[str, tuple[int, int]] | None = None) -> Detections:
+    """The detections exactly as `write_voc_results` + `read_voc_results` would give them back:
+    zero scores dropped, boxes clamped to the image and every number cut to six decimals. Scoring
+    these in memory gives the numbers that scoring the written files gives."""
+    keep = np.flatnonzero(dets.score != 0)
+    dets = dets.take(keep)
+    if not len(dets):
+        return dets
+    box = _clamped(dets, sizes, 1.0, 1.0)
+    printed = np.char.mod("%f", np.concatenate([dets.score[:, None], box], 1)).astype(np.float64)
+    return Detections(dets.image, dets.cls, printed[:, 0], printed[:, 1:] - 1.0)
 
 
 # --------------------------------------------------------------------------------------- COCO

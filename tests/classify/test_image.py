@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import reference as R
+import cls_reference as R
 from darkpy.classify import augment as A
 from darkpy.classify import image as I
 

@@ -82,3 +82,19 @@ def test_data_file_with_folder_tree_needs_no_labels(tmp_path):
     d = read_classifier_data(tmp_path / "x.data")
     assert d.labels == ["a", "b"] and d.classes == 2
     assert d.split("train").classes.tolist() == [0, 1]
+
+
+def test_only_the_first_classes_labels_count(tmp_path):
+    """cfg/imagenet1k.data: classes=1000 with the 21842-line ImageNet label list."""
+    (tmp_path / "labels.list").write_text("a\nb\nc\nd\n")
+    (tmp_path / "x.data").write_text("classes=2\nlabels=labels.list\n")
+    d = read_classifier_data(tmp_path / "x.data")
+    assert d.labels == ["a", "b"]
+    with pytest.raises(DataError, match="contain no label"):
+        assign_labels(["/x/c/1.jpg"], d.labels)
+
+
+def test_bundled_imagenet1k_data_reads(repo):
+    d = read_classifier_data(repo / "cfg" / "imagenet1k.data")
+    assert d.classes == 1000 and len(d.labels) == 1000 and d.top == 5
+    assert d.labels[0] == (repo / "data" / "imagenet.labels.list").read_text().split()[0]

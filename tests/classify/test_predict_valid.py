@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import darkpy
-import reference as R
+import cls_reference as R
 from darkpy.classify.labels import read_classifier_data
 from darkpy.classify.predict import predict_images, predict_tensor, top_k
 from darkpy.classify.validate import ValidResult, validate
@@ -59,3 +59,88 @@ def test_validate_modes_run_and_agree_with_manual_count(tmp_path, color_set, mod
         preds = predict_images(net, items.paths, top=1, how="center")
         assert res.top1 == sum(p.indexes[0] == c for p, c in zip(preds, items.classes))
     assert (net.net.width, net.net.height) == (32, 32)
+
+
+TREE_CFG = """[net]
+batch=6
+subdivisions=2
+width=16
+height=16
+channels=3
+learning_rate=0.01
+max_batches=10
+
+[convolutional]
+batch_normalize=1
+filters=8
+size=3
+stride=2
+pad=1
+activation=leaky
+
+[convolutional]
+filters=9
+size=1
+stride=1
+pad=1
+activation=linear
+
+[avgpool]
+
+[softmax]
+groups=1
+tree={tree}
+
+[cost]
+type=masked
+"""
+
+
+def tree_net(tmp_path, golden):
+    tree = tmp_path / "mini.tree"
+    tree.write_text((golden / "cfg" / "mini.tree").read_text())
+    cfg = tmp_path / "tree.cfg"
+    cfg.write_text(TREE_CFG.format(tree=tree))
+    return darkpy.load_network(cfg, device="cpu", seed=4)
+
+
+def test_tree_predictions_rank_absolute_leaf_probabilities(tmp_path, golden):
+    """darknet9000-style output: conditional probabilities multiplied down the tree, leaves only."""
+    net = tree_net(tmp_path, golden)
+    tree = net.output_layer.tree
+    x = torch.rand(2, 3, 16, 16)
+    with torch.no_grad():
+        p = net(x).reshape(2, -1).numpy().astype(np.float64)
+    for n, (idx, probs) in enumerate(predict_tensor(net, x, 4)):
+        absolute = p[n].copy()
+        for j in range(tree.n):  # Darknet's hierarchy_predictions loop
+            if tree.parent[j] >= 0:
+                absolute[j] *= absolute[tree.parent[j]]
+        absolute[~tree.leaf] = 0
+        assert idx == R.top_k(absolute.astype(np.float32), 4)
+        np.testing.assert_allclose(probs, absolute[idx], rtol=1e-5)
+        assert all(tree.leaf[i] for i in idx if absolute[i] > 0)
+
+
+def test_tree_task_trains_on_leaf_labels(tmp_path, golden):
+    import cv2
+
+    from darkpy.classify.labels import assign_labels
+    from darkpy.classify.task import ClassificationTask
+
+    net = tree_net(tmp_path, golden)
+    names = (golden / "cfg" / "mini.tree").read_text().split()[::2]
+    paths = []
+    for i, name in enumerate(names[2:]):
+        p = tmp_path / f"{name}.png"
+        cv2.imwrite(str(p), np.full((20, 20, 3), 25 * i, np.uint8))
+        paths.append(str(p))
+    items = assign_labels(paths, names)
+    task = ClassificationTask(net, items, threads=1)
+    net.train()
+    images, truth = next(iter(task.batches(None, 0)))
+    assert (truth == -1234).any() and (truth == 1).any()
+    rep = task.loss(net, images, truth, 3)
+    rep.loss.backward()
+    assert np.isfinite(rep.cost) and 0 <= rep.stats["top1"] <= 1
+    task.close()

@@ -72,12 +72,14 @@ def test_loss_report_for_the_engine(tmp_path, color_set):
 
 @pytest.mark.slow
 def test_end_to_end_colour_classes_and_high_res_fine_tuning(tmp_path, cli):
-    """4 colour classes (chance 25% top-1), 32x32 images, a 3-convolution network.
+    """4 colour classes (chance: 25% top-1), 40x40 images cropped to 32x32, a 3-convolution network.
 
-    25 batches of 32 images (800 draws, about 8 passes over 96 training images) reach top-1
-    >= 0.85 on the 16 held-out images (measured: 0.94-1.0 for seeds 0-2; it is well above 0.25 in
-    every run). Then Darknet's high-resolution recipe: the 32x32 weights fine-tuned at 48x48 with
-    a second cfg for a few batches (weights do not depend on the input size) stay accurate.
+    60 batches of 16 (960 draws, 10 passes over the 96 training images) must reach top-1 >= 0.85
+    on the 32 held-out images; measured with data/training seeds 1, 2, 3: 0.97, 1.00, 1.00. The
+    bar is set below those because the batch-norm rolling statistics (Darknet's 1% per step) are
+    still settling after 60 steps. Then Darknet's high-resolution recipe: the weights fine-tuned
+    at 48x48 with a second cfg (weights do not depend on the input size) for 5 batches at
+    learning rate 0.001 keep top-1 >= 0.75.
     """
     s = make_color_set(tmp_path / "set", per_class=24, size=40, seed=0)
     cfg = tiny_cfg(tmp_path / "t.cfg", batch=16, subdivisions=2, max_batches=60)
