@@ -222,10 +222,10 @@ class JointSource(DetectionSource):
                     text = self.rule.describe_bad(image, found)
                     warnings.append((f"path-class:{image}", text))
                     return None
-            warnings.append((MISSING_LABELS, f"no label file {path} for {image}"
-                                             + (" and no label of the labels list in its path" if self.rule else "")
-                                             + ": trained as an image with no objects, as Darknet does (other "
-                                               "images without labels are not reported)"))
+            why = " and no label of the labels list in its path" if self.rule else ""
+            text = (f"no label file {path} for {image}{why}: trained as an image with no objects, as Darknet "
+                    f"does (other images without labels are not reported)")
+            warnings.append((MISSING_LABELS, text))
             return np.zeros((0, 5), np.float32), np.zeros((0, 5), np.float32)
         boxes, marks, problems = split_label_text(text, path, self.tree_classes or self.classes,
                                                   self.box_classes or None)
@@ -312,8 +312,8 @@ class JointTask(DetectionTask):
             lines.append(f"joint training: {len(self.cls_paths)} classification images, at most "
                          f"{float(self.ratio):g} per detection image")
         if self.rule is not None:
-            lines.append(f"classification-only images: label files with x, y >= 1e5, or no label file and one of "
-                         f"{len(self.rule.labels)} labels in the path"
+            lines.append(f"classification-only images: label files with x, y >= 1e5, or no label file and "
+                         f"one of {len(self.rule.labels)} labels in the path"
                          + (" (mapped through map=)" if self.rule.mapping is not None else ""))
         return lines
 
@@ -322,7 +322,8 @@ def _read_map(path: Path, data) -> list[int]:
     try:
         return [int(v) for v in path.read_text().split()]
     except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read map= file {path}: {exc}", file=data.path, line=data.lines.get("map")) from None
+        raise DataError(f"cannot read map= file {path}: {exc}", file=data.path,
+                        line=data.lines.get("map")) from None
 
 
 def path_rule(data, classes: int) -> PathClasses | None:
@@ -340,12 +341,13 @@ def path_rule(data, classes: int) -> PathClasses | None:
         if len(m) == len(labels):
             mapping = m
         elif len(labels) != classes:
-            raise DataError(f"map= has {len(m)} entries and labels= {len(labels)}: cannot tell the class of a "
-                            f"label line (classes={classes})", file=data.path, line=data.lines.get("map"))
+            raise DataError(f"map= has {len(m)} entries and labels= {len(labels)}: cannot tell the class "
+                            f"of a label line (classes={classes})", file=data.path,
+                            line=data.lines.get("map"))
         # else: labels= already lists the tree's classes; map= is the evaluation map (combine9k.data)
     if mapping is None and len(labels) > classes:
-        raise DataError(f"labels= has {len(labels)} entries but classes={classes} (and no map= with one entry "
-                        f"per label)", file=data.path, line=data.lines.get("labels"))
+        raise DataError(f"labels= has {len(labels)} entries but classes={classes} (and no map= with one "
+                        f"entry per label)", file=data.path, line=data.lines.get("labels"))
     if mapping is not None:
         bad = [v for v in mapping if not 0 <= v < classes]
         if bad:
@@ -378,19 +380,20 @@ def make_detection_task(net, paths: list[str], config, opts, *, list_dir: str = 
     ratio = Fraction(0)
     if classify is not None:
         if rule is None:
-            raise DataError("classify= needs labels= (the class of a classification image is the label in its "
-                            "path)", file=data.path, line=data.lines.get("classify"))
+            raise DataError("classify= needs labels= (the class of a classification image is the label in "
+                            "its path)", file=data.path, line=data.lines.get("classify"))
         listed = read_image_list(data.resolve("classify"))
         cls_paths, cls_classes, bad = assign_classes(listed, rule)
         if bad:
             import sys
 
-            shown = "\n  ".join(bad[:SHOWN]) + (f"\n  ... and {len(bad) - SHOWN} more" if len(bad) > SHOWN else "")
+            more = f"\n  ... and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
+            shown = "\n  ".join(bad[:SHOWN]) + more
             print(f"warning: {len(bad)} of {len(listed)} classification images left out:\n  {shown}",
                   file=sys.stderr)
         if not cls_paths:
-            raise DataError("no image of the classify= list has exactly one label in its path", file=data.path,
-                            line=data.lines.get("classify"))
+            raise DataError("no image of the classify= list has exactly one label in its path",
+                            file=data.path, line=data.lines.get("classify"))
         ratio = effective_ratio(DEFAULT_RATIO if opts.class_ratio is None else opts.class_ratio, len(paths),
                                 len(cls_paths))
     elif opts.class_ratio is not None:

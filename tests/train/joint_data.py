@@ -25,8 +25,8 @@ def write_cfg(folder: Path, *, batch: int = 4, rate: float = 0.01, noobject_scal
               max_batches: int = 20, jitter: float = 0.2) -> Path:
     text = (GOLDEN_CFG / "g_tree_mini.cfg").read_text()
     text = text.replace("batch=1\nsubdivisions=1\n",
-                        f"batch={batch}\nsubdivisions={max(1, batch // 2)}\nlearning_rate={rate}\nmomentum=0.9\n"
-                        f"decay=0.0005\nmax_batches={max_batches}\npolicy=constant\n", 1)
+                        f"batch={batch}\nsubdivisions={max(1, batch // 2)}\nlearning_rate={rate}\n"
+                        f"momentum=0.9\ndecay=0.0005\nmax_batches={max_batches}\npolicy=constant\n", 1)
     text = text.replace("noobject_scale=1", f"noobject_scale={noobject_scale}", 1)
     text = text.replace("jitter=.2", f"jitter={jitter}", 1)
     text = text.replace("random=1", "random=0", 1)

@@ -98,7 +98,8 @@ def test_label_file_markers_are_read_and_reported():
     boxes, marks, problems = joint.split_label_text(text, "x.txt", 9)
     assert marks.tolist() == [[1e6, 1e6, 1.0, 1.0, 8.0]]
     assert boxes[0].tolist() == pytest.approx([7, 0.5, 0.5, 0.2, 0.2]) and len(boxes) == 1
-    assert any("x.txt:3:" in p for p in problems) and any("x.txt:4:" in p and "out of range" in p for p in problems)
+    assert any("x.txt:3:" in p for p in problems)
+    assert any("x.txt:4:" in p and "out of range" in p for p in problems)
 
 
 def test_marker_label_file_in_the_mixed_list(tmp_path):

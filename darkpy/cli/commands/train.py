@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+HELP_RATIO = ("YOLO9000 joint training: at most this many images of the .data file's classify= list per "
+              "detection image (default 4 when classify= is set).")
 HELP_GPUS = "GPUs to train on, e.g. 0,1,2,3 (one process each, DistributedDataParallel; batch kept)."
 
 
@@ -54,7 +56,7 @@ def train(
     name: Optional[str] = typer.Option(None, "--name", help="Backup file prefix (default: the cfg's file name)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N (default: CUDA when present)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-batch lines."),
-    class_ratio: Optional[float] = typer.Option(None, "--class-ratio", help="YOLO9000 joint training: at most this many images of the .data file's classify= list per detection image (default 4 when classify= is set)."),
+    class_ratio: Optional[float] = typer.Option(None, "--class-ratio", help=HELP_RATIO),
 ) -> None:
     """Train a YOLOv2 detector: Darknet's augmentation, region loss, SGD schedule and backups.
 
@@ -87,10 +89,11 @@ def detector_train(
     seed: int = typer.Option(0, "--seed", help="Seed."),
     max_batches: Optional[int] = typer.Option(None, "--max-batches", help="Stop after this many batches."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-batch lines."),
+    class_ratio: Optional[float] = typer.Option(None, "--class-ratio", help=HELP_RATIO),
 ) -> None:
     """Same as `darkpy train CFG --data DATA --weights WEIGHTS` (Darknet's argument order)."""
     _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed, max_batches, None, None, None,
-           quiet)
+           quiet, class_ratio)
 
 
 def register(app: typer.Typer) -> None:
