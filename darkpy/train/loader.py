@@ -136,10 +136,15 @@ def _worker_init(_):
 
 
 class RequestLoader:
-    """Iterates the results of `requests()` (in order), made by `workers` processes (0: inline)."""
+    """Iterates the results of `requests()` (in order), made by `workers` processes (0: inline).
+
+    Workers are *spawned*, not forked: a process that has already run OpenCV (or OpenMP) code
+    holds thread pools whose locks a forked child inherits in a random state, and such a child
+    can hang on its first `cv2` call.
+    """
 
     def __init__(self, source: DetectionSource, requests: Callable[[], Iterator[Request]], workers: int = 2,
-                 pin_memory: bool = False, prefetch: int = 2):
+                 pin_memory: bool = False, prefetch: int = 2, context: str = "spawn"):
         self.source = source
         self.requests = requests
         self.workers = workers
@@ -147,7 +152,7 @@ class RequestLoader:
             self.loader = torch.utils.data.DataLoader(
                 _RequestDataset(source), batch_size=None, sampler=_RequestSampler(requests), num_workers=workers,
                 pin_memory=pin_memory, prefetch_factor=prefetch, persistent_workers=False,
-                worker_init_fn=_worker_init, collate_fn=_identity)
+                worker_init_fn=_worker_init, collate_fn=_identity, multiprocessing_context=context)
         else:
             self.loader = None
         self._it = None
