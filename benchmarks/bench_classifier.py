@@ -96,7 +96,8 @@ def bench_data(size: int, n: int, threads: int) -> None:
     from darkpy.classify.image import load_rgb, to_chw
     from concurrent.futures import ThreadPoolExecutor
 
-    cfg = AugmentConfig(size, size, size // 2 if size > 128 else size, size * 2, angle=7, aspect=0.75, hue=0.1,
+    cfg = AugmentConfig(size, size, size // 2 if size > 128 else size, size * 2, angle=7, aspect=0.75,
+                        hue=0.1,
                         saturation=0.75, exposure=0.75)
     with tempfile.TemporaryDirectory() as tmp:
         rng = np.random.default_rng(0)

@@ -26,19 +26,22 @@ def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return inter / union
 
 
-def _greedy(over: np.ndarray) -> np.ndarray:
-    """Keep-mask of greedy NMS over candidates already sorted best first; over[i, j]: IoU > thresh."""
-    n = over.shape[0]
+def _greedy(over: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    """Keep-mask of greedy NMS. `order`: candidate indices into `over` sorted best first (all of
+    `over`, in order, when None); over[i, j]: IoU(i, j) > thresh. Only surviving boxes cost a
+    vector operation, so a class with many weak candidates stays cheap."""
+    if order is None:
+        order = np.arange(over.shape[0])
+    n = len(order)
     alive = np.ones(n, dtype=bool)
-    later = np.triu(np.ones((n, n), dtype=bool), 1)
-    over = over & later
-    for i in range(n):
+    for i in range(n - 1):
         if alive[i]:
-            alive &= ~over[i]
+            alive[i + 1:] &= ~over[order[i], order[i + 1:]]
     return alive
 
 
-def nms_sort(boxes: torch.Tensor, objectness: torch.Tensor, probs: torch.Tensor, thresh: float) -> torch.Tensor:
+def nms_sort(boxes: torch.Tensor, objectness: torch.Tensor, probs: torch.Tensor,
+             thresh: float) -> torch.Tensor:
     """Darknet's `do_nms_sort` for one image. boxes (M, 4) xywh, objectness (M,), probs (M, C).
 
     Returns the probabilities with suppressed entries zeroed (a new tensor). Boxes whose
@@ -58,7 +61,7 @@ def nms_sort(boxes: torch.Tensor, objectness: torch.Tensor, probs: torch.Tensor,
         if cand.numel() < 2:
             continue
         order = cand[torch.argsort(col[cand], descending=True, stable=True)].numpy()
-        keep = _greedy(over[np.ix_(order, order)])
+        keep = _greedy(over, order)
         dead = order[~keep]
         sub[dead, k] = 0
     probs[idx] = sub.to(probs.device)

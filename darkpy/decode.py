@@ -207,5 +207,6 @@ def decode(layers: Sequence, outputs: Sequence[torch.Tensor], net_w: int, net_h:
     probs = torch.cat(parts_p, dim=1)
     result = []
     for i, (iw, ih) in enumerate(image_sizes):
-        result.append(RawBoxes(correct_boxes(boxes[i], iw, ih, net_w, net_h, letterbox), objectness[i], probs[i]))
+        corrected = correct_boxes(boxes[i], iw, ih, net_w, net_h, letterbox)
+        result.append(RawBoxes(corrected, objectness[i], probs[i]))
     return result

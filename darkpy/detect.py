@@ -59,6 +59,11 @@ class Detection:
         top, bottom = max(int(self.y1), 0), min(int(self.y2), height - 1)
         return left, top, right, bottom
 
+    def valid_box(self, width: int, height: int) -> tuple[float, float, float, float]:
+        """The corners Darknet's `detector valid` writes (1-based pixels, clipped to [1, size])."""
+        return (max(self.x1 + 1, 1.0), max(self.y1 + 1, 1.0), min(self.x2 + 1, float(width)),
+                min(self.y2 + 1, float(height)))
+
     def to_dict(self) -> dict:
         return {"class": self.name if self.name is not None else self.cls, "class_id": self.cls,
                 "confidence": round(self.prob, 6), "objectness": round(self.objectness, 6),
@@ -199,7 +204,8 @@ def _run(predictor, paths, thresh, hier_thresh, nms, letterbox, batch, names, ke
 
 def detect_images(net, paths: Sequence[str | Path], thresh: float = DEFAULT_THRESH,
                   hier_thresh: float = DEFAULT_HIER_THRESH, nms: float = DEFAULT_NMS, letterbox: bool = True,
-                  batch: int = 1, names: Sequence[str] | None = None, keep_probs: bool = False, workers: int = 0,
+                  batch: int = 1, names: Sequence[str] | None = None, keep_probs: bool = False,
+                  workers: int = 0,
                   on_error: Callable[[str, str], None] | None = None
                   ) -> Iterator[tuple[str, tuple[int, int], list[Detection]]]:
     """Run a detector over image files; yields `(path, (height, width), detections)` per readable
@@ -207,11 +213,13 @@ def detect_images(net, paths: Sequence[str | Path], thresh: float = DEFAULT_THRE
     `darkpy.inference.Predictor`. Unreadable images are reported to `on_error(path, message)`
     (default: a line on stderr) and skipped. `nms <= 0` disables NMS. Images are loaded and
     letterboxed by a DataLoader (`workers` processes) in batches of `batch`."""
-    yield from _run(net, [str(p) for p in paths], thresh, hier_thresh, nms, letterbox, batch, names, keep_probs,
+    yield from _run(net, [str(p) for p in paths], thresh, hier_thresh, nms, letterbox, batch, names,
+                    keep_probs,
                     False, workers, on_error)
 
 
-def detect_array(predictor, bgr: np.ndarray, thresh: float = DEFAULT_THRESH, hier_thresh: float = DEFAULT_HIER_THRESH,
+def detect_array(predictor, bgr: np.ndarray, thresh: float = DEFAULT_THRESH,
+                 hier_thresh: float = DEFAULT_HIER_THRESH,
                  nms: float = DEFAULT_NMS, letterbox: bool = True, names: Sequence[str] | None = None
                  ) -> list[Detection]:
     """Detections for one OpenCV BGR uint8 image (a video frame, say)."""
@@ -279,7 +287,8 @@ def draw_detections(bgr: np.ndarray, dets: Sequence[Detection], classes: int) ->
         (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
         y0 = max(top - th - base, 0)
         cv2.rectangle(img, (left, y0), (left + tw + 2, y0 + th + base), color, -1)
-        cv2.putText(img, label, (left + 1, y0 + th), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(img, label, (left + 1, y0 + th), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1,
+                    cv2.LINE_AA)
     return img
 
 

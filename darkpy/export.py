@@ -66,8 +66,8 @@ class _ExportRegion(nn.Module):
         obj = v[:, :, self.coords:self.coords + 1]
         cls = v[:, :, self.coords + 1:].permute(0, 1, 3, 4, 2)
         cls = _tree_softmax(cls, self.group, self.tree.groups).permute(0, 1, 4, 2, 3)
-        parts = [torch.sigmoid(v[:, :, 0:2]), v[:, :, 2:self.coords], obj if self.background else torch.sigmoid(obj),
-                 cls]
+        obj = obj if self.background else torch.sigmoid(obj)
+        parts = [torch.sigmoid(v[:, :, 0:2]), v[:, :, 2:self.coords], obj, cls]
         return torch.cat(parts, dim=2).reshape(x.shape)
 
 
@@ -117,8 +117,9 @@ def export_onnx(net, path: str | Path, size: int | tuple[int, int] | None = None
     path.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes about Python-computed padding (constant per size)
-        torch.onnx.export(_DetectionOutputs(model), (x,), str(path), input_names=["images"], output_names=names,
-                          dynamic_axes=dynamic_axes, opset_version=opset, dynamo=False, do_constant_folding=True)
+        torch.onnx.export(_DetectionOutputs(model), (x,), str(path), input_names=["images"],
+                          output_names=names, dynamic_axes=dynamic_axes, opset_version=opset, dynamo=False,
+                          do_constant_folding=True)
     return path
 
 

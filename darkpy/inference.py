@@ -35,7 +35,8 @@ class FusedConv(nn.Module):
             w = layer.weight.detach().double()
             b = layer.bias.detach().double()
             if layer.batch_normalize:
-                k = layer.scales.detach().double() / (layer.rolling_variance.detach().double().sqrt() + BN_EPS)
+                std = layer.rolling_variance.detach().double().sqrt()
+                k = layer.scales.detach().double() / (std + BN_EPS)
                 w = w * k.view(-1, 1, 1, 1)
                 b = b - layer.rolling_mean.detach().double() * k
         dtype = layer.weight.dtype
@@ -116,7 +117,8 @@ class Predictor:
 
     @property
     def detection_layers(self):
-        return self.model.detection_layers
+        """The detection layers for decoding (the float32 originals: anchors never pass through fp16)."""
+        return self.net.detection_layers
 
     def __call__(self, x: torch.Tensor) -> list[torch.Tensor]:
         with torch.inference_mode():

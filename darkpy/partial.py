@@ -28,7 +28,8 @@ class PartialReport:
                 f"{self.floats:,} floats), seen={self.seen}")
 
 
-def write_partial(cfg: str | Path, weights: str | Path, out: str | Path, n: int, *, keep_seen: bool = False) -> PartialReport:
+def write_partial(cfg: str | Path, weights: str | Path, out: str | Path, n: int, *,
+                  keep_seen: bool = False) -> PartialReport:
     from darkpy.model import parse_network
 
     if n < 0:

@@ -49,7 +49,8 @@ def display_available() -> bool:
     """True when OpenCV can open a window here (a GUI build and, on Linux, a display)."""
     import cv2
 
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    has_display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if sys.platform.startswith("linux") and not has_display:
         return False
     try:
         cv2.namedWindow("darkpy")
@@ -60,11 +61,12 @@ def display_available() -> bool:
 
 
 class FrameReader(threading.Thread):
-    """Decodes frames ahead of inference into a bounded queue."""
+    """Decodes frames ahead of inference into a bounded queue; with `prepare`, also turns each one
+    into the network input there (letterbox), so the inference thread only runs the network."""
 
-    def __init__(self, cap, max_frames: int | None = None, depth: int = 4):
+    def __init__(self, cap, max_frames: int | None = None, depth: int = 4, prepare: Callable | None = None):
         super().__init__(daemon=True)
-        self.cap, self.max_frames = cap, max_frames
+        self.cap, self.max_frames, self.prepare = cap, max_frames, prepare
         self.frames: queue.Queue = queue.Queue(maxsize=depth)
         self.stop_event = threading.Event()
         self.failed = False  # the source stopped delivering before the requested frames
@@ -77,7 +79,7 @@ class FrameReader(threading.Thread):
                 if not ok or frame is None:
                     self.failed = True
                     break
-                self._put(frame)
+                self._put((frame, self.prepare(frame) if self.prepare is not None else None))
                 n += 1
         finally:
             self._put(_END)
@@ -169,7 +171,10 @@ def run_video(predictor, source: str | int, out: str | Path | None = None, frame
     """Detect on every frame of `source` (a path or a webcam index) until it ends or after `frames`
     frames. `show=None` shows a window when a display exists; frames are written to `out` when
     given, or when no window can be shown (then `predictions.mp4` by default)."""
-    from darkpy.detect import detect_arrays, draw_detections
+    import torch
+
+    from darkpy.detect import draw_detections, postprocess
+    from darkpy.image import from_bgr, prepare
     from darkpy.inference import Predictor
 
     if frames is not None and frames < 1:
@@ -187,7 +192,13 @@ def run_video(predictor, source: str | int, out: str | Path | None = None, frame
     src = parse_source(source)
     fps_in = cap.get(__import__("cv2").CAP_PROP_FPS) or 0.0
     fps_in = fps_in if 1 <= fps_in <= 240 else 30.0
-    reader = FrameReader(cap, frames)
+    net_w, net_h = predictor.model.net.width, predictor.model.net.height
+
+    def to_input(frame):
+        im = from_bgr(frame)
+        return torch.from_numpy(prepare(im, net_w, net_h, letterbox)), (im.shape[2], im.shape[1])
+
+    reader = FrameReader(cap, frames, prepare=to_input)
     writer = FrameWriter(out_path, fps_in, show, lambda f, d: draw_detections(f, d, classes))
     reader.start()
     writer.start()
@@ -195,10 +206,13 @@ def run_video(predictor, source: str | int, out: str | Path | None = None, frame
     last = start
     try:
         while not writer.quit.is_set():
-            frame = reader.frames.get()
-            if frame is _END:
+            item = reader.frames.get()
+            if item is _END:
                 break
-            dets = detect_arrays(predictor, [frame], thresh, hier_thresh, nms, letterbox, names)[0]
+            frame, (x, size) = item
+            outputs = predictor(x[None])
+            dets = postprocess(predictor.detection_layers, outputs, net_w, net_h, [size], thresh, hier_thresh,
+                               nms, letterbox, names)[0]
             now = time.perf_counter()
             inst = 1.0 / max(now - last, 1e-9)
             fps = inst if count == 0 else 0.9 * fps + 0.1 * inst

@@ -14,7 +14,7 @@ from darkpy.tree import build_tree
 from darkpy.tree import hierarchy_top_prediction as top_one
 
 
-def _golden_boxes(golden, name):
+def _golden_boxes(golden, name, fused=False):
     folder = golden / "forward" / name
     net = darkpy.load_network(golden / "cfg" / f"{name}.cfg", folder / "weights", device="cpu")
     c, h, w = net.input_shape
@@ -24,19 +24,26 @@ def _golden_boxes(golden, name):
     iw, ih = int(m[1]), int(m[2])
     thresh, hier, nms = float(m[3]), float(m[4]), float(m[5])
     ref = np.array([[float(v) for v in line.split()] for line in lines[1:] if line.strip()])
-    with torch.no_grad():
-        outs = net.forward_all(x)
     layers = net.detection_layers
-    raw = decode(layers, [outs[l.index] for l in layers], w, h, [(iw, ih)], thresh, hier)[0]
+    if fused:
+        from darkpy.inference import Predictor
+
+        det_outs = Predictor(net, device="cpu")(x)
+    else:
+        with torch.no_grad():
+            outs = net.forward_all(x)
+        det_outs = [outs[l.index] for l in layers]
+    raw = decode(layers, det_outs, w, h, [(iw, ih)], thresh, hier)[0]
     probs = nms_sort(raw.boxes, raw.objectness, raw.probs, nms)
     got = torch.cat([raw.boxes, raw.objectness[:, None], probs], 1).numpy()
     return got, ref
 
 
 @pytest.mark.golden
+@pytest.mark.parametrize("fused", [False, True], ids=["unfused", "fused"])
 @pytest.mark.parametrize("name", ["g_yolov2_mini", "g_tiny_mini", "g_tree_mini"])
-def test_boxes_match_darknet(golden, name):
-    got, ref = _golden_boxes(golden, name)
+def test_boxes_match_darknet(golden, name, fused):
+    got, ref = _golden_boxes(golden, name, fused)
     assert got.shape == ref.shape
     # Darknet's order after do_nms_sort comes from qsort (not stable): compare as sets.
     got_live, ref_live = got[got[:, 4] > 0], ref[ref[:, 4] > 0]
@@ -67,12 +74,55 @@ def test_tree_walk_matches_scalar_walk():
 
 
 def test_iou_and_nms_like_darknet():
-    boxes = torch.tensor([[0.5, 0.5, 0.2, 0.2], [0.52, 0.5, 0.2, 0.2], [0.8, 0.8, 0.1, 0.1], [0.5, 0.5, 0.4, 0.4]])
+    boxes = torch.tensor([[0.5, 0.5, 0.2, 0.2], [0.52, 0.5, 0.2, 0.2], [0.8, 0.8, 0.1, 0.1],
+                          [0.5, 0.5, 0.4, 0.4]])
     iou = box_iou(boxes, boxes)
     assert torch.allclose(iou.diagonal(), torch.ones(4))
     assert iou[0, 2] == 0 and abs(iou[0, 3] - 0.25) < 1e-6
     obj = torch.tensor([0.9, 0.8, 0.7, 0.0])
     probs = torch.tensor([[0.9, 0.0], [0.8, 0.6], [0.7, 0.0], [0.0, 0.0]])
     out = nms_sort(boxes, obj, probs, 0.45)
-    assert out.tolist() == [[pytest.approx(0.9), 0.0], [0.0, pytest.approx(0.6)], [pytest.approx(0.7), 0.0], [0, 0]]
+    assert out.tolist() == [[pytest.approx(0.9), 0.0], [0.0, pytest.approx(0.6)], [pytest.approx(0.7), 0.0],
+                            [0, 0]]
     assert torch.equal(nms_sort(boxes, obj, probs, 0), probs)
+
+
+def test_yolo_decoding_by_hand(tmp_path):
+    cfg = tmp_path / "y.cfg"
+    cfg.write_text("[net]\nwidth=2\nheight=2\nchannels=12\n\n"
+                   "[yolo]\nmask=0,1\nanchors=1,1, 2,2\nclasses=1\nnum=2\n")
+    net = darkpy.model.parse_network(cfg)
+    layer = net.detection_layers[0]
+    out = torch.zeros(1, 12, 2, 2)
+    v = out.view(1, 2, 6, 2, 2)
+    v[0, 1, 0:2, 1, 0] = 0.5      # anchor 1 at row 1, col 0: sigmoid'd x, y offsets
+    v[0, 1, 4, 1, 0] = 0.9        # objectness
+    v[0, 1, 5, 1, 0] = 0.8        # class score
+    v[0, 0, 4, 0, 1] = 0.3        # below thresh: no box
+    raw = decode([layer], [out], 2, 2, [(100, 50)], thresh=0.5, letterbox=False)[0]
+    assert raw.boxes.shape == (8, 4)
+    i = (1 * 2 + 0) * 2 + 1       # cells outer, anchors inner
+    assert torch.allclose(raw.boxes[i], torch.tensor([0.25, 0.75, 1.0, 1.0]))
+    assert raw.objectness.nonzero().flatten().tolist() == [i]
+    assert raw.probs[i, 0].item() == pytest.approx(0.72)
+    from darkpy.detect import detections_from_raw
+
+    (d,) = detections_from_raw(raw, 100, 50)
+    assert (d.x1, d.y1, d.x2, d.y2) == pytest.approx((-25, 12.5, 75, 62.5))
+
+
+def test_greedy_nms_matches_sequential_walk():
+    from darkpy.boxes import _greedy
+
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 10, 60, 200):
+        for density in (0.02, 0.2, 0.6):
+            over = rng.random((n, n)) < density
+            over = over | over.T
+            alive = np.ones(n, dtype=bool)
+            for i in range(n):
+                if alive[i]:
+                    alive[i + 1:] &= ~over[i, i + 1:]
+            assert np.array_equal(_greedy(over), alive)
+            perm = rng.permutation(n)
+            assert np.array_equal(_greedy(over[np.ix_(perm, perm)]), _greedy(over, perm))

@@ -27,6 +27,7 @@ def test_known_box_with_letterbox(tmp_path, detector):
     assert d.x1 == pytest.approx(0, abs=1e-3) and d.x2 == pytest.approx(64, abs=1e-3)
     assert d.y1 == pytest.approx(-32, abs=1e-3) and d.y2 == pytest.approx(32, abs=1e-3)
     assert d.clipped(w, h) == (0, 0, 64, 32)
+    assert d.valid_box(w, h) == pytest.approx((1, 1, 65, 33))
 
 
 def test_known_box_without_letterbox_and_batches(tmp_path, detector):
@@ -37,7 +38,8 @@ def test_known_box_without_letterbox_and_batches(tmp_path, detector):
     bad.write_text("nope")
     net = darkpy.load_network(cfg, weights, device="cpu")
     errors = []
-    res = list(detect_images(net, [a, bad, b], letterbox=False, batch=2, on_error=lambda p, m: errors.append(p)))
+    res = list(detect_images(net, [a, bad, b], letterbox=False, batch=2,
+                             on_error=lambda p, m: errors.append(p)))
     assert [r[0] for r in res] == [str(a), str(b)] and errors == [str(bad)]
     (_, _, da), (_, _, db) = res
     assert [round(v, 3) for v in (da[0].x1, da[0].y1, da[0].x2, da[0].y2)] == [0, 0, 64, 32]
@@ -62,3 +64,17 @@ def test_expand_inputs(tmp_path):
     assert expand_inputs([str(tmp_path / "list.txt")]) == [str(tmp_path / "a.png"), str(tmp_path / "b.png")]
     import io
     assert expand_inputs(["-"], stdin=io.StringIO("x.jpg\ny.jpg\n")) == ["x.jpg", "y.jpg"]
+
+
+def test_darknet_colours_and_drawing():
+    import numpy as np
+
+    from darkpy.detect import Detection, class_color, draw_detections, format_detections
+
+    assert class_color(11, 20) == (0, 191, 255)  # VOC "dog": Darknet's orange
+    assert class_color(0, 2) == (255, 0, 255)
+    img = np.zeros((100, 200, 3), np.uint8)
+    d = Detection(0, 0.823, 20.0, 40.0, 120.0, 90.0, 0.9, "dog")
+    out = draw_detections(img, [d], 2)
+    assert img.sum() == 0 and tuple(out[70, 20]) == (255, 0, 255)
+    assert format_detections([d]) == ["dog: 82%"]

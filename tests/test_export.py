@@ -13,9 +13,12 @@ pytest.importorskip("onnxruntime")
 from darkpy.export import export_onnx, run_onnx  # noqa: E402
 
 
-@pytest.mark.parametrize("name,dynamic", [("g_yolov2_mini", True), ("g_tree_mini", False), ("g_yolov3_mini", False)])
+@pytest.mark.slow
+@pytest.mark.parametrize("name,dynamic", [("g_yolov2_mini", True), ("g_tree_mini", False),
+                                          ("g_yolov3_mini", False)])
 def test_onnx_matches_pytorch(golden, tmp_path, name, dynamic):
-    net = darkpy.load_network(golden / "cfg" / f"{name}.cfg", golden / "forward" / name / "weights", device="cpu")
+    net = darkpy.load_network(golden / "cfg" / f"{name}.cfg", golden / "forward" / name / "weights",
+                              device="cpu")
     path = export_onnx(net, tmp_path / "m.onnx", dynamic=dynamic)
     sizes = [net.net.width, net.net.width + 32] if dynamic else [net.net.width]
     for s in sizes:
@@ -30,12 +33,12 @@ def test_onnx_matches_pytorch(golden, tmp_path, name, dynamic):
             assert abs(g - r.numpy()).max() <= 1e-4 * max(1.0, r.abs().max().item())
 
 
+@pytest.mark.slow
 def test_export_cli(golden, tmp_path, cli):
     name = "g_tiny_mini"
-    code, out, err = cli("export", "onnx", golden / "cfg" / f"{name}.cfg", golden / "forward" / name / "weights",
-                         tmp_path / "t.onnx")
+    cfg, weights = golden / "cfg" / f"{name}.cfg", golden / "forward" / name / "weights"
+    code, out, err = cli("export", "onnx", cfg, weights, tmp_path / "t.onnx")
     assert code == 0, out + err
     assert "max abs difference" in out and (tmp_path / "t.onnx").exists()
-    code, out, err = cli("export", "onnx", golden / "cfg" / f"{name}.cfg", golden / "forward" / name / "weights",
-                         tmp_path / "t.onnx", "--size", "50")
+    code, out, err = cli("export", "onnx", cfg, weights, tmp_path / "t.onnx", "--size", "50")
     assert code == 2

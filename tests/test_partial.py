@@ -132,7 +132,8 @@ def test_partial_loads_exactly_those_layers_into_a_detector(tmp_path, full):
     assert "partial: loaded 2 of 4 layers" in str(rep)
     src = darkpy.load_network(cfg, weights, device="cpu")
     for i in (0, 2):
-        np.testing.assert_array_equal(net.layers[i].weight.detach().numpy(), src.layers[i].weight.detach().numpy())
+        np.testing.assert_array_equal(net.layers[i].weight.detach().numpy(),
+                                      src.layers[i].weight.detach().numpy())
 
 
 def test_partial_errors(tmp_path, full):
@@ -183,7 +184,8 @@ def test_detector_training_reports_the_partial_load(cli, tmp_path, full):
         (tmp_path / "labels" / f"{i}.txt").write_text("0 0.5 0.5 0.3 0.3\n")
         paths.append(str(p))
     (tmp_path / "train.txt").write_text("\n".join(paths) + "\n")
-    (tmp_path / "det.data").write_text(f"classes=1\ntrain={tmp_path / 'train.txt'}\nbackup={tmp_path / 'backup'}\n")
+    (tmp_path / "det.data").write_text(f"classes=1\ntrain={tmp_path / 'train.txt'}\n"
+                                       f"backup={tmp_path / 'backup'}\n")
     det = tmp_path / "det.cfg"
     det.write_text(DETECTOR.replace("batch=1\n", "batch=2\nmax_batches=1\n", 1))
     code, out, err = cli("train", det, "--data", tmp_path / "det.data", "--weights", part, "--workers", "0",

@@ -83,7 +83,8 @@ def _bad_paths_error(bad: list[tuple[str, list[int]]], labels: list[str], source
         more = f" and {len(none) - MAX_SHOWN} more" if len(none) > MAX_SHOWN else ""
         parts.append(f"{len(none)} image path(s) contain no label: {shown}{more}")
     if many:
-        shown = "; ".join(f"{p!r} matches {', '.join(repr(labels[i]) for i in m)}" for p, m in many[:MAX_SHOWN])
+        shown = "; ".join(f"{p!r} matches {', '.join(repr(labels[i]) for i in m)}"
+                          for p, m in many[:MAX_SHOWN])
         more = f" and {len(many) - MAX_SHOWN} more" if len(many) > MAX_SHOWN else ""
         parts.append(f"{len(many)} image path(s) contain more than one label: {shown}{more}")
     return DataError("; ".join(parts) + " (Darknet needs exactly one label string inside each path)",
@@ -105,6 +106,19 @@ def assign_labels(paths: list[str], labels: list[str], source: str | Path | None
     if bad:
         raise _bad_paths_error(bad, labels, source)
     return LabelledList(list(paths), classes, list(labels), Path(source) if source is not None else None)
+
+
+def resolve_beside(paths: list[str], folder: Path) -> list[str]:
+    """Relative image paths are read from the working directory, as Darknet reads them; one that
+    is not there but is beside the list file is taken from there. (Labels are matched on the
+    paths as written.)"""
+    if not paths or Path(paths[0]).is_absolute():
+        return paths
+    out = []
+    for p in paths:
+        q = Path(p)
+        out.append(p if q.is_absolute() or q.exists() or not (folder / q).exists() else str(folder / q))
+    return out
 
 
 def is_image(path: Path) -> bool:
@@ -161,11 +175,13 @@ class ClassifierData:
             out = folder_labelled(path, self.labels or None)
         else:
             if not path.exists():
-                raise DataError(f"'{key}' list not found: {value}", file=self.data.path, line=self.data.lines.get(key))
+                raise DataError(f"'{key}' list not found: {value}", file=self.data.path,
+                                line=self.data.lines.get(key))
             paths = read_list(path)
             if not paths:
                 raise DataError("image list is empty", file=path)
             out = assign_labels(paths, self.labels, path)
+            out.paths = resolve_beside(out.paths, path.parent)
         if len(out.labels) != self.classes:
             raise DataError(f"classes={self.classes} but {len(out.labels)} labels", file=self.data.path,
                             line=self.data.lines.get("classes"))
@@ -195,7 +211,8 @@ def read_classifier_data(path: str | Path, *, need_labels: bool = True) -> Class
     if classes is None:
         classes = len(labels) if labels else 2  # Darknet's default is 2
     if classes < 1:
-        raise DataError(f"classes must be at least 1, got {classes}", file=data.path, line=data.lines.get("classes"))
+        raise DataError(f"classes must be at least 1, got {classes}", file=data.path,
+                        line=data.lines.get("classes"))
     if labels and len(labels) < classes:
         raise DataError(f"classes={classes} but the label list has {len(labels)} entries", file=data.path,
                         line=data.lines.get("classes"))
@@ -209,6 +226,7 @@ def read_classifier_data(path: str | Path, *, need_labels: bool = True) -> Class
     if top < 1:
         raise DataError(f"top must be at least 1, got {top}", file=data.path, line=data.lines.get("top"))
     if top > classes:
-        raise DataError(f"top={top} is larger than classes={classes}", file=data.path, line=data.lines.get("top"))
+        raise DataError(f"top={top} is larger than classes={classes}", file=data.path,
+                        line=data.lines.get("top"))
     backup = Path(data.get("backup", "backup/"))
     return ClassifierData(data, classes, labels, names, top, backup)

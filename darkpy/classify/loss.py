@@ -72,7 +72,8 @@ def find_head(net) -> Head:
                      "not a classifier (use `darkpy train` for detectors)")
 
 
-def build_truth(classes: np.ndarray, outputs: int, n_labels: int, tree=None, smooth: float = 0.0) -> np.ndarray:
+def build_truth(classes: np.ndarray, outputs: int, n_labels: int, tree=None,
+                smooth: float = 0.0) -> np.ndarray:
     """Darknet's truth rows for class indexes: one-hot over the first `n_labels` entries
     (`fill_truth`), or with label smoothing `1 - eps` / `eps / (n_labels - 1)`
     (`fill_truth_smooth`), then the tree's ancestors and masked groups (`fill_hierarchy`)."""
@@ -87,25 +88,15 @@ def build_truth(classes: np.ndarray, outputs: int, n_labels: int, tree=None, smo
     else:
         truth[np.arange(n), classes] = 1.0
     if tree is not None:
-        anc = _ancestors(tree)
-        hot = anc[classes]                     # (n, nodes): the label and its ancestors
-        truth[hot & (truth == 0)] = 1.0
+        for row, c in enumerate(classes):      # the label's ancestors are truths too
+            up = tree.path_to_root(int(c))[1:]
+            truth[row, up] = np.where(truth[row, up] == 0, 1.0, truth[row, up])
         group = np.asarray(tree.group)
         counts = np.zeros((n, tree.groups), dtype=np.int64)
         np.add.at(counts, (np.repeat(np.arange(n), outputs), np.tile(group, n)), (truth != 0).ravel())
         masked = counts[:, group] == 0         # (n, nodes): the node's group holds no truth
         truth[masked] = SECRET_NUM
     return truth
-
-
-_ANC_CACHE: dict[int, np.ndarray] = {}
-
-
-def _ancestors(tree) -> np.ndarray:
-    key = id(tree)
-    if key not in _ANC_CACHE:
-        _ANC_CACHE[key] = tree.ancestors_mask()
-    return _ANC_CACHE[key]
 
 
 def forward_capturing(net, x: torch.Tensor, head: Head) -> torch.Tensor:
@@ -137,7 +128,8 @@ def _cost_delta(cost_layer, p: torch.Tensor, t: torch.Tensor) -> tuple[torch.Ten
         return delta, torch.where(small, diff * diff, 2 * diff.abs() - 1)
     if kind == "L1":
         return torch.where(diff > 0, torch.ones_like(diff), -torch.ones_like(diff)), diff.abs()
-    raise UsageError(f"[cost] type={kind} is not supported for classification training (sse, masked, smooth, L1)")
+    raise UsageError(f"[cost] type={kind} is not supported for classification training "
+                     "(sse, masked, smooth, L1)")
 
 
 @dataclass

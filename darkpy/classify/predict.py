@@ -68,7 +68,8 @@ class Prediction:
     probs: list[float]
 
     def lines(self, names: list[str]) -> list[str]:
-        return [f"{100 * p:5.2f}%: {names[i] if i < len(names) else i}" for i, p in zip(self.indexes, self.probs)]
+        return [f"{100 * p:5.2f}%: {names[i] if i < len(names) else i}"
+                for i, p in zip(self.indexes, self.probs)]
 
 
 def predict_tensor(net, x: torch.Tensor, top: int) -> list[tuple[list[int], list[float]]]:

@@ -32,7 +32,8 @@ def build_training(data: str | Path, cfg: str | Path, weights: str | Path | None
 
 
 def train_classifier(data: str | Path, cfg: str | Path, weights: str | Path | None = None, *, device=None,
-                     max_batches: int | None = None, clear: bool = False, resume: bool = False, amp: bool = False,
+                     max_batches: int | None = None, clear: bool = False, resume: bool = False,
+                     amp: bool = False,
                      seed: int = 0, threads: int | None = None, backup: str | Path | None = None,
                      smooth: float | None = None, hooks=(), log=print, ddp=None, **trainer_options):
     """Train; returns the finished `Trainer`. `ddp` is a `darkpy.train.distributed.DistInfo`
@@ -74,7 +75,9 @@ def run_training(*, gpus: list[int] | None = None, ddp_cpu: int = 0, log=print, 
     if info.enabled:
         dd.init(info)
         try:
-            device = kwargs.pop("device", None) or (f"cuda:{info.local_rank}" if gpus is None and _cuda() else None)
+            device = kwargs.pop("device", None)
+            if device is None and _cuda():
+                device = f"cuda:{info.local_rank}"
             train_classifier(ddp=info, device=device, log=log, **kwargs)
         finally:
             dd.shutdown()

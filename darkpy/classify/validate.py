@@ -4,9 +4,10 @@
 Modes (Darknet's names in brackets):
 - `center` [valid]: `resize_min` to the network width, centred crop (the default).
 - `resize` [validcrop]: the image stretched to the network size.
-- `ten` [valid10]: the image stretched to (w+32) x (h+32); the four corner crops shifted 32
-  pixels outwards (reads outside clamp to the edge, as `crop_image` does) and the centre, and
-  the same five of the mirrored image; the ten outputs summed.
+- `ten` [valid10]: the image stretched to (w+32) x (h+32); five w x h windows at offsets
+  (-32, -32), (32, -32), (0, 0), (-32, 32), (32, 32) -- Darknet's offsets as written, so most
+  reach outside the image, where `crop_image` repeats the edge -- and the same five of the
+  mirrored image; the ten outputs summed.
 - `multi` [validmulti]: the whole image at every scale of `scales` (`resize_min`, the network
   resized to fit) plus its mirror, outputs summed. (Darknet applies the WordTree product to the
   unmirrored pass only; darkpy applies it to both.)
@@ -91,7 +92,8 @@ class ValidResult:
 
 
 def validate(net, items: LabelledList, top: int, *, mode: str = "center", scales=MULTI_SCALES,
-             batch: int = 16, threads: int = 4, progress: bool = True, limit: int | None = None) -> ValidResult:
+             batch: int = 16, threads: int = 4, progress: bool = True,
+             limit: int | None = None) -> ValidResult:
     if mode not in MODES:
         raise UsageError(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
     classes = len(items.labels)

@@ -110,5 +110,6 @@ groups=1
 
 
 def tiny_cfg(path, classes=4, batch=8, subdivisions=2, max_batches=100):
-    path.write_text(TINY.format(classes=classes, batch=batch, subdivisions=subdivisions, max_batches=max_batches))
+    path.write_text(TINY.format(classes=classes, batch=batch, subdivisions=subdivisions,
+                                max_batches=max_batches))
     return path

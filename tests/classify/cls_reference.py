@@ -66,8 +66,10 @@ def rotate_crop_image(im, rad, s, w, h, dx, dy, aspect):
     out = np.zeros((h, w, im.shape[2]))
     for y in range(h):
         for x in range(w):
-            rx = math.cos(rad) * ((x - w / 2.0) / s * aspect + dx / s * aspect) - math.sin(rad) * ((y - h / 2.0) / s + dy / s) + cx
-            ry = math.sin(rad) * ((x - w / 2.0) / s * aspect + dx / s * aspect) + math.cos(rad) * ((y - h / 2.0) / s + dy / s) + cy
+            u = (x - w / 2.0) / s * aspect + dx / s * aspect
+            v = (y - h / 2.0) / s + dy / s
+            rx = math.cos(rad) * u - math.sin(rad) * v + cx
+            ry = math.sin(rad) * u + math.cos(rad) * v + cy
             out[y, x] = bilinear(im, rx, ry)
     return out
 

@@ -14,7 +14,8 @@ def trained_files(tmp_path, color_set):
 
 def test_predict_prints_top_k_lines(cli, tmp_path, color_set):
     cfg, weights = trained_files(tmp_path, color_set)
-    code, out, err = cli("classifier", "predict", color_set["data"], cfg, weights, *color_set["valid"][:2], "--top", "3")
+    code, out, err = cli("classifier", "predict", color_set["data"], cfg, weights, *color_set["valid"][:2],
+                         "--top", "3")
     assert code == 0, err
     lines = out.strip().splitlines()
     assert lines[0] == f"{color_set['valid'][0]}:"

@@ -46,7 +46,8 @@ def test_distort_matches_darknet_hsv(im, hue, sat, val):
     x = im.copy()
     x[0, 0] = 0.4  # grey pixel: Darknet's hue is 0/0 there, saturation 0
     x[1, 1] = 0.0
-    np.testing.assert_allclose(I.distort_image(x, hue, sat, val), R.distort_image(x, hue, sat, val), atol=2e-6)
+    np.testing.assert_allclose(I.distort_image(x, hue, sat, val), R.distort_image(x, hue, sat, val),
+                               atol=2e-6)
 
 
 def test_letterbox_geometry():
@@ -74,4 +75,5 @@ def test_augment_ranges_follow_the_cfg():
 def test_center_option_uses_center_crop():
     cfg = A.AugmentConfig(8, 8, 8, 16, center=True, flip=False)
     im = np.random.default_rng(0).random((10, 14, 3)).astype(np.float32)
-    np.testing.assert_allclose(A.augment(im, np.random.default_rng(0), cfg), I.center_crop_image(im, 8, 8), atol=1e-6)
+    np.testing.assert_allclose(A.augment(im, np.random.default_rng(0), cfg), I.center_crop_image(im, 8, 8),
+                               atol=1e-6)

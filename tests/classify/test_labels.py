@@ -98,3 +98,17 @@ def test_bundled_imagenet1k_data_reads(repo):
     d = read_classifier_data(repo / "cfg" / "imagenet1k.data")
     assert d.classes == 1000 and len(d.labels) == 1000 and d.top == 5
     assert d.labels[0] == (repo / "data" / "imagenet.labels.list").read_text().split()[0]
+
+
+def test_relative_list_entries_resolve_beside_the_list(tmp_path, monkeypatch):
+    import cv2
+
+    (tmp_path / "imgs").mkdir()
+    cv2.imwrite(str(tmp_path / "imgs" / "1_cat.png"), np.zeros((4, 4, 3), np.uint8))
+    (tmp_path / "labels.list").write_text("cat\ndog\n")
+    (tmp_path / "train.list").write_text("imgs/1_cat.png\n")
+    (tmp_path / "x.data").write_text(f"classes=2\nlabels={tmp_path / 'labels.list'}\n"
+                                     f"train={tmp_path / 'train.list'}\n")
+    monkeypatch.chdir("/")
+    out = read_classifier_data(tmp_path / "x.data").split("train")
+    assert out.paths == [str(tmp_path / "imgs" / "1_cat.png")] and out.classes.tolist() == [0]

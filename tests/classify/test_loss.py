@@ -7,7 +7,8 @@ import torch
 
 import darkpy
 from darkpy.model import parse_network
-from darkpy.classify.loss import SECRET_NUM, build_truth, classification_loss, find_head, hierarchy_predictions
+from darkpy.classify.loss import (SECRET_NUM, build_truth, classification_loss, find_head,
+                                  hierarchy_predictions)
 from darkpy.errors import UsageError
 from darkpy.tree import read_tree
 
@@ -171,7 +172,8 @@ def test_tree_softmax_masks_groups_without_truth_and_cost_masked(tmp_path):
             sel = group == gi
             tg = t[:, sel]
             keep = (tg != SECRET_NUM).all(1, keepdim=True)
-            total = total - 2 * (torch.where(keep, tg, torch.zeros_like(tg)) * torch.log_softmax(z[:, sel], 1)).sum()
+            kept = torch.where(keep, tg, torch.zeros_like(tg))
+            total = total - 2 * (kept * torch.log_softmax(z[:, sel], 1)).sum()
         return total
 
     ref = reference_grads(net, x, ref_loss)

@@ -1,7 +1,6 @@
 """Classification training on the shared engine: task batches, and a small end-to-end run."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
@@ -14,7 +13,8 @@ from darkpy.classify.validate import validate
 
 class FakeTrainer:
     def __init__(self, rank=0, world=1, per_rank=8, mini=4, seed=5):
-        self.rank, self.world_size, self.images_per_rank, self.mini_batch, self.seed = rank, world, per_rank, mini, seed
+        self.rank, self.world_size, self.seed = rank, world, seed
+        self.images_per_rank, self.mini_batch = per_rank, mini
 
 
 def make_task(tmp_path, color_set, **kw):
@@ -66,7 +66,8 @@ def test_loss_report_for_the_engine(tmp_path, color_set):
     rep = task.loss(net, images, truth, seen=4)
     rep.loss.backward()
     assert rep.cost == pytest.approx(float(rep.loss)) and 0 <= rep.stats["top1"] <= 1
-    assert rep.cost == pytest.approx(-float(torch.log(net(images).reshape(4, -1)[truth == 1]).sum()), rel=1e-4)
+    xent = -float(torch.log(net(images).reshape(4, -1)[truth == 1]).sum())
+    assert rep.cost == pytest.approx(xent, rel=1e-4)
     task.close()
 
 
@@ -96,7 +97,8 @@ def test_end_to_end_colour_classes_and_high_res_fine_tuning(tmp_path, cli):
 
     hi = tmp_path / "t_48.cfg"
     hi.write_text(cfg.read_text().replace("width=32", "width=48").replace("height=32", "height=48")
-                  .replace("max_batches=60", "max_batches=5").replace("learning_rate=0.1", "learning_rate=0.001")
+                  .replace("max_batches=60", "max_batches=5")
+                  .replace("learning_rate=0.1", "learning_rate=0.001")
                   .replace("min_crop=28", "min_crop=48").replace("max_crop=40", "max_crop=56"))
     code, out, err = cli("classifier", "train", s["data"], hi, final, "--clear", "--threads", "2",
                          "--backup", tmp_path / "b")
@@ -123,3 +125,27 @@ def test_two_cpu_processes_train_like_one(tmp_path, cli):
     assert a.seen == b.seen == 16
     for pa, pb in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(pa, pb, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_resume_continues_exactly(tmp_path, color_set):
+    """Stopped after 2 batches and resumed to 4: the same weights as 4 batches in one go (image
+    draws and augmentation are a function of the batch number, the optimiser state is restored)."""
+    from darkpy.train.engine import Hook
+
+    from darkpy.classify.train import train_classifier
+
+    cfg = tiny_cfg(tmp_path / "t.cfg", batch=8, subdivisions=2, max_batches=4)
+
+    def run(out, resume=False, stop_at=None):
+        hooks = [Hook(1, lambda t: t.request_stop() if t.iteration == stop_at else None)] if stop_at else []
+        return train_classifier(color_set["data"], cfg, device="cpu", threads=1, backup=out, resume=resume,
+                                hooks=hooks, log=lambda *_: None, quiet=True)
+
+    run(tmp_path / "whole")
+    run(tmp_path / "part", stop_at=2)
+    resumed = run(tmp_path / "part", resume=True)
+    assert resumed.start_iteration == 2 and resumed.iteration == 4
+    a = (tmp_path / "whole" / "t_final.weights").read_bytes()
+    b = (tmp_path / "part" / "t_final.weights").read_bytes()
+    assert a == b

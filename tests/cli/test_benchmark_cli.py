@@ -5,7 +5,7 @@ from darkpy.benchmark import benchmark_network
 
 def test_benchmark_cli_small(golden, cli):
     code, out, err = cli("benchmark", golden / "cfg" / "g_tiny_mini.cfg", "--sizes", "64,96", "--iters", "1",
-                         "--device", "cpu")
+                         "--device", "cpu", "--matmul-size", "256")
     assert code == 0, out + err
     assert "64x64" in out and "96x96" in out and "GFLOP/s" in out
 

@@ -64,6 +64,7 @@ def test_detect_weights_that_do_not_match(tmp_path, model, cli):
     assert code == 2 and err
 
 
+@pytest.mark.slow
 def test_detect_on_video_file(tmp_path, model, cli):
     cfg, weights, names = model
     src = tmp_path / "in.avi"

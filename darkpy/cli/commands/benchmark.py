@@ -11,11 +11,14 @@ def benchmark(
     cfg: Path = typer.Argument(..., help="Darknet .cfg file."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="A .weights file (random weights "
                                            "time the same)."),
-    sizes: str = typer.Option("320,416,608", "--sizes", help="Comma-separated input sizes (multiples of 32)."),
+    sizes: str = typer.Option("320,416,608", "--sizes",
+                              help="Comma-separated input sizes (multiples of 32)."),
     batch: int = typer.Option(1, "--batch", "-b", help="Images per forward pass."),
-    device: Optional[str] = typer.Option(None, "--device", "-d", help="cpu, cuda, cuda:N (default: CUDA if present)."),
+    device: Optional[str] = typer.Option(None, "--device", "-d",
+                                         help="cpu, cuda, cuda:N (default: CUDA if present)."),
     iters: int = typer.Option(5, "--iters", help="Timed runs per size (the best one is reported)."),
     half: Optional[bool] = typer.Option(None, "--half/--no-half", help="fp16 (default: on CUDA only)."),
+    matmul_size: int = typer.Option(2048, "--matmul-size", help="Side of the float32 matmul yardstick."),
 ) -> None:
     """Latency, FPS and achieved GFLOP/s per input size (YOLOv2's speed/accuracy trade-off)."""
     from rich.console import Console
@@ -40,8 +43,9 @@ def benchmark(
     dev = select_device(device)
     net = darkpy.load_network(cfg, weights, device="cpu")
     rows = benchmark_network(net, size_list, batch, dev, iters, half=half)
-    mm = matmul_gflops(dev)
-    table = Table(title=f"{cfg.name} on {dev} (batch {batch}{', fp16' if (half if half is not None else dev.type == 'cuda') else ''})")
+    mm = matmul_gflops(dev, max(16, matmul_size), iters=3)
+    fp16 = half if half is not None else dev.type == "cuda"
+    table = Table(title=f"{cfg.name} on {dev} (batch {batch}{', fp16' if fp16 else ''})")
     for col in ("size", "BFLOPs", "latency ms", "FPS", "GFLOP/s", "vs matmul"):
         table.add_column(col, justify="right")
     for r in rows:

@@ -15,16 +15,24 @@ def train(
     data: Path = typer.Argument(..., help="Classification .data (classes, train, labels, backup...)."),
     cfg: Path = typer.Argument(..., help="Network .cfg (e.g. cfg/darknet19.cfg, cfg/darknet19_448.cfg)."),
     weights: Optional[Path] = typer.Argument(None, help="Initial weights (full or partial)."),
-    max_batches: Optional[int] = typer.Option(None, "--max-batches", help="Stop after this many iterations (default: the cfg's)."),
-    clear: bool = typer.Option(False, "--clear", help="Reset the images-seen counter (schedule starts over)."),
+    max_batches: Optional[int] = typer.Option(None, "--max-batches",
+                                              help="Stop after this many iterations (default: the cfg's)."),
+    clear: bool = typer.Option(False, "--clear",
+                               help="Reset the images-seen counter (schedule starts over)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from backup/NAME.backup."),
     amp: bool = typer.Option(False, "--amp", help="Mixed precision on CUDA."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N (default: CUDA when present)."),
-    backup: Optional[Path] = typer.Option(None, "--backup", help="Backup folder (default: the .data's backup=)."),
+    device: Optional[str] = typer.Option(None, "--device",
+                                         help="cpu, cuda, cuda:N (default: CUDA when present)."),
+    backup: Optional[Path] = typer.Option(None, "--backup",
+                                          help="Backup folder (default: the .data's backup=)."),
     seed: int = typer.Option(0, "--seed", help="Seed for image draws and augmentation."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Image loading threads."),
-    smooth: Optional[float] = typer.Option(None, "--label-smooth", help="Label smoothing epsilon (default: the cfg's label_smooth_eps)."),
-    gpus: Optional[str] = typer.Option(None, "--gpus", help="GPU ids, e.g. 0,1,2,3: one process per GPU (DDP), the cfg's batch split over them."),
+    smooth: Optional[float] = typer.Option(None, "--label-smooth",
+                                           help="Label smoothing epsilon (default: the cfg's "
+                                                 "label_smooth_eps)."),
+    gpus: Optional[str] = typer.Option(None, "--gpus",
+                                       help="GPU ids, e.g. 0,1,2,3: one process per GPU (DDP), the cfg's "
+                                             "batch split over them."),
     ddp_cpu: int = typer.Option(0, "--ddp-cpu", help="N processes on the CPU (DDP over gloo; for tests)."),
 ) -> None:
     """Train a classifier with Darknet's augmentation, loss, schedule and backups."""
@@ -51,12 +59,17 @@ def valid(
     data: Path = typer.Argument(..., help="Classification .data (valid, labels, top...)."),
     cfg: Path = typer.Argument(..., help="Network .cfg."),
     weights: Path = typer.Argument(..., help="Trained .weights."),
-    mode: str = typer.Option("center", "--mode", help="center (Darknet's valid), resize (validcrop), ten (valid10), multi (validmulti)."),
-    scales: Optional[List[int]] = typer.Option(None, "--scale", help="Scales for --mode multi (repeatable; default 224 288 320 352 384)."),
+    mode: str = typer.Option("center", "--mode",
+                             help="center (Darknet's valid), resize (validcrop), ten (valid10), "
+                                   "multi (validmulti)."),
+    scales: Optional[List[int]] = typer.Option(None, "--scale",
+                                               help="Scales for --mode multi (repeatable; default 224 288 "
+                                                     "320 352 384)."),
     top: Optional[int] = typer.Option(None, "--top", help="k for top-k (default: the .data's top=)."),
     batch: int = typer.Option(16, "--batch", help="Images per forward pass (center/resize modes)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N images."),
-    show: int = typer.Option(10, "--show", help="Classes listed in the per-class summary (worst first; 0: none)."),
+    show: int = typer.Option(10, "--show",
+                             help="Classes listed in the per-class summary (worst first; 0: none)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N."),
     threads: int = typer.Option(4, "--threads", help="Image loading threads."),
 ) -> None:
@@ -87,7 +100,9 @@ def valid(
         for col in ("class", "images", "top 1", f"top {k}", "most confused with"):
             table.add_column(col, justify="right" if col in ("images", "top 1", f"top {k}") else "left")
         for r in rows:
-            other = f"{names[r['confused_with']]} ({r['confused_count']})" if r["confused_with"] is not None else "-"
+            other = "-"
+            if r["confused_with"] is not None:
+                other = f"{names[r['confused_with']]} ({r['confused_count']})"
             table.add_row(names[r["class"]], str(r["images"]), f"{r['top1']:.3f}", f"{r['topk']:.3f}", other)
         console.print(table)
 
@@ -98,8 +113,10 @@ def predict(
     cfg: Path = typer.Argument(..., help="Network .cfg."),
     weights: Path = typer.Argument(..., help="Trained .weights."),
     images: List[Path] = typer.Argument(..., help="Image files."),
-    top: Optional[int] = typer.Option(None, "--top", "-t", help="How many classes to list (default: the .data's top=)."),
-    preprocess: str = typer.Option("letterbox", "--preprocess", help="letterbox (Darknet's predict), center (resize_min + crop), resize."),
+    top: Optional[int] = typer.Option(None, "--top", "-t",
+                                      help="How many classes to list (default: the .data's top=)."),
+    preprocess: str = typer.Option("letterbox", "--preprocess",
+                                   help="letterbox (Darknet's predict), center (resize_min + crop), resize."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N."),
 ) -> None:
     """Top-k classes with probabilities for each image (WordTree-aware for darknet9000-style cfgs)."""

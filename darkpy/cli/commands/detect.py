@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import List, Optional
@@ -76,24 +75,32 @@ def detect(
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Its .weights file."),
     data: Optional[Path] = typer.Option(None, "--data", help=".data file whose names= gives class names."),
     names: Optional[Path] = typer.Option(None, "--names", help="Class names file (one per line)."),
-    thresh: float = typer.Option(0.5, "--thresh", help="Keep detections with probability above this (Darknet: .5)."),
+    thresh: float = typer.Option(0.5, "--thresh",
+                                 help="Keep detections with probability above this (Darknet: .5)."),
     hier_thresh: float = typer.Option(0.5, "--hier-thresh", help="WordTree walk threshold (Darknet: .5)."),
     nms: float = typer.Option(0.45, "--nms", help="NMS IoU threshold (0 disables; Darknet: .45)."),
     size: Optional[int] = typer.Option(None, "--size", "-s", help="Network input size, a multiple of 32 "
                                        "(default: the cfg's)."),
     letterbox: bool = typer.Option(True, "--letterbox/--no-letterbox",
-                                   help="Keep the aspect ratio on a grey canvas, as Darknet's `detector test` "
+                                   help="Keep the aspect ratio on a grey canvas, as Darknet's "
+                                        "`detector test` "
                                         "(default), or stretch to the network size."),
-    device: Optional[str] = typer.Option(None, "--device", "-d", help="cpu, cuda, cuda:N (default: CUDA if present)."),
+    device: Optional[str] = typer.Option(None, "--device", "-d",
+                                         help="cpu, cuda, cuda:N (default: CUDA if present)."),
     batch: int = typer.Option(1, "--batch", "-b", help="Images per forward pass."),
     workers: int = typer.Option(0, "--workers", help="Image-loading processes (0: load in this process)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per image instead of text lines."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where annotated output goes: a file for one "
+    as_json: bool = typer.Option(False, "--json",
+                                 help="Print one JSON object per image instead of text lines."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="Where annotated output goes: a file for one "
                                        "image or a video, a folder for many images."),
     save: bool = typer.Option(True, "--save/--no-save", help="Write annotated images."),
-    source: Optional[str] = typer.Option(None, "--source", help="A video file or a webcam index (0, 1, ...)."),
-    frames: Optional[int] = typer.Option(None, "--frames", help="Stop a video/webcam after this many frames."),
-    show: Optional[bool] = typer.Option(None, "--show/--no-show", help="Video: show a window (default: when a "
+    source: Optional[str] = typer.Option(None, "--source",
+                                         help="A video file or a webcam index (0, 1, ...)."),
+    frames: Optional[int] = typer.Option(None, "--frames",
+                                         help="Stop a video/webcam after this many frames."),
+    show: Optional[bool] = typer.Option(None, "--show/--no-show",
+                                        help="Video: show a window (default: when a "
                                         "display exists; otherwise a video file is written)."),
 ) -> None:
     """Detect objects in images (Darknet's `detector test`) or in a video / webcam (`detector demo`).
@@ -118,7 +125,8 @@ def detect(
 
     predictor = Predictor(net)
     if source is not None:
-        _video(predictor, source, out, frames, thresh, hier_thresh, nms, letterbox, class_names, show, as_json)
+        _video(predictor, source, out, frames, thresh, hier_thresh, nms, letterbox, class_names, show,
+               as_json)
         return
 
     import cv2
@@ -128,6 +136,7 @@ def detect(
     paths = expand_inputs(images)
     many = len(paths) > 1
     done = skipped = 0
+    written: set[Path] = set()
 
     def on_error(path: str, message: str) -> None:
         nonlocal skipped
@@ -135,8 +144,9 @@ def detect(
         typer.echo(f"darkpy: skipping {message}", err=True)
 
     t = time.perf_counter()
-    for path, (h, w), dets, img in _run(predictor, paths, thresh, hier_thresh, nms, letterbox, batch, class_names,
-                                        False, True, workers, on_error):
+    results = _run(predictor, paths, thresh, hier_thresh, nms, letterbox, batch, class_names, False, True,
+                   workers, on_error)
+    for path, (h, w), dets, img in results:
         elapsed, t = time.perf_counter() - t, time.perf_counter()
         done += 1
         if as_json:
@@ -148,6 +158,11 @@ def detect(
                 typer.echo(line)
         if save:
             target = _out_path(out, path, many)
+            n = 1
+            while many and target in written:  # same file name from different folders
+                n += 1
+                target = target.with_name(f"{Path(path).stem}_{n}.jpg")
+            written.add(target)
             target.parent.mkdir(parents=True, exist_ok=True)
             if not cv2.imwrite(str(target), draw_detections(img, dets, classes)):
                 typer.echo(f"darkpy: could not write {target}", err=True)
@@ -164,7 +179,8 @@ def _video(predictor, source, out, frames, thresh, hier_thresh, nms, letterbox, 
         if as_json:
             typer.echo(json.dumps({"frame": i, "detections": [d.to_dict() for d in dets]}))
 
-    stats = run_video(predictor, source, out, frames, thresh, hier_thresh, nms, letterbox, names, show, on_frame)
+    stats = run_video(predictor, source, out, frames, thresh, hier_thresh, nms, letterbox, names, show,
+                      on_frame)
     typer.echo(stats.message, err=as_json)
     if stats.out is not None:
         typer.echo(f"wrote {stats.out}", err=as_json)

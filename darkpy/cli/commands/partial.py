@@ -11,7 +11,8 @@ def partial(
     weights: Path = typer.Argument(..., help="Full (or longer) .weights file."),
     out: Path = typer.Argument(..., help="Where to write the first N layers."),
     n: int = typer.Argument(..., help="Number of leading layers to keep (layers 0..N-1)."),
-    keep_seen: bool = typer.Option(False, "--keep-seen", help="Keep the images-seen counter (Darknet resets it to 0)."),
+    keep_seen: bool = typer.Option(False, "--keep-seen",
+                                   help="Keep the images-seen counter (Darknet resets it to 0)."),
 ) -> None:
     """Write the weights of layers 0..N-1 (a Darknet 0.2 file with seen=0, as Darknet's partial)."""
     from rich.console import Console
