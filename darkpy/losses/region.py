@@ -170,11 +170,13 @@ class RegionLoss(nn.Module):
         box_truth = valid & ~class_only & ~image_class_only.view(N, 1)              # (N, T)
         truth_class = truth[..., 4].to(torch.long)                                 # C cast truncates
         limit = self.class_map.numel() if self.class_map.numel() else K
-        bad = (valid & ((truth_class < 0) | (truth_class >= limit))).nonzero()
+        # `map=` applies to box labels only: classification-only labels carry tree indexes (Darknet)
+        limits = torch.where(class_only & (self.tree is not None), K, limit)
+        bad = (valid & ((truth_class < 0) | (truth_class >= limits))).nonzero()
         if len(bad):
             b0, t0 = (int(v) for v in bad[0])
             raise ValueError(f"truth class {int(truth_class[b0, t0])} of image {b0}, slot {t0} is outside "
-                             f"0..{limit - 1}")
+                             f"0..{int(limits[b0, t0]) - 1}")
 
         # ---- objectness for every anchor: best IoU with any truth of the image ---------------
         vb = lambda t: t.view(N, 1, 1, 1, T)  # noqa: E731
