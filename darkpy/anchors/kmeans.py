@@ -1,0 +1,477 @@
+"""Dimension clusters: k-means over box shapes with distance 1 - IoU (YOLOv2, section 2).
+
+Boxes are compared by shape only, as if they shared a centre, so
+IoU((w, h), (W, H)) = min(w, W) * min(h, H) / (w*h + W*H - min(w, W) * min(h, H)).
+That IoU is unchanged when every width is scaled by one factor and every height by another, so
+clustering the normalised shapes and converting the result to grid cells or pixels afterwards
+gives the same anchors as clustering in those units.
+
+Choices, stated once:
+
+* Centroid update: the (weighted) mean of the member widths and heights, as the YOLOv2 authors
+  and most reimplementations do; `median=True` takes the weighted median instead, which is more
+  robust to a few huge boxes. Neither is the exact minimiser of the mean 1 - IoU, so a run stops
+  when the assignments stop changing (or after `max_iter` rounds), not when a loss stops falling.
+* Initialisation: k-means++ with the squared 1 - IoU distance; `restarts` runs, the one with the
+  highest average IoU wins.
+* Empty clusters are re-seeded from the box that fits its current anchor worst.
+* Identical shapes are merged first and carried as weights, which is exact (every formula here is
+  a weighted sum) and makes real label sets, full of repeated pixel sizes, much smaller.
+* The assignment step uses Hamerly's bounds: 1 - IoU of centre-aligned boxes is the Jaccard
+  distance of two rectangles, which is a metric, so the triangle inequality lets most boxes keep
+  their anchor without recomputing any IoU once the centroids settle. The result is the same as
+  plain Lloyd iterations (see tests) up to float rounding at exact ties.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from darkpy.errors import DataError, UsageError
+
+# Bounds are loosened by this much so that float32 rounding can never make a skipped box one
+# that a plain recomputation would have moved.
+_SLACK = 1e-5
+_CHUNK = 1 << 16
+# Bounds start paying off once fewer than this share of the boxes change anchor per round.
+_BOUNDED_BELOW = 0.02
+
+
+def iou_wh(boxes: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """(n, k) IoU of every centre-aligned box with every anchor; both arrays are (·, 2) w, h."""
+    boxes = np.asarray(boxes, dtype=np.float64)
+    anchors = np.asarray(anchors, dtype=np.float64)
+    w, h = boxes[:, :1], boxes[:, 1:2]
+    aw, ah = anchors[None, :, 0], anchors[None, :, 1]
+    inter = np.minimum(w, aw) * np.minimum(h, ah)
+    return inter / (w * h + aw * ah - inter)
+
+
+def avg_iou(boxes: np.ndarray, anchors: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Mean over boxes of the IoU with the best-fitting anchor (the paper's "Avg IOU")."""
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 2)
+    anchors = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)
+    if len(boxes) == 0 or len(anchors) == 0:
+        raise UsageError("average IoU needs at least one box and one anchor")
+    if np.any(anchors <= 0) or not np.all(np.isfinite(anchors)):
+        raise UsageError("anchors must be positive numbers")
+    best = np.empty(len(boxes), np.float64)
+    for s in range(0, len(boxes), _CHUNK):
+        best[s:s + _CHUNK] = iou_wh(boxes[s:s + _CHUNK], anchors).max(axis=1)
+    if weights is None:
+        return float(best.mean())
+    weights = np.asarray(weights, dtype=np.float64)
+    return float((best * weights).sum() / weights.sum())
+
+
+def dedupe(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (w, h) rows as float32 and how many times each occurs."""
+    b = np.ascontiguousarray(np.asarray(boxes, dtype=np.float32).reshape(-1, 2))
+    keys = b.view(np.uint64).ravel()
+    uniq, counts = np.unique(keys, return_counts=True)
+    return uniq.view(np.float32).reshape(-1, 2).copy(), counts.astype(np.float64)
+
+
+@dataclass
+class Clusters:
+    """Anchors (normalised w, h, sorted by area) and how well they fit the boxes."""
+
+    anchors: np.ndarray                 # (k, 2) float64, normalised to the image
+    avg_iou: float                      # weighted by box count
+    members: np.ndarray                 # (k,) boxes whose best anchor this is
+    iterations: list[int] = field(default_factory=list)  # per restart
+    converged: list[bool] = field(default_factory=list)  # per restart
+    restart_ious: list[float] = field(default_factory=list)
+
+    @property
+    def k(self) -> int:
+        return len(self.anchors)
+
+
+def kmeans_anchors(
+    boxes: np.ndarray,
+    k: int,
+    *,
+    restarts: int = 10,
+    seed: int = 0,
+    median: bool = False,
+    max_iter: int = 300,
+    weights: np.ndarray | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Clusters:
+    """Cluster box shapes into `k` anchors; the best of `restarts` k-means++ runs by average IoU.
+
+    `boxes` is (n, 2) positive w, h (any units). `progress(1)` is called after every restart.
+    """
+    if k < 1:
+        raise UsageError(f"k must be at least 1, got {k}")
+    if restarts < 1:
+        raise UsageError(f"restarts must be at least 1, got {restarts}")
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 2)
+    if len(boxes) == 0:
+        raise DataError("no boxes to cluster")
+    if not np.all(np.isfinite(boxes)) or np.any(boxes <= 0):
+        raise DataError("box widths and heights must be positive and finite")
+    if weights is None:
+        wh, wt = dedupe(boxes)
+    else:
+        wh, wt = np.ascontiguousarray(boxes), np.asarray(weights, dtype=np.float64)
+    if k > len(wh):
+        raise UsageError(
+            f"k={k} is more than the {len(wh)} distinct box shape{'s' if len(wh) != 1 else ''} "
+            f"in the labels; use k <= {len(wh)}"
+        )
+    shapes = _Shapes(wh, wt)
+    rng = np.random.default_rng(seed)
+    best: tuple[float, np.ndarray] | None = None
+    iters, conv, ious = [], [], []
+    for _ in range(restarts):
+        init = _kmeanspp(shapes, k, rng)
+        cents, score, n_iter, ok = _lloyd(shapes, init, median=median, max_iter=max_iter)
+        iters.append(n_iter)
+        conv.append(ok)
+        ious.append(score)
+        if best is None or score > best[0]:
+            best = (score, cents)
+        if progress is not None:
+            progress(1)
+    assert best is not None
+    anchors = best[1][np.argsort(best[1][:, 0] * best[1][:, 1], kind="stable")]
+    _, assign, score = _assign_all(shapes, anchors)
+    members = np.bincount(assign, weights=wt, minlength=k).round().astype(np.int64)
+    return Clusters(anchors, score_weighted(score, wt), members, iters, conv, ious)
+
+
+def score_weighted(best_iou: np.ndarray, wt: np.ndarray) -> float:
+    return float(np.dot(best_iou.astype(np.float64), wt) / wt.sum())
+
+
+# --------------------------------------------------------------------------------------------
+# internals: distinct shapes as contiguous float32 columns; centroids in float64
+
+
+class _Shapes:
+    """Distinct box shapes, their counts and the per-shape sums k-means keeps reusing."""
+
+    def __init__(self, wh: np.ndarray, wt: np.ndarray):
+        self.w = np.ascontiguousarray(wh[:, 0], dtype=np.float32)
+        self.h = np.ascontiguousarray(wh[:, 1], dtype=np.float32)
+        self.area = self.w * self.h
+        self.wt = np.asarray(wt, dtype=np.float64)
+        self.wt_w = self.wt * self.w
+        self.wt_h = self.wt * self.h
+
+    def __len__(self) -> int:
+        return len(self.w)
+
+    def take(self, idx: np.ndarray) -> "_Shapes":
+        """The shapes at `idx`, for IoU work only (weights are left out)."""
+        sub = _Shapes.__new__(_Shapes)
+        for name in ("w", "h", "area"):
+            setattr(sub, name, getattr(self, name)[idx])
+        return sub
+
+    def wh(self, i: int) -> np.ndarray:
+        return np.array([self.w[i], self.h[i]], dtype=np.float64)
+
+
+def _iou_one(s: _Shapes, c: np.ndarray, out: np.ndarray | None = None,
+             tmp: np.ndarray | None = None) -> np.ndarray:
+    """IoU of every shape with one anchor, float32, with no (n, k) temporaries."""
+    cw, ch = np.float32(c[0]), np.float32(c[1])
+    inter = np.minimum(s.w, cw, out=out)
+    other = np.minimum(s.h, ch, out=tmp)
+    inter *= other
+    union = np.add(s.area, cw * ch, out=other)
+    union -= inter
+    inter /= union
+    return inter
+
+
+def _assign_all(s: _Shapes, cents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(second best IoU, best anchor, best IoU) of every shape; ties go to the lower index.
+
+    Large inputs are split across threads: numpy releases the GIL inside each ufunc, so the
+    pieces really run in parallel on the machine's cores.
+    """
+    n = len(s)
+    second = np.empty(n, np.float32)
+    a = np.empty(n, np.intp)
+    first = np.empty(n, np.float32)
+    workers = _workers()
+    if n < 2 * _PAR_MIN or workers == 1:
+        _assign_into(s, cents, second, a, first)
+        return second, a, first
+    bounds = np.linspace(0, n, workers + 1).astype(int)
+    pool = _pool()
+    jobs = [
+        pool.submit(_assign_into, s.take(slice(b0, b1)), cents, second[b0:b1], a[b0:b1], first[b0:b1])
+        for b0, b1 in zip(bounds[:-1], bounds[1:])
+    ]
+    for job in jobs:
+        job.result()
+    return second, a, first
+
+
+def _assign_into(s: _Shapes, cents: np.ndarray, second: np.ndarray, a: np.ndarray, first: np.ndarray) -> None:
+    n = len(s)
+    _iou_one(s, cents[0], out=first)
+    a[:] = 0
+    second[:] = -1.0
+    x = np.empty(n, np.float32)
+    lo = np.empty(n, np.float32)
+    better = np.empty(n, bool)
+    for j in range(1, len(cents)):
+        _iou_one(s, cents[j], out=x, tmp=lo)
+        np.greater(x, first, out=better)
+        np.minimum(x, first, out=lo)
+        np.maximum(second, lo, out=second)
+        np.maximum(first, x, out=first)
+        np.copyto(a, j, where=better)
+
+
+_PAR_MIN = 1 << 15
+_POOL = None
+
+
+def _workers() -> int:
+    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+def _pool():
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="darkpy-kmeans")
+    return _POOL
+
+
+def _kmeanspp(s: _Shapes, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k-means++ seeding with D(x)^2 = (1 - best IoU)^2, each distinct shape weighted by count."""
+    n = len(s)
+    first = _sample(s.wt, rng)
+    cents = [s.wh(first)]
+    dist = 1.0 - _iou_one(s, cents[0])
+    chosen = {first}
+    for _ in range(1, k):
+        d2 = dist.astype(np.float64)
+        d2 *= d2
+        d2 *= s.wt
+        total = d2.sum()
+        if total <= 0:  # every shape already coincides with a centroid
+            rest = np.setdiff1d(np.arange(n), np.fromiter(chosen, np.intp))
+            nxt = int(rng.choice(rest))
+        else:
+            nxt = _sample(d2, rng)
+        chosen.add(nxt)
+        cents.append(s.wh(nxt))
+        np.minimum(dist, 1.0 - _iou_one(s, cents[-1]), out=dist)
+    return np.array(cents)
+
+
+def _sample(weights: np.ndarray, rng: np.random.Generator) -> int:
+    """One index drawn with probability proportional to `weights` (one cumsum, one search)."""
+    cdf = np.cumsum(weights)
+    return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), len(cdf) - 1))
+
+
+def _pair_dist(cents: np.ndarray) -> np.ndarray:
+    d = 1.0 - iou_wh(cents, cents)
+    np.fill_diagonal(d, np.inf)
+    return d
+
+
+def _weighted_median(v: np.ndarray, wt: np.ndarray, a: np.ndarray, k: int) -> np.ndarray:
+    """Per cluster, the smallest member value at which the cumulative weight reaches half."""
+    order = np.lexsort((v, a))
+    a_s, v_s, w_s = a[order], v[order], wt[order]
+    cum = np.cumsum(w_s)
+    mass = np.bincount(a_s, weights=w_s, minlength=k)
+    start = np.concatenate([[0.0], np.cumsum(mass)[:-1]])
+    hit = np.flatnonzero(cum >= start[a_s] + mass[a_s] / 2.0)
+    out = np.full(k, np.nan)
+    clusters, first = np.unique(a_s[hit], return_index=True)
+    out[clusters] = v_s[hit[first]]
+    return out
+
+
+class _Sums:
+    """Per-cluster weight and weighted sums of w and h, updated only for boxes that move."""
+
+    def __init__(self, s: _Shapes, a: np.ndarray, k: int):
+        self.k = k
+        self.mass = np.bincount(a, weights=s.wt, minlength=k)
+        self.sw = np.bincount(a, weights=s.wt_w, minlength=k)
+        self.sh = np.bincount(a, weights=s.wt_h, minlength=k)
+
+    def move(self, s: _Shapes, idx: np.ndarray, old: np.ndarray, new: np.ndarray) -> None:
+        for total, col in ((self.mass, s.wt), (self.sw, s.wt_w), (self.sh, s.wt_h)):
+            vals = col[idx]
+            total -= np.bincount(old, weights=vals, minlength=self.k)
+            total += np.bincount(new, weights=vals, minlength=self.k)
+
+    def centroids(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cents = np.stack([self.sw / self.mass, self.sh / self.mass], axis=1)
+        cents[self.mass < 0.5] = np.nan  # weights are counts: a cluster is empty or weighs >= 1
+        return cents
+
+
+def _lloyd(
+    s: _Shapes, cents: np.ndarray, *, median: bool, max_iter: int
+) -> tuple[np.ndarray, float, int, bool]:
+    """Lloyd iterations; once few boxes still move, with Hamerly's bounds (d = 1 - IoU).
+
+    u[i] >= d(box i, its centroid); l[i] <= d(box i, any other centroid). A box whose upper
+    bound is below both its lower bound and half the distance from its centroid to the nearest
+    other centroid cannot change cluster, so its IoUs are not recomputed. While many boxes still
+    move, the bounds are too loose to skip much and plain full assignments are cheaper.
+    """
+    k = len(cents)
+    n = len(s)
+    second, a, first = _assign_all(s, cents)
+    u, l = 1.0 - first, 1.0 - second
+    sums = _Sums(s, a, k)
+    bounded = False
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):
+        if median:
+            new = np.stack([_weighted_median(v, s.wt, a, k) for v in (s.w, s.h)], axis=1)
+        else:
+            new = sums.centroids()
+        empty = np.flatnonzero(np.isnan(new[:, 0]))
+        if len(empty):  # re-seeded centroids may land anywhere: start afresh
+            new = _reseed(s, new, empty)
+            bounded = False
+        if not bounded:
+            cents = new
+            second, a_new, first = _assign_all(s, cents)
+            moved = np.flatnonzero(a_new != a)
+            u, l = 1.0 - first, 1.0 - second
+            if len(moved) == 0:
+                converged = True
+                break
+            if len(empty):
+                sums = _Sums(s, a_new, k)
+            elif not median:
+                sums.move(s, moved, np.take(a, moved), np.take(a_new, moved))
+            a = a_new
+            bounded = len(moved) < _BOUNDED_BELOW * n
+            continue
+        # centroid movement loosens the bounds (triangle inequality)
+        move = 1.0 - np.diagonal(iou_wh(cents, new)) + _SLACK
+        cents = new
+        u += np.take(move.astype(np.float32), a)
+        if k > 1:
+            order = np.argsort(move)
+            shrink = np.full(k, move[order[-1]], np.float32)
+            shrink[order[-1]] = move[order[-2]]  # the farthest mover's own boxes use the next
+            l -= np.take(shrink, a)
+            half = (0.5 * _pair_dist(cents).min(axis=1)).astype(np.float32)
+        else:
+            half = np.array([np.inf], np.float32)
+        z = np.take(half, a)
+        np.maximum(z, l, out=z)
+        cand = np.flatnonzero(u > z)
+        if len(cand):  # tighten the upper bound with the exact distance
+            sub = s.take(cand)
+            a_old = np.take(a, cand)
+            u_c = 1.0 - _iou_one(sub, cents[a_old].T)
+            u[cand] = u_c
+            keep = u_c > np.take(z, cand)
+            cand, sub, a_old, u_c = cand[keep], sub.take(keep), a_old[keep], u_c[keep]
+        if len(cand) == 0:
+            converged = True
+            break
+        sec, a_c, fst = _assign_all(sub, cents)
+        # a tie keeps the current anchor, so rounding cannot make boxes flip back and forth
+        stay = (1.0 - fst) >= u_c
+        a_c = np.where(stay, a_old, a_c)
+        u[cand] = np.where(stay, u_c, 1.0 - fst)
+        l[cand] = 1.0 - sec
+        moved = np.flatnonzero(a_c != a_old)
+        if len(moved) == 0:
+            converged = True
+            break
+        a[cand] = a_c
+        if not median:
+            sums.move(s, cand[moved], a_old[moved], a_c[moved])
+    _, _, first = _assign_all(s, cents)
+    return cents, score_weighted(first, s.wt), it, converged
+
+
+def _reseed(s: _Shapes, cents: np.ndarray, empty: np.ndarray) -> np.ndarray:
+    """Put each empty cluster's centroid on a box that fits the remaining centroids worst."""
+    cents = cents.copy()
+    live = np.setdiff1d(np.arange(len(cents)), empty)
+    _, _, fit = _assign_all(s, cents[live])
+    worst = np.argsort(fit, kind="stable")[: len(empty)]
+    cents[empty] = np.stack([s.w[worst], s.h[worst]], axis=1)
+    return cents
+
+
+# --------------------------------------------------------------------------------------------
+# reference: the obvious implementation, kept for tests and the benchmark baseline
+
+
+def kmeans_reference(
+    boxes: np.ndarray, k: int, *, restarts: int = 10, seed: int = 0, max_iter: int = 300
+) -> tuple[np.ndarray, float]:
+    """Straightforward numpy k-means (full (n, k) IoU matrix each round, no dedupe, no bounds)."""
+    boxes = np.asarray(boxes, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    best = (-1.0, None)
+    for _ in range(restarts):
+        cents = boxes[rng.choice(len(boxes), 1)]
+        while len(cents) < k:
+            d = 1.0 - iou_wh(boxes, cents).max(axis=1)
+            p = d ** 2
+            cents = np.vstack([cents, boxes[rng.choice(len(boxes), p=p / p.sum())]])
+        assign = None
+        for _ in range(max_iter):
+            new_assign = iou_wh(boxes, cents).argmax(axis=1)
+            if assign is not None and np.array_equal(new_assign, assign):
+                break
+            assign = new_assign
+            for j in range(k):
+                members = boxes[assign == j]
+                if len(members):
+                    cents[j] = members.mean(axis=0)
+        score = float(iou_wh(boxes, cents).max(axis=1).mean())
+        if score > best[0]:
+            best = (score, cents.copy())
+    cents = best[1]
+    return cents[np.argsort(cents[:, 0] * cents[:, 1])], best[0]
+
+
+# --------------------------------------------------------------------------------------------
+# k sweep and its knee
+
+
+@dataclass
+class Sweep:
+    ks: list[int]
+    ious: list[float]
+    results: list[Clusters]
+    knee: int
+
+
+def knee_point(ks: Sequence[int], ious: Sequence[float]) -> int:
+    """The k where the avg-IoU curve bends most: the point farthest above the chord from the
+    first to the last point, both axes scaled to [0, 1] (the Kneedle rule for a concave,
+    increasing curve). Ties go to the smaller k."""
+    x = np.asarray(ks, dtype=np.float64)
+    y = np.asarray(ious, dtype=np.float64)
+    if len(x) < 3:
+        return int(x[-1]) if len(x) else 0
+    xn = (x - x[0]) / (x[-1] - x[0])
+    span = y[-1] - y[0]
+    if span <= 0:
+        return int(x[0])
+    yn = (y - y[0]) / span
+    return int(x[int(np.argmax(yn - xn))])
