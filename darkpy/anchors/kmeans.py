@@ -460,6 +460,10 @@ class Sweep:
     results: list[Clusters]
     knee: int
 
+    @property
+    def knee_result(self) -> Clusters:
+        return self.results[self.ks.index(self.knee)]
+
 
 def knee_point(ks: Sequence[int], ious: Sequence[float]) -> int:
     """The k where the avg-IoU curve bends most: the point farthest above the chord from the
@@ -475,3 +479,31 @@ def knee_point(ks: Sequence[int], ious: Sequence[float]) -> int:
         return int(x[0])
     yn = (y - y[0]) / span
     return int(x[int(np.argmax(yn - xn))])
+
+
+def sweep(
+    boxes: np.ndarray,
+    ks: Sequence[int],
+    *,
+    restarts: int = 10,
+    seed: int = 0,
+    median: bool = False,
+    max_iter: int = 300,
+    progress: Callable[[int], None] | None = None,
+) -> Sweep:
+    """k-means for every k in `ks` (same seed for each) and the knee of avg IoU against k."""
+    ks = sorted(set(int(k) for k in ks))
+    if not ks:
+        raise UsageError("the sweep needs at least one k")
+    wh, wt = dedupe(boxes)
+    if ks[-1] > len(wh):
+        raise UsageError(
+            f"the sweep goes up to k={ks[-1]} but the labels hold only {len(wh)} distinct box shapes"
+        )
+    results = [
+        kmeans_anchors(wh, k, restarts=restarts, seed=seed, median=median, max_iter=max_iter,
+                       weights=wt, progress=progress)
+        for k in ks
+    ]
+    ious = [r.avg_iou for r in results]
+    return Sweep(ks, ious, results, knee_point(ks, ious))
