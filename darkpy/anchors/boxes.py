@@ -7,15 +7,14 @@ since they have no shape to cluster and would make IoU undefined.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
-
 import numpy as np
 
 from darkpy.datafile import read_data_file, read_list
 from darkpy.errors import DataError, UsageError
-from darkpy.labels import label_path_for, read_labels
+from darkpy.labels import label_path_for, parse_labels
 
 
 @dataclass
@@ -58,25 +57,25 @@ def _from_list(path: Path, progress: bool) -> BoxSet:
     images = read_list(path)
     if not images:
         raise DataError("image list is empty", file=path)
-    files: list[Path] = []
-    missing = 0
-    for image in images:
-        label = label_path_for(image)
-        if not label.exists() and not Path(image).is_absolute():
-            beside = label_path_for(path.parent / image)  # a list written relative to itself
-            label = beside if beside.exists() else label
-        if label.exists():
-            files.append(label)
-        else:
+    parts: list[np.ndarray] = []
+    files = missing = 0
+    for image in _progress(images, progress, "reading labels", "image"):
+        rows = _read_label(str(label_path_for(image)))
+        if rows is None and not os.path.isabs(image):  # a list written relative to itself
+            rows = _read_label(str(label_path_for(path.parent / image)))
+        if rows is None:
             missing += 1
-    if not files:
+            continue
+        files += 1
+        parts.append(rows)
+    if files == 0:
         raise DataError(
             f"no label files found for the {len(images)} images listed; looked for "
             f"{label_path_for(images[0])} (Darknet's images/JPEGImages -> labels, .jpg -> .txt rule) "
             "and the same beside the list",
             file=path,
         )
-    boxes = _read_all(files, progress, f"{path}")
+    boxes = _collect(parts, files, str(path))
     boxes.missing = missing
     return boxes
 
@@ -84,24 +83,42 @@ def _from_list(path: Path, progress: bool) -> BoxSet:
 def _from_folder(folder: Path, progress: bool) -> BoxSet:
     if not folder.is_dir():
         raise DataError("no such label folder", file=folder)
-    files = sorted(p for p in folder.rglob("*.txt") if p.is_file())
+    files = sorted(str(p) for p in folder.rglob("*.txt") if p.is_file())
     if not files:
         raise DataError("no label .txt files found in this folder or below it", file=folder)
-    return _read_all(files, progress, str(folder))
+    parts = []
+    for f in _progress(files, progress, "reading labels", "file"):
+        rows = _read_label(f)
+        if rows is None:
+            raise DataError("cannot read label file", file=f)
+        parts.append(rows)
+    return _collect(parts, len(files), str(folder))
 
 
-def _read_all(files: Sequence[Path], progress: bool, source: str) -> BoxSet:
+def _read_label(path: str) -> np.ndarray | None:
+    """The (n, 2) w, h of one label file, or None if it does not exist. Plain strings and one
+    open() per file: with a hundred thousand label files, pathlib and stat calls add up."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise DataError(f"cannot read label file: {exc.strerror}", file=path) from None
+    return parse_labels(text, path)[:, 3:5]
+
+
+def _progress(items, enabled: bool, desc: str, unit: str):
     from tqdm import tqdm
 
-    parts = []
-    for f in tqdm(files, desc="reading labels", unit="file", disable=not progress or None, leave=False):
-        rows = read_labels(f)
-        if len(rows):
-            parts.append(rows[:, 3:5])
+    return tqdm(items, desc=desc, unit=unit, disable=not enabled or None, leave=False)
+
+
+def _collect(parts: list[np.ndarray], files: int, source: str) -> BoxSet:
     wh = np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, 2), np.float32)
     ok = (wh[:, 0] > 0) & (wh[:, 1] > 0)
-    result = BoxSet(np.ascontiguousarray(wh[ok]), source, files=len(files), zero_size=int((~ok).sum()))
+    result = BoxSet(np.ascontiguousarray(wh[ok]), source, files=files, zero_size=int((~ok).sum()))
     if len(result) == 0:
         extra = f" ({result.zero_size} had zero width or height)" if result.zero_size else ""
-        raise DataError(f"the {len(files)} label files hold no usable boxes{extra}", file=source)
+        raise DataError(f"the {files} label files hold no usable boxes{extra}", file=source)
     return result

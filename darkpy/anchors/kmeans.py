@@ -125,21 +125,33 @@ def kmeans_anchors(
             f"in the labels; use k <= {len(wh)}"
         )
     shapes = _Shapes(wh, wt)
-    rng = np.random.default_rng(seed)
-    best: tuple[float, np.ndarray] | None = None
-    iters, conv, ious = [], [], []
-    for _ in range(restarts):
-        init = _kmeanspp(shapes, k, rng)
-        cents, score, n_iter, ok = _lloyd(shapes, init, median=median, max_iter=max_iter)
-        iters.append(n_iter)
-        conv.append(ok)
-        ious.append(score)
-        if best is None or score > best[0]:
-            best = (score, cents)
-        if progress is not None:
-            progress(1)
-    assert best is not None
-    anchors = best[1][np.argsort(best[1][:, 0] * best[1][:, 1], kind="stable")]
+    # one independent stream per restart: results do not depend on how restarts are scheduled,
+    # and the first r restarts are the same whatever `restarts` is
+    streams = np.random.SeedSequence(seed).spawn(restarts)
+
+    def run(stream: np.random.SeedSequence) -> tuple[np.ndarray, float, int, bool]:
+        init = _kmeanspp(shapes, k, np.random.default_rng(stream))
+        return _lloyd(shapes, init, median=median, max_iter=max_iter)
+
+    if restarts > 1 and len(shapes) >= _PAR_MIN and _workers() > 1:
+        # numpy releases the GIL inside each operation, so restarts really run side by side
+        futures = [_pool().submit(run, st) for st in streams]
+        runs = []
+        for fut in futures:
+            runs.append(fut.result())
+            if progress is not None:
+                progress(1)
+    else:
+        runs = []
+        for st in streams:
+            runs.append(run(st))
+            if progress is not None:
+                progress(1)
+    iters = [r[2] for r in runs]
+    conv = [r[3] for r in runs]
+    ious = [r[1] for r in runs]
+    best = runs[int(np.argmax(ious))][0]  # first of equals
+    anchors = best[np.argsort(best[:, 0] * best[:, 1], kind="stable")]
     _, assign, score = _assign_all(shapes, anchors)
     members = np.bincount(assign, weights=wt, minlength=k).round().astype(np.int64)
     return Clusters(anchors, score_weighted(score, wt), members, iters, conv, ious)
@@ -192,27 +204,12 @@ def _iou_one(s: _Shapes, c: np.ndarray, out: np.ndarray | None = None,
 
 
 def _assign_all(s: _Shapes, cents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(second best IoU, best anchor, best IoU) of every shape; ties go to the lower index.
-
-    Large inputs are split across threads: numpy releases the GIL inside each ufunc, so the
-    pieces really run in parallel on the machine's cores.
-    """
+    """(second best IoU, best anchor, best IoU) of every shape; ties go to the lower index."""
     n = len(s)
     second = np.empty(n, np.float32)
     a = np.empty(n, np.intp)
     first = np.empty(n, np.float32)
-    workers = _workers()
-    if n < 2 * _PAR_MIN or workers == 1:
-        _assign_into(s, cents, second, a, first)
-        return second, a, first
-    bounds = np.linspace(0, n, workers + 1).astype(int)
-    pool = _pool()
-    jobs = [
-        pool.submit(_assign_into, s.take(slice(b0, b1)), cents, second[b0:b1], a[b0:b1], first[b0:b1])
-        for b0, b1 in zip(bounds[:-1], bounds[1:])
-    ]
-    for job in jobs:
-        job.result()
+    _assign_into(s, cents, second, a, first)
     return second, a, first
 
 
@@ -233,7 +230,7 @@ def _assign_into(s: _Shapes, cents: np.ndarray, second: np.ndarray, a: np.ndarra
         np.copyto(a, j, where=better)
 
 
-_PAR_MIN = 1 << 15
+_PAR_MIN = 1 << 14  # below this many distinct shapes, threads cost more than they give
 _POOL = None
 
 
@@ -324,17 +321,19 @@ class _Sums:
 def _lloyd(
     s: _Shapes, cents: np.ndarray, *, median: bool, max_iter: int
 ) -> tuple[np.ndarray, float, int, bool]:
-    """Lloyd iterations; once few boxes still move, with Hamerly's bounds (d = 1 - IoU).
+    """Lloyd iterations; once few boxes still move, with Hamerly-style bounds (d = 1 - IoU).
 
-    u[i] >= d(box i, its centroid); l[i] <= d(box i, any other centroid). A box whose upper
-    bound is below both its lower bound and half the distance from its centroid to the nearest
-    other centroid cannot change cluster, so its IoUs are not recomputed. While many boxes still
-    move, the bounds are too loose to skip much and plain full assignments are cheaper.
+    While many boxes change anchor every round, each round is a plain full assignment. After
+    that, every box keeps u >= d(box, its centroid) and l <= d(box, any other centroid) from the
+    last time it was looked at. A box cannot change anchor while u <= max(l, half the distance
+    from its centroid to the nearest other one). Each round moves every centroid by at most M
+    (the largest move), which can raise u and lower l and the half-distance by M each, so a box
+    only needs another look once the moves summed since its last look reach half its margin:
+    a round costs one comparison per box plus exact IoUs for the few boxes that are due.
     """
     k = len(cents)
     n = len(s)
     second, a, first = _assign_all(s, cents)
-    u, l = 1.0 - first, 1.0 - second
     sums = _Sums(s, a, k)
     bounded = False
     converged = False
@@ -352,7 +351,6 @@ def _lloyd(
             cents = new
             second, a_new, first = _assign_all(s, cents)
             moved = np.flatnonzero(a_new != a)
-            u, l = 1.0 - first, 1.0 - second
             if len(moved) == 0:
                 converged = True
                 break
@@ -361,48 +359,60 @@ def _lloyd(
             elif not median:
                 sums.move(s, moved, np.take(a, moved), np.take(a_new, moved))
             a = a_new
-            bounded = len(moved) < _BOUNDED_BELOW * n
+            if len(moved) < _BOUNDED_BELOW * n:  # switch: bounds from this exact assignment
+                bounded = True
+                u0 = 1.0 - first
+                l0 = 1.0 - second
+                total = 0.0                        # sum of the largest moves so far
+                seen = np.zeros(n)                 # `total` when each box was last looked at
+                half = _half_gap(cents)
+                due = (np.maximum(np.take(half, a), l0) - u0) * 0.5
             continue
-        # centroid movement loosens the bounds (triangle inequality)
         move = 1.0 - np.diagonal(iou_wh(cents, new)) + _SLACK
         cents = new
-        u += np.take(move.astype(np.float32), a)
-        if k > 1:
-            order = np.argsort(move)
-            shrink = np.full(k, move[order[-1]], np.float32)
-            shrink[order[-1]] = move[order[-2]]  # the farthest mover's own boxes use the next
-            l -= np.take(shrink, a)
-            half = (0.5 * _pair_dist(cents).min(axis=1)).astype(np.float32)
-        else:
-            half = np.array([np.inf], np.float32)
-        z = np.take(half, a)
-        np.maximum(z, l, out=z)
-        cand = np.flatnonzero(u > z)
-        if len(cand):  # tighten the upper bound with the exact distance
-            sub = s.take(cand)
-            a_old = np.take(a, cand)
-            u_c = 1.0 - _iou_one(sub, cents[a_old].T)
-            u[cand] = u_c
-            keep = u_c > np.take(z, cand)
-            cand, sub, a_old, u_c = cand[keep], sub.take(keep), a_old[keep], u_c[keep]
-        if len(cand) == 0:
+        total += float(move.max())
+        half = _half_gap(cents)
+        look = np.flatnonzero(due <= total)
+        if len(look) == 0:
             converged = True
             break
-        sec, a_c, fst = _assign_all(sub, cents)
+        sub = s.take(look)
+        a_old = np.take(a, look)
+        u_c = 1.0 - _iou_one(sub, cents[a_old].T)
+        l_c = np.take(l0, look) - (total - np.take(seen, look)).astype(np.float32)
+        z_c = np.maximum(np.take(half, a_old), l_c)
+        safe = u_c <= z_c
+        u0[look], l0[look], seen[look] = u_c, l_c, total
+        due[look] = total + (z_c - u_c) * 0.5
+        redo = look[~safe]
+        if len(redo) == 0:
+            converged = True
+            break
+        sec, a_c, fst = _assign_all(sub.take(~safe), cents)
+        a_prev = a_old[~safe]
         # a tie keeps the current anchor, so rounding cannot make boxes flip back and forth
-        stay = (1.0 - fst) >= u_c
-        a_c = np.where(stay, a_old, a_c)
-        u[cand] = np.where(stay, u_c, 1.0 - fst)
-        l[cand] = 1.0 - sec
-        moved = np.flatnonzero(a_c != a_old)
+        stay = (1.0 - fst) >= u_c[~safe]
+        a_c = np.where(stay, a_prev, a_c)
+        u_r = np.where(stay, u_c[~safe], 1.0 - fst)
+        l_r = 1.0 - sec
+        u0[redo], l0[redo] = u_r, l_r
+        due[redo] = total + (np.maximum(np.take(half, a_c), l_r) - u_r) * 0.5
+        moved = np.flatnonzero(a_c != a_prev)
         if len(moved) == 0:
             converged = True
             break
-        a[cand] = a_c
+        a[redo] = a_c
         if not median:
-            sums.move(s, cand[moved], a_old[moved], a_c[moved])
+            sums.move(s, redo[moved], a_prev[moved], a_c[moved])
     _, _, first = _assign_all(s, cents)
     return cents, score_weighted(first, s.wt), it, converged
+
+
+def _half_gap(cents: np.ndarray) -> np.ndarray:
+    """Half the distance from each centroid to its nearest other centroid (inf when k = 1)."""
+    if len(cents) == 1:
+        return np.array([np.inf], np.float32)
+    return (0.5 * _pair_dist(cents).min(axis=1)).astype(np.float32)
 
 
 def _reseed(s: _Shapes, cents: np.ndarray, empty: np.ndarray) -> np.ndarray:
