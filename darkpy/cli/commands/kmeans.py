@@ -11,22 +11,34 @@ import typer
 def kmeans(
     k: int = typer.Option(5, "--k", "-k", help="Number of anchors."),
     data: Optional[Path] = typer.Option(None, "--data", help=".data file; its train= list is read."),
-    labels: Optional[Path] = typer.Option(None, "--labels", help="Folder of label .txt files (searched recursively)."),
-    image_list: Optional[Path] = typer.Option(None, "--list", help="Image list; labels found by Darknet's rule."),
-    cfg: Optional[Path] = typer.Option(None, "--cfg", help="Cfg whose \\[net] size and layer type (\\[region]: grid, \\[yolo]: pixels) set the output."),
-    size: Optional[int] = typer.Option(None, "--size", help="Network input width and height (default: the cfg's \\[net], else 416)."),
+    labels: Optional[Path] = typer.Option(
+        None, "--labels", help="Folder of label .txt files (searched recursively)."),
+    image_list: Optional[Path] = typer.Option(
+        None, "--list", help="Image list; labels found by Darknet's rule."),
+    cfg: Optional[Path] = typer.Option(
+        None, "--cfg",
+        help="Cfg whose \\[net] size and layer type (\\[region]: grid, \\[yolo]: pixels) set the output."),
+    size: Optional[int] = typer.Option(
+        None, "--size", help="Network input width and height (default: the cfg's \\[net], else 416)."),
     width: Optional[int] = typer.Option(None, "--width", help="Network input width (overrides --size)."),
     height: Optional[int] = typer.Option(None, "--height", help="Network input height (overrides --size)."),
     stride: int = typer.Option(32, "--stride", help="Pixels per grid cell of a \\[region] layer."),
-    units: Optional[str] = typer.Option(None, "--units", help="grid or pixels (default: from --cfg, else grid)."),
+    units: Optional[str] = typer.Option(
+        None, "--units", help="grid or pixels (default: from --cfg, else grid)."),
     restarts: int = typer.Option(10, "--restarts", help="k-means++ restarts; the best average IoU wins."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
-    median: bool = typer.Option(False, "--median", help="Centroid = weighted median of members (default: mean)."),
-    max_iter: int = typer.Option(300, "--max-iter", help="Stop a run after this many rounds even if boxes still move."),
-    sweep: Optional[str] = typer.Option(None, "--sweep", help="Range of k, e.g. 1..15: avg IoU per k, a chart and its knee."),
-    plot: Path = typer.Option(Path("kmeans-sweep.png"), "--plot", help="Where --sweep writes its k vs avg IoU chart."),
-    compare: Optional[str] = typer.Option(None, "--compare", help="Anchors 'w,h, w,h, ...' (output units) to score on the same boxes."),
-    write_cfg: Optional[Path] = typer.Option(None, "--write-cfg", help="Rewrite anchors (and num, mask, filters) of this cfg in place."),
+    median: bool = typer.Option(
+        False, "--median", help="Centroid = weighted median of members (default: mean)."),
+    max_iter: int = typer.Option(
+        300, "--max-iter", help="Stop a run after this many rounds even if boxes still move."),
+    sweep: Optional[str] = typer.Option(
+        None, "--sweep", help="Range of k, e.g. 1..15: avg IoU per k, a chart and its knee."),
+    plot: Path = typer.Option(
+        Path("kmeans-sweep.png"), "--plot", help="Where --sweep writes its k vs avg IoU chart."),
+    compare: Optional[str] = typer.Option(
+        None, "--compare", help="Anchors 'w,h, w,h, ...' (output units) to score on the same boxes."),
+    write_cfg: Optional[Path] = typer.Option(
+        None, "--write-cfg", help="Rewrite anchors (and num, mask, filters) of this cfg in place."),
 ) -> None:
     """Cluster the (w, h) of every training box with k-means, distance 1 - IoU, and print anchors."""
     import numpy as np
@@ -53,7 +65,9 @@ def kmeans(
     cfg_w, cfg_h = info_cfg.net_size() if info_cfg else (None, None)
     net_w = width or size or cfg_w or 416
     net_h = height or size or cfg_h or 416
-    for name, value in (("width", net_w), ("height", net_h), ("stride", stride), ("restarts", restarts), ("max-iter", max_iter)):
+    checks = (("width", net_w), ("height", net_h), ("stride", stride), ("restarts", restarts),
+              ("max-iter", max_iter))
+    for name, value in checks:
         if value <= 0:
             raise UsageError(f"--{name} must be positive, got {value}")
     ks = _parse_range(sweep) if sweep else [k]
@@ -67,7 +81,8 @@ def kmeans(
         notes.append(f"{boxes.zero_size:,} zero-size boxes ignored")
     err.print("; ".join(notes), highlight=False)
 
-    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("k-means restarts", total=restarts * len(ks))
         step = lambda n: bar.advance(task, n)  # noqa: E731
