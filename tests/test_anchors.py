@@ -231,6 +231,7 @@ def test_parse_anchor_list():
 def test_format_anchors_like_darknet_cfgs():
     assert format_anchors([[10.2, 13.7], [0.2, 30]], "pixels") == "10,14,  1,30"
     assert format_anchors([[1.08, 1.19]], "grid") == "1.0800,1.1900"
+    assert format_anchors([[0.00123, 2]], "grid") == "0.00123,2.0000"
 
 
 # ---- label loading

@@ -137,8 +137,13 @@ def format_anchors(values: np.ndarray, units: str) -> str:
         if units == "pixels":
             pairs.append(f"{max(1, int(round(w)))},{max(1, int(round(h)))}")
         else:
-            pairs.append(f"{w:.4f},{h:.4f}")
+            pairs.append(f"{_grid(w)},{_grid(h)}")
     return ",  ".join(pairs)
+
+
+def _grid(v: float) -> str:
+    # 4 decimals as Darknet's cfgs do; a sub-0.01 cell (a box of a pixel or less) keeps 3 digits
+    return f"{v:.4f}" if v >= 0.01 else f"{v:.3g}"
 
 
 @dataclass
