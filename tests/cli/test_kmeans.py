@@ -140,3 +140,16 @@ def test_runs_as_a_real_process(dataset, repo):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "no such label folder" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_error_naming_a_cfg_section_keeps_its_brackets(dataset, repo, tmp_path):
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "classifier.cfg"
+    shutil.copy(repo / "cfg" / "darknet19.cfg", cfg)
+    proc = subprocess.run([sys.executable, "-m", "darkpy", "kmeans", "--k", "2", "--restarts", "1",
+                           "--labels", str(dataset / "labels"), "--write-cfg", str(cfg)],
+                          cwd=repo, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "no [region] or [yolo] layer" in proc.stderr
