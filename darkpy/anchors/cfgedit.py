@@ -172,7 +172,39 @@ def write_anchors(
     Writes `out` (default: the cfg itself) atomically and returns what changed.
     """
     cfg = read_cfg_text(path)
-    anchors = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)
+    edits, inserts = _plan(cfg, np.asarray(anchors, dtype=np.float64).reshape(-1, 2), width, height, stride)
+    changes: list[Change] = []
+    lines = list(cfg.lines)
+    for i, value in edits.items():
+        body = lines[i].rstrip("\r\n")
+        ending = lines[i][len(body):]
+        m = _VALUE.match(body)
+        assert m is not None  # every edited line was parsed as key=value
+        if m.group(2) == value:
+            continue
+        lines[i] = m.group(1) + value + m.group(3) + ending
+        changes.append(Change(i + 1, body.strip(), lines[i].strip()))
+    for i in sorted(inserts, reverse=True):
+        if not lines[i].endswith(("\n", "\r")):
+            lines[i] += cfg.newline
+        lines[i + 1:i + 1] = [text + cfg.newline for text in inserts[i]]
+        changes.extend(Change(i + 1, None, text) for text in inserts[i])
+    changes.sort(key=lambda c: c.line)
+    target = Path(out) if out is not None else cfg.path
+    with atomic_write(target, "wb") as fh:
+        fh.write("".join(lines).encode("utf-8", errors="surrogateescape"))
+    return changes
+
+
+def check_anchor_cfg(path: str | Path, k: int, *, width: int | None = None, height: int | None = None,
+                     stride: int = 32) -> None:
+    """Raise the error `write_anchors` would raise for k anchors, before any clustering is done."""
+    _plan(read_cfg_text(path), np.ones((k, 2)), width, height, stride)
+
+
+def _plan(cfg: CfgText, anchors: np.ndarray, width: int | None, height: int | None,
+          stride: int) -> tuple[dict[int, str], dict[int, list[str]]]:
+    """New values for existing lines (by index) and new lines to insert (after an index)."""
     k = len(anchors)
     layers = cfg.anchor_layers()
     if not layers:
@@ -202,28 +234,7 @@ def write_anchors(
         _set(sec, "num", str(k), edits, inserts, after="anchors")
         conv = _feeding_conv(cfg, sec)
         _set(conv, "filters", str(filters), edits, inserts)
-
-    changes: list[Change] = []
-    lines = list(cfg.lines)
-    for i, value in edits.items():
-        body = lines[i].rstrip("\r\n")
-        ending = lines[i][len(body):]
-        m = _VALUE.match(body)
-        assert m is not None  # every edited line was parsed as key=value
-        if m.group(2) == value:
-            continue
-        lines[i] = m.group(1) + value + m.group(3) + ending
-        changes.append(Change(i + 1, body.strip(), lines[i].strip()))
-    for i in sorted(inserts, reverse=True):
-        if not lines[i].endswith(("\n", "\r")):
-            lines[i] += cfg.newline
-        lines[i + 1:i + 1] = [text + cfg.newline for text in inserts[i]]
-        changes.extend(Change(i + 1, None, text) for text in inserts[i])
-    changes.sort(key=lambda c: c.line)
-    target = Path(out) if out is not None else cfg.path
-    with atomic_write(target, "wb") as fh:
-        fh.write("".join(lines).encode("utf-8", errors="surrogateescape"))
-    return changes
+    return edits, inserts
 
 
 def _set(sec: Section, key: str, value: str, edits: dict[int, str], inserts: dict[int, list[str]],

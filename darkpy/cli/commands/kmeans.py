@@ -51,7 +51,7 @@ def kmeans(
         read_cfg_text, to_units, write_anchors,
     )
     from darkpy.anchors import sweep as run_sweep
-    from darkpy.anchors.cfgedit import layer_units
+    from darkpy.anchors.cfgedit import check_anchor_cfg, layer_units
     from darkpy.errors import UsageError
 
     console = Console() if Console().is_terminal else Console(width=120)
@@ -72,6 +72,9 @@ def kmeans(
             raise UsageError(f"--{name} must be positive, got {value}")
     ks = _parse_range(sweep) if sweep else [k]
     compare_norm = from_units(parse_anchor_list(compare), units, net_w, net_h, stride) if compare else None
+    if write_cfg is not None:  # fail before the clustering, not after
+        for kk in {min(ks), max(ks)}:
+            check_anchor_cfg(write_cfg, kk, width=width or size, height=height or size, stride=stride)
 
     boxes = load_boxes(data=data, image_list=image_list, labels=labels, progress=err.is_terminal)
     notes = [f"{len(boxes):,} boxes from {boxes.files:,} label files ({boxes.source})"]
