@@ -73,8 +73,7 @@ def kmeans(
     ks = _parse_range(sweep) if sweep else [k]
     compare_norm = from_units(parse_anchor_list(compare), units, net_w, net_h, stride) if compare else None
     if write_cfg is not None:  # fail before the clustering, not after
-        for kk in {min(ks), max(ks)}:
-            check_anchor_cfg(write_cfg, kk, width=width or size, height=height or size, stride=stride)
+        check_anchor_cfg(write_cfg, max(ks), width=width or size, height=height or size, stride=stride)
 
     boxes = load_boxes(data=data, image_list=image_list, labels=labels, progress=err.is_terminal)
     notes = [f"{len(boxes):,} boxes from {boxes.files:,} label files ({boxes.source})"]
