@@ -116,6 +116,7 @@ def test_bounded_lloyd_matches_plain_lloyd_from_same_start(seed, always_bounded,
 
     if always_bounded:  # use the bounds from the first round on, not only once boxes settle
         monkeypatch.setattr("darkpy.anchors.kmeans._BOUNDED_BELOW", 2.0)
+        monkeypatch.setattr("darkpy.anchors.kmeans._RUNNER_UP_BELOW", 2.0)
     rng = np.random.default_rng(seed)
     boxes = np.round(rng.uniform(0.02, 0.9, (3000, 2)) * 200).astype(np.float32) / 200  # duplicates
     init = boxes[rng.choice(len(boxes), 6, replace=False)].astype(np.float64)

@@ -41,6 +41,7 @@ _CHUNK = 1 << 16
 # Bounds start paying off once fewer than this share of the boxes change anchor per round
 # (measured on the 1M-box benchmark: 0.5%..2% are equally good, 10% and more clearly worse).
 _BOUNDED_BELOW = 0.01
+_RUNNER_UP_BELOW = 0.03
 
 
 def iou_wh(boxes: np.ndarray, anchors: np.ndarray) -> np.ndarray:
@@ -155,7 +156,7 @@ def kmeans_anchors(
     ious = [r[1] for r in runs]
     best = runs[int(np.argmax(ious))][0]  # first of equals
     anchors = best[np.argsort(best[:, 0] * best[:, 1], kind="stable")]
-    _, assign, score = _assign_all(shapes, anchors)
+    _, assign, score = _assign_all(shapes, anchors, second=False)
     members = np.bincount(assign, weights=wt, minlength=k).round().astype(np.int64)
     return Clusters(anchors, score_weighted(score, wt), members, iters, conv, ious)
 
@@ -206,31 +207,26 @@ def _iou_one(s: _Shapes, c: np.ndarray, out: np.ndarray | None = None,
     return inter
 
 
-def _assign_all(s: _Shapes, cents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(second best IoU, best anchor, best IoU) of every shape; ties go to the lower index."""
+def _assign_all(s: _Shapes, cents: np.ndarray, second: bool = True
+                ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """(second best IoU or None, best anchor, best IoU) of every shape; ties go to the lower
+    index. Tracking the runner-up costs two of the ~eleven passes per anchor, so it is optional."""
     n = len(s)
-    second = np.empty(n, np.float32)
-    a = np.empty(n, np.intp)
-    first = np.empty(n, np.float32)
-    _assign_into(s, cents, second, a, first)
-    return second, a, first
-
-
-def _assign_into(s: _Shapes, cents: np.ndarray, second: np.ndarray, a: np.ndarray, first: np.ndarray) -> None:
-    n = len(s)
-    _iou_one(s, cents[0], out=first)
-    a[:] = 0
-    second[:] = -1.0
+    first = _iou_one(s, cents[0])
+    a = np.zeros(n, np.intp)
+    runner_up = np.full(n, -1.0, np.float32) if second else None
     x = np.empty(n, np.float32)
     lo = np.empty(n, np.float32)
     better = np.empty(n, bool)
     for j in range(1, len(cents)):
         _iou_one(s, cents[j], out=x, tmp=lo)
         np.greater(x, first, out=better)
-        np.minimum(x, first, out=lo)
-        np.maximum(second, lo, out=second)
+        if runner_up is not None:
+            np.minimum(x, first, out=lo)
+            np.maximum(runner_up, lo, out=runner_up)
         np.maximum(first, x, out=first)
         np.copyto(a, j, where=better)
+    return runner_up, a, first
 
 
 _PAR_MIN = 1 << 14  # below this many distinct shapes, threads cost more than they give
@@ -337,8 +333,9 @@ def _lloyd(
     """
     k = len(cents)
     n = len(s)
-    second, a, first = _assign_all(s, cents)
+    _, a, _ = _assign_all(s, cents, second=False)
     sums = _Sums(s, a, k)
+    moved_last = n
     bounded = False
     converged = False
     it = 0
@@ -353,7 +350,9 @@ def _lloyd(
             bounded = False
         if not bounded:
             cents = new
-            second, a_new, first = _assign_all(s, cents)
+            # the runner-up is needed only to start the bounds, i.e. once few boxes still move
+            want = len(empty) == 0 and moved_last < _RUNNER_UP_BELOW * n
+            second, a_new, first = _assign_all(s, cents, second=want)
             moved = np.flatnonzero(a_new != a)
             if len(moved) == 0:
                 converged = True
@@ -363,7 +362,8 @@ def _lloyd(
             elif not median:
                 sums.move(s, moved, np.take(a, moved), np.take(a_new, moved))
             a = a_new
-            if len(moved) < _BOUNDED_BELOW * n:  # switch: bounds from this exact assignment
+            moved_last = len(moved)
+            if second is not None and len(moved) < _BOUNDED_BELOW * n:  # switch: bounds from here
                 bounded = True
                 u0 = 1.0 - first
                 l0 = 1.0 - second
@@ -408,7 +408,7 @@ def _lloyd(
         a[redo] = a_c
         if not median:
             sums.move(s, redo[moved], a_prev[moved], a_c[moved])
-    _, _, first = _assign_all(s, cents)
+    _, _, first = _assign_all(s, cents, second=False)
     return cents, score_weighted(first, s.wt), it, converged
 
 
@@ -423,7 +423,7 @@ def _reseed(s: _Shapes, cents: np.ndarray, empty: np.ndarray) -> np.ndarray:
     """Put each empty cluster's centroid on a box that fits the remaining centroids worst."""
     cents = cents.copy()
     live = np.setdiff1d(np.arange(len(cents)), empty)
-    _, _, fit = _assign_all(s, cents[live])
+    _, _, fit = _assign_all(s, cents[live], second=False)
     worst = np.argsort(fit, kind="stable")[: len(empty)]
     cents[empty] = np.stack([s.w[worst], s.h[worst]], axis=1)
     return cents
