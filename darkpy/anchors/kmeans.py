@@ -141,10 +141,15 @@ def kmeans_anchors(
         # numpy releases the GIL inside each operation, so restarts really run side by side
         futures = [_pool().submit(run, st) for st in streams]
         runs = []
-        for fut in futures:
-            runs.append(fut.result())
-            if progress is not None:
-                progress(1)
+        try:
+            for fut in futures:
+                runs.append(fut.result())
+                if progress is not None:
+                    progress(1)
+        except BaseException:  # Ctrl-C: do not start the restarts still queued
+            for fut in futures:
+                fut.cancel()
+            raise
     else:
         runs = []
         for st in streams:
