@@ -153,3 +153,12 @@ def test_error_naming_a_cfg_section_keeps_its_brackets(dataset, repo, tmp_path):
                           cwd=repo, capture_output=True, text=True)
     assert proc.returncode == 2
     assert "no [region] or [yolo] layer" in proc.stderr
+
+
+def test_median_and_a_sweep_list(cli, dataset, tmp_path):
+    code, out, _ = cli("kmeans", "--labels", dataset / "labels", "--median", "--restarts", "2",
+                       "--sweep", "2,3,5", "--plot", tmp_path / "s.png")
+    assert code == 0, out
+    assert "median centroids" in out
+    assert re.findall(r"^│\s+(\d+) │", out, re.M)[:3] == ["2", "3", "5"]
+    assert (tmp_path / "s.png").exists()
