@@ -75,7 +75,8 @@ def make_voc(root: Path, n: int, rng: np.random.Generator) -> list[Path]:
 def make_coco(root: Path, n: int, rng: np.random.Generator) -> tuple[Path, Path]:
     images = root / "train2017"
     images.mkdir(parents=True)
-    doc = {"images": [], "annotations": [], "categories": [{"id": i + 1 + i // 10, "name": f"c{i}"} for i in range(80)]}
+    categories = [{"id": i + 1 + i // 10, "name": f"c{i}"} for i in range(80)]  # ids with gaps
+    doc = {"images": [], "annotations": [], "categories": categories}
     aid = 0
     for i in range(n):
         name = f"{i:012d}.jpg"
@@ -84,7 +85,8 @@ def make_coco(root: Path, n: int, rng: np.random.Generator) -> tuple[Path, Path]
         for _ in range(int(rng.integers(1, 6))):
             x, y = rng.uniform(0, 500, 2)
             w, h = rng.uniform(2, 140, 2)
-            doc["annotations"].append({"id": aid, "image_id": i, "category_id": doc["categories"][int(rng.integers(0, 80))]["id"],
+            cid = categories[int(rng.integers(0, 80))]["id"]
+            doc["annotations"].append({"id": aid, "image_id": i, "category_id": cid,
                                        "bbox": [round(x, 2), round(y, 2), round(w, 2), round(h, 2)],
                                        "iscrowd": int(rng.random() < 0.01)})
             aid += 1
@@ -105,9 +107,12 @@ def make_list(root: Path, n: int, rng: np.random.Generator) -> tuple[Path, list[
         img = images / f"{i:06d}.jpg"
         img.write_bytes(data)
         lab = labels / f"{i:06d}.txt"
-        lab.write_text("".join(f"{int(rng.integers(0, 20))} {rng.uniform(0.2, 0.8):.6f} {rng.uniform(0.2, 0.8):.6f} "
-                               f"{rng.uniform(0.05, 0.3):.6f} {rng.uniform(0.05, 0.3):.6f}\n"
-                               for _ in range(int(rng.integers(1, 4)))))
+        rows = []
+        for _ in range(int(rng.integers(1, 4))):
+            x, y = rng.uniform(0.2, 0.8, 2)
+            w, h = rng.uniform(0.05, 0.3, 2)
+            rows.append(f"{int(rng.integers(0, 20))} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n")
+        lab.write_text("".join(rows))
         entries.append(str(img))
         files += [img, lab]
     lst = root / "list.txt"
@@ -134,7 +139,8 @@ def main() -> None:
         lst, files = make_list(root / "set", args.n, rng)
 
         touch, _ = timed(lambda: write_all(root / "touch", args.n))
-        print(f"{'(file system: create files)':<28} {touch:7.2f} s  {args.n / touch:9.0f} files/s", flush=True)
+        print(f"{'(file system: create files)':<28} {touch:7.2f} s  {args.n / touch:9.0f} files/s",
+              flush=True)
         base, _ = timed(lambda: read_all(xmls))
         t, result = timed(lambda: voc.convert(root / "VOCdevkit", "2007:trainval", root / "voc_out"))
         report("data voc (XML -> labels)", t, base, args.n, "read XML bytes")

@@ -36,6 +36,7 @@ class NetConfig:
     max_crop: int = 0
     min_crop: int = 0
     center: int = 0
+    label_smooth_eps: float = 0.0   # classification label smoothing (AlexeyAB's key)
     clip: float = 0.0
     time_steps: int = 1
     notruth: int = 0
@@ -73,6 +74,9 @@ class NetConfig:
         c.max_crop = s.int("max_crop", c.width * 2)
         c.min_crop = s.int("min_crop", c.width)
         c.center = s.int("center", 0)
+        c.label_smooth_eps = s.float("label_smooth_eps", 0.0)
+        if not 0 <= c.label_smooth_eps < 1:
+            raise s.error("'label_smooth_eps' must be in [0, 1)", "label_smooth_eps")
         c.clip = s.float("clip", 0.0)
         c.angle = s.float("angle", 0.0)
         c.aspect = s.float("aspect", 1.0)

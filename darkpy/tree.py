@@ -93,14 +93,15 @@ def build_tree(names: list[str], parent: list[int] | np.ndarray, source: str | P
     return Tree(list(names), parent, group, group_offset, group_size, child, leaf)
 
 
-def read_tree(path: str | Path) -> Tree:
-    path = Path(path)
+def _read_tree_lines(path: Path) -> tuple[list[str], list[int], list[int]]:
+    """Names, parent indices and the 1-based line number of each node."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise DataError(f"cannot read tree file: {exc.strerror}", file=path) from None
     names: list[str] = []
     parents: list[int] = []
+    lines: list[int] = []
     for number, raw in enumerate(text.splitlines(), 1):
         fields = raw.split()
         if not fields:
@@ -112,6 +113,54 @@ def read_tree(path: str | Path) -> Tree:
         except ValueError:
             raise DataError(f"parent index {fields[1]!r} is not an integer", file=path, line=number) from None
         names.append(fields[0])
+        lines.append(number)
+    return names, parents, lines
+
+
+def read_tree(path: str | Path) -> Tree:
+    path = Path(path)
+    names, parents, _ = _read_tree_lines(path)
+    return build_tree(names, parents, path)
+
+
+def check_tree(path: str | Path) -> Tree:
+    """`read_tree` plus the checks a hand-edited file needs: parents out of range, cycles and
+    repeated names are named as such (with their line) rather than as a misordering."""
+    path = Path(path)
+    names, parents, lines = _read_tree_lines(path)
+    n = len(names)
+    first: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in first:
+            raise DataError(f"node {name!r} is listed twice (first at line {lines[first[name]]})",
+                            file=path, line=lines[i])
+        first[name] = i
+    for i, p in enumerate(parents):
+        if p < -1 or p >= n:
+            raise DataError(f"node {names[i]!r}: parent {p} is out of range (the file has {n} nodes)",
+                            file=path, line=lines[i])
+    state = [0] * n  # 0 unvisited, 1 on the current walk, 2 known to reach the top
+    for start in range(n):
+        walk = []
+        node = start
+        while node >= 0 and state[node] == 0:
+            state[node] = 1
+            walk.append(node)
+            node = parents[node]
+        if node >= 0 and state[node] == 1:
+            cycle = walk[walk.index(node):]
+            shown = " -> ".join(names[k] for k in cycle + [node])
+            raise DataError(f"parents form a cycle: {shown}", file=path, line=lines[min(cycle)])
+        for k in walk:
+            state[k] = 2
+    if lines != list(range(1, n + 1)):
+        # blank lines shift numbering: report errors against the file's own lines
+        try:
+            return build_tree(names, parents, path)
+        except DataError as exc:
+            if exc.line is not None:
+                exc.line = lines[exc.line - 1]
+            raise
     return build_tree(names, parents, path)
 
 
@@ -145,3 +194,17 @@ def hierarchy_top_prediction(probs: np.ndarray, tree: Tree, thresh: float) -> in
             return best_i
         else:
             return int(tree.parent[lo])
+
+
+def tree_stats(tree: Tree) -> dict[str, int]:
+    """The numbers people compare trees by (`darkpy wordtree show`)."""
+    largest = int(np.argmax(tree.group_size))
+    return {
+        "nodes": tree.n,
+        "groups": tree.groups,
+        "top_level": int(tree.group_size[0]),
+        "depth": int(tree.depth().max()),
+        "leaves": int(tree.leaf.sum()),
+        "largest_group": largest,
+        "largest_group_size": int(tree.group_size[largest]),
+    }

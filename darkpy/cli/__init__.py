@@ -59,9 +59,11 @@ def load_commands() -> typer.Typer:
 def report_error(exc: BaseException) -> None:
     """Print a user mistake as one red line on stderr."""
     from rich.console import Console
+    from rich.markup import escape
 
+    # escape: messages name cfg sections like [region], which are not markup
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[bold red]darkpy: error:[/] {exc}", markup=True
+        f"[bold red]darkpy: error:[/] {escape(str(exc))}", markup=True
     )
 
 

@@ -120,7 +120,8 @@ def check_labels(text: str, classes: int | None) -> tuple[np.ndarray, list[tuple
             bad.append((number, "zero-size", f"line {number}: box of size {fields[3]} x {fields[4]}"))
             continue
         if not all(0.0 < v <= 1.0 for v in (x, y, w, h)):  # NaN fails too
-            bad.append((number, "bad-coordinates", f"line {number}: {' '.join(fields[1:])} not all in (0, 1]"))
+            coords = " ".join(fields[1:])
+            bad.append((number, "bad-coordinates", f"line {number}: {coords} not all in (0, 1]"))
             continue
         rows.append(values)
     return np.asarray(rows, dtype=np.float32).reshape(-1, 5), bad
@@ -137,7 +138,8 @@ def _check_entry(image: str, base: Path, classes: int | None, decode: bool):
     except FileNotFoundError:
         problems.append(("missing-image", "image file not found", str(path)))
     except (OSError, ImageUnreadable) as exc:
-        problems.append(("unreadable-image", f"cannot read image: {getattr(exc, 'strerror', None) or exc}", str(path)))
+        why = getattr(exc, "strerror", None) or exc
+        problems.append(("unreadable-image", f"cannot read image: {why}", str(path)))
     label = label_path_for(path)
     try:
         text = label.read_text(encoding="utf-8", errors="replace")
@@ -167,6 +169,8 @@ def check_list(path: Path, role: str = "list", classes: int | None = None, *, de
         if raw.strip():
             entries.append(raw.strip())
             lines.append(number)
+    if not entries:
+        raise DataError(f"{role} list has no entries (Darknet needs at least one image)", file=path)
     good = np.ones(len(entries), bool)
     problems: list[Problem] = []
     first: dict[str, int] = {}
@@ -236,7 +240,8 @@ def check(target: str | Path, *, classes: int | None = None, decode: bool = Fals
     if total is not None:
         total(sum(len(read_list(p)) for _, p in lists))
     for role, path in lists:
-        report.lists.append(check_list(path, role, classes, decode=decode, workers=workers, progress=progress))
+        report.lists.append(
+            check_list(path, role, classes, decode=decode, workers=workers, progress=progress))
     return report
 
 

@@ -119,7 +119,8 @@ def convert(annotations: str | Path, images: str | Path, out: str | Path, *, spl
         where = f"images[{i}] (id {iid})"
         name = str(_field(img, "file_name", annotations, where))
         width, height = _field(img, "width", annotations, where), _field(img, "height", annotations, where)
-        if not isinstance(width, (int, float)) or not isinstance(height, (int, float)) or width <= 0 or height <= 0:
+        numbers = isinstance(width, (int, float)) and isinstance(height, (int, float))
+        if not numbers or width <= 0 or height <= 0:
             raise DataError(f"{where}: width and height must be positive numbers, got {width!r} x {height!r}",
                             file=annotations)
         if not (images / name).is_file():

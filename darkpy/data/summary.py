@@ -66,7 +66,8 @@ def print_check(report: CheckReport, console: Console) -> None:
     for p in warnings[:SHOWN if not errors else 0]:
         console.print(f"[yellow]{p.kind}[/] " + escape(f"{p.list_file.name}:{p.line}: {p}"), markup=True)
     if errors:
-        console.print(f"[bold red]{len(errors)} errors[/]: fix them or run with --fix for cleaned lists", markup=True)
+        console.print(f"[bold red]{len(errors)} errors[/] (--fix writes cleaned lists without them)",
+                      markup=True)
     else:
         console.print("[bold green]ok[/]" + (f" ({len(warnings)} warnings)" if warnings else ""), markup=True)
 

@@ -68,7 +68,8 @@ def parse_sets(text: str | list[str]) -> list[tuple[str, str]]:
     return sets
 
 
-def voc_box(width: int, height: int, xmin: float, xmax: float, ymin: float, ymax: float) -> tuple[float, float, float, float]:
+def voc_box(width: int, height: int, xmin: float, xmax: float, ymin: float,
+            ymax: float) -> tuple[float, float, float, float]:
     """voc_label's conversion, operation for operation (so the floats are identical)."""
     dw = 1.0 / width
     dh = 1.0 / height
@@ -121,7 +122,8 @@ def parse_annotation(path: Path, classes: tuple[str, ...] | list[str] = VOC_CLAS
         try:
             difficult = flag is not None and flag.text is not None and int(flag.text.strip() or 0) == 1
         except ValueError:
-            raise DataError(f"{where} ({name}): <difficult> is not 0 or 1: {flag.text!r}", file=path) from None
+            raise DataError(f"{where} ({name}): <difficult> is not 0 or 1: {flag.text!r}",
+                            file=path) from None
         bndbox = obj.find("bndbox")
         if bndbox is None:
             raise DataError(f"{where} ({name}): no <bndbox>", file=path)
@@ -169,7 +171,8 @@ def convert(devkit: str | Path, sets: str | list[str] | list[tuple[str, str]], o
     for year in years:
         jpegs = devkit / f"VOC{year}" / "JPEGImages"
         check_link(final / f"VOC{year}" / "JPEGImages", jpegs)
-        ensure_label_rule(final / f"VOC{year}" / "JPEGImages" / "x.jpg", final / f"VOC{year}" / "labels" / "x.txt")
+        ensure_label_rule(final / f"VOC{year}" / "JPEGImages" / "x.jpg",
+                          final / f"VOC{year}" / "labels" / "x.txt")
     if total is not None:
         total(len({(y, i) for (y, _), v in ids.items() for i in v}))
 
@@ -187,7 +190,8 @@ def convert(devkit: str | Path, sets: str | list[str] | list[tuple[str, str]], o
                 objects = parsed.get((year, image_id))
                 if objects is None:
                     xml = devkit / f"VOC{year}" / "Annotations" / f"{image_id}.xml"
-                    objects = parsed[(year, image_id)] = parse_annotation(xml, classes, result.unknown_classes)
+                    objects = parse_annotation(xml, classes, result.unknown_classes)
+                    parsed[(year, image_id)] = objects
                     kept = [o for o in objects if difficult or not o.difficult]
                     result.difficult_skipped += len(objects) - len(kept)
                     result.boxes += len(kept)

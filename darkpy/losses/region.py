@@ -27,6 +27,10 @@ at once with "the later truth wins" resolved explicitly):
   highest `objectness * P(label)` (the product of conditional probabilities along the tree),
   where only the hierarchical class delta is applied.
 
+Where Darknet would read out of bounds, we do something safe instead: a truth centre at x or
+y == 1 uses the last cell, classification-only labels without a tree are ignored, and class ids
+outside the classes (or the `map=` table) raise ValueError.
+
 The returned `delta` follows Darknet (no logistic derivative for x, y, objectness). Darknet's
 GPU backward multiplies those three by sigma'(.) before passing the gradient on; pass
 `logistic_gradient=True` to get that gradient from `loss` instead (the `delta` is unchanged).
@@ -117,7 +121,8 @@ class RegionLoss(nn.Module):
         self.register_buffer("class_map", torch.as_tensor(class_map, dtype=torch.long)
                              if class_map else torch.zeros(0, dtype=torch.long), persistent=False)
         if self.tree is not None:
-            self.register_buffer("tree_ancestors", torch.as_tensor(self.tree.ancestors_mask()), persistent=False)
+            ancestors = torch.as_tensor(self.tree.ancestors_mask())
+            self.register_buffer("tree_ancestors", ancestors, persistent=False)
             group = torch.as_tensor(self.tree.group, dtype=torch.long)
             self.register_buffer("tree_group_onehot",
                                  nn.functional.one_hot(group, self.tree.groups).bool(), persistent=False)
@@ -165,11 +170,13 @@ class RegionLoss(nn.Module):
         box_truth = valid & ~class_only & ~image_class_only.view(N, 1)              # (N, T)
         truth_class = truth[..., 4].to(torch.long)                                 # C cast truncates
         limit = self.class_map.numel() if self.class_map.numel() else K
-        bad = (valid & ((truth_class < 0) | (truth_class >= limit))).nonzero()
+        # `map=` applies to box labels only: classification-only labels carry tree indexes (Darknet)
+        limits = torch.where(class_only & (self.tree is not None), K, limit)
+        bad = (valid & ((truth_class < 0) | (truth_class >= limits))).nonzero()
         if len(bad):
             b0, t0 = (int(v) for v in bad[0])
             raise ValueError(f"truth class {int(truth_class[b0, t0])} of image {b0}, slot {t0} is outside "
-                             f"0..{limit - 1}")
+                             f"0..{int(limits[b0, t0]) - 1}")
 
         # ---- objectness for every anchor: best IoU with any truth of the image ---------------
         vb = lambda t: t.view(N, 1, 1, 1, T)  # noqa: E731
@@ -192,7 +199,7 @@ class RegionLoss(nn.Module):
             pty = ((jj + 0.5) / H) * H - jj
             ptw = torch.log((bw_anchor / W) * W / bw_anchor).view(1, A, 1, 1)
             pth = torch.log((bh_anchor / H) * H / bh_anchor).view(1, A, 1, 1)
-            warm = torch.stack([0.01 * (ptx - px), 0.01 * (pty - py), 0.01 * (ptw - tw), 0.01 * (pth - th)], dim=2)
+            warm = 0.01 * torch.stack([ptx - px, pty - py, ptw - tw, pth - th], dim=2)
             d_box = torch.where(img_co.unsqueeze(2), d_box, warm)
 
         stats = torch.zeros(7, dtype=torch.float64, device=dev)
@@ -330,7 +337,8 @@ class RegionLoss(nn.Module):
         bn = box_new.view(N, A, H, W, 5)
         d_box = torch.where(hit.unsqueeze(2), bn[..., :4].permute(0, 1, 4, 2, 3), d_box)
         d_obj = torch.where(hit, bn[..., 4], d_obj)
-        d_cls = torch.where(c_written > 0, self.class_scale * (c_target - cls_flat), torch.zeros_like(cls_flat))
+        d_cls = self.class_scale * (c_target - cls_flat)
+        d_cls = torch.where(c_written > 0, d_cls, torch.zeros_like(d_cls))
         d_cls = d_cls.view(N, A, H, W, K).permute(0, 1, 4, 2, 3)
         delta = torch.cat([d_box, d_obj.unsqueeze(2), d_cls], dim=2).reshape(N, C, H, W)
 

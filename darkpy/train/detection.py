@@ -53,12 +53,17 @@ class DetectionTask:
     # -- Task ------------------------------------------------------------------------------
     def setup(self, trainer) -> None:
         self.trainer = trainer
-        n = trainer.net.net
-        self.source = DetectionSource(self.paths, self.region.classes, self.region.max_boxes, self.region.jitter,
-                                      n.hue, n.saturation, n.exposure, trainer.seed, self.list_dir)
+        self.source = self.make_source(trainer)
         for loss in self.losses.values():
             loss.to(trainer.device)
         self._start(trainer.iteration)
+
+    def make_source(self, trainer) -> DetectionSource:
+        """The worker-side data source (override point: `darkpy.train.joint` mixes in
+        classification-only images)."""
+        n = trainer.net.net
+        return DetectionSource(self.paths, self.region.classes, self.region.max_boxes, self.region.jitter,
+                               n.hue, n.saturation, n.exposure, trainer.seed, self.list_dir)
 
     def _requests(self, start: int):
         tr = self.trainer
@@ -159,6 +164,8 @@ class TrainOptions:
     quiet: bool = False
     log_every: int = 1
     chart_every: int = 100
+    class_ratio: float | None = None   # YOLO9000 joint training: at most this many classification images
+                                       # per detection image (darkpy.train.joint)
 
 
 def _build(opts: TrainOptions, info) -> "Trainer":
@@ -173,7 +180,9 @@ def _build(opts: TrainOptions, info) -> "Trainer":
         device = f"cuda:{opts.gpus[info.local_rank % len(opts.gpus)]}"
     elif opts.ddp_cpu:
         device = "cpu"
-    task = DetectionTask(net, paths, data.classes, workers=opts.workers, list_dir=str(Path(data.train).parent))
+    from darkpy.train.joint import make_detection_task
+
+    task = make_detection_task(net, paths, data, opts, list_dir=str(Path(data.train).parent))
     name = opts.name or Path(opts.cfg).stem
     trainer = Trainer(net, task, name=name, backup_dir=opts.backup or data.backup, device=device,
                       max_batches=opts.max_batches, clear=opts.clear, resume=opts.resume, amp=opts.amp,
@@ -183,6 +192,8 @@ def _build(opts: TrainOptions, info) -> "Trainer":
         trainer.say(str(net.last_load))
     trainer.say(f"{opts.cfg}: {len(paths)} training images from {data.train}, {data.classes} classes, "
                 f"backups in {trainer.backup_dir}")
+    for line in getattr(task, "describe", lambda: [])():
+        trainer.say(line)
     return trainer
 
 

@@ -15,6 +15,8 @@ Interface (agreed between detection and classification training)::
         stats: dict[str, float]     # shown in the progress line ({"iou": .., "recall": ..}, {"top1": ..})
         cost: float | None = None   # Darknet's printed cost for the pass (summed over its images);
                                     # defaults to loss.item(). Printed loss = sum of costs / batch.
+        totals: dict[str, float]    # counts shown in the progress line SUMMED over the batch's
+                                    # passes and ranks (stats are averaged), e.g. {"cls-only": 3}
 
     class Task(Protocol):
         def batches(self, size, iteration) -> Iterator[tuple[Tensor, Any]]:
@@ -67,6 +69,7 @@ class StepReport:
     loss: torch.Tensor
     stats: dict[str, float] = field(default_factory=dict)
     cost: float | None = None
+    totals: dict[str, float] = field(default_factory=dict)  # summed over passes and ranks, not averaged
 
 
 @runtime_checkable
@@ -317,6 +320,7 @@ class Trainer:
         seen0 = self.net.seen
         cost_sum, images, passes = 0.0, 0, 0
         stats_sum: dict[str, float] = {}
+        totals_sum: dict[str, float] = {}
         source = iter(self.task.batches(size, i))
 
         def fetch():
@@ -349,6 +353,8 @@ class Trainer:
             cost_sum += float(report.cost) if report.cost is not None else float(report.loss.detach())
             for k, v in report.stats.items():
                 stats_sum[k] = stats_sum.get(k, 0.0) + float(v)
+            for k, v in report.totals.items():
+                totals_sum[k] = totals_sum.get(k, 0.0) + float(v)
             images += n
             passes += 1
             item = nxt
@@ -364,9 +370,12 @@ class Trainer:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         keys = sorted(stats_sum)
-        reduced = dd.all_reduce_sum([cost_sum, float(passes)] + [stats_sum[k] for k in keys], self.device)
+        tkeys = sorted(totals_sum)
+        reduced = dd.all_reduce_sum([cost_sum, float(passes)] + [stats_sum[k] for k in keys]
+                                    + [totals_sum[k] for k in tkeys], self.device)
         loss_value = reduced[0] / self.images_per_step
         stats = {k: reduced[2 + j] / max(1.0, reduced[1]) for j, k in enumerate(keys)}
+        stats.update({k: reduced[2 + len(keys) + j] for j, k in enumerate(tkeys)})
         if self.avg_loss < 0:
             self.avg_loss = loss_value
         self.avg_loss = self.avg_loss * 0.9 + loss_value * 0.1

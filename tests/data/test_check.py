@@ -9,7 +9,8 @@ from darkpy.labels import label_path_for
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
-    return generate(tmp_path_factory.mktemp("synth") / "set", images=8, classes=3, size=48, seed=1, valid=0.25)
+    root = tmp_path_factory.mktemp("synth") / "set"
+    return generate(root, images=8, classes=3, size=48, seed=1, valid=0.25)
 
 
 @pytest.fixture
@@ -19,7 +20,8 @@ def work(dataset, tmp_path) -> tuple[Path, list[str]]:
 
     root = tmp_path / "set"
     shutil.copytree(dataset.parent, root, symlinks=True)
-    entries = [e.replace(str(dataset.parent), str(root)) for e in (dataset.parent / "train.txt").read_text().split()]
+    listed = (dataset.parent / "train.txt").read_text().split()
+    entries = [e.replace(str(dataset.parent), str(root)) for e in listed]
     lst = root / "list.txt"
     lst.write_text("".join(e + "\n" for e in entries))
     return lst, entries
@@ -171,3 +173,9 @@ def test_cli_fix(cli, work):
 def test_cli_missing_target_is_user_error(cli, tmp_path):
     code, _, err = cli("data", "check", tmp_path / "nope.data")
     assert code == 2 and "nope.data" in err
+
+
+def test_empty_list_is_a_user_error(cli, tmp_path):
+    (tmp_path / "empty.txt").write_text("\n")
+    code, _, err = cli("data", "check", tmp_path / "empty.txt")
+    assert code == 2 and "empty.txt" in err and "no entries" in err

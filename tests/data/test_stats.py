@@ -8,8 +8,9 @@ from darkpy.data.synth import generate
 def test_counts_boxes_per_class_of_the_training_list(tmp_path):
     data = generate(tmp_path / "s", images=10, classes=3, size=48, seed=4)
     stats = collect(data)
-    labels = [l for p in sorted((tmp_path / "s/labels").glob("*.txt"))[:8] for l in p.read_text().splitlines()]
-    expected = np.bincount([int(l.split()[0]) for l in labels], minlength=3)
+    files = sorted((tmp_path / "s/labels").glob("*.txt"))[:8]
+    labels = [line for p in files for line in p.read_text().splitlines()]
+    expected = np.bincount([int(line.split()[0]) for line in labels], minlength=3)
     assert stats.images == 8 and len(stats.boxes) == len(labels)
     assert stats.per_class().tolist() == expected.tolist()
     assert stats.name(1) == "square"

@@ -87,7 +87,8 @@ def test_labels_pass_the_reader(tmp_path):
         assert 1 <= len(boxes) <= 4
 
 
-@pytest.mark.parametrize("kwargs", [dict(classes=0), dict(classes=9), dict(images=0), dict(size=8), dict(valid=1.0)])
+@pytest.mark.parametrize("kwargs", [
+    dict(classes=0), dict(classes=9), dict(images=0), dict(size=8), dict(valid=1.0)])
 def test_bad_options_are_usage_errors(tmp_path, kwargs):
     with pytest.raises(UsageError):
         generate(tmp_path / "x", **{"images": 2, **kwargs})

@@ -53,7 +53,8 @@ def test_lists_names_and_data_file(devkit, tmp_path):
     out = (tmp_path / "out").resolve()
     convert(devkit, SETS, out)
     img = lambda y, i: str(out / f"VOC{y}" / "JPEGImages" / f"{i}.jpg")  # noqa: E731
-    assert (out / "2007_trainval.txt").read_text().splitlines() == [img("2007", "000001"), img("2007", "000002")]
+    assert (out / "2007_trainval.txt").read_text().splitlines() == [
+        img("2007", "000001"), img("2007", "000002")]
     assert (out / "2007_test.txt").read_text().splitlines() == [img("2007", "000003")]
     assert (out / "train.txt").read_text().splitlines() == [
         img("2007", "000001"), img("2007", "000002"), img("2012", "2012_000001")]

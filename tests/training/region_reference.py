@@ -92,7 +92,8 @@ def reference_delta(region, out, truth, seen):
                     if best > region.thresh:
                         d[b, n, 4, j, i] = 0
                     if seen < 12800:
-                        box_delta(((i + .5) / W, (j + .5) / H, bias[n, 0] / W, bias[n, 1] / H), b, n, j, i, .01)
+                        prior = ((i + .5) / W, (j + .5) / H, bias[n, 0] / W, bias[n, 1] / H)
+                        box_delta(prior, b, n, j, i, .01)
         for tb in boxes:
             i, j = int(tb[0] * W), int(tb[1] * H)
             best, best_n = 0.0, 0

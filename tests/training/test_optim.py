@@ -56,3 +56,28 @@ def test_param_groups_for_network(golden):
     opt = DarknetSGD.for_network(net)
     assert opt.param_groups[0]["batch"] == images_per_step(net.net)
     assert opt.param_groups[0]["decay"] == pytest.approx(0.0005)
+
+
+def test_end_to_end_step(golden):
+    """The README's training step on a small YOLOv2 network: gradients reach the first layer and
+    the optimiser moves the weights."""
+    from darkpy.losses import RegionLoss
+    from darkpy.schedule import current_batch, learning_rate
+
+    net = parse_network(golden / "cfg" / "g_yolov2_mini.cfg")
+    net.init_weights(seed=1)
+    net.train()
+    loss_fn = RegionLoss(net.layers[-1])
+    opt = DarknetSGD.for_network(net)
+    images = torch.rand(2, *net.input_shape, generator=torch.Generator().manual_seed(0))
+    truth = torch.zeros(2, 30, 5)
+    truth[:, 0] = torch.tensor([0.4, 0.6, 0.3, 0.5, 1.0])
+    seen = 2
+    _, inputs = net.forward_with_inputs(images)
+    res = loss_fn(inputs[loss_fn.region.index], truth, seen)
+    res.loss.backward()
+    first = net.layers[0].weight
+    assert first.grad is not None and first.grad.abs().sum() > 0
+    before = first.detach().clone()
+    opt.step(lr=learning_rate(net.net, current_batch(net.net, seen)) + 1e-3)
+    assert not torch.equal(before, first.detach())

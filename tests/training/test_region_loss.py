@@ -29,11 +29,13 @@ def load_case(golden, case):
     x = torch.from_numpy(np.fromfile(d / "input.f32", np.float32)).reshape(n, -1, h, w)
     truth = torch.from_numpy(np.fromfile(d / "truth.f32", np.float32)).reshape(n, -1, 5)
     delta = torch.from_numpy(np.fromfile(d / "delta.f32", np.float32)).reshape(x.shape)
-    line = [s for s in (d / "darknet_stdout.txt").read_text().splitlines() if s.startswith("Region Avg IOU")][0]
+    lines = (d / "darknet_stdout.txt").read_text().splitlines()
+    line = [s for s in lines if s.startswith("Region Avg IOU")][0]
     stats = [float(v) for v in re.findall(r":\s*([-\d.naninf]+)", line)]
     return region, x, truth, int(meta["seen"]), delta, float(meta["cost"]), stats
 
 
+@pytest.mark.golden
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_region_golden(golden, case):
     region, x, truth, seen, delta, cost, stats = load_case(golden, case)
@@ -49,6 +51,7 @@ def test_region_golden(golden, case):
     assert torch.equal(x.grad, -res.delta)
 
 
+@pytest.mark.golden
 def test_logistic_gradient_option(golden):
     region, x, truth, seen, delta, _, _ = load_case(golden, "voc_seen20000")
     x = x.clone().requires_grad_(True)
@@ -79,14 +82,18 @@ def test_collisions_later_truth_wins():
     # anchor 0 (shape 1/3) matches both; cell (1, 1)
     assert torch.allclose(d[0, 0, 5:, 1, 1], 1 - out[0, 0, 5:, 1, 1])
     tx = 0.4 * 3 - 1
-    assert d[0, 0, 0, 1, 1].item() == pytest.approx((2 - 0.31 * 0.32) * (tx - out[0, 0, 0, 1, 1].item()), abs=1e-6)
+    expected = (2 - 0.31 * 0.32) * (tx - out[0, 0, 0, 1, 1].item())
+    assert d[0, 0, 0, 1, 1].item() == pytest.approx(expected, abs=1e-6)
     assert res.summary()["count"] == 2
 
 
 TREE = "n1 -1\nn2 -1\nn3 0\nn4 0\nn5 0\nn6 1\nn7 1\nn8 2\nn9 2\nn10 7\nn11 7\n"
 
 
-@pytest.mark.parametrize("variant", ["softmax", "logistic", "nobias", "norescore", "warmup", "tree", "classonly"])
+VARIANTS = ["softmax", "logistic", "nobias", "norescore", "warmup", "tree", "classonly"]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_against_loop_reference(tmp_path, variant):
     """Crowded truths (many share a cell and anchor) against a plain sequential port."""
     from region_reference import reference_delta

@@ -7,8 +7,10 @@ from typing import Iterator, List, Optional
 
 import typer
 
-group = typer.Typer(help="Data sets in Darknet's layout: convert VOC/COCO, check, stats, generate a demo set.",
-                    no_args_is_help=True)
+group = typer.Typer(
+    help="Data sets in Darknet's layout: convert VOC/COCO, check, stats, generate a demo set.",
+    no_args_is_help=True,
+)
 
 
 @contextmanager
@@ -37,8 +39,10 @@ def voc(
                                    help="YEAR:SET items, comma-separated or repeated."),
     out: Path = typer.Option(Path("."), "-o", "--out", help="Output folder."),
     difficult: bool = typer.Option(False, "--difficult/--no-difficult",
-                                   help="Keep difficult objects in the training labels (Darknet drops them)."),
-    names: Optional[Path] = typer.Option(None, "--names", help="Class names file (default: VOC's 20 classes)."),
+                                   help="Keep difficult objects in the training labels "
+                                        "(Darknet drops them)."),
+    names: Optional[Path] = typer.Option(None, "--names",
+                                         help="Class names file (default: VOC's 20 classes)."),
 ) -> None:
     """PASCAL VOC XML to Darknet labels, lists, voc.names and voc.data (as voc_label.py)."""
     from darkpy.data import voc as voc_mod
@@ -65,15 +69,18 @@ def coco(
     annotations: Path = typer.Argument(..., help="A COCO instances_*.json file."),
     images: Path = typer.Option(..., "--images", help="Folder holding that file's images."),
     out: Path = typer.Option(Path("."), "-o", "--out", help="Output folder."),
-    split: Optional[str] = typer.Option(None, "--split", help="Name of this part (default: the image folder's name)."),
-    role: Optional[str] = typer.Option(None, "--role", help="train or valid: which .data entry this list fills "
-                                                               "(default: valid if the split name contains 'val')."),
+    split: Optional[str] = typer.Option(None, "--split",
+                                        help="Name of this part (default: the image folder's name)."),
+    role: Optional[str] = typer.Option(None, "--role",
+                                       help="train or valid: which .data entry this list fills "
+                                            "(default: valid if the split name contains 'val')."),
 ) -> None:
     """COCO JSON to Darknet labels, a list, coco.names, coco.map (category ids) and coco.data."""
     from darkpy.data import coco as coco_mod
 
     with _progress("converting COCO") as (total, advance):
-        result = coco_mod.convert(annotations, images, out, split=split, role=role, progress=advance, total=total)
+        result = coco_mod.convert(annotations, images, out, split=split, role=role,
+                                  progress=advance, total=total)
     c = _console()
     c.print(f"{result.images} images, {result.boxes} boxes; skipped {result.crowd_skipped} crowd and "
             f"{result.degenerate_skipped} empty boxes")
@@ -83,9 +90,12 @@ def coco(
 @group.command("check")
 def check(
     target: Path = typer.Argument(..., help="A .data file (its train and valid lists) or an image list."),
-    classes: Optional[int] = typer.Option(None, "--classes", help="Number of classes (default: from the .data file)."),
-    decode: bool = typer.Option(False, "--decode", help="Decode every image fully instead of reading its header."),
-    fix: bool = typer.Option(False, "--fix", help="Write cleaned lists beside the originals (NAME.fixed.txt)."),
+    classes: Optional[int] = typer.Option(None, "--classes",
+                                          help="Number of classes (default: from the .data file)."),
+    decode: bool = typer.Option(False, "--decode",
+                                help="Decode every image fully instead of reading its header."),
+    fix: bool = typer.Option(False, "--fix",
+                             help="Write cleaned lists beside the originals (NAME.fixed.txt)."),
     workers: int = typer.Option(8, "--workers", help="Threads reading files."),
 ) -> None:
     """Check every image and label file; exit code 1 if any entry is broken."""
@@ -127,7 +137,8 @@ def synth(
 @group.command("stats")
 def stats(
     target: Path = typer.Argument(..., help="A .data file (its train list) or an image list."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Scatter PNG (default: NAME_boxes.png here)."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out",
+                                       help="Scatter PNG (default: NAME_boxes.png here)."),
 ) -> None:
     """Boxes per class and a width/height scatter of the boxes (the input to kmeans)."""
     from darkpy.data import stats as stats_mod
@@ -136,7 +147,8 @@ def stats(
     result = stats_mod.collect(target)
     c = _console()
     print_stats(result, c)
-    png = stats_mod.scatter(result, out or Path(f"{target.stem}_boxes.png"), title=f"box sizes: {target.name}")
+    png = stats_mod.scatter(result, out or Path(f"{target.stem}_boxes.png"),
+                            title=f"box sizes: {target.name}")
     c.print(f"wrote {png}")
 
 

@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+HELP_RATIO = ("YOLO9000 joint training: at most this many images of the .data file's classify= list per "
+              "detection image (default 4 when classify= is set).")
 HELP_GPUS = "GPUs to train on, e.g. 0,1,2,3 (one process each, DistributedDataParallel; batch kept)."
 
 
@@ -21,7 +23,7 @@ def _gpus(text: Optional[str]) -> tuple[int, ...]:
 
 
 def _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed, max_batches, backup, name,
-           device, quiet) -> None:
+           device, quiet, class_ratio=None) -> None:
     from darkpy.errors import UsageError
     from darkpy.train.detection import TrainOptions, train_detector
 
@@ -31,7 +33,7 @@ def _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed,
     opts = TrainOptions(data=str(data), cfg=str(cfg), weights=str(weights) if weights else None, gpus=_gpus(gpus),
                         ddp_cpu=ddp_cpu, clear=clear, resume=resume, amp=amp, workers=workers, seed=seed,
                         max_batches=max_batches, backup=str(backup) if backup else None, name=name,
-                        device=device, quiet=quiet)
+                        device=device, quiet=quiet, class_ratio=class_ratio)
     trainer = train_detector(opts)
     if trainer is not None and not getattr(trainer, "interrupted", False):
         trainer.say(f"Saved {trainer.backup_dir / (trainer.name + '_final.weights')} after {trainer.iteration} "
@@ -54,14 +56,19 @@ def train(
     name: Optional[str] = typer.Option(None, "--name", help="Backup file prefix (default: the cfg's file name)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N (default: CUDA when present)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-batch lines."),
+    class_ratio: Optional[float] = typer.Option(None, "--class-ratio", help=HELP_RATIO),
 ) -> None:
     """Train a YOLOv2 detector: Darknet's augmentation, region loss, SGD schedule and backups.
 
     Writes BACKUP/NAME.backup every 100 batches (+ a .state side file for --resume),
     NAME_N.weights every 100 batches up to 1000 then every 10000, NAME_final.weights and
-    chart.png. Ctrl-C finishes the batch, saves a backup and stops."""
+    chart.png. Ctrl-C finishes the batch, saves a backup and stops.
+
+    With a WordTree cfg (tree=) this is YOLO9000's joint training: classification-only images
+    (label lines with x, y >= 1e5, images named by labels=, or the classify= list) train only
+    the class at their most confident anchor; see README."""
     _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed, max_batches, backup, name,
-           device, quiet)
+           device, quiet, class_ratio)
 
 
 detector = typer.Typer(help="Darknet's `detector` commands (`darkpy detector train DATA CFG [WEIGHTS]`).",
@@ -82,10 +89,11 @@ def detector_train(
     seed: int = typer.Option(0, "--seed", help="Seed."),
     max_batches: Optional[int] = typer.Option(None, "--max-batches", help="Stop after this many batches."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-batch lines."),
+    class_ratio: Optional[float] = typer.Option(None, "--class-ratio", help=HELP_RATIO),
 ) -> None:
     """Same as `darkpy train CFG --data DATA --weights WEIGHTS` (Darknet's argument order)."""
     _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed, max_batches, None, None, None,
-           quiet)
+           quiet, class_ratio)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,139 @@
+"""Image operations of Darknet's classifier, on (H, W, 3) RGB float32 arrays in [0, 1].
+
+Darknet keeps images planar (C, H, W); the classifier code works row-major (H, W, C), which is
+what OpenCV works on, and converts to the network's (C, H, W) layout once at the end
+(`to_chw`). Values are the same as Darknet's:
+
+- `load_rgb`: Darknet's `load_image_color(path, 0, 0)` (pixel / 255; decoded by OpenCV).
+- `resize_image`, `letterbox_image`: Darknet's own bilinear resize (corner-aligned sample
+  positions, horizontal pass first) and letterbox, from `darkpy.image` (shared with detection).
+- `resize_min`, `crop_image` (out-of-range reads clamp to the edge), `center_crop_image`,
+  `flip_image`.
+- `rotate_crop_image`: the rotated, scaled, shifted, aspect-stretched crop behind Darknet's
+  `random_augment_image`; bilinear with zeros outside the image (`get_pixel_extend`), done
+  with one `cv2.warpAffine`.
+- `distort_image`: hue shift and saturation/exposure scaling in Darknet's HSV
+  (hue in [0, 1), wrapping), then clamping to [0, 1]; with `cv2.cvtColor`.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from darkpy.errors import DataError
+
+_TO_FLOAT = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
+
+
+def load_rgb(path: str | Path) -> np.ndarray:
+    """(H, W, 3) RGB float32 in [0, 1]; DataError naming the file when it cannot be read."""
+    import cv2
+
+    path = Path(path)
+    try:
+        raw = np.fromfile(str(path), dtype=np.uint8)
+    except (OSError, ValueError):
+        raise DataError("image not found or unreadable", file=path) from None
+    bgr = cv2.imdecode(raw, cv2.IMREAD_COLOR) if raw.size else None
+    if bgr is None:
+        raise DataError("cannot decode image", file=path)
+    return _TO_FLOAT[bgr[:, :, ::-1]]
+
+
+def to_chw(im: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(im.transpose(2, 0, 1))
+
+
+def resize_image(im: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Darknet's `resize_image` for an (H, W, C) float32 image (`darkpy.image.resize_image`,
+    which works on (C, H, W))."""
+    from darkpy.image import resize_image as resize_chw
+
+    ih, iw = im.shape[:2]
+    if (iw, ih) == (w, h):
+        return im.copy()
+    out = resize_chw(np.asarray(im, np.float32).transpose(2, 0, 1), w, h)
+    return np.ascontiguousarray(out.transpose(1, 2, 0))
+
+
+def resize_min_size(w: int, h: int, size: int) -> tuple[int, int]:
+    """Darknet's `resize_min` arithmetic: the shorter side becomes `size` (integer division)."""
+    if w < h:
+        return size, (h * size) // w
+    return (w * size) // h, size
+
+
+def resize_min(im: np.ndarray, size: int) -> np.ndarray:
+    h, w = im.shape[:2]
+    nw, nh = resize_min_size(w, h, size)
+    if (nw, nh) == (w, h):
+        return im
+    return resize_image(im, nw, nh)
+
+
+def crop_image(im: np.ndarray, dx: int, dy: int, w: int, h: int) -> np.ndarray:
+    """Darknet's `crop_image`: the w x h window at (dx, dy); reads outside clamp to the edge."""
+    ih, iw = im.shape[:2]
+    rows = np.clip(np.arange(h) + dy, 0, ih - 1)
+    cols = np.clip(np.arange(w) + dx, 0, iw - 1)
+    return im[rows[:, None], cols[None, :]]
+
+
+def center_crop_image(im: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Darknet's `center_crop_image`: the centred square of the shorter side, resized to w x h."""
+    ih, iw = im.shape[:2]
+    m = min(iw, ih)
+    return resize_image(crop_image(im, (iw - m) // 2, (ih - m) // 2, m, m), w, h)
+
+
+def resize_center_crop(im: np.ndarray, w: int, h: int) -> np.ndarray:
+    """What `classifier valid` feeds the network: `resize_min` to the network width, then the
+    centred w x h window (`validate_classifier_single`)."""
+    r = resize_min(im, w)
+    rh, rw = r.shape[:2]
+    return crop_image(r, (rw - w) // 2, (rh - h) // 2, w, h)
+
+
+def letterbox_image(im: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Darknet's `letterbox_image` (used by `classifier predict`): aspect kept, centred on 0.5 grey
+    (`darkpy.image.letterbox_image` on the (C, H, W) layout)."""
+    from darkpy.image import letterbox_image as letterbox_chw
+
+    out = letterbox_chw(np.asarray(im, np.float32).transpose(2, 0, 1), w, h)
+    return np.ascontiguousarray(out.transpose(1, 2, 0))
+
+
+def flip_image(im: np.ndarray) -> np.ndarray:
+    return im[:, ::-1]
+
+
+def rotate_crop_matrix(rad: float, s: float, w: int, h: int, dx: float, dy: float, aspect: float,
+                       im_w: int, im_h: int) -> np.ndarray:
+    """The 2x3 map from output pixel (x, y) to source position used by `rotate_crop_image`:
+    source = R(rad) . ((x - w/2 + dx) * aspect / s, (y - h/2 + dy) / s) + image centre."""
+    c, sn = math.cos(rad), math.sin(rad)
+    ax, ay = aspect / s, 1.0 / s
+    ox, oy = (dx - w / 2.0) * ax, (dy - h / 2.0) * ay
+    return np.array([[c * ax, -sn * ay, c * ox - sn * oy + im_w / 2.0],
+                     [sn * ax, c * ay, sn * ox + c * oy + im_h / 2.0]], dtype=np.float64)
+
+
+def rotate_crop_image(im: np.ndarray, rad: float, s: float, w: int, h: int, dx: float, dy: float,
+                      aspect: float) -> np.ndarray:
+    import cv2
+
+    m = rotate_crop_matrix(rad, s, w, h, dx, dy, aspect, im.shape[1], im.shape[0])
+    out = cv2.warpAffine(np.ascontiguousarray(im), m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0.0, 0.0, 0.0))
+    return out.reshape(h, w, -1)
+
+
+def distort_image(im: np.ndarray, hue: float, sat: float, val: float) -> np.ndarray:
+    """Darknet's `distort_image`: in HSV (hue in [0, 1)), add `hue` (wrapping), scale saturation
+    by `sat` and value by `val`; back to RGB and clamp to [0, 1] (the detection augmentation's
+    implementation, `darkpy.augment.distort`)."""
+    from darkpy.augment import distort
+
+    return distort(np.ascontiguousarray(im, dtype=np.float32), hue, sat, val)

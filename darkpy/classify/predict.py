@@ -1,0 +1,89 @@
+"""`classifier predict`: the top-k classes of single images, as Darknet's `predict_classifier`.
+
+Darknet letterboxes the image into the network's input (`letterbox_image`: aspect kept, grey
+borders), runs the network, for a WordTree softmax turns conditional probabilities into
+absolute ones (`hierarchy_predictions`, leaves only), and lists the `top` most likely entries
+(`top_k`: ties keep the lower index first) as `%5.2f%%: name`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from darkpy.classify import image as I
+from darkpy.classify.loss import hierarchy_predictions
+
+PREPROCESS = ("letterbox", "center", "resize")
+
+
+def prepare(im: np.ndarray, w: int, h: int, how: str = "letterbox") -> np.ndarray:
+    """(H, W, 3) image -> the (3, h, w) network input: `letterbox` (Darknet's predict),
+    `center` (`resize_min` + centred crop, Darknet's valid) or `resize` (stretched)."""
+    if how == "letterbox":
+        out = I.letterbox_image(im, w, h)
+    elif how == "center":
+        out = I.resize_center_crop(im, w, h)
+    elif how == "resize":
+        out = I.resize_image(im, w, h)
+    else:
+        raise ValueError(f"unknown preprocessing {how!r} (one of {', '.join(PREPROCESS)})")
+    return I.to_chw(out)
+
+
+def top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Indexes of the k largest entries along the last axis, ties in index order (Darknet's top_k)."""
+    order = torch.sort(scores, dim=-1, descending=True, stable=True).indices
+    return order[..., :k]
+
+
+def net_device(net) -> torch.device:
+    for p in net.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def tree_of(net):
+    return getattr(net.output_layer, "tree", None)
+
+
+def class_scores(net, x: torch.Tensor) -> torch.Tensor:
+    """(N, outputs) scores as Darknet ranks them: the network output, or for a WordTree softmax
+    the absolute probabilities of the leaves (inner nodes 0)."""
+    with torch.no_grad():
+        p = net(x.to(net_device(net)))
+    p = p.reshape(p.shape[0], -1).float()
+    tree = tree_of(net)
+    if tree is not None:
+        p = hierarchy_predictions(p, tree, only_leaves=True)
+    return p
+
+
+@dataclass
+class Prediction:
+    path: str
+    indexes: list[int]
+    probs: list[float]
+
+    def lines(self, names: list[str]) -> list[str]:
+        return [f"{100 * p:5.2f}%: {names[i] if i < len(names) else i}"
+                for i, p in zip(self.indexes, self.probs)]
+
+
+def predict_tensor(net, x: torch.Tensor, top: int) -> list[tuple[list[int], list[float]]]:
+    scores = class_scores(net, x).cpu()
+    idx = top_k(scores, top)
+    return [(row.tolist(), scores[n, row].tolist()) for n, row in enumerate(idx)]
+
+
+def predict_images(net, paths: list[str | Path], top: int, how: str = "letterbox") -> list[Prediction]:
+    w, h = net.net.width, net.net.height
+    net.eval()
+    out = []
+    for path in paths:
+        x = torch.from_numpy(prepare(I.load_rgb(path), w, h, how))[None]
+        (idx, probs), = predict_tensor(net, x, top)
+        out.append(Prediction(str(path), idx, probs))
+    return out

@@ -1,0 +1,60 @@
+"""`darkpy benchmark`: latency and FPS of a network per input size, on CPU or GPU."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def benchmark(
+    cfg: Path = typer.Argument(..., help="Darknet .cfg file."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="A .weights file (random weights "
+                                           "time the same)."),
+    sizes: str = typer.Option("320,416,608", "--sizes",
+                              help="Comma-separated input sizes (multiples of 32)."),
+    batch: int = typer.Option(1, "--batch", "-b", help="Images per forward pass."),
+    device: Optional[str] = typer.Option(None, "--device", "-d",
+                                         help="cpu, cuda, cuda:N (default: CUDA if present)."),
+    iters: int = typer.Option(5, "--iters", help="Timed runs per size (the best one is reported)."),
+    half: Optional[bool] = typer.Option(None, "--half/--no-half", help="fp16 (default: on CUDA only)."),
+    matmul_size: int = typer.Option(2048, "--matmul-size", help="Side of the float32 matmul yardstick."),
+) -> None:
+    """Latency, FPS and achieved GFLOP/s per input size (YOLOv2's speed/accuracy trade-off)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    import darkpy
+    from darkpy.benchmark import benchmark_network, matmul_gflops
+    from darkpy.cli.commands.detect import check_size
+    from darkpy.device import select_device
+    from darkpy.errors import UsageError
+
+    try:
+        size_list = [int(s) for s in sizes.split(",") if s.strip()]
+    except ValueError:
+        raise UsageError(f"--sizes must be integers separated by commas, got {sizes!r}") from None
+    if not size_list:
+        raise UsageError("--sizes is empty")
+    for s in size_list:
+        check_size(s)
+    if batch < 1 or iters < 1:
+        raise UsageError("--batch and --iters must be at least 1")
+    dev = select_device(device)
+    net = darkpy.load_network(cfg, weights, device="cpu")
+    rows = benchmark_network(net, size_list, batch, dev, iters, half=half)
+    mm = matmul_gflops(dev, max(16, matmul_size), iters=3)
+    fp16 = half if half is not None else dev.type == "cuda"
+    table = Table(title=f"{cfg.name} on {dev} (batch {batch}{', fp16' if fp16 else ''})")
+    for col in ("size", "BFLOPs", "latency ms", "FPS", "GFLOP/s", "vs matmul"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(f"{r.size}x{r.size}", f"{r.bflops:.2f}", f"{r.latency_ms:.1f}", f"{r.fps:.2f}",
+                      f"{r.gflops:.1f}", f"{r.gflops / mm:.2f}")
+    console = Console() if Console().is_terminal else Console(width=120)
+    console.print(table)
+    console.print(f"float32 matmul on {dev}: {mm:.1f} GFLOP/s")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("benchmark")(benchmark)

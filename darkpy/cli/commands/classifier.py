@@ -1,0 +1,149 @@
+"""`darkpy classifier train|valid|predict`: Darknet's classifier commands (Darknet-19, darknet9000)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+group = typer.Typer(help="Train, validate and run image classifiers (Darknet-19 and friends).",
+                    no_args_is_help=True)
+
+
+@group.command("train")
+def train(
+    data: Path = typer.Argument(..., help="Classification .data (classes, train, labels, backup...)."),
+    cfg: Path = typer.Argument(..., help="Network .cfg (e.g. cfg/darknet19.cfg, cfg/darknet19_448.cfg)."),
+    weights: Optional[Path] = typer.Argument(None, help="Initial weights (full or partial)."),
+    max_batches: Optional[int] = typer.Option(None, "--max-batches",
+                                              help="Stop after this many iterations (default: the cfg's)."),
+    clear: bool = typer.Option(False, "--clear",
+                               help="Reset the images-seen counter (schedule starts over)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from backup/NAME.backup."),
+    amp: bool = typer.Option(False, "--amp", help="Mixed precision on CUDA."),
+    device: Optional[str] = typer.Option(None, "--device",
+                                         help="cpu, cuda, cuda:N (default: CUDA when present)."),
+    backup: Optional[Path] = typer.Option(None, "--backup",
+                                          help="Backup folder (default: the .data's backup=)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for image draws and augmentation."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Image loading threads."),
+    smooth: Optional[float] = typer.Option(None, "--label-smooth",
+                                           help="Label smoothing epsilon (default: the cfg's "
+                                                 "label_smooth_eps)."),
+    gpus: Optional[str] = typer.Option(None, "--gpus",
+                                       help="GPU ids, e.g. 0,1,2,3: one process per GPU (DDP), the cfg's "
+                                             "batch split over them."),
+    ddp_cpu: int = typer.Option(0, "--ddp-cpu", help="N processes on the CPU (DDP over gloo; for tests)."),
+) -> None:
+    """Train a classifier with Darknet's augmentation, loss, schedule and backups."""
+    from rich.console import Console
+
+    from darkpy.classify.train import run_training
+    from darkpy.errors import UsageError
+
+    gpu_ids = None
+    if gpus:
+        try:
+            gpu_ids = [int(g) for g in gpus.split(",") if g.strip()]
+        except ValueError:
+            raise UsageError(f"--gpus takes comma-separated GPU ids, got {gpus!r}") from None
+    console = Console(highlight=False, soft_wrap=True)
+    run_training(data=str(data), cfg=str(cfg), weights=str(weights) if weights else None, device=device,
+                 max_batches=max_batches, clear=clear, resume=resume, amp=amp, seed=seed, threads=threads,
+                 backup=str(backup) if backup else None, smooth=smooth, gpus=gpu_ids, ddp_cpu=ddp_cpu,
+                 log=lambda s: console.print(s, markup=False))
+
+
+@group.command("valid")
+def valid(
+    data: Path = typer.Argument(..., help="Classification .data (valid, labels, top...)."),
+    cfg: Path = typer.Argument(..., help="Network .cfg."),
+    weights: Path = typer.Argument(..., help="Trained .weights."),
+    mode: str = typer.Option("center", "--mode",
+                             help="center (Darknet's valid), resize (validcrop), ten (valid10), "
+                                   "multi (validmulti)."),
+    scales: Optional[List[int]] = typer.Option(None, "--scale",
+                                               help="Scales for --mode multi (repeatable; default 224 288 "
+                                                     "320 352 384)."),
+    top: Optional[int] = typer.Option(None, "--top", help="k for top-k (default: the .data's top=)."),
+    batch: int = typer.Option(16, "--batch", help="Images per forward pass (center/resize modes)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N images."),
+    show: int = typer.Option(10, "--show",
+                             help="Classes listed in the per-class summary (worst first; 0: none)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N."),
+    threads: int = typer.Option(4, "--threads", help="Image loading threads."),
+) -> None:
+    """Top-1 and top-k accuracy on the valid= images, with a per-class confusion summary."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from darkpy.classify.labels import read_classifier_data
+    from darkpy.classify.validate import MULTI_SCALES, validate
+    from darkpy.errors import UsageError
+    from darkpy.model import load_network
+
+    d = read_classifier_data(data)
+    k = top if top is not None else d.top
+    if k < 1 or k > d.classes:
+        raise UsageError(f"--top {k} must be between 1 and classes={d.classes}")
+    items = d.split("valid")
+    net = load_network(cfg, weights, device=device)
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(str(net.last_load))
+    res = validate(net, items, k, mode=mode, scales=tuple(scales) if scales else MULTI_SCALES, batch=batch,
+                   threads=threads, limit=limit)
+    console.print(f"{res.count} images: top 1: {res.top1_accuracy:.4f}, top {k}: {res.topk_accuracy:.4f}")
+    if show:
+        names = d.names or d.labels
+        rows = sorted(res.per_class(), key=lambda r: (r["top1"], -r["images"]))[:show]
+        table = Table(title=f"per class (worst {len(rows)} of {len(res.per_class())})")
+        for col in ("class", "images", "top 1", f"top {k}", "most confused with"):
+            table.add_column(col, justify="right" if col in ("images", "top 1", f"top {k}") else "left")
+        for r in rows:
+            other = "-"
+            if r["confused_with"] is not None:
+                other = f"{names[r['confused_with']]} ({r['confused_count']})"
+            table.add_row(names[r["class"]], str(r["images"]), f"{r['top1']:.3f}", f"{r['topk']:.3f}", other)
+        console.print(table)
+
+
+@group.command("predict")
+def predict(
+    data: Path = typer.Argument(..., help="Classification .data (names or labels, top)."),
+    cfg: Path = typer.Argument(..., help="Network .cfg."),
+    weights: Path = typer.Argument(..., help="Trained .weights."),
+    images: List[Path] = typer.Argument(..., help="Image files."),
+    top: Optional[int] = typer.Option(None, "--top", "-t",
+                                      help="How many classes to list (default: the .data's top=)."),
+    preprocess: str = typer.Option("letterbox", "--preprocess",
+                                   help="letterbox (Darknet's predict), center (resize_min + crop), resize."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N."),
+) -> None:
+    """Top-k classes with probabilities for each image (WordTree-aware for darknet9000-style cfgs)."""
+    from rich.console import Console
+
+    from darkpy.classify.labels import read_classifier_data
+    from darkpy.classify.predict import PREPROCESS, predict_images
+    from darkpy.errors import UsageError
+    from darkpy.model import load_network
+
+    if preprocess not in PREPROCESS:
+        raise UsageError(f"--preprocess must be one of {', '.join(PREPROCESS)}")
+    d = read_classifier_data(data, need_labels=False)
+    names = d.names or d.labels
+    net = load_network(cfg, weights, device=device)
+    outputs = net.output_layer.out_shape[0] * net.output_layer.out_shape[1] * net.output_layer.out_shape[2]
+    k = top if top is not None else d.top
+    if k < 1 or k > outputs:
+        raise UsageError(f"--top {k} must be between 1 and the network's {outputs} outputs")
+    if names and len(names) < outputs and getattr(net.output_layer, "tree", None) is not None:
+        raise UsageError(f"names has {len(names)} entries but the tree has {outputs} nodes")
+    console = Console(highlight=False, soft_wrap=True)
+    for pred in predict_images(net, images, k, preprocess):
+        console.print(f"{pred.path}:")
+        for line in pred.lines(names):
+            console.print(f"  {line}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(group, name="classifier")

@@ -1,0 +1,190 @@
+"""`darkpy detect`: Darknet's `detector test` (images) and `detector demo` (videos, webcams)."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+# The bundled model, once the training work ships one: set these two (e.g. to
+# "data/demo/yolov2-demo.cfg" / "data/demo/yolov2-demo.weights") and --cfg/--weights become optional.
+DEFAULT_CFG: Optional[str] = None
+DEFAULT_WEIGHTS: Optional[str] = None
+
+
+def resolve_names(data: Optional[Path], names: Optional[Path], classes: int) -> Optional[list[str]]:
+    """Class names from --names, or the `names=` entry of --data; None when neither is given."""
+    from darkpy.datafile import read_data_file, read_names
+    from darkpy.errors import DataError, UsageError
+
+    if data is not None and names is not None:
+        raise UsageError("give --data or --names, not both")
+    path = names
+    if data is not None:
+        df = read_data_file(data)
+        path = df.resolve("names")
+        if path is None:
+            raise DataError("no 'names=' entry (needed for class names)", file=data)
+    if path is None:
+        return None
+    if not Path(path).is_file():
+        raise DataError("names file not found", file=path)
+    result = read_names(path)
+    if len(result) < classes:
+        raise DataError(f"{len(result)} names but the network predicts {classes} classes", file=path)
+    return result
+
+
+def check_size(size: Optional[int]) -> None:
+    from darkpy.errors import UsageError
+
+    if size is not None and (size < 32 or size % 32):
+        raise UsageError(f"--size must be a positive multiple of 32 (YOLOv2 downsamples by 32), got {size}")
+
+
+def load_detector(cfg: Optional[Path], weights: Optional[Path], size: Optional[int], device: Optional[str]):
+    """The network for detection commands (cfg/weights default to the bundled model when one is set)."""
+    import darkpy
+    from darkpy.errors import UsageError
+
+    cfg = cfg if cfg is not None else (Path(DEFAULT_CFG) if DEFAULT_CFG else None)
+    weights = weights if weights is not None else (Path(DEFAULT_WEIGHTS) if DEFAULT_WEIGHTS else None)
+    if cfg is None or weights is None:
+        raise UsageError("--cfg and --weights are required (no bundled model yet)")
+    check_size(size)
+    net = darkpy.load_network(cfg, weights, size=size, device=device)
+    if not net.detection_layers:
+        raise UsageError(f"{cfg} has no [region] or [yolo] layer: it is not a detector")
+    return net
+
+
+def _out_path(out: Optional[Path], path: str, many: bool) -> Optional[Path]:
+    if out is None:
+        return Path("predictions.jpg") if not many else Path("predictions") / (Path(path).stem + ".jpg")
+    if not many and out.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"):
+        return out
+    return out / (Path(path).stem + ".jpg")
+
+
+def detect(
+    images: Optional[List[str]] = typer.Argument(
+        None, help="Images, folders, globs, .txt lists of paths, or - (a list on stdin)."),
+    cfg: Optional[Path] = typer.Option(None, "--cfg", "-c", help="Darknet .cfg of a detector."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Its .weights file."),
+    data: Optional[Path] = typer.Option(None, "--data", help=".data file whose names= gives class names."),
+    names: Optional[Path] = typer.Option(None, "--names", help="Class names file (one per line)."),
+    thresh: float = typer.Option(0.5, "--thresh",
+                                 help="Keep detections with probability above this (Darknet: .5)."),
+    hier_thresh: float = typer.Option(0.5, "--hier-thresh", help="WordTree walk threshold (Darknet: .5)."),
+    nms: float = typer.Option(0.45, "--nms", help="NMS IoU threshold (0 disables; Darknet: .45)."),
+    size: Optional[int] = typer.Option(None, "--size", "-s", help="Network input size, a multiple of 32 "
+                                       "(default: the cfg's)."),
+    letterbox: bool = typer.Option(True, "--letterbox/--no-letterbox",
+                                   help="Keep the aspect ratio on a grey canvas, as Darknet's "
+                                        "`detector test` "
+                                        "(default), or stretch to the network size."),
+    device: Optional[str] = typer.Option(None, "--device", "-d",
+                                         help="cpu, cuda, cuda:N (default: CUDA if present)."),
+    batch: int = typer.Option(1, "--batch", "-b", help="Images per forward pass."),
+    workers: int = typer.Option(0, "--workers", help="Image-loading processes (0: load in this process)."),
+    as_json: bool = typer.Option(False, "--json",
+                                 help="Print one JSON object per image instead of text lines."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="Where annotated output goes: a file for one "
+                                       "image or a video, a folder for many images."),
+    save: bool = typer.Option(True, "--save/--no-save", help="Write annotated images."),
+    source: Optional[str] = typer.Option(None, "--source",
+                                         help="A video file or a webcam index (0, 1, ...)."),
+    frames: Optional[int] = typer.Option(None, "--frames",
+                                         help="Stop a video/webcam after this many frames."),
+    show: Optional[bool] = typer.Option(None, "--show/--no-show",
+                                        help="Video: show a window (default: when a "
+                                        "display exists; otherwise a video file is written)."),
+) -> None:
+    """Detect objects in images (Darknet's `detector test`) or in a video / webcam (`detector demo`).
+
+    Prints Darknet's lines (`dog: 82%`) and saves annotated images: predictions.jpg for one image,
+    --out FOLDER (default predictions/) for several."""
+    from darkpy.errors import UsageError
+
+    if source is None and not images:
+        raise UsageError("give images (or a folder, glob, .txt list, -) or --source VIDEO|CAMERA")
+    if source is not None and images:
+        raise UsageError("give either images or --source, not both")
+    if batch < 1:
+        raise UsageError("--batch must be at least 1")
+    if not (0 <= thresh <= 1 and 0 <= hier_thresh <= 1 and 0 <= nms <= 1):
+        raise UsageError("--thresh, --hier-thresh and --nms must lie in [0, 1]")
+    net = load_detector(cfg, weights, size, device)
+    classes = max(l.classes for l in net.detection_layers)
+    class_names = resolve_names(data, names, classes)
+
+    from darkpy.inference import Predictor
+
+    predictor = Predictor(net)
+    if source is not None:
+        _video(predictor, source, out, frames, thresh, hier_thresh, nms, letterbox, class_names, show,
+               as_json)
+        return
+
+    import cv2
+
+    from darkpy.detect import _run, draw_detections, expand_inputs, format_detections
+
+    paths = expand_inputs(images)
+    many = len(paths) > 1
+    done = skipped = 0
+    written: set[Path] = set()
+
+    def on_error(path: str, message: str) -> None:
+        nonlocal skipped
+        skipped += 1
+        typer.echo(f"darkpy: skipping {message}", err=True)
+
+    t = time.perf_counter()
+    results = _run(predictor, paths, thresh, hier_thresh, nms, letterbox, batch, class_names, False, True,
+                   workers, on_error)
+    for path, (h, w), dets, img in results:
+        elapsed, t = time.perf_counter() - t, time.perf_counter()
+        done += 1
+        if as_json:
+            typer.echo(json.dumps({"image": path, "width": w, "height": h,
+                                   "detections": [d.to_dict() for d in dets]}))
+        else:
+            typer.echo(f"{path}: Predicted in {elapsed:.6f} seconds.")
+            for line in format_detections(dets):
+                typer.echo(line)
+        if save:
+            target = _out_path(out, path, many)
+            n = 1
+            while many and target in written:  # same file name from different folders
+                n += 1
+                target = target.with_name(f"{Path(path).stem}_{n}.jpg")
+            written.add(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not cv2.imwrite(str(target), draw_detections(img, dets, classes)):
+                typer.echo(f"darkpy: could not write {target}", err=True)
+    if skipped and not done:
+        from darkpy.errors import DataError
+
+        raise DataError(f"none of the {skipped} input(s) could be read")
+
+
+def _video(predictor, source, out, frames, thresh, hier_thresh, nms, letterbox, names, show, as_json) -> None:
+    from darkpy.video import run_video
+
+    def on_frame(i: int, dets) -> None:
+        if as_json:
+            typer.echo(json.dumps({"frame": i, "detections": [d.to_dict() for d in dets]}))
+
+    stats = run_video(predictor, source, out, frames, thresh, hier_thresh, nms, letterbox, names, show,
+                      on_frame)
+    typer.echo(stats.message, err=as_json)
+    if stats.out is not None:
+        typer.echo(f"wrote {stats.out}", err=as_json)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("detect")(detect)

@@ -1,0 +1,186 @@
+"""`darkpy kmeans`: anchors from the training labels (YOLOv2 dimension clusters, distance 1 - IoU)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def kmeans(
+    k: int = typer.Option(5, "--k", "-k", help="Number of anchors."),
+    data: Optional[Path] = typer.Option(None, "--data", help=".data file; its train= list is read."),
+    labels: Optional[Path] = typer.Option(
+        None, "--labels", help="Folder of label .txt files (searched recursively)."),
+    image_list: Optional[Path] = typer.Option(
+        None, "--list", help="Image list; labels found by Darknet's rule."),
+    cfg: Optional[Path] = typer.Option(
+        None, "--cfg",
+        help="Cfg whose \\[net] size and layer type (\\[region]: grid, \\[yolo]: pixels) set the output."),
+    size: Optional[int] = typer.Option(
+        None, "--size", help="Network input width and height (default: the cfg's \\[net], else 416)."),
+    width: Optional[int] = typer.Option(None, "--width", help="Network input width (overrides --size)."),
+    height: Optional[int] = typer.Option(None, "--height", help="Network input height (overrides --size)."),
+    stride: int = typer.Option(32, "--stride", help="Pixels per grid cell of a \\[region] layer."),
+    units: Optional[str] = typer.Option(
+        None, "--units", help="grid or pixels (default: from --cfg, else grid)."),
+    restarts: int = typer.Option(10, "--restarts", help="k-means++ restarts; the best average IoU wins."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    median: bool = typer.Option(
+        False, "--median", help="Centroid = weighted median of members (default: mean)."),
+    max_iter: int = typer.Option(
+        300, "--max-iter", help="Stop a run after this many rounds even if boxes still move."),
+    sweep: Optional[str] = typer.Option(
+        None, "--sweep", help="Range of k, e.g. 1..15: avg IoU per k, a chart and its knee."),
+    plot: Path = typer.Option(
+        Path("kmeans-sweep.png"), "--plot", help="Where --sweep writes its k vs avg IoU chart."),
+    compare: Optional[str] = typer.Option(
+        None, "--compare", help="Anchors 'w,h, w,h, ...' (output units) to score on the same boxes."),
+    write_cfg: Optional[Path] = typer.Option(
+        None, "--write-cfg", help="Rewrite anchors (and num, mask, filters) of this cfg in place."),
+) -> None:
+    """Cluster the (w, h) of every training box with k-means, distance 1 - IoU, and print anchors."""
+    import numpy as np
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from darkpy.anchors import (
+        avg_iou, format_anchors, from_units, kmeans_anchors, load_boxes, parse_anchor_list,
+        read_cfg_text, to_units, write_anchors,
+    )
+    from darkpy.anchors import sweep as run_sweep
+    from darkpy.anchors.cfgedit import check_anchor_cfg, layer_units
+    from darkpy.errors import UsageError
+
+    console = Console() if Console().is_terminal else Console(width=120)
+    err = Console(stderr=True)
+
+    # where the output units and the network size come from
+    info_cfg = read_cfg_text(cfg or write_cfg) if (cfg or write_cfg) else None
+    if units is not None and units not in ("grid", "pixels"):
+        raise UsageError(f"--units must be grid or pixels, got {units!r}")
+    units = units or (layer_units(info_cfg) if info_cfg else None) or "grid"
+    cfg_w, cfg_h = info_cfg.net_size() if info_cfg else (None, None)
+    net_w = width or size or cfg_w or 416
+    net_h = height or size or cfg_h or 416
+    checks = (("width", net_w), ("height", net_h), ("stride", stride), ("restarts", restarts),
+              ("max-iter", max_iter))
+    for name, value in checks:
+        if value <= 0:
+            raise UsageError(f"--{name} must be positive, got {value}")
+    ks = _parse_range(sweep) if sweep else [k]
+    compare_norm = from_units(parse_anchor_list(compare), units, net_w, net_h, stride) if compare else None
+    if write_cfg is not None:  # fail before the clustering, not after
+        check_anchor_cfg(write_cfg, max(ks), width=width or size, height=height or size, stride=stride)
+
+    boxes = load_boxes(data=data, image_list=image_list, labels=labels, progress=err.is_terminal)
+    notes = [f"{len(boxes):,} boxes from {boxes.files:,} label files ({boxes.source})"]
+    if boxes.missing:
+        notes.append(f"{boxes.missing:,} listed images have no label file")
+    if boxes.zero_size:
+        notes.append(f"{boxes.zero_size:,} zero-size boxes ignored")
+    err.print("; ".join(notes), highlight=False)
+
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("k-means restarts", total=restarts * len(ks))
+        step = lambda n: bar.advance(task, n)  # noqa: E731
+        if sweep:
+            result_sweep = run_sweep(boxes.wh, ks, restarts=restarts, seed=seed, median=median,
+                                     max_iter=max_iter, progress=step)
+            result = result_sweep.knee_result
+        else:
+            result_sweep = None
+            result = kmeans_anchors(boxes.wh, k, restarts=restarts, seed=seed, median=median,
+                                    max_iter=max_iter, progress=step)
+
+    size_note = f"{net_w}x{net_h}" + (f", stride {stride}" if units == "grid" else "")
+    if result_sweep is not None:
+        table = Table()
+        table.add_column("k", justify="right")
+        table.add_column("avg IoU", justify="right")
+        table.add_column("")
+        for kk, iou in zip(result_sweep.ks, result_sweep.ious):
+            table.add_row(str(kk), f"{iou * 100:.2f}%", "knee" if kk == result_sweep.knee else "")
+        console.print(table)
+        _plot(result_sweep, plot, len(boxes))
+        console.print(f"knee at k={result_sweep.knee} (farthest point above the chord); chart: {plot}",
+                      highlight=False)
+
+    shown = to_units(result.anchors, units, net_w, net_h, stride)
+    line = format_anchors(shown, units)
+    printed = np.array([float(v) for v in re.split(r"[,\s]+", line) if v]).reshape(-1, 2)
+    printed_iou = avg_iou(boxes.wh, from_units(printed, units, net_w, net_h, stride))
+    console.print(f"k={result.k} anchors in {units} units ({size_note}), smallest first", highlight=False)
+    table = Table()
+    table.add_column("#", justify="right")
+    table.add_column("width", justify="right")
+    table.add_column("height", justify="right")
+    table.add_column("boxes", justify="right")
+    table.add_column("share", justify="right")
+    total = max(1, int(result.members.sum()))
+    for i, ((w, h), n) in enumerate(zip(printed, result.members)):
+        fmt = "{:.0f}" if units == "pixels" else "{:.4f}"
+        table.add_row(str(i), fmt.format(w), fmt.format(h), f"{int(n):,}", f"{n / total * 100:.1f}%")
+    console.print(table)
+    unconverged = sum(1 for c in result.converged if not c)
+    console.print(
+        f"avg IoU {printed_iou * 100:.2f}% (best of {restarts} restarts, seed {seed}, "
+        f"{'median' if median else 'mean'} centroids"
+        + (f"; {unconverged} runs stopped at --max-iter" if unconverged else "") + ")",
+        highlight=False,
+    )
+    if compare_norm is not None:
+        theirs = avg_iou(boxes.wh, compare_norm)
+        console.print(
+            f"compare: {len(compare_norm)} given anchors score avg IoU {theirs * 100:.2f}% "
+            f"on the same boxes ({(printed_iou - theirs) * 100:+.2f} points for the clusters)",
+            highlight=False,
+        )
+    typer.echo(f"anchors = {line}")
+
+    if write_cfg is not None:
+        changes = write_anchors(write_cfg, result.anchors, width=width or size, height=height or size,
+                                stride=stride)
+        console.print(f"wrote {write_cfg}: {len(changes)} line{'s' if len(changes) != 1 else ''} changed",
+                      highlight=False)
+        for change in changes:
+            console.print(f"  {change}", highlight=False, markup=False)
+
+
+def _parse_range(text: str) -> list[int]:
+    """'1..15', '1-15', '3,5,9' or '5'."""
+    from darkpy.errors import UsageError
+
+    t = text.replace(" ", "")
+    m = re.fullmatch(r"(\d+)(?:\.\.|-)(\d+)", t)
+    try:
+        if m:
+            lo, hi = int(m.group(1)), int(m.group(2))
+            if lo < 1 or hi < lo:
+                raise ValueError
+            return list(range(lo, hi + 1))
+        ks = sorted({int(v) for v in t.split(",") if v})
+        if not ks or ks[0] < 1:
+            raise ValueError
+        return ks
+    except ValueError:
+        raise UsageError(f"--sweep wants a range like 1..15 (or a list like 3,5,9), got {text!r}") from None
+
+
+def _plot(result, path: Path, n_boxes: int) -> None:
+    from darkpy.charts import Chart
+
+    chart = Chart(f"Dimension clusters: avg IoU vs k ({n_boxes:,} boxes)", "k (number of anchors)", "avg IoU")
+    chart.add(result.ks, result.ious, "k-means, 1 - IoU")
+    chart.add(result.ks, result.ious, points=True)
+    knee_iou = result.ious[result.ks.index(result.knee)]
+    chart.mark(result.knee, knee_iou, f"knee k={result.knee}")
+    chart.save(path)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("kmeans")(kmeans)

@@ -1,0 +1,164 @@
+"""The records shared by every reader, writer and metric, and the IoU arithmetic.
+
+Coordinates are Darknet's internal ones: continuous pixels, 0-based, boxes as x1 y1 x2 y2.
+Readers of 1-based formats (VOC result files, VOC XML) subtract 1 and writers add it back, so
+a box means the same thing whichever file it came from. IoU is translation invariant, so the
+VOC metric still applies its "+1 pixel" width convention on top of these numbers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, NamedTuple, Sequence
+
+import numpy as np
+
+
+class Detection(NamedTuple):
+    """One scored box, as a network or a result file gives it."""
+
+    image: str
+    cls: int
+    score: float
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+@dataclass
+class Detections:
+    """Many detections as parallel arrays: the matchers need columns, not objects."""
+
+    image: np.ndarray  # (n,) str keys (image file stem, as Darknet's basecfg gives)
+    cls: np.ndarray  # (n,) int64 class index into the names
+    score: np.ndarray  # (n,) float64
+    box: np.ndarray  # (n, 4) float64 x1 y1 x2 y2
+
+    def __post_init__(self) -> None:
+        self.image = np.asarray(self.image, dtype=object).reshape(-1)
+        self.cls = np.asarray(self.cls, dtype=np.int64).reshape(-1)
+        self.score = np.asarray(self.score, dtype=np.float64).reshape(-1)
+        self.box = np.asarray(self.box, dtype=np.float64).reshape(-1, 4)
+        n = len(self.image)
+        if not (len(self.cls) == len(self.score) == len(self.box) == n):
+            raise ValueError("detection columns differ in length")
+
+    def __len__(self) -> int:
+        return len(self.image)
+
+    def __iter__(self) -> Iterator[Detection]:
+        for i in range(len(self)):
+            yield Detection(str(self.image[i]), int(self.cls[i]), float(self.score[i]), *map(float, self.box[i]))
+
+    @classmethod
+    def empty(cls) -> "Detections":
+        return cls(np.empty(0, object), np.empty(0, np.int64), np.empty(0), np.empty((0, 4)))
+
+    @classmethod
+    def from_records(cls, records: Iterable[Detection | Sequence]) -> "Detections":
+        rows = [tuple(r) for r in records]
+        if not rows:
+            return cls.empty()
+        image, c, s, x1, y1, x2, y2 = zip(*rows)
+        return cls(np.array(image, dtype=object), np.array(c), np.array(s), np.stack([x1, y1, x2, y2], 1))
+
+    @classmethod
+    def concat(cls, parts: Sequence["Detections"]) -> "Detections":
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        return cls(
+            np.concatenate([p.image for p in parts]),
+            np.concatenate([p.cls for p in parts]),
+            np.concatenate([p.score for p in parts]),
+            np.concatenate([p.box for p in parts]),
+        )
+
+    @classmethod
+    def from_probs(cls, image: str, box: np.ndarray, probs: np.ndarray) -> "Detections":
+        """A network's output for one image: boxes (n, 4) x1 y1 x2 y2 pixels and per-class probabilities
+        (n, classes). One detection per non-zero probability, box by box, classes in turn: the order
+        in which Darknet prints them, which decides how tied scores fall."""
+        box = np.asarray(box, np.float64).reshape(-1, 4)
+        probs = np.asarray(probs, np.float64)
+        if not len(box):
+            return cls.empty()
+        probs = probs.reshape(len(box), -1)
+        i, j = np.nonzero(probs)
+        return cls(np.full(len(i), image, dtype=object), j, probs[i, j], box[i])
+
+    def take(self, index: np.ndarray) -> "Detections":
+        return Detections(self.image[index], self.cls[index], self.score[index], self.box[index])
+
+
+@dataclass
+class GroundTruth:
+    """Every evaluated image (also those without objects) and their boxes.
+
+    `difficult` boxes follow VOC: they neither count as positives nor penalise a detection.
+    `crowd` boxes follow COCO's iscrowd. `area` is COCO's area (the json's own value when the
+    ground truth came from COCO json, else the box's w*h).
+    """
+
+    names: list[str]
+    images: list[str]  # image keys, in list order
+    image: np.ndarray  # (m,) int index into images
+    cls: np.ndarray  # (m,) int64
+    box: np.ndarray  # (m, 4) float64 x1 y1 x2 y2
+    difficult: np.ndarray | None = None  # (m,) bool
+    crowd: np.ndarray | None = None  # (m,) bool
+    area: np.ndarray | None = None  # (m,) float64
+    coco_image_ids: list[int] | None = None  # per image; Darknet's file-name number otherwise
+    category_ids: list[int] | None = None  # per class, for COCO json
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # key -> (w, h)
+
+    def __post_init__(self) -> None:
+        m = len(np.asarray(self.image).reshape(-1))
+        self.image = np.asarray(self.image, dtype=np.int64).reshape(-1)
+        self.cls = np.asarray(self.cls, dtype=np.int64).reshape(-1)
+        self.box = np.asarray(self.box, dtype=np.float64).reshape(-1, 4)
+        self.difficult = (np.zeros(m, bool) if self.difficult is None
+                          else np.asarray(self.difficult, bool).reshape(-1))
+        self.crowd = np.zeros(m, bool) if self.crowd is None else np.asarray(self.crowd, bool).reshape(-1)
+        if self.area is None:
+            self.area = (self.box[:, 2] - self.box[:, 0]) * (self.box[:, 3] - self.box[:, 1])
+        self.area = np.asarray(self.area, dtype=np.float64).reshape(-1)
+
+    def __len__(self) -> int:
+        return len(self.image)
+
+    def index_of(self) -> dict[str, int]:
+        return {key: i for i, key in enumerate(self.images)}
+
+
+def center_to_corners(box: np.ndarray) -> np.ndarray:
+    """Darknet's (x, y, w, h) box centres in pixels to x1 y1 x2 y2."""
+    box = np.asarray(box, np.float64)
+    half = box[..., 2:] / 2.0
+    return np.concatenate([box[..., :2] - half, box[..., :2] + half], -1)
+
+
+def voc_iou(det: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """IoU with VOC's inclusive-pixel convention (+1 on widths), broadcasting (..., 4) boxes."""
+    iw = np.maximum(np.minimum(det[..., 2], gt[..., 2]) - np.maximum(det[..., 0], gt[..., 0]) + 1.0, 0.0)
+    ih = np.maximum(np.minimum(det[..., 3], gt[..., 3]) - np.maximum(det[..., 1], gt[..., 1]) + 1.0, 0.0)
+    inter = iw * ih
+    union = ((det[..., 2] - det[..., 0] + 1.0) * (det[..., 3] - det[..., 1] + 1.0)
+             + (gt[..., 2] - gt[..., 0] + 1.0) * (gt[..., 3] - gt[..., 1] + 1.0) - inter)
+    return inter / union
+
+
+def coco_iou(det: np.ndarray, gt: np.ndarray, crowd: np.ndarray | bool = False) -> np.ndarray:
+    """COCO's box IoU, broadcasting; against a crowd box the union is the detection's own area.
+
+    Boxes are x1 y1 x2 y2; widths are plain differences (no +1), as COCO's xywh boxes imply.
+    """
+    iw = np.minimum(det[..., 2], gt[..., 2]) - np.maximum(det[..., 0], gt[..., 0])
+    ih = np.minimum(det[..., 3], gt[..., 3]) - np.maximum(det[..., 1], gt[..., 1])
+    inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
+    da = (det[..., 2] - det[..., 0]) * (det[..., 3] - det[..., 1])
+    ga = (gt[..., 2] - gt[..., 0]) * (gt[..., 3] - gt[..., 1])
+    union = np.where(crowd, da, da + ga - inter)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = inter / union
+    return np.where(union > 0, out, 0.0)

@@ -1,0 +1,224 @@
+"""mAP during training (`darkpy train ... --map`): a hook for the training engine.
+
+Every `every` batches (and once after the last one) the network being trained is copied,
+folded for inference, set to the cfg's own input size and run over the `.data` file's valid
+list exactly as `darkpy valid` runs it; the detections are scored against the list's labels
+with the same evaluator as `darkpy map`. Then:
+
+- a line `mAP@0.50 = ... at batch N (best ... at batch M)` is printed;
+- when the mAP beats the best so far, the weights are saved as `BACKUP/NAME_best.weights`;
+- the points are kept in `BACKUP/NAME_map.json` (read back by `--resume`) and drawn under the
+  loss curve in `BACKUP/chart.png`.
+
+Wiring in a training command (the engine's `Hook` is used when present)::
+
+    from darkpy.eval.hook import map_hook
+    hooks.append(map_hook(data_path, every=map_every))
+
+The ground truth (label files, image sizes) is read once, when the hook is made, so a broken
+valid set fails before training starts, not hours into it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from darkpy.errors import UsageError
+
+
+@dataclass
+class MapPoint:
+    iteration: int
+    map: float
+    seconds: float
+
+
+class MapEvaluator:
+    """Callable `fn(trainer)` for the engine's `Hook`; see the module doc."""
+
+    def __init__(self, data: str | Path, *, metric: str = "voc", iou_thresh: float = 0.5, batch: int = 8,
+                 workers: int = 0, every: int = 0):
+        from darkpy.eval.groundtruth import gt_from_labels
+        from darkpy.eval.run import valid_setup
+
+        self.setup = valid_setup(data)
+        self.metric = metric
+        if metric not in ("voc07", "voc", "coco"):
+            raise UsageError(f"--map metric must be voc07, voc or coco, got {metric!r}")
+        self.iou_thresh, self.batch, self.workers, self.every = iou_thresh, batch, workers, every
+        self.truth = gt_from_labels(self.setup.list_path, self.setup.names)
+        self.points: list[MapPoint] = []
+        self.best: MapPoint | None = None
+        self._attached = False
+        self.last_report = None
+
+    # -- scoring -------------------------------------------------------------------------------
+    def score(self, net, size: tuple[int, int] | None = None) -> tuple[float, Any]:
+        """mAP of `net` (left untouched: a fused copy is run) at `size` (default: its current one)."""
+        from darkpy.eval import evaluate
+        from darkpy.eval.groundtruth import gt_from_labels
+        from darkpy.eval.results import as_voc_written
+        from darkpy.eval.run import class_map_for, run_detector
+        from darkpy.inference import Predictor
+
+        predictor = Predictor(net)
+        if size is not None and (predictor.model.net.width, predictor.model.net.height) != tuple(size):
+            predictor.model.resize(*size)
+        skipped = []
+        result = run_detector(net, self.setup.entries, base=self.setup.list_path.parent, batch=self.batch,
+                              workers=self.workers, predictor=predictor, progress=False,
+                              on_skip=lambda e, why: skipped.append(e),
+                              class_map=class_map_for(self.setup, net))
+        truth = self.truth
+        if result.skipped:
+            truth = gt_from_labels(self.setup.list_path, self.setup.names, sizes=self.truth.sizes,
+                                   entries=result.entries)
+        names = len(truth.names)
+        dets = result.dets.take(np.flatnonzero(result.dets.cls < names))
+        # clamped and printed as `valid` writes them: the boxes `darkpy map` scores
+        dets = as_voc_written(dets, result.sizes)
+        report = evaluate(dets, truth, self.metric, iou_thresh=self.iou_thresh)
+        if self.metric == "voc07":
+            value = report.map07
+        elif self.metric == "coco":
+            value = report.coco.stats["AP50"] if report.coco is not None else None
+        else:
+            value = report.map
+        return (float(value) if value is not None else 0.0), report
+
+    # -- the hook --------------------------------------------------------------------------------
+    def _paths(self, trainer) -> tuple[Path, Path]:
+        folder = Path(trainer.backup_dir)
+        return folder / f"{trainer.name}_best.weights", folder / f"{trainer.name}_map.json"
+
+    def _attach(self, trainer) -> None:
+        """Take over the trainer's chart (loss above, mAP below) and pick up earlier points on --resume."""
+        self._attached = True
+        _, side = self._paths(trainer)
+        if getattr(trainer, "resume", False) and side.is_file():
+            try:
+                state = json.loads(side.read_text())
+                now = int(trainer.iteration)
+                self.points = [MapPoint(int(p[0]), float(p[1]), float(p[2])) for p in state.get("points", [])
+                               if int(p[0]) <= now]
+                if self.points:
+                    self.best = max(self.points, key=lambda p: p.map)
+            except (OSError, ValueError, KeyError, IndexError, TypeError):
+                self.points = []
+        original = getattr(trainer, "save_chart", None)
+        trainer.save_chart = lambda: self.save_chart(trainer, original)
+
+    def __call__(self, trainer) -> None:
+        import time
+
+        if not getattr(trainer, "is_main", True):
+            return
+        if not self._attached:
+            self._attach(trainer)
+        it = int(trainer.iteration)
+        if self.points and self.points[-1].iteration == it:
+            return  # the end-of-training call right after a periodic one
+        base = getattr(trainer, "base_size", None)
+        t0 = time.perf_counter()
+        value, report = self.score(trainer.net, base)
+        point = MapPoint(it, value, time.perf_counter() - t0)
+        self.points.append(point)
+        self.last_report = report
+        best_path, side = self._paths(trainer)
+        improved = self.best is None or value > self.best.map
+        if improved:
+            self.best = point
+            best_path.parent.mkdir(parents=True, exist_ok=True)
+            trainer.net.save_weights(best_path)
+        label = {"voc07": "VOC07 11-point", "voc": "VOC area", "coco": "COCO"}[self.metric]
+        say = getattr(trainer, "say", print)
+        images = len(self.setup.entries)
+        say(f"mAP@{self.iou_thresh:.2f} ({label}) = {value:.4f} at batch {it} on {images} images "
+            f"({point.seconds:.1f} s); best {self.best.map:.4f} at batch {self.best.iteration}"
+            + (f" -> saved {best_path}" if improved else ""))
+        try:
+            from darkpy.fileio import write_text_atomic
+
+            write_text_atomic(side, json.dumps({
+                "metric": self.metric, "iou_thresh": self.iou_thresh,
+                "points": [[p.iteration, p.map, p.seconds] for p in self.points],
+                "best": [self.best.iteration, self.best.map]}, indent=1) + "\n")
+        except OSError as exc:
+            getattr(trainer, "warn_once", print)(f"cannot write {side}: {exc}")
+        trainer.save_chart()
+
+    # -- chart -------------------------------------------------------------------------------------
+    def save_chart(self, trainer, original=None) -> Path | None:
+        """chart.png: the engine's loss curve, and under it mAP against batches (0..1)."""
+        import cv2
+
+        from darkpy.charts import Chart
+        from darkpy.fileio import atomic_write
+
+        if not getattr(trainer, "is_main", True):
+            return None
+        history = list(getattr(trainer, "history", []))
+        path = Path(trainer.backup_dir) / "chart.png"
+        tiles = []
+        every_x = [h[0] for h in history] + [p.iteration for p in self.points]
+        xlim = (0, max(every_x + [1])) if every_x else None  # both charts on one batch axis
+        if history:
+            xs = [h[0] for h in history]
+            loss = Chart(f"{trainer.name}: training loss", "batch", "loss", size=(800, 420), xlim=xlim)
+            loss.add(xs, [h[1] for h in history], "loss")
+            loss.add(xs, [h[2] for h in history], "avg loss")
+            tiles.append(loss.render())
+        if self.points:
+            label = {"voc07": "VOC07", "voc": "VOC", "coco": "COCO"}[self.metric]
+            best = self.best
+            chart = Chart(f"mAP@{self.iou_thresh:.2f} ({label}) on the valid list; best {best.map:.4f} at "
+                          f"batch {best.iteration}", "batch", "mAP", ylim=(0, 1), size=(800, 300))
+            xs = [p.iteration for p in self.points]
+            chart.xlim = xlim
+            chart.add(xs, [p.map for p in self.points], "mAP", points=len(xs) == 1)
+            chart.mark(best.iteration, best.map, f"{best.map:.3f}")
+            tiles.append(chart.render())
+        if not tiles:
+            return original() if original is not None else None
+        img = np.vstack(tiles) if len(tiles) == 1 or tiles[0].shape[1] == tiles[1].shape[1] else tiles[0]
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            ok, buf = cv2.imencode(".png", img)
+            with atomic_write(path, "wb") as fh:
+                fh.write(buf.tobytes())
+        except Exception as exc:  # a chart must never stop training
+            getattr(trainer, "warn_once", print)(f"cannot write {path}: {exc}")
+            return None
+        return path
+
+
+@dataclass
+class _Hook:
+    """Stand-in for `darkpy.train.engine.Hook` (same fields) when the engine is not installed."""
+
+    every: int
+    fn: Any
+    when: str = "after"
+    name: str = ""
+    at_end: bool = False
+
+    def due(self, i: int) -> bool:
+        return self.every > 0 and i % self.every == 0
+
+
+def map_hook(data: str | Path, every: int = 100, **kwargs):
+    """A hook evaluating mAP on `data`'s valid list every `every` batches and after the last one."""
+    if every <= 0:
+        raise UsageError(f"--map-every must be a positive number of batches, got {every}")
+    evaluator = MapEvaluator(data, every=every, **kwargs)
+    try:
+        from darkpy.train.engine import Hook
+    except ImportError:
+        Hook = _Hook
+    hook = Hook(every, evaluator, when="after", name="map", at_end=True)
+    hook.evaluator = evaluator
+    return hook

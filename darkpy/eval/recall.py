@@ -1,0 +1,162 @@
+"""Darknet's `detector recall`: how many labelled objects the network proposes a box for.
+
+Class-agnostic. Each image is stretched to the network size (no letterbox), boxes are kept
+when their objectness is above `thresh` (0.001), overlapping ones are pruned by objectness
+(`do_nms_obj`, IoU 0.4), then:
+
+- proposals: boxes left with objectness > thresh (reported per image, as a running mean);
+- for every labelled object, its best IoU with any such box; it is found when that IoU is
+  above `iou_thresh` (0.5);
+- recall = found / objects, IoU = mean best IoU over all objects (missed ones count 0).
+
+The numbers are running totals over the list so far, as Darknet prints them line by line.
+Darknet only looks at the first `w*h*n` boxes of the last layer; here every box of every
+detection layer is looked at (the same thing for YOLOv2's single region layer).
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from darkpy.errors import DataError
+
+RECALL_THRESH = 0.001
+RECALL_IOU = 0.5
+RECALL_NMS = 0.4
+
+
+@dataclass
+class RecallReport:
+    images: int = 0
+    objects: int = 0
+    found: int = 0
+    proposals: int = 0
+    iou_sum: float = 0.0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def recall(self) -> float | None:
+        return self.found / self.objects if self.objects else None
+
+    @property
+    def avg_iou(self) -> float | None:
+        return self.iou_sum / self.objects if self.objects else None
+
+    @property
+    def proposals_per_image(self) -> float | None:
+        return self.proposals / self.images if self.images else None
+
+    def line(self, index: int) -> str:
+        """Darknet's progress line: image index, found, objects, proposals per image, IoU %, recall %."""
+        iou = 100.0 * self.iou_sum / self.objects if self.objects else float("nan")
+        rec = 100.0 * self.found / self.objects if self.objects else float("nan")
+        rps = self.proposals / max(self.images, 1)
+        return (f"{index:5d} {self.found:5d} {self.objects:5d}\tRPs/Img: {rps:.2f}"
+                f"\tIOU: {iou:.2f}%\tRecall:{rec:.2f}%")
+
+    def to_dict(self) -> dict:
+        return {"images": self.images, "objects": self.objects, "found": self.found,
+                "proposals": self.proposals, "proposals_per_image": self.proposals_per_image,
+                "recall": self.recall, "avg_iou": self.avg_iou,
+                "skipped": [e for e, _ in self.skipped]}
+
+
+def nms_obj(boxes: torch.Tensor, objectness: torch.Tensor, thresh: float) -> torch.Tensor:
+    """Darknet's `do_nms_obj`: boxes by decreasing objectness; a live box zeroes the objectness of
+    every later live box overlapping it with IoU > thresh. Returns the new objectness."""
+    from darkpy.boxes import box_iou
+
+    obj = objectness.clone()
+    if thresh <= 0:
+        return obj
+    idx = torch.nonzero(obj != 0).flatten()
+    if idx.numel() < 2:
+        return obj
+    order = idx[torch.argsort(obj[idx], descending=True, stable=True)]
+    over = (box_iou(boxes[order], boxes[order]) > thresh).cpu().numpy()
+    alive = np.ones(len(order), bool)
+    for i in range(len(order)):
+        if alive[i]:
+            later = over[i].copy()
+            later[: i + 1] = False
+            alive &= ~later
+    dead = order[torch.from_numpy(~alive)]
+    obj[dead] = 0
+    return obj
+
+
+def truth_boxes(label: Path) -> np.ndarray:
+    """(n, 4) relative x, y, w, h of a label file (classes are not needed)."""
+    from darkpy.labels import read_labels
+
+    return read_labels(label)[:, 1:5].astype(np.float64)
+
+
+def recall(net, entries: Sequence[str], labels: Sequence[Path], *, base: Path | None = None, batch: int = 8,
+           workers: int = 0, thresh: float = RECALL_THRESH, iou_thresh: float = RECALL_IOU,
+           nms: float = RECALL_NMS,
+           letterbox: bool = False, on_line: Callable[[str], None] | None = None,
+           on_skip: Callable[[str, str], None] | None = None, progress: bool | None = None) -> RecallReport:
+    """Run `net` over `entries` (with their `labels` files, in the same order) and count."""
+    from tqdm import tqdm
+
+    from darkpy.boxes import box_iou
+    from darkpy.decode import decode
+    from darkpy.eval.run import _collate, _skip_message, _ValidImages
+    from darkpy.inference import Predictor
+
+    predictor = net if isinstance(net, Predictor) else Predictor(net)
+    model = predictor.model
+    layers = predictor.detection_layers
+    if not layers:
+        raise DataError("the network has no [region] or [yolo] layer: it is not a detector",
+                        file=getattr(model, "cfg_path", None))
+    net_w, net_h = model.net.width, model.net.height
+    label_of = dict(zip(entries, labels))
+    loader = torch.utils.data.DataLoader(_ValidImages(entries, base, net_w, net_h, letterbox),
+                                         batch_size=max(1, int(batch)), num_workers=max(0, int(workers)),
+                                         collate_fn=_collate)
+    rep = RecallReport()
+    on_skip = on_skip or _skip_message
+    bar = tqdm(total=len(entries), unit="img", desc="recall", leave=False, file=sys.stderr,
+               disable=(not progress) if progress is not None else None)
+    try:
+        for items in loader:
+            good = []
+            for entry, x, size, err in items:
+                if err is not None:
+                    rep.skipped.append((entry, err))
+                    on_skip(entry, err)
+                else:
+                    good.append((entry, x, size))
+            bar.update(len(items))
+            if not good:
+                continue
+            outputs = predictor(torch.stack([g[1] for g in good]))
+            # relative boxes: with letterbox they are mapped back to the image, else already are
+            raws = decode(layers, outputs, net_w, net_h, [g[2] for g in good], thresh, 0.5, letterbox)
+            for (entry, _, _), raw in zip(good, raws):
+                obj = nms_obj(raw.boxes, raw.objectness, nms)
+                live = obj > thresh
+                truth = torch.as_tensor(truth_boxes(label_of[entry]), dtype=raw.boxes.dtype)
+                rep.proposals += int(live.sum())
+                rep.images += 1
+                rep.objects += len(truth)
+                if len(truth) and bool(live.any()):
+                    best = box_iou(truth, raw.boxes[live].cpu()).max(dim=1).values.double().numpy()
+                    best = np.nan_to_num(best, nan=0.0)
+                    rep.iou_sum += float(best.sum())
+                    rep.found += int((best > iou_thresh).sum())
+                line = rep.line(rep.images - 1)
+                rep.lines.append(line)
+                if on_line is not None:
+                    on_line(line)
+    finally:
+        bar.close()
+    return rep

@@ -1,0 +1,268 @@
+"""Running a detector over a `.data` file's `valid` list, the way Darknet's `detector valid` does.
+
+Darknet's settings for validation: every image letterboxed to the network size, boxes kept down
+to a class probability of 0.005 (tree networks stop their walk below 0.5), `do_nms_sort` at IoU
+0.45, boxes mapped back to the original image's pixels. The detections come out box by box and,
+within a box, class by class: the order Darknet prints them in, which decides how tied scores
+fall when they are scored.
+
+Three callers share `run_detector`: `darkpy valid` (writes result files), `darkpy map` (scores
+them) and the `--map` hook of `darkpy train`.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from darkpy.datafile import DataFile, read_data_file, read_list, read_names
+from darkpy.errors import DarkpyError, DataError, UsageError
+from darkpy.eval.boxes import Detections, center_to_corners
+from darkpy.eval.results import (
+    VOC_PREFIX, default_category_ids, image_key, coco_image_id, read_category_map, write_coco_results,
+    write_imagenet_results, write_voc_results)
+
+VALID_THRESH = 0.005
+VALID_HIER = 0.5
+VALID_NMS = 0.45
+EVAL_TYPES = ("voc", "coco", "imagenet")
+
+
+@dataclass
+class RunResult:
+    """What a pass over an image list produced."""
+
+    dets: Detections
+    entries: list[str]  # list entries that were run, in list order
+    keys: list[str]  # their image keys (file stem, Darknet's `basecfg`)
+    sizes: dict[str, tuple[int, int]]  # key -> (w, h)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (entry, why)
+    seconds: float = 0.0
+    listed: list[str] = field(default_factory=list)  # keys of every list entry, skipped ones too
+
+
+def find_image(entry: str, base: Path | None) -> Path:
+    """A list entry as written (Darknet reads it relative to the working directory), else beside the list."""
+    p = Path(entry)
+    if p.is_file() or base is None or p.is_absolute():
+        return p
+    beside = base / entry
+    return beside if beside.is_file() else p
+
+
+class _ValidImages(torch.utils.data.Dataset):
+    def __init__(self, entries: Sequence[str], base: Path | None, w: int, h: int, letterbox: bool):
+        self.entries, self.base, self.w, self.h, self.letterbox = list(entries), base, w, h, letterbox
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, i: int):
+        from darkpy.image import from_bgr, prepare, read_bgr
+
+        entry = self.entries[i]
+        try:
+            im = from_bgr(read_bgr(find_image(entry, self.base)))
+        except DarkpyError as exc:
+            return entry, None, None, exc.message
+        x = torch.from_numpy(prepare(im, self.w, self.h, self.letterbox))
+        return entry, x, (int(im.shape[2]), int(im.shape[1])), None
+
+
+def decode_mapped(layers, outputs, net_w: int, net_h: int, image_sizes, thresh: float,
+                  class_map: Sequence[int], letterbox: bool = True):
+    """Darknet's `get_network_boxes` with a `map=` table on a WordTree region layer (YOLO9000 on
+    ImageNet detection): class j's probability is objectness × the absolute tree probability of
+    node `class_map[j]`, kept above `thresh`; no tree walk. Only for single-region-layer networks."""
+    from darkpy.decode import RawBoxes, correct_boxes, decode_region, hierarchy_predictions
+
+    (layer,), (out,) = layers, outputs
+    boxes, objectness, _ = decode_region(layer, out, thresh, VALID_HIER)
+    b, _, h, w = out.shape
+    num, coords, classes = layer.num, layer.coords, layer.classes
+    v = out.float().reshape(b, num, coords + 1 + classes, h, w)
+    scale = v[:, :, coords].reshape(b, num * h * w)
+    cls = v[:, :, coords + 1:].permute(0, 1, 3, 4, 2).reshape(b, num * h * w, classes)
+    index = torch.as_tensor(list(class_map), dtype=torch.long, device=out.device)
+    if len(index) and (int(index.min()) < 0 or int(index.max()) >= classes):
+        raise DataError(f"the map= file names node {int(index.max())}, outside the tree's {classes} nodes")
+    prob = scale[..., None] * hierarchy_predictions(cls, layer.tree)[..., index]
+    probs = torch.where(prob > thresh, prob, torch.zeros((), dtype=prob.dtype, device=prob.device))
+    return [RawBoxes(correct_boxes(boxes[i], iw, ih, net_w, net_h, letterbox), objectness[i], probs[i])
+            for i, (iw, ih) in enumerate(image_sizes)]
+
+
+def tree_map_applies(net) -> bool:
+    """Darknet applies `map=` only to a WordTree region layer (one detection layer)."""
+    layers = net.detection_layers
+    return (len(layers) == 1 and layers[0].section_name == "region"
+            and getattr(layers[0], "tree", None) is not None and not getattr(layers[0], "background", 0))
+
+
+def _collate(items):
+    return items
+
+
+def _skip_message(entry: str, why: str) -> None:
+    print(f"darkpy: skipping {entry}: {why}", file=sys.stderr)
+
+
+def run_detector(net, entries: Sequence[str], *, base: Path | None = None, batch: int = 8, workers: int = 0,
+                 thresh: float = VALID_THRESH, hier_thresh: float = VALID_HIER, nms: float = VALID_NMS,
+                 letterbox: bool = True, progress: bool | None = None,
+                 on_skip: Callable[[str, str], None] | None = None, predictor=None,
+                 class_map: Sequence[int] | None = None) -> RunResult:
+    """Detections (original-image pixels, x1 y1 x2 y2) for every readable image of `entries`.
+
+    `net` is a darkpy Network (its batch norm is folded into a copy for speed) or a
+    `darkpy.inference.Predictor`. Unreadable images are reported to `on_skip(entry, why)`
+    (default: a line on stderr) and left out of the result. `class_map` (a `map=` file's
+    numbers) turns a WordTree network's output into one class per listed node (`decode_mapped`).
+    """
+    import time
+
+    from tqdm import tqdm
+
+    from darkpy.boxes import nms_sort
+    from darkpy.decode import decode
+    from darkpy.inference import Predictor
+
+    if predictor is None:
+        predictor = net if isinstance(net, Predictor) else Predictor(net)
+    model = predictor.model
+    layers = predictor.detection_layers
+    if not layers:
+        raise DataError("the network has no [region] or [yolo] layer: it is not a detector",
+                        file=getattr(model, "cfg_path", None))
+    net_w, net_h = model.net.width, model.net.height
+    on_skip = on_skip or _skip_message
+    loader = torch.utils.data.DataLoader(_ValidImages(entries, base, net_w, net_h, letterbox),
+                                         batch_size=max(1, int(batch)), num_workers=max(0, int(workers)),
+                                         collate_fn=_collate)
+    parts, done, keys, sizes, skipped = [], [], [], {}, []
+    start = time.perf_counter()
+    bar = tqdm(total=len(entries), unit="img", desc="valid", leave=False, file=sys.stderr,
+               disable=(not progress) if progress is not None else None)
+    try:
+        for items in loader:
+            good = []
+            for entry, x, size, err in items:
+                if err is not None:
+                    skipped.append((entry, err))
+                    on_skip(entry, err)
+                else:
+                    good.append((entry, x, size))
+            bar.update(len(items))
+            if not good:
+                continue
+            outputs = predictor(torch.stack([g[1] for g in good]))
+            sizes_now = [g[2] for g in good]
+            if class_map is not None:
+                raws = decode_mapped(layers, outputs, net_w, net_h, sizes_now, thresh, class_map, letterbox)
+            else:
+                raws = decode(layers, outputs, net_w, net_h, sizes_now, thresh, hier_thresh, letterbox)
+            for (entry, _, (w, h)), raw in zip(good, raws):
+                probs = nms_sort(raw.boxes, raw.objectness, raw.probs, nms)
+                probs = torch.where(raw.objectness[:, None] > 0, probs, torch.zeros_like(probs))
+                live = torch.nonzero((probs > 0).any(dim=1)).flatten()
+                box = raw.boxes[live].double().cpu().numpy() * np.array([w, h, w, h], np.float64)
+                key = image_key(entry)
+                probs_live = probs[live].double().cpu().numpy()
+                parts.append(Detections.from_probs(key, center_to_corners(box), probs_live))
+                done.append(entry)
+                keys.append(key)
+                sizes[key] = (w, h)
+    finally:
+        bar.close()
+    return RunResult(Detections.concat(parts), done, keys, sizes, skipped, time.perf_counter() - start,
+                     [image_key(e) for e in entries])
+
+
+# -- the .data file's side --------------------------------------------------------------------
+
+@dataclass
+class ValidSetup:
+    """Everything `valid`/`map`/`recall` read from a `.data` file."""
+
+    data: DataFile
+    list_path: Path
+    entries: list[str]
+    names: list[str]
+    eval_type: str
+    results_dir: Path
+    map_file: Path | None
+
+
+def valid_setup(data_path: str | Path, eval_type: str | None = None) -> ValidSetup:
+    """Read the `.data` file: `valid=` (required), `names=`, `eval=`, `results=`, `map=`."""
+    data = read_data_file(data_path)
+    if "valid" not in data.options:
+        raise DataError("no 'valid=' entry: name the image list to evaluate on", file=data.path)
+    list_path = data.resolve("valid")
+    if not list_path.is_file():
+        raise DataError(f"valid list {data.get('valid')!r} not found", file=data.path,
+                        line=data.lines.get("valid"))
+    entries = read_list(list_path)
+    if not entries:
+        raise DataError("the valid list is empty", file=list_path)
+    names_path = data.resolve("names")
+    if names_path is None:
+        raise DataError("no 'names=' entry", file=data.path)
+    names = read_names(names_path)
+    kind = (eval_type or data.get("eval", "voc") or "voc").strip().lower()
+    if kind not in EVAL_TYPES:
+        raise UsageError(f"unknown eval type {kind!r}; choose from {', '.join(EVAL_TYPES)}")
+    results = Path(data.get("results", "results"))
+    map_file = data.resolve("map")
+    return ValidSetup(data, list_path, entries, names, kind, results, map_file)
+
+
+def class_map_for(setup: ValidSetup, net) -> list[int] | None:
+    """The `map=` table when Darknet would decode with it (a WordTree network), else None."""
+    if setup.map_file is not None and tree_map_applies(net):
+        return read_category_map(setup.map_file)
+    return None
+
+
+def check_classes(net, names: Sequence[str], names_file=None, class_map: Sequence[int] | None = None) -> int:
+    """The network's class count (the map's length with a `map=` table); the names file must cover it."""
+    layers = net.detection_layers
+    if not layers:
+        raise DataError("the network has no [region] or [yolo] layer: it is not a detector",
+                        file=getattr(net, "cfg_path", None))
+    classes = len(class_map) if class_map is not None else int(layers[-1].classes)
+    if len(names) < classes:
+        raise DataError(f"the names file has {len(names)} names for a network with {classes} classes",
+                        file=names_file)
+    return classes
+
+
+def write_results(result: RunResult, names: Sequence[str], folder: str | Path, eval_type: str = "voc",
+                  category_ids: Sequence[int] | None = None, prefix: str | None = None) -> list[Path]:
+    """Darknet's result files for a run: VOC per-class files, COCO json or the ImageNet text file.
+
+    Boxes are clamped to each image as Darknet clamps them before printing."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if eval_type == "coco":
+        ids = {k: coco_image_id(e) for e, k in zip(result.entries, result.keys)}
+        cats = list(category_ids) if category_ids is not None else default_category_ids(len(names))
+        if len(cats) < len(names):
+            raise DataError(f"the category map has {len(cats)} ids for {len(names)} classes")
+        path = folder / f"{prefix or 'coco_results'}.json"
+        return [write_coco_results(result.dets, path, ids, cats, result.sizes)]
+    if eval_type == "imagenet":
+        path = folder / f"{prefix or 'imagenet-detection'}.txt"
+        return [write_imagenet_results(result.dets, path, result.listed or result.keys, result.sizes)]
+    return write_voc_results(result.dets, names, folder, prefix or VOC_PREFIX, result.sizes)
+
+
+def category_ids_for(setup: ValidSetup, net) -> list[int] | None:
+    """COCO category ids: the `map=` file for a network without a WordTree, else Darknet's table."""
+    if setup.map_file is not None and not tree_map_applies(net):
+        return read_category_map(setup.map_file)
+    return None

@@ -1,0 +1,160 @@
+"""Images as Darknet sees them: RGB, float32 in [0, 1], laid out (C, H, W).
+
+`resize_image` reproduces Darknet's own two-pass bilinear resize (src/image.c), which is not
+OpenCV's: sample positions are `i * (in - 1) / (out - 1)` (corners aligned), the horizontal pass
+runs first, and the vertical pass never reads the row below the last output row. Its float32
+arithmetic is reproduced too, so the last row can come out darker than the source when
+`(h - 1) * scale` rounds just below the last source row, exactly as in Darknet.
+
+`letterbox_image` keeps the aspect ratio (integer arithmetic as Darknet), resizes with
+`resize_image`, and centres the result on a canvas filled with 0.5.
+
+The functions here are vectorised with numpy; `_resize_image_reference` is the straight loop
+the tests compare them with.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from darkpy.errors import DataError
+
+_TO_FLOAT = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)  # Darknet: pixel / 255.
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif")
+
+
+def from_bgr(bgr: np.ndarray) -> np.ndarray:
+    """An OpenCV uint8 image (H, W, 3 BGR, or H, W gray) as Darknet's (3, H, W) RGB float32."""
+    if bgr.ndim == 2:
+        bgr = np.repeat(bgr[:, :, None], 3, axis=2)
+    if bgr.dtype != np.uint8:
+        raise DataError(f"unsupported image dtype {bgr.dtype}")
+    rgb = bgr[:, :, 2::-1] if bgr.shape[2] >= 3 else np.repeat(bgr[:, :, :1], 3, axis=2)
+    return np.ascontiguousarray(_TO_FLOAT[rgb].transpose(2, 0, 1))
+
+
+def to_bgr(im: np.ndarray) -> np.ndarray:
+    """(3, H, W) RGB float in [0, 1] back to an OpenCV uint8 BGR image (Darknet rounds by truncation
+    of `255 * v`; we round to nearest, which only matters for display)."""
+    rgb = np.clip(im.transpose(1, 2, 0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def read_bgr(path: str | Path) -> np.ndarray:
+    """Decode an image file with OpenCV (uint8 BGR); DataError when it cannot be read."""
+    import cv2
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("image not found", file=path)
+    data = np.fromfile(str(path), dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if img is None:
+        raise DataError("cannot decode image (not an image, or a format OpenCV cannot read)", file=path)
+    return img
+
+
+def load_image_color(path: str | Path) -> np.ndarray:
+    """Darknet's `load_image_color(path, 0, 0)`: (3, H, W) RGB float32 in [0, 1].
+
+    Darknet decodes with stb_image, darkpy with OpenCV; for PNG/BMP the pixels are identical, for
+    JPEG the two decoders may differ by a grey level here and there."""
+    return from_bgr(read_bgr(path))
+
+
+def _scale(src: int, dst: int) -> np.float32:
+    # C: (float)(src - 1) / (dst - 1) -- a float32 division (inf when dst == 1; never used then)
+    if dst == 1:
+        return np.float32(0.0)
+    return np.float32(src - 1) / np.float32(dst - 1)
+
+
+def _positions(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integer sample positions, next positions and float32 fractions for one axis."""
+    s = np.arange(dst, dtype=np.float32) * _scale(src, dst)
+    i = s.astype(np.int64)  # truncation, as (int) in C; s >= 0
+    i = np.minimum(i, src - 1)
+    d = (s - i.astype(np.float32)).astype(np.float32)
+    nxt = np.minimum(i + 1, src - 1)
+    return i, nxt, d
+
+
+def resize_image(im: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Darknet's `resize_image` on a (C, H, W) float32 image."""
+    im = np.asarray(im, dtype=np.float32)
+    c, ih, iw = im.shape
+    if w < 1 or h < 1:
+        raise ValueError(f"cannot resize to {w}x{h}")
+    # horizontal pass: (C, ih, w)
+    if iw == 1:
+        part = np.repeat(im[:, :, :1], w, axis=2)
+    else:
+        ix, ix1, dx = _positions(iw, w)
+        part = (np.float32(1) - dx) * im[:, :, ix] + dx * im[:, :, ix1]
+        part[:, :, w - 1] = im[:, :, iw - 1]
+    # vertical pass: (C, h, w)
+    iy, iy1, dy = _positions(ih, h)
+    if h == 1:
+        iy, dy = np.zeros(1, np.int64), np.zeros(1, np.float32)
+    out = ((np.float32(1) - dy)[:, None] * part[:, iy, :]).astype(np.float32)
+    if ih > 1 and h > 1:
+        rows = slice(0, h - 1)  # Darknet skips the second term on the last output row
+        out[:, rows] += dy[rows, None] * part[:, iy1[rows], :]
+    return out
+
+
+def _resize_image_reference(im: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Slow per-pixel transcription of Darknet's loops (for tests only)."""
+    c, ih, iw = im.shape
+    f = np.float32
+    part = np.zeros((c, ih, w), np.float32)
+    resized = np.zeros((c, h, w), np.float32)
+    w_scale, h_scale = _scale(iw, w), _scale(ih, h)
+    for k in range(c):
+        for r in range(ih):
+            for col in range(w):
+                if col == w - 1 or iw == 1:
+                    val = im[k, r, iw - 1]
+                else:
+                    sx = f(col) * w_scale
+                    ix = int(sx)
+                    dx = f(sx - f(ix))
+                    val = f(f(f(1) - dx) * im[k, r, ix]) + f(dx * im[k, r, min(ix + 1, iw - 1)])
+                part[k, r, col] = val
+    for k in range(c):
+        for r in range(h):
+            sy = f(r) * h_scale
+            iy = min(int(sy), ih - 1)
+            dy = f(sy - f(iy))
+            for col in range(w):
+                resized[k, r, col] = f(f(1) - dy) * part[k, iy, col]
+            if r == h - 1 or ih == 1:
+                continue
+            for col in range(w):
+                resized[k, r, col] += f(dy * part[k, min(iy + 1, ih - 1), col])
+    return resized
+
+
+def letterbox_size(im_w: int, im_h: int, w: int, h: int) -> tuple[int, int]:
+    """The (new_w, new_h) Darknet resizes to before centring (its integer arithmetic)."""
+    if np.float32(w) / np.float32(im_w) < np.float32(h) / np.float32(im_h):
+        return w, (im_h * w) // im_w
+    return (im_w * h) // im_h, h
+
+
+def letterbox_image(im: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Darknet's `letterbox_image`: aspect-preserving resize centred on a 0.5 grey (C, h, w) canvas."""
+    c, ih, iw = im.shape
+    new_w, new_h = letterbox_size(iw, ih, w, h)
+    resized = resize_image(im, new_w, new_h)
+    boxed = np.full((c, h, w), 0.5, dtype=np.float32)
+    dx, dy = (w - new_w) // 2, (h - new_h) // 2
+    boxed[:, dy:dy + new_h, dx:dx + new_w] = resized[:, : h - dy, : w - dx]
+    return boxed
+
+
+def prepare(im: np.ndarray, w: int, h: int, letterbox: bool = True) -> np.ndarray:
+    """The network input for one image: letterboxed (Darknet's `detector test`) or stretched."""
+    return letterbox_image(im, w, h) if letterbox else resize_image(im, w, h)

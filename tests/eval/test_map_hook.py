@@ -1,0 +1,109 @@
+"""The `--map` training hook with a stand-in trainer: scores, NAME_best.weights, the chart."""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+import darkpy
+from darkpy.eval.hook import map_hook
+
+from tests.eval.netdata import make_valid_set
+
+
+class FakeTrainer(SimpleNamespace):
+    def say(self, text):
+        self.lines.append(text)
+
+    def save_chart(self):  # the engine's own chart, replaced by the hook's
+        self.engine_chart += 1
+
+
+def test_map_hook_keeps_the_best_weights_and_draws_the_chart(tmp_path):
+    s = make_valid_set(tmp_path / "set")
+    net = darkpy.load_network(s["cfg"], s["weights"], device="cpu")
+    net.train()
+    net.resize(96, 96)  # a multi-scale size: the hook evaluates at the cfg's own
+    trainer = FakeTrainer(net=net, iteration=10, backup_dir=tmp_path / "backup", name="det", is_main=True,
+                          history=[(i, 10.0 / i, 12.0 / i) for i in range(1, 21)], lines=[], engine_chart=0,
+                          base_size=(64, 64), resume=False)
+    hook = map_hook(s["data"], every=10)
+    assert hook.every == 10 and hook.when == "after" and hook.at_end and hook.due(20) and not hook.due(15)
+    hook.fn(trainer)
+    assert net.training and (net.net.width, net.net.height) == (96, 96)  # left as it was
+    best = tmp_path / "backup" / "det_best.weights"
+    assert best.is_file()
+    saved = best.read_bytes()
+    assert "mAP@0.50 (VOC area) = 0.8333 at batch 10" in trainer.lines[-1]
+    # a worse network later: the best file stays
+    with torch.no_grad():
+        net.layers[1].weight[5].zero_()
+        net.layers[1].weight[6].zero_()
+    trainer.iteration = 20
+    hook.fn(trainer)
+    assert "best 0.8333 at batch 10" in trainer.lines[-1]
+    assert best.read_bytes() == saved
+    hook.fn(trainer)  # the end-of-training call right after a periodic one is not run twice
+    side = json.loads((tmp_path / "backup" / "det_map.json").read_text())
+    assert [p[0] for p in side["points"]] == [10, 20] and side["best"] == [10, pytest.approx(5 / 6)]
+    assert side["points"][1][1] < 0.8
+    chart = tmp_path / "backup" / "chart.png"
+    assert chart.is_file()
+    import cv2
+
+    img = cv2.imread(str(chart))
+    assert img.shape[0] == 720  # loss on top, mAP under it
+    trainer.save_chart()
+    assert trainer.engine_chart == 0  # the engine's periodic chart now draws mAP too
+
+
+def test_map_hook_resume_picks_up_earlier_points(tmp_path):
+    s = make_valid_set(tmp_path / "set")
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "backup" / "det_map.json").write_text(json.dumps(
+        {"points": [[10, 0.9, 1.0], [30, 0.95, 1.0]], "best": [30, 0.95]}))
+    net = darkpy.load_network(s["cfg"], s["weights"], device="cpu")
+    trainer = FakeTrainer(net=net, iteration=20, backup_dir=tmp_path / "backup", name="det", is_main=True,
+                          history=[], lines=[], engine_chart=0, resume=True)
+    hook = map_hook(s["data"], every=10)
+    hook.fn(trainer)
+    ev = hook.evaluator
+    assert [p.iteration for p in ev.points] == [10, 20] and ev.best.iteration == 10
+    assert not (tmp_path / "backup" / "det_best.weights").exists()  # 0.8333 does not beat 0.9
+
+
+def test_map_hook_fails_early_on_a_broken_valid_set(tmp_path):
+    s = make_valid_set(tmp_path / "set")
+    (tmp_path / "set" / "labels" / "img_1.txt").unlink()
+    from darkpy.errors import DataError
+
+    with pytest.raises(DataError, match="img_1"):
+        map_hook(s["data"], every=10)
+
+
+def test_map_hook_in_the_training_engine(tmp_path):
+    """With the engine present: the hook runs every N batches and at the end, not twice at the end."""
+    engine = pytest.importorskip("darkpy.train.engine")
+    s = make_valid_set(tmp_path / "set")
+    cfg = s["cfg"]
+    cfg.write_text(cfg.read_text().replace(
+        "[net]\n", "[net]\nbatch=2\nsubdivisions=1\nlearning_rate=0\nmax_batches=4\nmomentum=0\ndecay=0\n", 1))
+    net = darkpy.load_network(cfg, s["weights"], device="cpu")
+
+    class Task:
+        def batches(self, size, iteration):
+            yield torch.rand(2, 3, size[1], size[0]), None
+
+        def loss(self, net, images, targets, seen):
+            return engine.StepReport((net(images) * 0).sum())
+
+    hook = map_hook(s["data"], every=2)
+    trainer = engine.Trainer(net, Task(), name="det", backup_dir=tmp_path / "backup", device="cpu", hooks=[hook],
+                             quiet=True)
+    trainer.run()
+    assert [p.iteration for p in hook.evaluator.points] == [2, 4]
+    assert [round(p.map, 4) for p in hook.evaluator.points] == [0.8333, 0.8333]
+    assert (tmp_path / "backup" / "det_best.weights").is_file()
+    assert (tmp_path / "backup" / "chart.png").is_file()
