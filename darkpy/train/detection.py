@@ -164,6 +164,7 @@ class TrainOptions:
     quiet: bool = False
     log_every: int = 1
     chart_every: int = 100
+    map_every: int = 0                 # > 0: mAP on the valid list every N batches (darkpy.eval.hook)
     class_ratio: float | None = None   # YOLO9000 joint training: at most this many classification images
                                        # per detection image (darkpy.train.joint)
 
@@ -184,7 +185,12 @@ def _build(opts: TrainOptions, info) -> "Trainer":
 
     task = make_detection_task(net, paths, data, opts, list_dir=str(Path(data.train).parent))
     name = opts.name or Path(opts.cfg).stem
-    trainer = Trainer(net, task, name=name, backup_dir=opts.backup or data.backup, device=device,
+    hooks = []
+    if opts.map_every > 0 and info.is_main:
+        from darkpy.eval.hook import map_hook
+
+        hooks.append(map_hook(opts.data, every=opts.map_every))
+    trainer = Trainer(net, task, name=name, backup_dir=opts.backup or data.backup, device=device, hooks=hooks,
                       max_batches=opts.max_batches, clear=opts.clear, resume=opts.resume, amp=opts.amp,
                       ddp=info, seed=opts.seed, quiet=opts.quiet, log_every=opts.log_every,
                       chart_every=opts.chart_every)

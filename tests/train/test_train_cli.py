@@ -141,3 +141,11 @@ def test_cfg_without_region_layer(cli, dataset, tmp_path, repo):
     data, _ = dataset
     code, _, err = cli("train", repo / "cfg" / "darknet19.cfg", "--data", data)
     assert code == 2 and "[region]" in err
+
+
+def test_train_with_map_hook(cli, dataset, tmp_path):
+    data, cfg = dataset
+    code, out, err = cli("train", cfg, "--data", data, "--max-batches", "2", "--workers", "0", "--backup", tmp_path,
+                         "--name", "m", "--map", "--map-every", "1")
+    assert code == 0, err
+    assert "mAP" in out and (tmp_path / "m_map.json").exists()

@@ -23,7 +23,7 @@ def _gpus(text: Optional[str]) -> tuple[int, ...]:
 
 
 def _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed, max_batches, backup, name,
-           device, quiet, class_ratio=None) -> None:
+           device, quiet, class_ratio=None, map_every=0) -> None:
     from darkpy.errors import UsageError
     from darkpy.train.detection import TrainOptions, train_detector
 
@@ -33,7 +33,8 @@ def _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed,
     opts = TrainOptions(data=str(data), cfg=str(cfg), weights=str(weights) if weights else None, gpus=_gpus(gpus),
                         ddp_cpu=ddp_cpu, clear=clear, resume=resume, amp=amp, workers=workers, seed=seed,
                         max_batches=max_batches, backup=str(backup) if backup else None, name=name,
-                        device=device, quiet=quiet, class_ratio=class_ratio)
+                        device=device, quiet=quiet, class_ratio=class_ratio,
+                        map_every=map_every)
     trainer = train_detector(opts)
     if trainer is not None and not getattr(trainer, "interrupted", False):
         trainer.say(f"Saved {trainer.backup_dir / (trainer.name + '_final.weights')} after {trainer.iteration} "
@@ -57,6 +58,8 @@ def train(
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N (default: CUDA when present)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-batch lines."),
     class_ratio: Optional[float] = typer.Option(None, "--class-ratio", help=HELP_RATIO),
+    map_: bool = typer.Option(False, "--map", help="Evaluate mAP on the .data file's valid list during training."),
+    map_every: int = typer.Option(100, "--map-every", help="With --map: every N batches (and after the last)."),
 ) -> None:
     """Train a YOLOv2 detector: Darknet's augmentation, region loss, SGD schedule and backups.
 
@@ -68,7 +71,7 @@ def train(
     (label lines with x, y >= 1e5, images named by labels=, or the classify= list) train only
     the class at their most confident anchor; see README."""
     _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed, max_batches, backup, name,
-           device, quiet, class_ratio)
+           device, quiet, class_ratio, map_every if map_ else 0)
 
 
 detector = typer.Typer(help="Darknet's `detector` commands (`darkpy detector train DATA CFG [WEIGHTS]`).",
