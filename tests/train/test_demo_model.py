@@ -20,3 +20,10 @@ def test_demo_model_detects_its_shapes(repo, monkeypatch):
     result = evaluate_detector(net, read_list(repo / "data" / "demo" / "valid.txt"))
     assert result.images == 12 and result.boxes == 26
     assert result.map > 0.4, str(result)
+
+
+def test_detect_uses_the_bundled_model_by_default(cli, repo, tmp_path):
+    code, out, err = cli("detect", repo / "data" / "demo" / "images" / "001990.jpg", "--thresh", "0.25",
+                         "--out", tmp_path / "p.jpg")
+    assert code == 0, err
+    assert "circle" in out or "square" in out or "triangle" in out

@@ -8,10 +8,13 @@ from typing import List, Optional
 
 import typer
 
-# The bundled model, once the training work ships one: set these two (e.g. to
-# "data/demo/yolov2-demo.cfg" / "data/demo/yolov2-demo.weights") and --cfg/--weights become optional.
-DEFAULT_CFG: Optional[str] = None
-DEFAULT_WEIGHTS: Optional[str] = None
+# The bundled model (trained by `darkpy train`, README "darkpy train"): cfg/demo.cfg with
+# data/demo/demo.weights and data/demo/demo.names, so --cfg/--weights are optional.
+_REPO = Path(__file__).resolve().parents[3]
+_SHIPPED = (_REPO / "data" / "demo" / "demo.weights").is_file()
+DEFAULT_CFG: Optional[str] = str(_REPO / "cfg" / "demo.cfg") if _SHIPPED else None
+DEFAULT_WEIGHTS: Optional[str] = str(_REPO / "data" / "demo" / "demo.weights") if DEFAULT_CFG else None
+DEFAULT_NAMES: Optional[str] = str(_REPO / "data" / "demo" / "demo.names") if DEFAULT_CFG else None
 
 
 def resolve_names(data: Optional[Path], names: Optional[Path], classes: int) -> Optional[list[str]]:
@@ -117,6 +120,8 @@ def detect(
         raise UsageError("--batch must be at least 1")
     if not (0 <= thresh <= 1 and 0 <= hier_thresh <= 1 and 0 <= nms <= 1):
         raise UsageError("--thresh, --hier-thresh and --nms must lie in [0, 1]")
+    if cfg is None and weights is None and data is None and names is None and DEFAULT_NAMES:
+        names = Path(DEFAULT_NAMES)  # the bundled model's class names
     net = load_detector(cfg, weights, size, device)
     classes = max(l.classes for l in net.detection_layers)
     class_names = resolve_names(data, names, classes)
