@@ -371,8 +371,14 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         keys = sorted(stats_sum)
         tkeys = sorted(totals_sum)
+        # the stop flags travel with the statistics: when one process is asked to stop (SIGTERM
+        # reaches ranks at slightly different times) every process stops after the same batch
+        flags = [float(self.stop_requested), float(getattr(self, "_signal_stop", False))]
         reduced = dd.all_reduce_sum([cost_sum, float(passes)] + [stats_sum[k] for k in keys]
-                                    + [totals_sum[k] for k in tkeys], self.device)
+                                    + [totals_sum[k] for k in tkeys] + flags, self.device)
+        self._stop_agreed = reduced[-2] > 0
+        if reduced[-1] > 0:
+            self._signal_stop = True
         loss_value = reduced[0] / self.images_per_step
         stats = {k: reduced[2 + j] / max(1.0, reduced[1]) for j, k in enumerate(keys)}
         stats.update({k: reduced[2 + len(keys) + j] for j, k in enumerate(tkeys)})
@@ -441,7 +447,7 @@ class Trainer:
         self.interrupted = False
         old = _install_signals(self)
         try:
-            while self.iteration < self.max_batches and not self.stop_requested:
+            while self.iteration < self.max_batches and not self._should_stop():
                 r = self._step()
                 self._after(r)
         except KeyboardInterrupt:
@@ -458,7 +464,7 @@ class Trainer:
             close = getattr(self.task, "close", None)
             if close is not None:
                 close()
-        if self.stop_requested:
+        if self._should_stop():
             self.interrupted = True
             if self.backups:
                 written = self.save_backup()
@@ -473,6 +479,11 @@ class Trainer:
             self.save_chart()
         self._run_hooks("after", self.iteration, end=True)
         return self
+
+    def _should_stop(self) -> bool:
+        # distributed: only the flag every rank agreed on in the last batch's reduction, so all
+        # ranks leave the loop after the same batch
+        return getattr(self, "_stop_agreed", False) if self.dist.enabled else self.stop_requested
 
     def request_stop(self) -> None:
         """Finish the current batch, save a backup (with its state side file) and stop."""

@@ -40,3 +40,15 @@ def _floats_start(cfg):
 
     return np.concatenate([p.detach().reshape(-1).numpy() for l in net.layers for p in
                            ([l.bias, l.weight] if hasattr(l, "weight") else [])])
+
+
+@pytest.mark.slow
+def test_a_stop_on_one_rank_stops_all_after_the_same_batch(tmp_path):
+    """Rank 1 alone asks to stop after batch 2; the flag travels with the batch statistics, so
+    both ranks leave after batch 3 (no rank left waiting in a collective) and rank 0 saves."""
+    cfg = toy_cfg(tmp_path, batch=4, subdivisions=2, bn=0, burn_in=0)
+    dd.launch(ddp_rank, 2, (str(cfg), str(tmp_path / "two"), 10, 3, 2), backend="gloo")
+    from darkpy.train import backup as bk
+
+    assert bk.state_path(tmp_path / "two", "toy").exists()
+    assert not (tmp_path / "two" / "toy_final.weights").exists()

@@ -76,12 +76,19 @@ class ToyTask:
         return StepReport(loss, {"mse": float(d.mean())}, cost=float(d.sum()))
 
 
-def ddp_rank(info, cfg: str, out: str, max_batches: int, seed: int = 3):
-    """One rank of the DDP test (module level: spawned processes import it)."""
+def ddp_rank(info, cfg: str, out: str, max_batches: int, seed: int = 3, stop_rank1_at: int | None = None):
+    """One rank of the DDP test (module level: spawned processes import it). With
+    `stop_rank1_at`, only rank 1 asks to stop (as when a signal reaches one process first)."""
     from darkpy.model import load_network
-    from darkpy.train.engine import Trainer
+    from darkpy.train.engine import Hook, Trainer
 
     torch.set_num_threads(1)
     net = load_network(cfg, device="cpu", seed=0)
-    Trainer(net, ToyTask(), name="toy", backup_dir=out, device="cpu", max_batches=max_batches, ddp=info,
-            seed=seed, quiet=True).run()
+    hooks = []
+    if stop_rank1_at is not None and info.rank == 1:
+        hooks.append(Hook(1, lambda t: t.request_stop() if t.iteration == stop_rank1_at else None))
+    tr = Trainer(net, ToyTask(), name="toy", backup_dir=out, device="cpu", max_batches=max_batches, ddp=info,
+                 seed=seed, quiet=True, hooks=hooks)
+    tr.run()
+    if info.rank == 0 and stop_rank1_at is not None:
+        assert tr.interrupted and tr.iteration == stop_rank1_at + 1, tr.iteration
