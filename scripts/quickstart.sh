@@ -24,7 +24,7 @@ if [ ! -f /usr/share/wordnet/data.noun ] && [ "$(id -u)" = 0 ] && command -v apt
 fi
 case "$job" in
   demo)
-    .venv/bin/darkpy summary cfg/yolov2-voc.cfg "$@"
+    .venv/bin/darkpy detect data/demo/images --out predictions "$@"
     ;;
   test)
     .venv/bin/python -m pytest "$@"

@@ -1,9 +1,9 @@
 """The bundled demo detector (cfg/demo.cfg + data/demo/demo.weights) finds the shapes in the
 12 held-out images shipped beside it (data/demo/images, labels in data/demo/labels).
 
-Measured when it was trained (README recipe): mAP@0.5 0.567 on these 12 images, 0.399 on the
+Measured when it was trained (README recipe): mAP@0.5 0.890 on these 12 images, 0.806 on the
 400 validation images of its generated set; an untrained network of the same cfg scores about
-0.005. Asserting 0.4 leaves room for float differences between machines.
+0.005. Asserting 0.7 leaves room for float differences between machines.
 """
 from __future__ import annotations
 
@@ -15,15 +15,14 @@ from darkpy.train.evaluate import evaluate_detector
 def test_demo_model_detects_its_shapes(repo, monkeypatch):
     monkeypatch.chdir(repo)
     net = load_network(repo / "cfg" / "demo.cfg", repo / "data" / "demo" / "demo.weights", device="cpu")
-    assert net.seen == 450 * 32 and not net.last_load.partial
+    assert net.seen == 1000 * 32 and not net.last_load.partial
     assert len(read_names(repo / "data" / "demo" / "demo.names")) == net.detection_layers[-1].classes
     result = evaluate_detector(net, read_list(repo / "data" / "demo" / "valid.txt"))
     assert result.images == 12 and result.boxes == 26
-    assert result.map > 0.4, str(result)
+    assert result.map > 0.7, str(result)
 
 
 def test_detect_uses_the_bundled_model_by_default(cli, repo, tmp_path):
-    code, out, err = cli("detect", repo / "data" / "demo" / "images" / "001990.jpg", "--thresh", "0.25",
-                         "--out", tmp_path / "p.jpg")
+    code, out, err = cli("detect", repo / "data" / "demo" / "images" / "001990.jpg", "--out", tmp_path / "p.jpg")
     assert code == 0, err
     assert "circle" in out or "square" in out or "triangle" in out
