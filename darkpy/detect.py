@@ -100,10 +100,17 @@ def detections_from_raw(raw: RawBoxes, width: int, height: int, names: Sequence[
 
 def postprocess(layers, outputs: Sequence[torch.Tensor], net_w: int, net_h: int,
                 image_sizes: Sequence[tuple[int, int]], thresh: float, hier_thresh: float, nms: float,
-                letterbox: bool, names: Sequence[str] | None = None, keep_probs: bool = False
-                ) -> list[list[Detection]]:
-    """Decode + correct + NMS for a batch; `image_sizes` are (width, height)."""
-    raws = decode(layers, outputs, net_w, net_h, image_sizes, thresh, hier_thresh, letterbox)
+                letterbox: bool, names: Sequence[str] | None = None, keep_probs: bool = False,
+                class_map: Sequence[int] | None = None) -> list[list[Detection]]:
+    """Decode + correct + NMS for a batch; `image_sizes` are (width, height). With `class_map`
+    (a `map=` file's tree nodes, e.g. coco9k.map) a WordTree network reports one class per
+    listed node, as Darknet's `get_network_boxes` does when given a map."""
+    if class_map is not None:
+        from darkpy.decode import decode_mapped
+
+        raws = decode_mapped(layers, outputs, net_w, net_h, image_sizes, thresh, class_map, letterbox)
+    else:
+        raws = decode(layers, outputs, net_w, net_h, image_sizes, thresh, hier_thresh, letterbox)
     result = []
     for raw, (w, h) in zip(raws, image_sizes):
         raw = RawBoxes(raw.boxes, raw.objectness, nms_sort(raw.boxes, raw.objectness, raw.probs, nms))
@@ -170,7 +177,7 @@ def _report(path: str, message: str) -> None:
 
 
 def _run(predictor, paths, thresh, hier_thresh, nms, letterbox, batch, names, keep_probs, keep_image,
-         workers, on_error):
+         workers, on_error, class_map=None):
     from darkpy.inference import Predictor
 
     if not isinstance(predictor, Predictor):
@@ -197,7 +204,7 @@ def _run(predictor, paths, thresh, hier_thresh, nms, letterbox, batch, names, ke
         outputs = predictor(torch.stack([g[1] for g in good]))
         sizes = [g[2] for g in good]
         dets = postprocess(layers, outputs, net_w, net_h, sizes, thresh, hier_thresh, nms, letterbox, names,
-                           keep_probs)
+                           keep_probs, class_map)
         for (path, _, (w, h), img), d in zip(good, dets):
             yield (path, (h, w), d, img) if keep_image else (path, (h, w), d)
 
@@ -206,16 +213,17 @@ def detect_images(net, paths: Sequence[str | Path], thresh: float = DEFAULT_THRE
                   hier_thresh: float = DEFAULT_HIER_THRESH, nms: float = DEFAULT_NMS, letterbox: bool = True,
                   batch: int = 1, names: Sequence[str] | None = None, keep_probs: bool = False,
                   workers: int = 0,
-                  on_error: Callable[[str, str], None] | None = None
+                  on_error: Callable[[str, str], None] | None = None,
+                  class_map: Sequence[int] | None = None
                   ) -> Iterator[tuple[str, tuple[int, int], list[Detection]]]:
     """Run a detector over image files; yields `(path, (height, width), detections)` per readable
     image, in order. `net` is a darkpy Network (fused for speed internally) or a
     `darkpy.inference.Predictor`. Unreadable images are reported to `on_error(path, message)`
     (default: a line on stderr) and skipped. `nms <= 0` disables NMS. Images are loaded and
-    letterboxed by a DataLoader (`workers` processes) in batches of `batch`."""
+    letterboxed by a DataLoader (`workers` processes) in batches of `batch`. `class_map`: see
+    `postprocess`."""
     yield from _run(net, [str(p) for p in paths], thresh, hier_thresh, nms, letterbox, batch, names,
-                    keep_probs,
-                    False, workers, on_error)
+                    keep_probs, False, workers, on_error, class_map)
 
 
 def detect_array(predictor, bgr: np.ndarray, thresh: float = DEFAULT_THRESH,

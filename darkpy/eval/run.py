@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from darkpy.datafile import DataFile, read_data_file, read_list, read_names
+from darkpy.decode import decode_mapped, tree_map_applies  # noqa: F401  (re-exported)
 from darkpy.errors import DarkpyError, DataError, UsageError
 from darkpy.eval.boxes import Detections, center_to_corners
 from darkpy.eval.results import (
@@ -71,36 +72,6 @@ class _ValidImages(torch.utils.data.Dataset):
             return entry, None, None, exc.message
         x = torch.from_numpy(prepare(im, self.w, self.h, self.letterbox))
         return entry, x, (int(im.shape[2]), int(im.shape[1])), None
-
-
-def decode_mapped(layers, outputs, net_w: int, net_h: int, image_sizes, thresh: float,
-                  class_map: Sequence[int], letterbox: bool = True):
-    """Darknet's `get_network_boxes` with a `map=` table on a WordTree region layer (YOLO9000 on
-    ImageNet detection): class j's probability is objectness × the absolute tree probability of
-    node `class_map[j]`, kept above `thresh`; no tree walk. Only for single-region-layer networks."""
-    from darkpy.decode import RawBoxes, correct_boxes, decode_region, hierarchy_predictions
-
-    (layer,), (out,) = layers, outputs
-    boxes, objectness, _ = decode_region(layer, out, thresh, VALID_HIER)
-    b, _, h, w = out.shape
-    num, coords, classes = layer.num, layer.coords, layer.classes
-    v = out.float().reshape(b, num, coords + 1 + classes, h, w)
-    scale = v[:, :, coords].reshape(b, num * h * w)
-    cls = v[:, :, coords + 1:].permute(0, 1, 3, 4, 2).reshape(b, num * h * w, classes)
-    index = torch.as_tensor(list(class_map), dtype=torch.long, device=out.device)
-    if len(index) and (int(index.min()) < 0 or int(index.max()) >= classes):
-        raise DataError(f"the map= file names node {int(index.max())}, outside the tree's {classes} nodes")
-    prob = scale[..., None] * hierarchy_predictions(cls, layer.tree)[..., index]
-    probs = torch.where(prob > thresh, prob, torch.zeros((), dtype=prob.dtype, device=prob.device))
-    return [RawBoxes(correct_boxes(boxes[i], iw, ih, net_w, net_h, letterbox), objectness[i], probs[i])
-            for i, (iw, ih) in enumerate(image_sizes)]
-
-
-def tree_map_applies(net) -> bool:
-    """Darknet applies `map=` only to a WordTree region layer (one detection layer)."""
-    layers = net.detection_layers
-    return (len(layers) == 1 and layers[0].section_name == "region"
-            and getattr(layers[0], "tree", None) is not None and not getattr(layers[0], "background", 0))
 
 
 def _collate(items):

@@ -78,6 +78,9 @@ def detect(
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Its .weights file."),
     data: Optional[Path] = typer.Option(None, "--data", help=".data file whose names= gives class names."),
     names: Optional[Path] = typer.Option(None, "--names", help="Class names file (one per line)."),
+    class_map: Optional[Path] = typer.Option(
+        None, "--map", help="WordTree nets: report these tree nodes as the classes (a map= file such as "
+        "data/coco9k.map, one node per line; names then come from the matching list, e.g. coco.names)."),
     thresh: float = typer.Option(0.5, "--thresh",
                                  help="Keep detections with probability above this (Darknet: .5)."),
     hier_thresh: float = typer.Option(0.5, "--hier-thresh", help="WordTree walk threshold (Darknet: .5)."),
@@ -116,6 +119,8 @@ def detect(
         raise UsageError("give images (or a folder, glob, .txt list, -) or --source VIDEO|CAMERA")
     if source is not None and images:
         raise UsageError("give either images or --source, not both")
+    if source is not None and class_map is not None:
+        raise UsageError("--map works with images, not with --source video")
     if batch < 1:
         raise UsageError("--batch must be at least 1")
     if not (0 <= thresh <= 1 and 0 <= hier_thresh <= 1 and 0 <= nms <= 1):
@@ -124,6 +129,16 @@ def detect(
         names = Path(DEFAULT_NAMES)  # the bundled model's class names
     net = load_detector(cfg, weights, size, device)
     classes = max(l.classes for l in net.detection_layers)
+    nodes = None
+    if class_map is not None:
+        from darkpy.decode import tree_map_applies
+        from darkpy.eval.results import read_category_map
+
+        if not tree_map_applies(net):
+            raise UsageError("--map applies to WordTree networks (a [region] layer with tree=) only",
+                             file=class_map)
+        nodes = read_category_map(class_map)
+        classes = len(nodes)
     class_names = resolve_names(data, names, classes)
 
     from darkpy.inference import Predictor
@@ -150,7 +165,7 @@ def detect(
 
     t = time.perf_counter()
     results = _run(predictor, paths, thresh, hier_thresh, nms, letterbox, batch, class_names, False, True,
-                   workers, on_error)
+                   workers, on_error, nodes)
     for path, (h, w), dets, img in results:
         elapsed, t = time.perf_counter() - t, time.perf_counter()
         done += 1
