@@ -110,8 +110,9 @@ class DetectionTask:
             cost += float(r.cost)
             for k, v in r.summary().items():
                 sums[k] = v
-        stats = {STAT_KEYS[k]: v for k, v in sums.items() if k in STAT_KEYS}
-        return StepReport(total, stats, cost)
+        stats = {STAT_KEYS[k]: v for k, v in sums.items() if k in STAT_KEYS and k != "count"}
+        # count (truth boxes) is summed over the batch's passes and processes, not averaged
+        return StepReport(total, stats, cost, totals={"count": float(sums.get("count", 0))})
 
     def close(self) -> None:
         if self.loader is not None:

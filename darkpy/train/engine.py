@@ -369,7 +369,7 @@ class Trainer:
         else:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        keys = sorted(stats_sum)
+        keys = list(stats_sum)   # the task's order (the same in every process)
         tkeys = sorted(totals_sum)
         # the stop flags travel with the statistics: when one process is asked to stop (SIGTERM
         # reaches ranks at slightly different times) every process stops after the same batch
