@@ -23,8 +23,8 @@ import torch
 
 from darkpy.boxes import nms_sort
 from darkpy.decode import RawBoxes, decode
-from darkpy.errors import DarkpyError, DataError
-from darkpy.image import IMAGE_SUFFIXES, from_bgr, prepare, read_bgr
+from darkpy.errors import DataError
+from darkpy.image import IMAGE_SUFFIXES, from_bgr, prepare
 
 # Darknet's `detector test` / `darknet detect` defaults (src/detector.c, src/darknet.c).
 DEFAULT_THRESH = 0.5
@@ -150,28 +150,6 @@ def expand_inputs(items: Iterable[str], stdin=None) -> list[str]:
     return paths
 
 
-class _ImageSet(torch.utils.data.Dataset):
-    def __init__(self, paths: Sequence[str], w: int, h: int, letterbox: bool, keep_image: bool):
-        self.paths, self.w, self.h, self.letterbox, self.keep_image = list(paths), w, h, letterbox, keep_image
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int):
-        path = self.paths[i]
-        try:
-            bgr = read_bgr(path)
-        except DarkpyError as exc:
-            return path, None, None, None, str(exc)
-        im = from_bgr(bgr)
-        x = torch.from_numpy(prepare(im, self.w, self.h, self.letterbox))
-        return path, x, (im.shape[2], im.shape[1]), (bgr if self.keep_image else None), None
-
-
-def _collate(items):
-    return items
-
-
 def _report(path: str, message: str) -> None:
     print(f"darkpy: skipping {message}", file=sys.stderr)
 
@@ -182,31 +160,23 @@ def _run(predictor, paths, thresh, hier_thresh, nms, letterbox, batch, names, ke
 
     if not isinstance(predictor, Predictor):
         predictor = Predictor(predictor)
+    from darkpy.imagebatches import detection_layers, image_batches
+
     net = predictor.model
     net_w, net_h = net.net.width, net.net.height
-    layers = predictor.detection_layers
-    if not layers:
-        raise DarkpyError("the network has no [region] or [yolo] layer: it is not a detector",
-                          file=getattr(net, "cfg_path", None))
+    layers = detection_layers(predictor)
     on_error = on_error or _report
-    loader = torch.utils.data.DataLoader(_ImageSet(paths, net_w, net_h, letterbox, keep_image),
-                                         batch_size=max(1, int(batch)), num_workers=max(0, int(workers)),
-                                         collate_fn=_collate)
-    for items in loader:
-        good = []
-        for path, x, size, img, err in items:
-            if err is not None:
-                on_error(path, err)
-            else:
-                good.append((path, x, size, img))
+    for good, _ in image_batches(paths, net_w, net_h, letterbox, batch, workers, keep_image=keep_image,
+                                 on_error=lambda item: on_error(item.entry, str(item.error))):
         if not good:
             continue
-        outputs = predictor(torch.stack([g[1] for g in good]))
-        sizes = [g[2] for g in good]
+        outputs = predictor(torch.stack([g.x for g in good]))
+        sizes = [g.size for g in good]
         dets = postprocess(layers, outputs, net_w, net_h, sizes, thresh, hier_thresh, nms, letterbox, names,
                            keep_probs, class_map)
-        for (path, _, (w, h), img), d in zip(good, dets):
-            yield (path, (h, w), d, img) if keep_image else (path, (h, w), d)
+        for g, d in zip(good, dets):
+            w, h = g.size
+            yield (g.entry, (h, w), d, g.image) if keep_image else (g.entry, (h, w), d)
 
 
 def detect_images(net, paths: Sequence[str | Path], thresh: float = DEFAULT_THRESH,

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from darkpy.model import Network
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 @dataclass
@@ -35,7 +39,7 @@ def _whc(shape: tuple[int, int, int]) -> str:
     return f"{w:>4} x {h:>4} x {c:>4}"
 
 
-def render_summary(net: Network, title: str = "") -> "rich.table.Table":  # noqa: F821
+def render_summary(net: Network, title: str = "") -> "Table":
     from rich import box
     from rich.table import Table
 

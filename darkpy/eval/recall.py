@@ -23,7 +23,6 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from darkpy.errors import DataError
 
 RECALL_THRESH = 0.001
 RECALL_IOU = 0.5
@@ -108,34 +107,29 @@ def recall(net, entries: Sequence[str], labels: Sequence[Path], *, base: Path | 
 
     from darkpy.boxes import box_iou
     from darkpy.decode import decode
-    from darkpy.eval.run import _collate, _skip_message, _ValidImages
+    from darkpy.eval.run import _skip_message
+    from darkpy.imagebatches import detection_layers, image_batches
     from darkpy.inference import Predictor
 
     predictor = net if isinstance(net, Predictor) else Predictor(net)
     model = predictor.model
-    layers = predictor.detection_layers
-    if not layers:
-        raise DataError("the network has no [region] or [yolo] layer: it is not a detector",
-                        file=getattr(model, "cfg_path", None))
+    layers = detection_layers(predictor)
     net_w, net_h = model.net.width, model.net.height
     label_of = dict(zip(entries, labels))
-    loader = torch.utils.data.DataLoader(_ValidImages(entries, base, net_w, net_h, letterbox),
-                                         batch_size=max(1, int(batch)), num_workers=max(0, int(workers)),
-                                         collate_fn=_collate)
     rep = RecallReport()
     on_skip = on_skip or _skip_message
     bar = tqdm(total=len(entries), unit="img", desc="recall", leave=False, file=sys.stderr,
                disable=(not progress) if progress is not None else None)
+
+    def skip(item) -> None:
+        rep.skipped.append((item.entry, item.error.message))
+        on_skip(item.entry, item.error.message)
+
     try:
-        for items in loader:
-            good = []
-            for entry, x, size, err in items:
-                if err is not None:
-                    rep.skipped.append((entry, err))
-                    on_skip(entry, err)
-                else:
-                    good.append((entry, x, size))
-            bar.update(len(items))
+        for good, count in image_batches(entries, net_w, net_h, letterbox, batch, workers, base=base,
+                                         on_error=skip):
+            good = [(g.entry, g.x, g.size) for g in good]
+            bar.update(count)
             if not good:
                 continue
             outputs = predictor(torch.stack([g[1] for g in good]))

@@ -21,7 +21,8 @@ import torch
 
 from darkpy.datafile import DataFile, read_data_file, read_list, read_names
 from darkpy.decode import decode_mapped, tree_map_applies  # noqa: F401  (re-exported)
-from darkpy.errors import DarkpyError, DataError, UsageError
+from darkpy.imagebatches import detection_layers, image_batches
+from darkpy.errors import DataError, UsageError
 from darkpy.eval.boxes import Detections, center_to_corners
 from darkpy.eval.results import (
     VOC_PREFIX, default_category_ids, image_key, coco_image_id, read_category_map, write_coco_results,
@@ -44,38 +45,6 @@ class RunResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (entry, why)
     seconds: float = 0.0
     listed: list[str] = field(default_factory=list)  # keys of every list entry, skipped ones too
-
-
-def find_image(entry: str, base: Path | None) -> Path:
-    """A list entry as written (Darknet reads it relative to the working directory), else beside the list."""
-    p = Path(entry)
-    if p.is_file() or base is None or p.is_absolute():
-        return p
-    beside = base / entry
-    return beside if beside.is_file() else p
-
-
-class _ValidImages(torch.utils.data.Dataset):
-    def __init__(self, entries: Sequence[str], base: Path | None, w: int, h: int, letterbox: bool):
-        self.entries, self.base, self.w, self.h, self.letterbox = list(entries), base, w, h, letterbox
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def __getitem__(self, i: int):
-        from darkpy.image import from_bgr, prepare, read_bgr
-
-        entry = self.entries[i]
-        try:
-            im = from_bgr(read_bgr(find_image(entry, self.base)))
-        except DarkpyError as exc:
-            return entry, None, None, exc.message
-        x = torch.from_numpy(prepare(im, self.w, self.h, self.letterbox))
-        return entry, x, (int(im.shape[2]), int(im.shape[1])), None
-
-
-def _collate(items):
-    return items
 
 
 def _skip_message(entry: str, why: str) -> None:
@@ -105,31 +74,25 @@ def run_detector(net, entries: Sequence[str], *, base: Path | None = None, batch
     if predictor is None:
         predictor = net if isinstance(net, Predictor) else Predictor(net)
     model = predictor.model
-    layers = predictor.detection_layers
-    if not layers:
-        raise DataError("the network has no [region] or [yolo] layer: it is not a detector",
-                        file=getattr(model, "cfg_path", None))
+    layers = detection_layers(predictor)
     net_w, net_h = model.net.width, model.net.height
     on_skip = on_skip or _skip_message
-    loader = torch.utils.data.DataLoader(_ValidImages(entries, base, net_w, net_h, letterbox),
-                                         batch_size=max(1, int(batch)), num_workers=max(0, int(workers)),
-                                         collate_fn=_collate)
     parts, done, keys, sizes, skipped = [], [], [], {}, []
     start = time.perf_counter()
     bar = tqdm(total=len(entries), unit="img", desc="valid", leave=False, file=sys.stderr,
                disable=(not progress) if progress is not None else None)
+
+    def skip(item) -> None:
+        skipped.append((item.entry, item.error.message))
+        on_skip(item.entry, item.error.message)
+
     try:
-        for items in loader:
-            good = []
-            for entry, x, size, err in items:
-                if err is not None:
-                    skipped.append((entry, err))
-                    on_skip(entry, err)
-                else:
-                    good.append((entry, x, size))
-            bar.update(len(items))
+        for good, count in image_batches(entries, net_w, net_h, letterbox, batch, workers, base=base,
+                                         on_error=skip):
+            bar.update(count)
             if not good:
                 continue
+            good = [(g.entry, g.x, g.size) for g in good]
             outputs = predictor(torch.stack([g[1] for g in good]))
             sizes_now = [g[2] for g in good]
             if class_map is not None:

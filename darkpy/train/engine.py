@@ -48,7 +48,6 @@ largest for the batches in the last 200. The size is a pure function of (seed, b
 from __future__ import annotations
 
 import math
-import os
 import signal
 import time
 from dataclasses import dataclass, field
