@@ -77,10 +77,11 @@ class Chart:
             gy = y0 + (y1 - y0) * i / 5
             p = px(gx, y0)
             cv2.line(img, (p[0], top), (p[0], top + ph), grey, 1)
-            cv2.putText(img, _fmt(gx), (p[0] - 18, top + ph + 20), font, 0.42, (60, 60, 60), 1, cv2.LINE_AA)
+            cv2.putText(img, _fmt(gx, (x1 - x0) / 5), (p[0] - 18, top + ph + 20), font, 0.42, (60, 60, 60), 1,
+                        cv2.LINE_AA)
             q = px(x0, gy)
             cv2.line(img, (left, q[1]), (left + pw, q[1]), grey, 1)
-            cv2.putText(img, _fmt(gy), (5, q[1] + 5), font, 0.42, (60, 60, 60), 1, cv2.LINE_AA)
+            cv2.putText(img, _fmt(gy, (y1 - y0) / 5), (5, q[1] + 5), font, 0.42, (60, 60, 60), 1, cv2.LINE_AA)
         cv2.rectangle(img, (left, top), (left + pw, top + ph), (0, 0, 0), 1)
         for i, s in enumerate(self.series):
             color = s.color or PALETTE[i % len(PALETTE)]
@@ -121,8 +122,14 @@ class Chart:
         return path
 
 
-def _fmt(v: float) -> str:
+def _fmt(v: float, step: float | None = None) -> str:
+    """A tick label with as many decimals as the tick spacing needs (so neighbours differ)."""
     a = abs(v)
-    if a != 0 and (a >= 1e5 or a < 1e-2):
+    if a != 0 and (a >= 1e6 or (a < 1e-3 and (step is None or step < 1e-3))):
         return f"{v:.1e}"
-    return f"{v:.3g}" if a < 100 else f"{v:.0f}"
+    if step is None or step <= 0:
+        return f"{v:.3g}" if a < 100 else f"{v:.0f}"
+    decimals = min(4, max(0, -math.floor(math.log10(step))))
+    if step >= 1 and abs(step - round(step)) > 1e-9:
+        decimals = 1
+    return f"{v:.{decimals}f}"
