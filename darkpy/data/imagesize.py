@@ -61,6 +61,8 @@ def image_size(path: str | Path, decode: bool = False) -> tuple[int, int]:
                 width, height = _jpeg(fh)
             elif head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
                 width, height = struct.unpack(">II", head[16:24])
+            elif head[:6] in (b"GIF87a", b"GIF89a"):
+                width, height = struct.unpack("<HH", head[6:10])
             elif head[:2] == b"BM" and len(head) >= 26:
                 width, height = struct.unpack("<ii", head[18:26])
                 height = abs(height)

@@ -237,15 +237,9 @@ class JointSource(DetectionSource):
         return boxes, marks
 
     def _read_image(self, path: str, warnings: list):
-        import cv2
+        from darkpy.train.loader import read_rgb
 
-        bgr = cv2.imread(path, cv2.IMREAD_COLOR)
-        if bgr is None or not bgr.size:
-            warnings.append((f"bad-image:{path}", f"cannot read image {path}: skipped"))
-            return None
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32)
-        rgb *= 1.0 / 255.0
-        return rgb
+        return read_rgb(path, warnings)
 
     def load(self, req: Request) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]]:
         warnings: list[tuple[str, str]] = []

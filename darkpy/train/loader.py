@@ -32,6 +32,20 @@ from darkpy.labels import label_path_for, parse_labels
 MISSING_LABELS = "missing-labels"
 
 
+def read_rgb(path: str, warnings: list) -> np.ndarray | None:
+    """An image as RGB float32 in [0, 1] (H x W x 3), or None with a warning when unreadable:
+    training replaces a corrupt image instead of stopping."""
+    import cv2
+
+    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+    if bgr is None or not bgr.size:
+        warnings.append((f"bad-image:{path}", f"cannot read image {path}: skipped"))
+        return None
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32)
+    rgb *= 1.0 / 255.0
+    return rgb
+
+
 @dataclass(frozen=True)
 class Request:
     iteration: int
@@ -85,7 +99,6 @@ class DetectionSource:
         return np.concatenate(rows) if rows else np.zeros((0, 5), np.float32)
 
     def load(self, req: Request) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]]:
-        import cv2
 
         warnings: list[tuple[str, str]] = []
         images = np.empty((req.count, 3, req.height, req.width), np.float32)
@@ -94,14 +107,11 @@ class DetectionSource:
             rng = np.random.default_rng([self.seed, req.iteration, req.first + k])
             for _attempt in range(100):
                 path = self.resolve(self.paths[int(rng.integers(len(self.paths)))])
-                bgr = cv2.imread(path, cv2.IMREAD_COLOR)
-                if bgr is not None and bgr.size:
+                rgb = read_rgb(path, warnings)
+                if rgb is not None:
                     break
-                warnings.append((f"bad-image:{path}", f"cannot read image {path}: skipped"))
             else:
                 raise DataError(f"100 images in a row could not be read (last: {path})")
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32)
-            rgb *= 1.0 / 255.0
             labels = self.read_labels(path, warnings)
             images[k], truth[k] = augment_detection(rgb, labels, rng, req.width, req.height, jitter=self.jitter,
                                                     hue=self.hue, saturation=self.saturation,
