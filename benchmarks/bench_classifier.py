@@ -128,7 +128,7 @@ def bench_labels(n: int) -> None:
     """Darknet's label-in-path rule for n ImageNet-style paths: darkpy's bucketed matcher against
     the plain loop over every label (Darknet's `fill_truth`), timed on the same paths."""
     from darkpy.classify.labels import assign_labels
-    from darkpy.datafile import read_names
+    from darkpy.formats.datafile import read_names
 
     labels = read_names(REPO / "data/imagenet.labels.list")[:1000]
     paths = [f"/data/imagenet/train/{labels[i % 1000]}/{labels[i % 1000]}_{i}.JPEG" for i in range(n)]

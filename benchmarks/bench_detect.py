@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import darkpy  # noqa: E402
-from darkpy.benchmark import benchmark_network, best_time, matmul_gflops  # noqa: E402
+from darkpy.net.benchmark import benchmark_network, best_time, matmul_gflops  # noqa: E402
 
 
 def opencv_dnn(cfg: Path, net, x: np.ndarray) -> str:

@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import darkpy  # noqa: E402
-import darkpy.model  # noqa: E402
-from darkpy.weights import WeightsHeader  # noqa: E402
+import darkpy.net.model  # noqa: E402
+from darkpy.net.weights import WeightsHeader  # noqa: E402
 
 
 def best_of(fn, n=5):
@@ -28,7 +28,7 @@ def best_of(fn, n=5):
 
 def main() -> None:
     cfg = ROOT / "cfg" / "yolov2-voc.cfg"
-    floats = darkpy.model.parse_network(cfg).num_weight_floats()
+    floats = darkpy.net.model.parse_network(cfg).num_weight_floats()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "random.weights"
         rng = np.random.default_rng(0)

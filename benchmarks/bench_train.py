@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from darkpy.model import load_network  # noqa: E402
-from darkpy.train.detection import DetectionTask  # noqa: E402
+from darkpy.net.model import load_network  # noqa: E402
+from darkpy.detect.train import DetectionTask  # noqa: E402
 from darkpy.train.engine import Hook, StepReport, Trainer  # noqa: E402
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from darkpy.wordnet import WordNet, find_wordnet  # noqa: E402
-from darkpy.wordtree import LabelList, build_wordtree, order_tree  # noqa: E402
+from darkpy.wordtree.wordnet import WordNet, find_wordnet  # noqa: E402
+from darkpy.wordtree.builder import LabelList, build_wordtree, order_tree  # noqa: E402
 
 ROOTS_9K = ["n00002452", "n00020827", "n00002684", "n11425580"]  # Darknet's 9k top level
 

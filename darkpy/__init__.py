@@ -13,7 +13,7 @@ def __getattr__(name: str):
     # Lazy: `darkpy --help` and the network-free tools (kmeans, data, wordtree) must not pay
     # for importing torch.
     if name == "load_network":
-        from darkpy.model import load_network
+        from darkpy.net.model import load_network
 
         return load_network
     raise AttributeError(name)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 
-from darkpy.datafile import read_data_file, read_list
+from darkpy.formats.datafile import read_data_file, read_list
 from darkpy.errors import DataError, UsageError
-from darkpy.labels import label_path_for, parse_labels
+from darkpy.formats.labels import label_path_for, parse_labels
 
 
 @dataclass

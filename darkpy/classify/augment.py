@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from darkpy.augment import rand_scale  # shared with detection
+from darkpy.train.augment import rand_scale  # shared with detection
 from darkpy.classify import image as I
 
 

@@ -6,7 +6,7 @@ what OpenCV works on, and converts to the network's (C, H, W) layout once at the
 
 - `load_rgb`: Darknet's `load_image_color(path, 0, 0)` (pixel / 255; decoded by OpenCV).
 - `resize_image`, `letterbox_image`: Darknet's own bilinear resize (corner-aligned sample
-  positions, horizontal pass first) and letterbox, from `darkpy.image` (shared with detection).
+  positions, horizontal pass first) and letterbox, from `darkpy.formats.image` (shared with detection).
 - `resize_min`, `crop_image` (out-of-range reads clamp to the edge), `center_crop_image`,
   `flip_image`.
 - `rotate_crop_image`: the rotated, scaled, shifted, aspect-stretched crop behind Darknet's
@@ -47,9 +47,9 @@ def to_chw(im: np.ndarray) -> np.ndarray:
 
 
 def resize_image(im: np.ndarray, w: int, h: int) -> np.ndarray:
-    """Darknet's `resize_image` for an (H, W, C) float32 image (`darkpy.image.resize_image`,
+    """Darknet's `resize_image` for an (H, W, C) float32 image (`darkpy.formats.image.resize_image`,
     which works on (C, H, W))."""
-    from darkpy.image import resize_image as resize_chw
+    from darkpy.formats.image import resize_image as resize_chw
 
     ih, iw = im.shape[:2]
     if (iw, ih) == (w, h):
@@ -98,8 +98,8 @@ def resize_center_crop(im: np.ndarray, w: int, h: int) -> np.ndarray:
 
 def letterbox_image(im: np.ndarray, w: int, h: int) -> np.ndarray:
     """Darknet's `letterbox_image` (used by `classifier predict`): aspect kept, centred on 0.5 grey
-    (`darkpy.image.letterbox_image` on the (C, H, W) layout)."""
-    from darkpy.image import letterbox_image as letterbox_chw
+    (`darkpy.formats.image.letterbox_image` on the (C, H, W) layout)."""
+    from darkpy.formats.image import letterbox_image as letterbox_chw
 
     out = letterbox_chw(np.asarray(im, np.float32).transpose(2, 0, 1), w, h)
     return np.ascontiguousarray(out.transpose(1, 2, 0))
@@ -133,7 +133,7 @@ def rotate_crop_image(im: np.ndarray, rad: float, s: float, w: int, h: int, dx: 
 def distort_image(im: np.ndarray, hue: float, sat: float, val: float) -> np.ndarray:
     """Darknet's `distort_image`: in HSV (hue in [0, 1)), add `hue` (wrapping), scale saturation
     by `sat` and value by `val`; back to RGB and clamp to [0, 1] (the detection augmentation's
-    implementation, `darkpy.augment.distort`)."""
-    from darkpy.augment import distort
+    implementation, `darkpy.train.augment.distort`)."""
+    from darkpy.train.augment import distort
 
     return distort(np.ascontiguousarray(im, dtype=np.float32), hue, sat, val)

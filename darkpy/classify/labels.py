@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from darkpy.datafile import DataFile, read_data_file, read_list, read_names
+from darkpy.formats.datafile import DataFile, read_data_file, read_list, read_names
 from darkpy.errors import DataError
-from darkpy.labels import IMAGE_EXTENSIONS
+from darkpy.formats.labels import IMAGE_EXTENSIONS
 
 MAX_SHOWN = 5
 

@@ -44,7 +44,7 @@ class Head:
     cost_index: int | None      # the [cost] layer, if any
     input_index: int            # the layer whose OUTPUT Darknet's delta is taken against
     outputs: int                # truth entries per image
-    tree: object | None = None  # darkpy.tree.Tree for a hierarchical softmax
+    tree: object | None = None  # darkpy.wordtree.tree.Tree for a hierarchical softmax
 
     @property
     def uses_softmax(self) -> bool:

@@ -20,7 +20,7 @@ from darkpy.errors import UsageError
 def build_training(data: str | Path, cfg: str | Path, weights: str | Path | None = None, *, device=None,
                    seed: int = 0, threads: int | None = None, smooth: float | None = None, log=print):
     """(network, task, classifier data) ready for the Trainer; the weights' load report is logged."""
-    from darkpy.model import load_network
+    from darkpy.net.model import load_network
 
     d = read_classifier_data(data)
     items = d.split("train")

@@ -19,11 +19,11 @@ from typing import Callable
 
 import numpy as np
 
-from darkpy.datafile import read_data_file, read_names, read_list
+from darkpy.formats.datafile import read_data_file, read_names, read_list
 from darkpy.errors import DataError
 from darkpy.fileio import write_text_atomic
-from darkpy.labels import label_path_for
-from darkpy.data.imagesize import ImageUnreadable, image_size
+from darkpy.formats.labels import label_path_for
+from darkpy.formats.imagesize import ImageUnreadable, image_size
 
 ERRORS = {
     "missing-image": "image file not found",

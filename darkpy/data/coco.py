@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
-from darkpy.datafile import read_data_file
+from darkpy.formats.datafile import read_data_file
 from darkpy.errors import DataError, UsageError
 from darkpy.fileio import staged_directory
 from darkpy.data.layout import check_link, ensure_label_rule, link_images, list_text

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from darkpy.errors import UsageError
-from darkpy.labels import label_path_for
+from darkpy.formats.labels import label_path_for
 
 
 def ensure_label_rule(image: Path, label: Path) -> None:

@@ -13,8 +13,8 @@ import numpy as np
 
 from darkpy.charts import Chart
 from darkpy.data.check import check_labels, lists_of
-from darkpy.datafile import read_list
-from darkpy.labels import label_path_for
+from darkpy.formats.datafile import read_list
+from darkpy.formats.labels import label_path_for
 
 MAX_POINTS = 20000
 

@@ -8,17 +8,17 @@ from typing import Sequence
 
 import numpy as np
 
-from darkpy.datafile import read_list
+from darkpy.formats.datafile import read_list
 from darkpy.errors import DataError
 from darkpy.eval.boxes import GroundTruth
 from darkpy.eval.results import coco_image_id, image_key
-from darkpy.labels import label_path_for, read_labels
+from darkpy.formats.labels import label_path_for, read_labels
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
-    """(width, height) from the file header (darkpy.data.imagesize), as a DataError when unreadable."""
-    from darkpy.data.imagesize import ImageUnreadable
-    from darkpy.data.imagesize import image_size as header_size
+    """(width, height) from the file header (darkpy.formats.imagesize), as a DataError when unreadable."""
+    from darkpy.formats.imagesize import ImageUnreadable
+    from darkpy.formats.imagesize import image_size as header_size
 
     try:
         return header_size(path)
@@ -44,7 +44,7 @@ def _find_labels(entry: str, list_dir: Path) -> Path | None:
 
 
 def _find_image(entry: str, list_dir: Path) -> Path | None:
-    from darkpy.imagebatches import find_image
+    from darkpy.detect.batches import find_image
 
     path = find_image(entry, list_dir)
     return path if path.is_file() else None

@@ -63,7 +63,7 @@ class MapEvaluator:
         from darkpy.eval.groundtruth import gt_from_labels
         from darkpy.eval.results import as_voc_written
         from darkpy.eval.run import class_map_for, run_detector
-        from darkpy.inference import Predictor
+        from darkpy.net.inference import Predictor
 
         predictor = Predictor(net)
         if size is not None and (predictor.model.net.width, predictor.model.net.height) != tuple(size):

@@ -5,7 +5,7 @@ import glob
 from pathlib import Path
 from typing import Sequence
 
-from darkpy.datafile import read_names
+from darkpy.formats.datafile import read_names
 from darkpy.errors import DataError, UsageError
 from darkpy.eval.boxes import Detections, GroundTruth
 from darkpy.eval.groundtruth import gt_from_coco, gt_from_labels, gt_from_voc

@@ -92,7 +92,7 @@ def nms_obj(boxes: torch.Tensor, objectness: torch.Tensor, thresh: float) -> tor
 
 def truth_boxes(label: Path) -> np.ndarray:
     """(n, 4) relative x, y, w, h of a label file (classes are not needed)."""
-    from darkpy.labels import read_labels
+    from darkpy.formats.labels import read_labels
 
     return read_labels(label)[:, 1:5].astype(np.float64)
 
@@ -106,10 +106,10 @@ def recall(net, entries: Sequence[str], labels: Sequence[Path], *, base: Path | 
     from tqdm import tqdm
 
     from darkpy.boxes import box_iou
-    from darkpy.decode import decode
+    from darkpy.detect.decode import decode
     from darkpy.eval.run import _skip_message
-    from darkpy.imagebatches import detection_layers, image_batches
-    from darkpy.inference import Predictor
+    from darkpy.detect.batches import detection_layers, image_batches
+    from darkpy.net.inference import Predictor
 
     predictor = net if isinstance(net, Predictor) else Predictor(net)
     model = predictor.model

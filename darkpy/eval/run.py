@@ -19,9 +19,9 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from darkpy.datafile import DataFile, read_data_file, read_list, read_names
-from darkpy.decode import decode_mapped, tree_map_applies  # noqa: F401  (re-exported)
-from darkpy.imagebatches import detection_layers, image_batches
+from darkpy.formats.datafile import DataFile, read_data_file, read_list, read_names
+from darkpy.detect.decode import decode_mapped, tree_map_applies  # noqa: F401  (re-exported)
+from darkpy.detect.batches import detection_layers, image_batches
 from darkpy.errors import DataError, UsageError
 from darkpy.eval.boxes import Detections, center_to_corners
 from darkpy.eval.results import (
@@ -59,7 +59,7 @@ def run_detector(net, entries: Sequence[str], *, base: Path | None = None, batch
     """Detections (original-image pixels, x1 y1 x2 y2) for every readable image of `entries`.
 
     `net` is a darkpy Network (its batch norm is folded into a copy for speed) or a
-    `darkpy.inference.Predictor`. Unreadable images are reported to `on_skip(entry, why)`
+    `darkpy.net.inference.Predictor`. Unreadable images are reported to `on_skip(entry, why)`
     (default: a line on stderr) and left out of the result. `class_map` (a `map=` file's
     numbers) turns a WordTree network's output into one class per listed node (`decode_mapped`).
     """
@@ -68,8 +68,8 @@ def run_detector(net, entries: Sequence[str], *, base: Path | None = None, batch
     from tqdm import tqdm
 
     from darkpy.boxes import nms_sort
-    from darkpy.decode import decode
-    from darkpy.inference import Predictor
+    from darkpy.detect.decode import decode
+    from darkpy.net.inference import Predictor
 
     if predictor is None:
         predictor = net if isinstance(net, Predictor) else Predictor(net)

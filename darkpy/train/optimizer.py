@@ -1,7 +1,7 @@
 """The optimiser and learning rate the engine uses once per batch.
 
-Darknet's update (`darkpy.optim.DarknetSGD`: momentum, decay on conv/connected weights only, the
-rate divided by `batch`) at the rate of Darknet's schedule (`darkpy.schedule.learning_rate`) for
+Darknet's update (`darkpy.train.sgd.DarknetSGD`: momentum, decay on conv/connected weights only, the
+rate divided by `batch`) at the rate of Darknet's schedule (`darkpy.train.schedule.learning_rate`) for
 the batch number *after* the batch's images are counted -- Darknet adds a mini-batch to `seen`
 before its forward pass, so the first update uses batch number 1.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 from torch import nn
 
-from darkpy.netconfig import NetConfig
-from darkpy.optim import DarknetSGD
-from darkpy.schedule import images_per_step, learning_rate
+from darkpy.net.netconfig import NetConfig
+from darkpy.train.sgd import DarknetSGD
+from darkpy.train.schedule import images_per_step, learning_rate
 
 
 def make_optimizer(model: nn.Module, net: NetConfig) -> DarknetSGD:

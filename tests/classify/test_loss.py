@@ -6,11 +6,11 @@ import pytest
 import torch
 
 import darkpy
-from darkpy.model import parse_network
+from darkpy.net.model import parse_network
 from darkpy.classify.loss import (SECRET_NUM, build_truth, classification_loss, find_head,
                                   hierarchy_predictions)
 from darkpy.errors import UsageError
-from darkpy.tree import read_tree
+from darkpy.wordtree.tree import read_tree
 
 GOLDEN_CFG = "tests/golden/cfg"
 

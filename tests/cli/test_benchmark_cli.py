@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from darkpy.benchmark import benchmark_network
+from darkpy.net.benchmark import benchmark_network
 
 
 def test_benchmark_cli_small(golden, cli):

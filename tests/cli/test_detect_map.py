@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 import darkpy
-from darkpy.decode import decode_mapped
+from darkpy.detect.decode import decode_mapped
 
 
 def _tree_net(golden, tmp_path):

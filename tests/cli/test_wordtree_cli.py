@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.wordnet_fake import write_wordnet
+from tests.wordtree.wordnet_fake import write_wordnet
 
 REAL = Path("/usr/share/wordnet/data.noun").is_file()
 

@@ -4,7 +4,7 @@ import pytest
 
 from darkpy.data.check import check, check_labels, fixed_path, write_fixed
 from darkpy.data.synth import generate
-from darkpy.labels import label_path_for
+from darkpy.formats.labels import label_path_for
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 
 from darkpy.data.coco import convert
-from darkpy.datafile import read_data_file
+from darkpy.formats.datafile import read_data_file
 from darkpy.errors import DataError
-from darkpy.labels import label_path_for
+from darkpy.formats.labels import label_path_for
 
 
 def test_labels_are_centre_size_normalised_with_crowd_and_outside_boxes_skipped(coco_files, tmp_path):

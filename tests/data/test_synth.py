@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from darkpy.data.synth import SHAPES, generate, render
-from darkpy.datafile import read_data_file, read_names
+from darkpy.formats.datafile import read_data_file, read_names
 from darkpy.errors import UsageError
-from darkpy.labels import label_path_for, read_labels
+from darkpy.formats.labels import label_path_for, read_labels
 
 
 def _digest(root: Path) -> str:

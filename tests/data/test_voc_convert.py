@@ -4,7 +4,7 @@ import pytest
 
 from darkpy.data.voc import VOC_CLASSES, convert, parse_sets, voc_box
 from darkpy.errors import DataError, UsageError
-from darkpy.labels import label_path_for
+from darkpy.formats.labels import label_path_for
 
 SETS = "2007:trainval,2012:trainval,2007:test"
 DOG = "11 0.241 0.8119999999999999 0.294 0.34933333333333333"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from darkpy.datafile import read_names
+from darkpy.formats.datafile import read_names
 from darkpy.eval.groundtruth import gt_from_voc
 from darkpy.eval.results import read_voc_results
 

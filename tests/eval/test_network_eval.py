@@ -161,7 +161,7 @@ def test_map_table_on_a_wordtree_network(golden, tmp_path):
     """`map=` with a tree: class j = objectness × absolute probability of node map[j] (no tree walk)."""
     import numpy as np
 
-    from darkpy.decode import decode_region
+    from darkpy.detect.decode import decode_region
     from darkpy.eval.run import decode_mapped, tree_map_applies
 
     net = darkpy.load_network(golden / "cfg" / "g_tree_mini.cfg", device="cpu", seed=3)

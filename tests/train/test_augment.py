@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from darkpy.augment import Jitter, augment_detection, correct_boxes, crop_resize, distort, draw_jitter, fill_truth
+from darkpy.train.augment import Jitter, augment_detection, correct_boxes, crop_resize, distort, draw_jitter, fill_truth
 
 
 def _white_rect(h=80, w=120, box=(30, 20, 70, 50)):

@@ -8,9 +8,9 @@ area AP). Asserting 0.7 leaves room for float differences between machines.
 """
 from __future__ import annotations
 
-from darkpy.datafile import read_names
+from darkpy.formats.datafile import read_names
 from darkpy.eval.hook import MapEvaluator
-from darkpy.model import load_network
+from darkpy.net.model import load_network
 
 
 def test_demo_model_detects_its_shapes(repo, monkeypatch):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from darkpy.model import load_network
+from darkpy.net.model import load_network
 from darkpy.train import distributed as dd
 from toy import ddp_rank, toy_cfg
 

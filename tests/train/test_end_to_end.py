@@ -17,9 +17,9 @@ import time
 import pytest
 
 from darkpy.data.synth import generate
-from darkpy.datafile import read_list
-from darkpy.model import load_network
-from darkpy.train.detection import DetectionTask
+from darkpy.formats.datafile import read_list
+from darkpy.net.model import load_network
+from darkpy.detect.train import DetectionTask
 from darkpy.train.engine import Trainer
 from darkpy.eval.hook import MapEvaluator
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from darkpy.model import load_network
+from darkpy.net.model import load_network
 from darkpy.train import backup as bk
 from darkpy.train.engine import Hook, Trainer, multiscale_size
 from toy import ToyTask, toy_cfg

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from darkpy.data.synth import generate
-from darkpy.model import load_network
-from darkpy.train.detection import DetectionTask
+from darkpy.net.model import load_network
+from darkpy.detect.train import DetectionTask
 from darkpy.train.engine import Hook, Trainer
 from test_train_cli import TINY
 

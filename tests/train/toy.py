@@ -79,7 +79,7 @@ class ToyTask:
 def ddp_rank(info, cfg: str, out: str, max_batches: int, seed: int = 3, stop_rank1_at: int | None = None):
     """One rank of the DDP test (module level: spawned processes import it). With
     `stop_rank1_at`, only rank 1 asks to stop (as when a signal reaches one process first)."""
-    from darkpy.model import load_network
+    from darkpy.net.model import load_network
     from darkpy.train.engine import Hook, Trainer
 
     torch.set_num_threads(1)

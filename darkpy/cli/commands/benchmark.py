@@ -25,7 +25,7 @@ def benchmark(
     from rich.table import Table
 
     import darkpy
-    from darkpy.benchmark import benchmark_network, matmul_gflops
+    from darkpy.net.benchmark import benchmark_network, matmul_gflops
     from darkpy.cli.commands.detect import check_size
     from darkpy.device import select_device
     from darkpy.errors import UsageError

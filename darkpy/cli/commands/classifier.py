@@ -80,7 +80,7 @@ def valid(
     from darkpy.classify.labels import read_classifier_data
     from darkpy.classify.validate import MULTI_SCALES, validate
     from darkpy.errors import UsageError
-    from darkpy.model import load_network
+    from darkpy.net.model import load_network
 
     d = read_classifier_data(data)
     k = top if top is not None else d.top
@@ -125,7 +125,7 @@ def predict(
     from darkpy.classify.labels import read_classifier_data
     from darkpy.classify.predict import PREPROCESS, predict_images
     from darkpy.errors import UsageError
-    from darkpy.model import load_network
+    from darkpy.net.model import load_network
 
     if preprocess not in PREPROCESS:
         raise UsageError(f"--preprocess must be one of {', '.join(PREPROCESS)}")

@@ -46,7 +46,7 @@ def voc(
 ) -> None:
     """PASCAL VOC XML to Darknet labels, lists, voc.names and voc.data (as voc_label.py)."""
     from darkpy.data import voc as voc_mod
-    from darkpy.datafile import read_names
+    from darkpy.formats.datafile import read_names
 
     classes = read_names(names) if names else voc_mod.VOC_CLASSES
     with _progress("converting VOC") as (total, advance):

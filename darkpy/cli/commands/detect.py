@@ -8,9 +8,11 @@ from typing import List, Optional
 
 import typer
 
+from darkpy.assets import ROOT
+
 # The bundled model (trained by `darkpy train`, README "darkpy train"): cfg/demo.cfg with
 # data/demo/demo.weights and data/demo/demo.names, so --cfg/--weights are optional.
-_REPO = Path(__file__).resolve().parents[3]
+_REPO = ROOT
 _SHIPPED = (_REPO / "data" / "demo" / "demo.weights").is_file()
 DEFAULT_CFG: Optional[str] = str(_REPO / "cfg" / "demo.cfg") if _SHIPPED else None
 DEFAULT_WEIGHTS: Optional[str] = str(_REPO / "data" / "demo" / "demo.weights") if DEFAULT_CFG else None
@@ -19,7 +21,7 @@ DEFAULT_NAMES: Optional[str] = str(_REPO / "data" / "demo" / "demo.names") if DE
 
 def resolve_names(data: Optional[Path], names: Optional[Path], classes: int) -> Optional[list[str]]:
     """Class names from --names, or the `names=` entry of --data; None when neither is given."""
-    from darkpy.datafile import read_data_file, read_names
+    from darkpy.formats.datafile import read_data_file, read_names
     from darkpy.errors import DataError, UsageError
 
     if data is not None and names is not None:
@@ -131,7 +133,7 @@ def detect(
     classes = max(l.classes for l in net.detection_layers)
     nodes = None
     if class_map is not None:
-        from darkpy.decode import tree_map_applies
+        from darkpy.detect.decode import tree_map_applies
         from darkpy.eval.results import read_category_map
 
         if not tree_map_applies(net):
@@ -141,7 +143,7 @@ def detect(
         classes = len(nodes)
     class_names = resolve_names(data, names, classes)
 
-    from darkpy.inference import Predictor
+    from darkpy.net.inference import Predictor
 
     predictor = Predictor(net)
     if source is not None:
@@ -151,7 +153,7 @@ def detect(
 
     import cv2
 
-    from darkpy.detect import _run, draw_detections, expand_inputs, format_detections
+    from darkpy.detect.pipeline import _run, draw_detections, expand_inputs, format_detections
 
     paths = expand_inputs(images)
     many = len(paths) > 1
@@ -193,7 +195,7 @@ def detect(
 
 
 def _video(predictor, source, out, frames, thresh, hier_thresh, nms, letterbox, names, show, as_json) -> None:
-    from darkpy.video import run_video
+    from darkpy.detect.video import run_video
 
     def on_frame(i: int, dets) -> None:
         if as_json:

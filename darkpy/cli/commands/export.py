@@ -28,8 +28,8 @@ def onnx(
 
     import darkpy
     from darkpy.cli.commands.detect import check_size
-    from darkpy.export import export_onnx, run_onnx
-    from darkpy.inference import forward_detections
+    from darkpy.net.export import export_onnx, run_onnx
+    from darkpy.net.inference import forward_detections
 
     check_size(size)
     net = darkpy.load_network(cfg, weights, size=size, device="cpu")

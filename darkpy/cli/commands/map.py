@@ -105,7 +105,7 @@ def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", 
     from darkpy.eval.results import coco_image_id
     from darkpy.eval.run import (
         category_ids_for, check_classes, class_map_for, run_detector, valid_setup, write_results)
-    from darkpy.model import load_network
+    from darkpy.net.model import load_network
 
     setup = valid_setup(data)
     if annotations is None:  # a missing label file stops us before the network runs, not after

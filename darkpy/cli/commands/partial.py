@@ -17,7 +17,7 @@ def partial(
     """Write the weights of layers 0..N-1 (a Darknet 0.2 file with seen=0, as Darknet's partial)."""
     from rich.console import Console
 
-    from darkpy.partial import write_partial
+    from darkpy.net.partial import write_partial
 
     report = write_partial(cfg, weights, out, n, keep_seen=keep_seen)
     Console(highlight=False, soft_wrap=True).print(f"wrote {report}")

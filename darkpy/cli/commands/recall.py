@@ -32,7 +32,7 @@ def recall_command(
     from darkpy.eval.recall import recall
     from darkpy.eval.run import valid_setup
     from darkpy.fileio import write_text_atomic
-    from darkpy.model import load_network
+    from darkpy.net.model import load_network
 
     setup = valid_setup(data)
     labels = find_label_files(setup.entries, setup.list_path)

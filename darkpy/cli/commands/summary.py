@@ -15,8 +15,8 @@ def summary(
     """Print the layer table (type, filters, size/stride, input, output, BFLOPs) with totals."""
     from rich.console import Console
 
-    from darkpy.model import parse_network
-    from darkpy.summary import render_summary
+    from darkpy.net.model import parse_network
+    from darkpy.net.summary import render_summary
 
     net = parse_network(cfg, size)
     console = Console() if Console().is_terminal else Console(width=140)

@@ -32,7 +32,7 @@ def valid_command(
     """Write comp4_det_test_<class>.txt / coco_results.json / imagenet-detection.txt for the valid list."""
     from darkpy.eval.run import (
         category_ids_for, check_classes, class_map_for, run_detector, valid_setup, write_results)
-    from darkpy.model import load_network
+    from darkpy.net.model import load_network
 
     setup = valid_setup(data, fmt)
     net = load_network(cfg, weights, size, device)

@@ -10,7 +10,7 @@ from darkpy.errors import UsageError
 
 
 def _stats_lines(tree, names: list[str] | None) -> list[str]:
-    from darkpy.tree import tree_stats
+    from darkpy.wordtree.tree import tree_stats
 
     s = tree_stats(tree)
     label = (lambda i: f"{tree.names[i]} ({names[i]})") if names else (lambda i: tree.names[i])
@@ -56,8 +56,8 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
     ) -> None:
         """Build a WordTree: the YOLO9000 paper's shortest-growth paths, or --order to keep a list's order."""
-        from darkpy.wordnet import WordNet, parse_wnid
-        from darkpy.wordtree import (build_wordtree, order_tree, output_paths, read_label_list,
+        from darkpy.wordtree.wordnet import WordNet, parse_wnid
+        from darkpy.wordtree.builder import (build_wordtree, order_tree, output_paths, read_label_list,
                                      read_mapped_names, write_outputs)
 
         lists = [read_label_list(p) for p in labels]
@@ -115,9 +115,9 @@ def register(app: typer.Typer) -> None:
                                                   "(default: TREE with .names, if present)."),
     ) -> None:
         """Statistics of a tree; with --wnid, the path from a node up to the top level."""
-        from darkpy.datafile import read_names
+        from darkpy.formats.datafile import read_names
         from darkpy.errors import DataError
-        from darkpy.tree import read_tree
+        from darkpy.wordtree.tree import read_tree
 
         tree = read_tree(tree_path)
         if names_path is None and tree_path.with_suffix(".names").is_file():
@@ -139,7 +139,7 @@ def register(app: typer.Typer) -> None:
     @group.command("check")
     def check(tree_path: Path = typer.Argument(..., metavar="TREE", help="A .tree file.")) -> None:
         """Validate a tree file: parents before children, contiguous groups, no repeats or cycles."""
-        from darkpy.tree import check_tree
+        from darkpy.wordtree.tree import check_tree
 
         tree = check_tree(tree_path)
         typer.echo(f"{tree_path}: ok ({tree.n} nodes, {tree.groups} groups, depth {int(tree.depth().max())})")

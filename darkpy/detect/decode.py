@@ -1,0 +1,241 @@
+"""Turning detection-layer outputs into boxes, as Darknet's `get_network_boxes` does.
+
+Input: the outputs of `[region]` / `[yolo]` layers after their forward pass (darkpy's layers
+already apply Darknet's test-time activations). Output: a `RawBoxes` per image with every
+candidate box in Darknet's order, relative to the original image (x, y, w, h centre format),
+its objectness and one probability per class, zeroed below `thresh`, exactly as
+src/region_layer.c (`get_region_detections`, `correct_region_boxes`) and src/yolo_layer.c
+(`get_yolo_detections`) compute them. Everything is batched tensor arithmetic; the only loop is
+over the (few) levels of a WordTree.
+
+- region: box n of cell (row, col) is entry `n*h*w + row*w + col`; x = (col + σtx)/w,
+  y = (row + σty)/h, w = exp(tw)·anchor_w/w, h = exp(th)·anchor_h/h (anchors in grid cells);
+  objectness is kept only above `thresh`; class probability = objectness × P(class), zeroed at or
+  below `thresh`. With a WordTree (`tree=`), the conditional probabilities are multiplied down the
+  tree and Darknet's top-down walk (`hierarchy_top_prediction`, stopping below `hier_thresh`)
+  picks ONE node, whose probability is the objectness.
+- yolo: cells outer, anchors inner; only boxes with objectness > thresh exist (darkpy keeps the
+  others with zero objectness so that shapes are fixed; `nms_sort` and `detections` skip them);
+  anchors in pixels of the network input.
+- correction: with letterbox, boxes are mapped from the letterboxed canvas back to the image
+  (Darknet's integer `new_w`/`new_h`); without, they are already relative to the image.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from darkpy.errors import DataError
+from darkpy.formats.image import letterbox_size
+from darkpy.wordtree.tree import Tree
+
+
+@dataclass
+class RawBoxes:
+    """All candidate boxes of one image (Darknet's `detection` array)."""
+
+    boxes: torch.Tensor       # (M, 4) x, y, w, h relative to the image
+    objectness: torch.Tensor  # (M,) zero where at or below thresh
+    probs: torch.Tensor       # (M, classes)
+
+
+def _grid(h: int, w: int, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    rows = torch.arange(h, device=device, dtype=dtype).view(h, 1).expand(h, w)
+    cols = torch.arange(w, device=device, dtype=dtype).view(1, w).expand(h, w)
+    return rows, cols
+
+
+def hierarchy_predictions(cond: torch.Tensor, tree: Tree) -> torch.Tensor:
+    """Absolute probabilities from conditional ones (..., n): each node times its parent's
+    absolute probability (Darknet's `hierarchy_predictions`, only_leaves=0)."""
+    depth = tree.depth()
+    parent = torch.as_tensor(tree.parent, device=cond.device)
+    out = cond.clone()
+    for d in range(2, int(depth.max()) + 1):
+        nodes = torch.as_tensor((depth == d).nonzero()[0], device=cond.device)
+        out[..., nodes] = cond[..., nodes] * out[..., parent[nodes]]
+    return out
+
+
+def _group_table(tree: Tree, device) -> tuple[torch.Tensor, torch.Tensor]:
+    size = int(tree.group_size.max())
+    offs = torch.as_tensor(tree.group_offset, device=device)
+    sizes = torch.as_tensor(tree.group_size, device=device)
+    ar = torch.arange(size, device=device)
+    table = offs[:, None] + ar[None, :]
+    valid = ar[None, :] < sizes[:, None]
+    return torch.where(valid, table, torch.zeros_like(table)), valid
+
+
+def hierarchy_top_prediction(probs: torch.Tensor, tree: Tree, thresh: float) -> torch.Tensor:
+    """Darknet's tree walk for many boxes at once. probs (B, n) as `hierarchy_predictions`
+    leaves them; returns (B,) node indices."""
+    device = probs.device
+    b = probs.shape[0]
+    table, valid = _group_table(tree, device)
+    child = torch.as_tensor(tree.child, device=device)
+    parent = torch.as_tensor(tree.parent, device=device)
+    offs = torch.as_tensor(tree.group_offset, device=device)
+    p = torch.ones(b, dtype=probs.dtype, device=device)
+    group = torch.zeros(b, dtype=torch.long, device=device)
+    result = torch.zeros(b, dtype=torch.long, device=device)
+    active = torch.ones(b, dtype=torch.bool, device=device)
+    zero = torch.zeros((), dtype=probs.dtype, device=device)
+    for _ in range(tree.n + 1):
+        if not bool(active.any()):
+            break
+        nodes = table[group]                                   # (B, S)
+        vals = probs.gather(1, nodes)
+        vals = torch.where(valid[group], vals, zero)
+        best, k = vals.max(dim=1)                              # first maximum, like Darknet's strict >
+        best_i = nodes.gather(1, k[:, None]).squeeze(1)
+        pos = best > 0
+        best_i = torch.where(pos, best_i, torch.zeros_like(best_i))  # Darknet's max starts at 0, index 0
+        best = torch.where(pos, best, zero)
+        go = p * best > thresh
+        nxt = child[best_i]
+        leaf_stop = go & (nxt < 0)
+        top_stop = ~go & (group == 0)
+        up_stop = ~go & (group != 0)
+        done_now = active & (leaf_stop | top_stop | up_stop)
+        answer = torch.where(up_stop, parent[offs[group]], best_i)
+        result = torch.where(done_now, answer, result)
+        active = active & ~done_now
+        p = torch.where(active, p * best, p)
+        group = torch.where(active, nxt.clamp(min=0), group)
+    return result
+
+
+def correct_boxes(boxes: torch.Tensor, image_w: int, image_h: int, net_w: int, net_h: int,
+                  letterbox: bool = True) -> torch.Tensor:
+    """Darknet's `correct_region_boxes` (relative=1): letterboxed-canvas coordinates to image ones."""
+    if not letterbox:
+        return boxes
+    new_w, new_h = letterbox_size(image_w, image_h, net_w, net_h)
+    out = boxes.to(torch.float64).clone()
+    out[..., 0] = (out[..., 0] - (net_w - new_w) / 2.0 / net_w) / (new_w / net_w)
+    out[..., 1] = (out[..., 1] - (net_h - new_h) / 2.0 / net_h) / (new_h / net_h)
+    out[..., 2] = out[..., 2] * (net_w / new_w)
+    out[..., 3] = out[..., 3] * (net_h / new_h)
+    return out.to(boxes.dtype)
+
+
+def decode_region(layer, out: torch.Tensor, thresh: float, hier_thresh: float = 0.5
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(B, num*(coords+1+classes), h, w) region output -> boxes (B, M, 4) relative to the network
+    input, objectness (B, M), probs (B, M, classes); M = num*h*w in Darknet's order."""
+    b, _, h, w = out.shape
+    num, coords, classes = layer.num, layer.coords, layer.classes
+    out = out.float()
+    v = out.reshape(b, num, coords + 1 + classes, h, w)
+    rows, cols = _grid(h, w, out.device, out.dtype)
+    anchors = layer.biases.to(out.device, out.dtype)           # (num, 2) in grid cells
+    x = (cols + v[:, :, 0]) / w
+    y = (rows + v[:, :, 1]) / h
+    bw = torch.exp(v[:, :, 2]) * anchors[:, 0].view(1, num, 1, 1) / w
+    bh = torch.exp(v[:, :, 3]) * anchors[:, 1].view(1, num, 1, 1) / h
+    boxes = torch.stack([x, y, bw, bh], dim=-1).reshape(b, num * h * w, 4)
+    if layer.background:
+        scale = torch.ones(b, num * h * w, device=out.device, dtype=out.dtype)
+        cls = v[:, :, coords:coords + classes]
+    else:
+        scale = v[:, :, coords].reshape(b, num * h * w)
+        cls = v[:, :, coords + 1:]
+    cls = cls.permute(0, 1, 3, 4, 2).reshape(b, num * h * w, classes)
+    zero = torch.zeros((), device=out.device, dtype=out.dtype)
+    above = scale > thresh
+    objectness = torch.where(above, scale, zero)
+    if layer.tree is not None:
+        absolute = hierarchy_predictions(cls, layer.tree)
+        top = hierarchy_top_prediction(absolute.reshape(-1, classes), layer.tree, hier_thresh).reshape(b, -1)
+        probs = torch.zeros_like(cls)
+        probs.scatter_(2, top[..., None], objectness[..., None])
+    else:
+        prob = scale[..., None] * cls
+        probs = torch.where((prob > thresh) & above[..., None], prob, zero)
+    return boxes, objectness, probs
+
+
+def decode_yolo(layer, out: torch.Tensor, thresh: float, net_w: int, net_h: int
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(B, len(mask)*(5+classes), h, w) yolo output -> boxes (B, h*w*n, 4) relative to the
+    network input (cells outer, anchors inner, as Darknet), objectness, probs."""
+    b, _, h, w = out.shape
+    n, classes = layer.num, layer.classes
+    out = out.float()
+    v = out.reshape(b, n, 5 + classes, h, w).permute(0, 3, 4, 1, 2)  # (B, h, w, n, entries)
+    rows, cols = _grid(h, w, out.device, out.dtype)
+    anchors = torch.tensor(layer.anchors, dtype=out.dtype, device=out.device).view(-1, 2)[list(layer.mask)]
+    x = (cols[..., None] + v[..., 0]) / w
+    y = (rows[..., None] + v[..., 1]) / h
+    bw = torch.exp(v[..., 2]) * anchors[:, 0] / net_w
+    bh = torch.exp(v[..., 3]) * anchors[:, 1] / net_h
+    boxes = torch.stack([x, y, bw, bh], dim=-1).reshape(b, h * w * n, 4)
+    obj = v[..., 4].reshape(b, h * w * n)
+    cls = v[..., 5:].reshape(b, h * w * n, classes)
+    zero = torch.zeros((), device=out.device, dtype=out.dtype)
+    above = obj > thresh
+    objectness = torch.where(above, obj, zero)
+    prob = obj[..., None] * cls
+    probs = torch.where((prob > thresh) & above[..., None], prob, zero)
+    return boxes, objectness, probs
+
+
+def decode(layers: Sequence, outputs: Sequence[torch.Tensor], net_w: int, net_h: int,
+           image_sizes: Sequence[tuple[int, int]], thresh: float = 0.5, hier_thresh: float = 0.5,
+           letterbox: bool = True) -> list[RawBoxes]:
+    """Darknet's `get_network_boxes` for a batch: one `RawBoxes` per image.
+
+    `layers`/`outputs`: the detection layers and their outputs (same batch), in network order;
+    `image_sizes`: (width, height) of each original image."""
+    parts_b, parts_o, parts_p = [], [], []
+    for layer, out in zip(layers, outputs):
+        if layer.section_name == "region":
+            bx, ob, pr = decode_region(layer, out, thresh, hier_thresh)
+        elif layer.section_name == "yolo":
+            bx, ob, pr = decode_yolo(layer, out, thresh, net_w, net_h)
+        else:
+            raise ValueError(f"layer {layer.index} [{layer.section_name}] is not a detection layer")
+        parts_b.append(bx)
+        parts_o.append(ob)
+        parts_p.append(pr)
+    if len({p.shape[-1] for p in parts_p}) > 1:
+        raise ValueError("detection layers disagree on the number of classes")
+    boxes = torch.cat(parts_b, dim=1)
+    objectness = torch.cat(parts_o, dim=1)
+    probs = torch.cat(parts_p, dim=1)
+    result = []
+    for i, (iw, ih) in enumerate(image_sizes):
+        corrected = correct_boxes(boxes[i], iw, ih, net_w, net_h, letterbox)
+        result.append(RawBoxes(corrected, objectness[i], probs[i]))
+    return result
+
+
+def decode_mapped(layers, outputs, net_w: int, net_h: int, image_sizes, thresh: float,
+                  class_map: Sequence[int], letterbox: bool = True):
+    """Darknet's `get_network_boxes` with a `map=` table on a WordTree region layer (YOLO9000 on
+    ImageNet detection): class j's probability is objectness × the absolute tree probability of
+    node `class_map[j]`, kept above `thresh`; no tree walk. Only for single-region-layer networks."""
+    (layer,), (out,) = layers, outputs
+    boxes, objectness, _ = decode_region(layer, out, thresh, 0.5)  # the walk's result is not used
+    b, _, h, w = out.shape
+    num, coords, classes = layer.num, layer.coords, layer.classes
+    v = out.float().reshape(b, num, coords + 1 + classes, h, w)
+    scale = v[:, :, coords].reshape(b, num * h * w)
+    cls = v[:, :, coords + 1:].permute(0, 1, 3, 4, 2).reshape(b, num * h * w, classes)
+    index = torch.as_tensor(list(class_map), dtype=torch.long, device=out.device)
+    if len(index) and (int(index.min()) < 0 or int(index.max()) >= classes):
+        raise DataError(f"the map= file names node {int(index.max())}, outside the tree's {classes} nodes")
+    prob = scale[..., None] * hierarchy_predictions(cls, layer.tree)[..., index]
+    probs = torch.where(prob > thresh, prob, torch.zeros((), dtype=prob.dtype, device=prob.device))
+    return [RawBoxes(correct_boxes(boxes[i], iw, ih, net_w, net_h, letterbox), objectness[i], probs[i])
+            for i, (iw, ih) in enumerate(image_sizes)]
+
+
+def tree_map_applies(net) -> bool:
+    """Darknet applies `map=` only to a WordTree region layer (one detection layer)."""
+    layers = net.detection_layers
+    return (len(layers) == 1 and layers[0].section_name == "region"
+            and getattr(layers[0], "tree", None) is not None and not getattr(layers[0], "background", 0))

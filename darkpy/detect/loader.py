@@ -1,0 +1,196 @@
+"""Detection mini-batches from a Darknet image list, made by DataLoader worker processes.
+
+Every mini-batch is a *request* `(iteration, first slot, count, width, height)`; the engine's
+sampler makes the requests in the main process, with the size of that batch from the multi-scale
+schedule, and workers (any of them, in any order) turn a request into images. So a new size
+reaches every worker with the very requests that need it, and the data of a batch does not depend
+on the number of workers or processes.
+
+Image `slot` of batch `iteration` (slots 0..batch-1 over all ranks) is drawn from its own random
+stream seeded by (seed, iteration, slot): which image (uniformly from the list, with replacement:
+Darknet's `get_random_paths`), the crop, flip and colour distortion (`darkpy.train.augment`). A
+single-process run and an N-process run therefore see the same images in the same mini-batches.
+
+An image that cannot be read is replaced by another draw and reported once; a label file that is
+missing means no boxes (reported once for the whole run); a label line that cannot be used
+(wrong field count, class or coordinates out of range) is skipped and reported with its file and
+line.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from darkpy.train.augment import augment_detection
+from darkpy.errors import DataError
+from darkpy.formats.labels import label_path_for, parse_labels
+
+MISSING_LABELS = "missing-labels"
+
+
+def read_rgb(path: str, warnings: list) -> np.ndarray | None:
+    """An image as RGB float32 in [0, 1] (H x W x 3), or None with a warning when unreadable:
+    training replaces a corrupt image instead of stopping."""
+    import cv2
+
+    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+    if bgr is None or not bgr.size:
+        warnings.append((f"bad-image:{path}", f"cannot read image {path}: skipped"))
+        return None
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32)
+    rgb *= 1.0 / 255.0
+    return rgb
+
+
+@dataclass(frozen=True)
+class Request:
+    iteration: int
+    first: int      # first global slot
+    count: int
+    width: int
+    height: int
+
+
+@dataclass
+class DetectionSource:
+    """Everything a worker needs (plain values: pickled once per worker)."""
+
+    paths: list[str]
+    classes: int
+    max_boxes: int
+    jitter: float
+    hue: float
+    saturation: float
+    exposure: float
+    seed: int = 0
+    list_dir: str = ""
+
+    def resolve(self, path: str) -> str:
+        if self.list_dir and not Path(path).is_absolute() and not Path(path).exists():
+            beside = Path(self.list_dir) / path
+            if beside.exists():
+                return str(beside)
+        return path
+
+    def read_labels(self, image: str, warnings: list[tuple[str, str]]) -> np.ndarray:
+        path = label_path_for(image)
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            warnings.append((MISSING_LABELS, f"no label file {path} for {image}: trained as an image with no "
+                                             f"objects, as Darknet does (other images without labels are "
+                                             f"not reported)"))
+            return np.zeros((0, 5), np.float32)
+        try:
+            return parse_labels(text, path, self.classes)
+        except DataError:
+            pass
+        rows = []
+        for number, line in enumerate(text.splitlines(), 1):
+            try:
+                rows.append(parse_labels(line, path, self.classes))
+            except DataError as exc:
+                msg = str(exc).replace(f"{path}:1:", f"{path}:{number}:", 1)
+                warnings.append((msg, msg + " (line skipped)"))
+        return np.concatenate(rows) if rows else np.zeros((0, 5), np.float32)
+
+    def load(self, req: Request) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]]:
+
+        warnings: list[tuple[str, str]] = []
+        images = np.empty((req.count, 3, req.height, req.width), np.float32)
+        truth = np.zeros((req.count, self.max_boxes, 5), np.float32)
+        for k in range(req.count):
+            rng = np.random.default_rng([self.seed, req.iteration, req.first + k])
+            for _attempt in range(100):
+                path = self.resolve(self.paths[int(rng.integers(len(self.paths)))])
+                rgb = read_rgb(path, warnings)
+                if rgb is not None:
+                    break
+            else:
+                raise DataError(f"100 images in a row could not be read (last: {path})")
+            labels = self.read_labels(path, warnings)
+            images[k], truth[k] = augment_detection(rgb, labels, rng, req.width, req.height, jitter=self.jitter,
+                                                    hue=self.hue, saturation=self.saturation,
+                                                    exposure=self.exposure, max_boxes=self.max_boxes)
+        return torch.from_numpy(images), torch.from_numpy(truth), warnings
+
+
+class _RequestDataset(torch.utils.data.Dataset):
+    def __init__(self, source: DetectionSource):
+        self.source = source
+
+    def __getitem__(self, req: Request):
+        return req, *self.source.load(req)
+
+    def __len__(self) -> int:  # pragma: no cover - requests come from the sampler
+        return 1 << 62
+
+
+class _RequestSampler(torch.utils.data.Sampler):
+    def __init__(self, requests: Callable[[], Iterator[Request]]):
+        self.requests = requests
+
+    def __iter__(self):
+        return self.requests()
+
+
+def _worker_init(_):
+    import atexit
+    import os
+
+    import cv2
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    # A worker stopped while batches are still in flight (end of training, a resize of the
+    # request stream) would otherwise abort in C++ static destructors ("terminate called
+    # without an active exception") during interpreter shutdown; it has nothing left to flush.
+    atexit.register(os._exit, 0)
+
+
+class RequestLoader:
+    """Iterates the results of `requests()` (in order), made by `workers` processes (0: inline).
+
+    Workers are *spawned*, not forked: a process that has already run OpenCV (or OpenMP) code
+    holds thread pools whose locks a forked child inherits in a random state, and such a child
+    can hang on its first `cv2` call.
+    """
+
+    def __init__(self, source: DetectionSource, requests: Callable[[], Iterator[Request]], workers: int = 2,
+                 pin_memory: bool = False, prefetch: int = 2, context: str = "spawn"):
+        self.source = source
+        self.requests = requests
+        self.workers = workers
+        if workers > 0:
+            self.loader = torch.utils.data.DataLoader(
+                _RequestDataset(source), batch_size=None, sampler=_RequestSampler(requests), num_workers=workers,
+                pin_memory=pin_memory, prefetch_factor=prefetch, persistent_workers=False,
+                worker_init_fn=_worker_init, collate_fn=_identity, multiprocessing_context=context)
+        else:
+            self.loader = None
+        self._it = None
+
+    def __iter__(self):
+        if self.loader is not None:
+            return iter(self.loader)
+        return ((req, *self.source.load(req)) for req in self.requests())
+
+    def close(self) -> None:
+        self.loader = None
+
+
+def _identity(x):
+    return x
+
+
+def read_image_list(path: str | Path) -> list[str]:
+    from darkpy.formats.datafile import read_list
+
+    paths = read_list(path)
+    if not paths:
+        raise DataError("the training list is empty", file=path)
+    return paths

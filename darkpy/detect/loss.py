@@ -1,0 +1,354 @@
+"""Darknet's region loss (YOLOv2 / YOLO9000), reproduced exactly and vectorised.
+
+`RegionLoss(region_layer)(raw_input, truth, seen)` computes what Darknet's training forward of a
+`[region]` layer computes (pjreddie's `forward_region_layer`): the per-entry `delta` (Darknet's
+`l.delta`, the NEGATIVE gradient of its loss with respect to the layer INPUT), the cost
+(`|delta|^2`) and the statistics Darknet prints per batch. `loss` is a surrogate whose gradient
+with respect to `raw_input` is exactly `-delta` (so `loss.backward()` feeds Darknet's numbers
+into autograd); its value is not the cost, report `cost` instead.
+
+Darknet's rules, for each image (no loops over cells or anchors here; truths are handled all
+at once with "the later truth wins" resolved explicitly):
+
+- every anchor of every cell: objectness pushed to 0 with `noobject_scale`, unless its predicted
+  box overlaps some truth with IoU > `thresh`;
+- while `seen < 12800`: every anchor's box is pulled (scale .01) toward its anchor shape at the
+  cell centre;
+- each truth (in order; the list ends at the first slot with x == 0): the cell holding its
+  centre, the anchor whose shape (`bias_match`) or predicted box (otherwise) best matches its
+  shape; there the box is pulled to the truth with scale `coord_scale * (2 - w*h)`, objectness
+  to 1 (or to the IoU with `rescore`) with `object_scale`, and the classes get
+  `delta_region_class`: one-hot target (softmax), the same but keeping earlier truths' classes
+  at that anchor (logistic classes), or with a WordTree every ancestor's group gets a one-hot
+  target at the ancestor (hierarchical softmax);
+- YOLO9000 classification-only labels (tree only; x = y > 100000, as Darknet's loader marks
+  ImageNet images): the first such label of an image replaces everything above for that image:
+  objectness is pushed to 0 everywhere except at the anchor/cell that gives the label the
+  highest `objectness * P(label)` (the product of conditional probabilities along the tree),
+  where only the hierarchical class delta is applied.
+
+Where Darknet would read out of bounds, we do something safe instead: a truth centre at x or
+y == 1 uses the last cell, classification-only labels without a tree are ignored, and class ids
+outside the classes (or the `map=` table) raise ValueError.
+
+The returned `delta` follows Darknet (no logistic derivative for x, y, objectness). Darknet's
+GPU backward multiplies those three by sigma'(.) before passing the gradient on; pass
+`logistic_gradient=True` to get that gradient from `loss` instead (the `delta` is unchanged).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+CLASS_ONLY = 100000.0  # Darknet tests truth.x > 100000 && truth.y > 100000
+WARMUP_IMAGES = 12800
+
+
+@dataclass
+class RegionLossResult:
+    loss: torch.Tensor    # surrogate scalar: d(loss)/d(raw_input) == -delta (see module doc)
+    cost: torch.Tensor    # Darknet's cost: sum of squared delta (0-dim tensor)
+    delta: torch.Tensor   # Darknet's l.delta, shaped like raw_input
+    stats: torch.Tensor   # (7,) sums: iou, class, obj, anyobj, recall, count, class_count
+    anchors_total: int    # w*h*num*batch, Darknet's "No Obj" divisor
+
+    def _sums(self) -> list[float]:
+        return [float(v) for v in self.stats.detach().cpu().tolist()]
+
+    @property
+    def count(self) -> int:
+        return int(self._sums()[5])
+
+    def summary(self) -> dict[str, float]:
+        """Darknet's per-batch line as numbers (NaN where Darknet divides by a zero count)."""
+        iou, cat, obj, anyobj, recall, count, class_count = self._sums()
+
+        def div(a: float, b: float) -> float:
+            return a / b if b else float("nan")
+
+        return {"avg_iou": div(iou, count), "class": div(cat, class_count), "obj": div(obj, count),
+                "no_obj": div(anyobj, self.anchors_total), "avg_recall": div(recall, count),
+                "count": int(count)}
+
+    def format(self) -> str:
+        s = self.summary()
+        return (f"Region Avg IOU: {s['avg_iou']:f}, Class: {s['class']:f}, Obj: {s['obj']:f}, "
+                f"No Obj: {s['no_obj']:f}, Avg Recall: {s['avg_recall']:f},  count: {s['count']}")
+
+
+def _overlap(x1, w1, x2, w2):
+    left = torch.maximum(x1 - w1 / 2, x2 - w2 / 2)
+    right = torch.minimum(x1 + w1 / 2, x2 + w2 / 2)
+    return right - left
+
+
+def box_iou(ax, ay, aw, ah, bx, by, bw, bh):
+    """Darknet's box_iou (centre/size boxes), broadcasting."""
+    w = _overlap(ax, aw, bx, bw)
+    h = _overlap(ay, ah, by, bh)
+    inter = torch.where((w < 0) | (h < 0), torch.zeros_like(w), w * h)
+    return inter / (aw * ah + bw * bh - inter)
+
+
+def _merge_max(dest: torch.Tensor, rows: torch.Tensor, src: torch.Tensor) -> None:
+    """dest[rows[i]] = max(dest[rows[i]], src[i]) elementwise (order-free, so deterministic)."""
+    if src.numel():
+        dest.scatter_reduce_(0, rows.view(-1, 1).expand_as(src), src, reduce="amax")
+
+
+class RegionLoss(nn.Module):
+    """Darknet's region-layer loss; build it from a `darkpy.net.layers.region.Region` layer."""
+
+    def __init__(self, region, logistic_gradient: bool = False):
+        super().__init__()
+        self.num, self.classes, self.coords = int(region.num), int(region.classes), int(region.coords)
+        if self.coords != 4:
+            raise NotImplementedError(f"region loss supports coords=4 only (got {self.coords})")
+        self.region = region  # shares the activation (softmax / tree softmax) with the layer
+        self.tree = region.tree
+        self.softmax = bool(region.softmax)
+        self.background = bool(region.background)
+        for key in ("thresh", "coord_scale", "object_scale", "noobject_scale", "class_scale"):
+            setattr(self, key, float(getattr(region, key)))
+        self.rescore = bool(region.rescore)
+        self.bias_match = bool(region.bias_match)
+        self.logistic_gradient = bool(logistic_gradient)
+        self.register_buffer("biases", region.biases.detach().clone().float().reshape(self.num, 2),
+                             persistent=False)
+        class_map = getattr(region, "class_map", None)
+        self.register_buffer("class_map", torch.as_tensor(class_map, dtype=torch.long)
+                             if class_map else torch.zeros(0, dtype=torch.long), persistent=False)
+        if self.tree is not None:
+            ancestors = torch.as_tensor(self.tree.ancestors_mask())
+            self.register_buffer("tree_ancestors", ancestors, persistent=False)
+            group = torch.as_tensor(self.tree.group, dtype=torch.long)
+            self.register_buffer("tree_group_onehot",
+                                 nn.functional.one_hot(group, self.tree.groups).bool(), persistent=False)
+
+    @classmethod
+    def from_layer(cls, region, **kwargs) -> "RegionLoss":
+        return cls(region, **kwargs)
+
+    # ------------------------------------------------------------------------------------
+    def forward(self, raw_input: torch.Tensor, truth: torch.Tensor, seen: int) -> RegionLossResult:
+        """`raw_input`: the region layer's input (N, num*(5+classes), H, W). `truth`: (N, T, 5)
+        rows `x y w h class` (normalised; the list ends at the first x == 0). `seen`: Darknet's
+        `*net->seen` at this forward, i.e. images seen INCLUDING this mini-batch (Darknet adds the
+        mini-batch before its forward); it only matters through `seen < 12800`."""
+        x = raw_input
+        N, C, H, W = x.shape
+        A, K = self.num, self.classes
+        E = self.coords + 1 + K
+        if C != A * E:
+            raise ValueError(f"region input has {C} channels, expected {A}*{E}")
+        dev, dt = x.device, torch.float32
+        out = self.region.activate(x.detach().to(dt)).reshape(N, A, E, H, W)
+        truth = truth.to(device=dev, dtype=dt).reshape(N, -1, 5)
+        T = truth.shape[1]
+
+        bw_anchor = self.biases[:, 0].to(dev)  # (A,)
+        bh_anchor = self.biases[:, 1].to(dev)
+        ii = torch.arange(W, device=dev, dtype=dt).view(1, 1, 1, W)
+        jj = torch.arange(H, device=dev, dtype=dt).view(1, 1, H, 1)
+        px, py, tw, th, obj = out[:, :, 0], out[:, :, 1], out[:, :, 2], out[:, :, 3], out[:, :, 4]
+        cls = out[:, :, 5:]                                     # (N, A, K, H, W)
+        # predicted boxes, Darknet's get_region_box (x, y already logistic)
+        pbx = (ii + px) / W
+        pby = (jj + py) / H
+        pbw = torch.exp(tw) * bw_anchor.view(1, A, 1, 1) / W
+        pbh = torch.exp(th) * bh_anchor.view(1, A, 1, 1) / H
+
+        tx_, ty_, tw_, th_ = truth[..., 0], truth[..., 1], truth[..., 2], truth[..., 3]
+        valid = torch.cumprod((tx_ != 0).to(torch.int32), dim=1).bool()           # (N, T)
+        class_only = valid & (tx_ > CLASS_ONLY) & (ty_ > CLASS_ONLY)
+        if self.tree is not None:
+            image_class_only = class_only.any(dim=1)                               # (N,)
+        else:
+            image_class_only = torch.zeros(N, dtype=torch.bool, device=dev)
+        box_truth = valid & ~class_only & ~image_class_only.view(N, 1)              # (N, T)
+        truth_class = truth[..., 4].to(torch.long)                                 # C cast truncates
+        limit = self.class_map.numel() if self.class_map.numel() else K
+        # `map=` applies to box labels only: classification-only labels carry tree indexes (Darknet)
+        limits = torch.where(class_only & (self.tree is not None), K, limit)
+        bad = (valid & ((truth_class < 0) | (truth_class >= limits))).nonzero()
+        if len(bad):
+            b0, t0 = (int(v) for v in bad[0])
+            raise ValueError(f"truth class {int(truth_class[b0, t0])} of image {b0}, slot {t0} is outside "
+                             f"0..{int(limits[b0, t0]) - 1}")
+
+        # ---- objectness for every anchor: best IoU with any truth of the image ---------------
+        vb = lambda t: t.view(N, 1, 1, 1, T)  # noqa: E731
+        ious = box_iou(pbx.unsqueeze(-1), pby.unsqueeze(-1), pbw.unsqueeze(-1), pbh.unsqueeze(-1),
+                       vb(tx_), vb(ty_), vb(tw_), vb(th_))                           # (N, A, H, W, T)
+        ious = torch.where(vb(valid), ious, torch.zeros_like(ious))
+        best_iou = ious.amax(dim=-1) if T else torch.zeros_like(obj)
+        if self.background:
+            d_obj = self.noobject_scale * (1 - obj)
+        else:
+            d_obj = self.noobject_scale * (0 - obj)
+        d_obj = torch.where(best_iou > self.thresh, torch.zeros_like(d_obj), d_obj)
+        img_co = image_class_only.view(N, 1, 1, 1)
+        d_obj = torch.where(img_co, self.noobject_scale * (0 - obj), d_obj)
+
+        # ---- box deltas: warm-up toward the anchor priors --------------------------------
+        d_box = torch.zeros((N, A, 4, H, W), dtype=dt, device=dev)
+        if seen < WARMUP_IMAGES:
+            ptx = ((ii + 0.5) / W) * W - ii
+            pty = ((jj + 0.5) / H) * H - jj
+            ptw = torch.log((bw_anchor / W) * W / bw_anchor).view(1, A, 1, 1)
+            pth = torch.log((bh_anchor / H) * H / bh_anchor).view(1, A, 1, 1)
+            warm = 0.01 * torch.stack([ptx - px, pty - py, ptw - tw, pth - th], dim=2)
+            d_box = torch.where(img_co.unsqueeze(2), d_box, warm)
+
+        stats = torch.zeros(7, dtype=torch.float64, device=dev)
+        keep_obj = (~img_co).expand_as(obj)
+        stats[3] = (obj * keep_obj).sum(dtype=torch.float64)
+
+        # ---- per-truth work (all truths at once) ----------------------------------------
+        ci = (tx_ * W).to(torch.long).clamp(0, W - 1)                               # (N, T)
+        cj = (ty_ * H).to(torch.long).clamp(0, H - 1)
+        ci = torch.where(box_truth, ci, torch.zeros_like(ci))
+        cj = torch.where(box_truth, cj, torch.zeros_like(cj))
+        bidx = torch.arange(N, device=dev).view(N, 1).expand(N, T)
+        # anchor choice: IoU of shapes centred at the origin
+        if self.bias_match:
+            sw = (bw_anchor / W).view(1, 1, A).expand(N, T, A)
+            sh = (bh_anchor / H).view(1, 1, A).expand(N, T, A)
+        else:
+            sw = pbw.permute(0, 2, 3, 1)[bidx, cj, ci]                              # (N, T, A)
+            sh = pbh.permute(0, 2, 3, 1)[bidx, cj, ci]
+        zero = torch.zeros((), device=dev, dtype=dt)
+        shape_iou = box_iou(zero, zero, sw, sh, zero, zero, tw_.unsqueeze(-1), th_.unsqueeze(-1))
+        best_n = shape_iou.argmax(dim=-1) if A > 1 else torch.zeros((N, T), dtype=torch.long, device=dev)
+        slot = ((bidx * A + best_n) * H + cj) * W + ci                              # flat (N, A, H, W)
+
+        def at(plane):  # gather a (N, A, H, W) plane at each truth's slot
+            return plane.reshape(-1)[slot]
+
+        s_px, s_py, s_tw, s_th, s_obj = at(px), at(py), at(tw), at(th), at(obj)
+        bw_n, bh_n = bw_anchor[best_n], bh_anchor[best_n]
+        iou = box_iou(at(pbx.expand(N, A, H, W)), at(pby.expand(N, A, H, W)), at(pbw), at(pbh),
+                      tx_, ty_, tw_, th_)
+        scale = self.coord_scale * (2 - tw_ * th_)
+        cif, cjf = ci.to(dt), cj.to(dt)
+        safe_w = torch.where(box_truth, tw_, torch.ones_like(tw_))
+        safe_h = torch.where(box_truth, th_, torch.ones_like(th_))
+        t_box = torch.stack([scale * ((tx_ * W - cif) - s_px), scale * ((ty_ * H - cjf) - s_py),
+                             scale * (torch.log(safe_w * W / bw_n) - s_tw),
+                             scale * (torch.log(safe_h * H / bh_n) - s_th)], dim=-1)  # (N, T, 4)
+        if self.background:
+            t_obj = self.object_scale * (0 - s_obj)
+        elif self.rescore:
+            t_obj = self.object_scale * (iou - s_obj)
+        else:
+            t_obj = self.object_scale * (1 - s_obj)
+
+        # "later truth wins": a truth writes only if no later truth of the image hits its slot
+        same = (slot.unsqueeze(2) == slot.unsqueeze(1)) & box_truth.unsqueeze(1) & box_truth.unsqueeze(2)
+        later = torch.triu(torch.ones(T, T, dtype=torch.bool, device=dev), diagonal=1)   # [t, t'] t' > t
+        earlier = later.transpose(0, 1)
+        same_later = same & later
+        is_last = box_truth & ~same_later.any(dim=2)
+        is_first = box_truth & ~(same & earlier).any(dim=2)
+
+        M = N * A * H * W
+        flat_slot = slot.reshape(-1)
+        w_last = is_last.reshape(-1).to(dt)
+        box_new = torch.zeros((M, 5), dtype=dt, device=dev)
+        vals = torch.cat([t_box, t_obj.unsqueeze(-1)], dim=-1).reshape(-1, 5)
+        vals = torch.where(is_last.reshape(-1, 1), vals, torch.zeros_like(vals))
+        box_new.index_add_(0, flat_slot, vals)
+        box_hit = torch.zeros(M, dtype=dt, device=dev).index_add_(0, flat_slot, w_last) > 0
+
+        # ---- class deltas: per truth a written-mask and a target, merged by max ----------
+        cls_flat = cls.permute(0, 1, 3, 4, 2).reshape(M, K)                          # (M, K)
+        c_written = torch.zeros((M, K), dtype=dt, device=dev)
+        c_target = torch.zeros((M, K), dtype=dt, device=dev)
+        cat_sum = torch.zeros((), dtype=torch.float64, device=dev)
+        klass = truth_class
+        if self.class_map.numel():
+            klass = self.class_map.to(dev)[klass.clamp(0, self.class_map.numel() - 1)]
+        klass = torch.where(box_truth, klass, torch.zeros_like(klass)).clamp(0, max(K - 1, 0))
+        onehot = nn.functional.one_hot(klass, K).to(dt) if K else torch.zeros((N, T, 0), device=dev)
+        s_cls = cls_flat[flat_slot].reshape(N, T, K)
+
+        if self.tree is not None:
+            path = self.tree_ancestors.to(dev)[klass]                                  # (N, T, K) bool
+            gon = self.tree_group_onehot.to(dev)                                      # (K, G)
+            touched = (path.to(dt) @ gon.to(dt)) > 0                                   # (N, T, G)
+            touched = touched & box_truth.unsqueeze(-1)
+            later_touch = (same_later.to(dt) @ touched.to(dt)) > 0                    # (N, T, G)
+            writer = touched & ~later_touch
+            wmask = (writer.to(dt) @ gon.to(dt).T) > 0                                 # (N, T, K)
+            target = path.to(dt)
+            pred = torch.where(path, s_cls, torch.ones_like(s_cls)).prod(dim=-1)
+            cat_sum = cat_sum + (pred * box_truth).sum(dtype=torch.float64)
+        elif self.softmax:
+            wmask = is_last.unsqueeze(-1).expand(N, T, K)
+            target = onehot
+            cat_sum = cat_sum + ((s_cls * onehot).sum(-1) * box_truth).sum(dtype=torch.float64)
+        else:
+            # logistic classes: the first truth at an anchor writes every class, later ones only
+            # add their own class (Darknet checks for an existing class-0 delta)
+            first = is_first if self.class_scale != 0 else box_truth
+            wmask = box_truth.unsqueeze(-1).expand(N, T, K)
+            target = onehot
+            cat_sum = cat_sum + ((s_cls * onehot).sum(-1) * first).sum(dtype=torch.float64)
+        wm = (wmask & box_truth.unsqueeze(-1)).reshape(-1, K).to(dt)
+        _merge_max(c_written, flat_slot, wm)
+        _merge_max(c_target, flat_slot, target.reshape(-1, K) * wm)
+
+        count = box_truth.sum()
+        class_count = count + image_class_only.sum()
+        stats[0] = (iou * box_truth).sum(dtype=torch.float64)
+        stats[2] = (s_obj * box_truth).sum(dtype=torch.float64)
+        stats[4] = ((iou > 0.5) & box_truth).sum()
+        stats[5] = count
+        stats[6] = class_count
+
+        # ---- classification-only labels (tree) -------------------------------------------
+        if self.tree is not None:
+            first_co = class_only & ~(torch.cumsum(class_only.to(torch.int32), dim=1) > 1)  # first per image
+            co_class = (truth_class * first_co).sum(dim=1).clamp(0, K - 1)           # (N,)
+            co_path = self.tree_ancestors.to(dev)[co_class]                            # (N, K)
+            cls_img = cls.permute(0, 1, 3, 4, 2).reshape(N, A * H * W, K)
+            p = torch.where(co_path.view(N, 1, K), cls_img, torch.ones_like(cls_img)).prod(dim=-1)
+            p = obj.reshape(N, A * H * W) * p
+            maxi = p.argmax(dim=1)                                                     # first max
+            maxi = torch.where(p.gather(1, maxi.view(N, 1)).view(N) > 0, maxi, torch.zeros_like(maxi))
+            co_slot = torch.arange(N, device=dev) * (A * H * W) + maxi                 # (N,)
+            gon = self.tree_group_onehot.to(dev).to(dt)                                 # (K, G)
+            co_wm = (((co_path.to(dt) @ gon) > 0).to(dt) @ gon.T) > 0                 # (N, K)
+            co_wm = (co_wm & image_class_only.view(N, 1)).to(dt)
+            _merge_max(c_written, co_slot, co_wm)
+            _merge_max(c_target, co_slot, co_path.to(dt) * co_wm)
+            co_pred = torch.where(co_path, cls_flat[co_slot], torch.ones_like(co_wm)).prod(dim=-1)
+            cat_sum = cat_sum + (co_pred * image_class_only).sum(dtype=torch.float64)
+            # objectness delta is zero at the chosen anchor
+            obj_zero = torch.zeros(M, dtype=torch.bool, device=dev)
+            obj_zero[co_slot] = image_class_only
+            d_obj = torch.where(obj_zero.view(N, A, H, W), torch.zeros_like(d_obj), d_obj)
+        stats[1] = cat_sum
+
+        # ---- assemble ----------------------------------------------------------------------
+        hit = box_hit.view(N, A, H, W)
+        bn = box_new.view(N, A, H, W, 5)
+        d_box = torch.where(hit.unsqueeze(2), bn[..., :4].permute(0, 1, 4, 2, 3), d_box)
+        d_obj = torch.where(hit, bn[..., 4], d_obj)
+        d_cls = self.class_scale * (c_target - cls_flat)
+        d_cls = torch.where(c_written > 0, d_cls, torch.zeros_like(d_cls))
+        d_cls = d_cls.view(N, A, H, W, K).permute(0, 1, 4, 2, 3)
+        delta = torch.cat([d_box, d_obj.unsqueeze(2), d_cls], dim=2).reshape(N, C, H, W)
+
+        grad_delta = delta
+        if self.logistic_gradient:
+            g = torch.ones_like(out)
+            logistic = [0, 1] if self.background else [0, 1, 4]
+            sig = out[:, :, logistic]
+            g[:, :, logistic] = sig * (1 - sig)
+            grad_delta = delta * g.reshape(N, C, H, W)
+        loss = -(grad_delta.detach().to(raw_input.dtype) * raw_input).sum()
+        cost = delta.double().pow(2).sum().float()
+        return RegionLossResult(loss=loss, cost=cost, delta=delta, stats=stats, anchors_total=N * A * H * W)

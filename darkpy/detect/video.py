@@ -1,0 +1,253 @@
+"""Detection on video files and webcams (Darknet's `detector demo`), as a three-stage pipeline.
+
+A reader thread decodes frames into a small queue, the calling thread runs inference, and a writer
+thread draws and writes (or shows) the annotated frames, so the frame rate is bounded by
+inference rather than by decoding or encoding. With a display, frames are shown in a window with
+the FPS; without one (headless OpenCV, no $DISPLAY) they are written to a video file. A camera
+that stops delivering frames ends the run cleanly with a message.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from darkpy.errors import DataError, UsageError
+
+_END = object()
+
+
+def parse_source(source: str | int) -> str | int:
+    """'0' (or 0) -> webcam index 0; anything else is a file path or stream URL."""
+    if isinstance(source, int):
+        return source
+    text = str(source).strip()
+    return int(text) if text.isdigit() else text
+
+
+def open_capture(source: str | int):
+    import cv2
+
+    src = parse_source(source)
+    if isinstance(src, str) and "://" not in src and not Path(src).is_file():
+        raise DataError("video file not found", file=src)
+    cap = cv2.VideoCapture(src)
+    if not cap.isOpened():
+        what = f"camera {src}" if isinstance(src, int) else f"video {src}"
+        raise DataError(f"cannot open {what}")
+    return cap
+
+
+def display_available() -> bool:
+    """True when OpenCV can open a window here (a GUI build and, on Linux, a display)."""
+    import cv2
+
+    has_display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if sys.platform.startswith("linux") and not has_display:
+        return False
+    try:
+        cv2.namedWindow("darkpy")
+        cv2.destroyWindow("darkpy")
+        return True
+    except cv2.error:
+        return False
+
+
+class FrameReader(threading.Thread):
+    """Decodes frames ahead of inference into a bounded queue; with `prepare`, also turns each one
+    into the network input there (letterbox), so the inference thread only runs the network."""
+
+    def __init__(self, cap, max_frames: int | None = None, depth: int = 4, prepare: Callable | None = None):
+        super().__init__(daemon=True)
+        self.cap, self.max_frames, self.prepare = cap, max_frames, prepare
+        self.frames: queue.Queue = queue.Queue(maxsize=depth)
+        self.stop_event = threading.Event()
+        self.failed = False  # the source stopped delivering before the requested frames
+
+    def run(self) -> None:
+        n = 0
+        try:
+            while not self.stop_event.is_set() and (self.max_frames is None or n < self.max_frames):
+                ok, frame = self.cap.read()
+                if not ok or frame is None:
+                    self.failed = True
+                    break
+                self._put((frame, self.prepare(frame) if self.prepare is not None else None))
+                n += 1
+        finally:
+            self._put(_END)
+
+    def _put(self, item) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self.frames.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        if item is _END:  # stopping: make room so the consumer can still see the end marker
+            try:
+                self.frames.put_nowait(item)
+            except queue.Full:
+                pass
+
+
+class FrameWriter(threading.Thread):
+    """Draws, overlays the FPS and writes (or shows) frames handed to it."""
+
+    def __init__(self, out_path: Path | None, fps: float, show: bool, draw: Callable):
+        super().__init__(daemon=True)
+        self.out_path, self.fps, self.show, self.draw = out_path, fps, show, draw
+        self.jobs: queue.Queue = queue.Queue(maxsize=4)
+        self.writer = None
+        self.written = 0
+        self.quit = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        import cv2
+
+        try:
+            while True:
+                job = self.jobs.get()
+                if job is _END:
+                    break
+                frame, dets, fps = job
+                img = self.draw(frame, dets)
+                cv2.putText(img, f"FPS: {fps:.1f}", (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 255, 0), 2,
+                            cv2.LINE_AA)
+                if self.show:
+                    cv2.imshow("darkpy", img)
+                    if cv2.waitKey(1) & 0xFF in (27, ord("q")):
+                        self.quit.set()
+                if self.out_path is not None:
+                    if self.writer is None:
+                        h, w = img.shape[:2]
+                        codec = "MJPG" if self.out_path.suffix.lower() == ".avi" else "mp4v"
+                        self.out_path.parent.mkdir(parents=True, exist_ok=True)
+                        self.writer = cv2.VideoWriter(str(self.out_path), cv2.VideoWriter_fourcc(*codec),
+                                                      self.fps, (w, h))
+                        if not self.writer.isOpened():
+                            raise DataError("OpenCV cannot write this video (try a .avi name)",
+                                            file=self.out_path)
+                    self.writer.write(img)
+                self.written += 1
+        except BaseException as exc:  # reported by the main thread
+            self.error = exc
+            self.quit.set()
+            while True:  # drain so the producer never blocks
+                if self.jobs.get() is _END:
+                    break
+        finally:
+            if self.writer is not None:
+                self.writer.release()
+            if self.show:
+                try:
+                    cv2.destroyAllWindows()
+                except cv2.error:
+                    pass
+
+
+@dataclass
+class VideoStats:
+    frames: int
+    seconds: float
+    fps: float
+    out: Path | None
+    ended_early: bool
+    message: str
+
+
+def run_video(predictor, source: str | int, out: str | Path | None = None, frames: int | None = None,
+              thresh: float = 0.5, hier_thresh: float = 0.5, nms: float = 0.45, letterbox: bool = True,
+              names: Sequence[str] | None = None, show: bool | None = None,
+              on_frame: Callable[[int, list], None] | None = None) -> VideoStats:
+    """Detect on every frame of `source` (a path or a webcam index) until it ends or after `frames`
+    frames. `show=None` shows a window when a display exists; frames are written to `out` when
+    given, or when no window can be shown (then `predictions.mp4` by default)."""
+    import torch
+
+    from darkpy.detect.pipeline import draw_detections, postprocess
+    from darkpy.formats.image import from_bgr, prepare
+    from darkpy.net.inference import Predictor
+
+    if frames is not None and frames < 1:
+        raise UsageError("--frames must be at least 1")
+    if not isinstance(predictor, Predictor):
+        predictor = Predictor(predictor)
+    classes = max((l.classes for l in predictor.detection_layers), default=1)
+    if show is None:
+        show = display_available()
+    elif show and not display_available():
+        print("darkpy: no display (or a headless OpenCV): writing a video file instead", file=sys.stderr)
+        show = False
+    out_path = Path(out) if out is not None else (None if show else Path("predictions.mp4"))
+    cap = open_capture(source)
+    src = parse_source(source)
+    fps_in = cap.get(__import__("cv2").CAP_PROP_FPS) or 0.0
+    fps_in = fps_in if 1 <= fps_in <= 240 else 30.0
+    net_w, net_h = predictor.model.net.width, predictor.model.net.height
+
+    def to_input(frame):
+        im = from_bgr(frame)
+        return torch.from_numpy(prepare(im, net_w, net_h, letterbox)), (im.shape[2], im.shape[1])
+
+    reader = FrameReader(cap, frames, prepare=to_input)
+    writer = FrameWriter(out_path, fps_in, show, lambda f, d: draw_detections(f, d, classes))
+    reader.start()
+    writer.start()
+    count, start, fps = 0, time.perf_counter(), 0.0
+    last = start
+    try:
+        while not writer.quit.is_set():
+            item = reader.frames.get()
+            if item is _END:
+                break
+            frame, (x, size) = item
+            outputs = predictor(x[None])
+            dets = postprocess(predictor.detection_layers, outputs, net_w, net_h, [size], thresh, hier_thresh,
+                               nms, letterbox, names)[0]
+            now = time.perf_counter()
+            inst = 1.0 / max(now - last, 1e-9)
+            fps = inst if count == 0 else 0.9 * fps + 0.1 * inst
+            last = now
+            if on_frame is not None:
+                on_frame(count, dets)
+            writer.jobs.put((frame, dets, fps))
+            count += 1
+    finally:
+        reader.stop_event.set()
+        writer.jobs.put(_END)
+        writer.join()
+        reader.join(timeout=2)
+        cap.release()
+    if writer.error is not None:
+        raise writer.error
+    seconds = time.perf_counter() - start
+    ended_early = reader.failed and isinstance(src, int)
+    if ended_early:
+        message = f"camera {src} stopped delivering frames after {count} frames; stopped"
+    else:
+        message = f"{count} frames in {seconds:.2f} s ({count / max(seconds, 1e-9):.1f} FPS)"
+    return VideoStats(count, seconds, count / max(seconds, 1e-9), out_path, ended_early, message)
+
+
+def read_video_frames(path: str | Path) -> list[np.ndarray]:
+    """All frames of a video file (tests and tools)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    return frames

@@ -1,4 +1,0 @@
-"""Training losses that reproduce Darknet's numbers."""
-from darkpy.losses.region import RegionLoss, RegionLossResult
-
-__all__ = ["RegionLoss", "RegionLossResult"]

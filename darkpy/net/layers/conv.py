@@ -1,0 +1,142 @@
+"""[convolutional]: convolution, Darknet-style batch normalisation, bias, activation."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from darkpy.net.cfg import Section
+from darkpy.net.layers.activations import ACTIVATIONS
+from darkpy.net.layers.base import BuildContext, Layer, register, require_image_input
+
+BN_EPS = 1e-6  # Darknet divides by sqrt(var) + 1e-6, not sqrt(var + eps)
+
+
+def darknet_batchnorm(y: torch.Tensor, scales: torch.Tensor, biases: torch.Tensor, rolling_mean: torch.Tensor,
+                      rolling_variance: torch.Tensor, training: bool, momentum: float = 0.01) -> torch.Tensor:
+    """Batch norm as Darknet computes it.
+
+    Training uses the batch mean and the *unbiased* batch variance and moves the rolling
+    statistics by 1% per step; testing uses the rolling statistics. Both divide by
+    sqrt(var) + 1e-6. Works for (N, C, H, W) and (N, C)."""
+    dims = [0] + list(range(2, y.dim()))
+    view = [1, -1] + [1] * (y.dim() - 2)
+    if training:
+        count = y.numel() // y.shape[1]
+        mean = y.mean(dim=dims)
+        var = y.var(dim=dims, unbiased=count > 1)
+        with torch.no_grad():
+            rolling_mean.mul_(1 - momentum).add_(mean.detach(), alpha=momentum)
+            rolling_variance.mul_(1 - momentum).add_(var.detach(), alpha=momentum)
+    else:
+        mean, var = rolling_mean, rolling_variance
+    y = (y - mean.view(view)) / (var.sqrt().view(view) + BN_EPS)
+    return y * scales.view(view) + biases.view(view)
+
+
+@register("convolutional")
+class Convolutional(Layer):
+    type_name = "conv"
+    has_weights = True
+
+    def __init__(self, index: int, section: Section | None, in_shape, *, filters: int, size: int, stride: int,
+                 padding: int, groups: int, activation: str, batch_normalize: bool, flipped: bool = False):
+        c, h, w = in_shape
+        out_h = (h + 2 * padding - size) // stride + 1
+        out_w = (w + 2 * padding - size) // stride + 1
+        super().__init__(index, section, in_shape, (filters, out_h, out_w))
+        self.filters, self.size, self.stride, self.padding = filters, size, stride, padding
+        self.groups, self.activation_name, self.batch_normalize = groups, activation, batch_normalize
+        self.flipped = flipped
+        self.activation = ACTIVATIONS[activation]
+        self.weight = nn.Parameter(torch.empty(filters, c // groups, size, size))
+        self.bias = nn.Parameter(torch.zeros(filters))
+        if batch_normalize:
+            self.scales = nn.Parameter(torch.ones(filters))
+            self.register_buffer("rolling_mean", torch.zeros(filters))
+            self.register_buffer("rolling_variance", torch.ones(filters))
+
+    @classmethod
+    def from_cfg(cls, s: Section, ctx: BuildContext) -> "Convolutional":
+        c, h, w = require_image_input(s, ctx)
+        filters = s.int("filters", 1)
+        size = s.int("size", 1)
+        stride = s.int("stride", 1)
+        pad = s.int("pad", 0)
+        padding = s.int("padding", 0)
+        if pad:
+            padding = size // 2
+        groups = s.int("groups", 1)
+        act = (s.str("activation", "logistic") or "").lower()
+        bn = s.bool("batch_normalize", False)
+        flipped = s.bool("flipped", False)
+        for key in ("binary", "xnor", "dot"):  # accepted by Darknet; only the default is supported
+            if s.float(key, 0.0):
+                raise s.error(f"'{key}' is not supported by darkpy", key)
+        s.check_all_used()
+        if act not in ACTIVATIONS:
+            raise s.error(f"unknown activation '{act}' (one of {', '.join(sorted(ACTIVATIONS))})", "activation")
+        if filters < 1 or size < 1 or stride < 1:
+            raise s.error("'filters', 'size' and 'stride' must be positive")
+        if groups < 1 or c % groups or filters % groups:
+            raise s.error(f"groups={groups} must divide input channels ({c}) and filters ({filters})", "groups")
+        if (h + 2 * padding - size) // stride + 1 < 1:
+            raise s.error(f"kernel {size} with padding {padding} does not fit the {w}x{h} input")
+        return cls(ctx.index, s, (c, h, w), filters=filters, size=size, stride=stride, padding=padding,
+                   groups=groups, activation=act, batch_normalize=bn, flipped=flipped)
+
+    def resized(self, in_shape, shapes):
+        c, h, w = in_shape
+        return (self.filters, (h + 2 * self.padding - self.size) // self.stride + 1,
+                (w + 2 * self.padding - self.size) // self.stride + 1)
+
+    def forward(self, x: torch.Tensor, outputs=None) -> torch.Tensor:
+        y = F.conv2d(x, self.weight, None, self.stride, self.padding, 1, self.groups)
+        if self.batch_normalize:
+            y = darknet_batchnorm(y, self.scales, self.bias, self.rolling_mean, self.rolling_variance, self.training)
+        else:
+            y = y + self.bias.view(1, -1, 1, 1)
+        return self.activation(y)
+
+    # -- weights: biases, [scales, rolling mean, rolling variance], weights -------------
+    def num_weight_floats(self) -> int:
+        return self.filters * (4 if self.batch_normalize else 1) + self.weight.numel()
+
+    def load_darknet(self, reader) -> None:
+        reader.read_into(self.bias, self, "biases")
+        if self.batch_normalize:
+            reader.read_into(self.scales, self, "scales")
+            reader.read_into(self.rolling_mean, self, "rolling mean")
+            reader.read_into(self.rolling_variance, self, "rolling variance")
+        reader.read_into(self.weight, self, "weights")
+
+    def save_darknet(self, writer) -> None:
+        writer.write(self.bias)
+        if self.batch_normalize:
+            writer.write(self.scales)
+            writer.write(self.rolling_mean)
+            writer.write(self.rolling_variance)
+        writer.write(self.weight)
+
+    def init_weights(self, generator=None) -> None:
+        # Darknet: uniform in +-sqrt(2 / fan_in), zero biases, unit scales.
+        fan_in = self.size * self.size * self.in_shape[0] // self.groups
+        bound = math.sqrt(2.0 / fan_in)
+        with torch.no_grad():
+            self.weight.uniform_(-bound, bound, generator=generator)
+            self.bias.zero_()
+            if self.batch_normalize:
+                self.scales.fill_(1.0)
+                self.rolling_mean.zero_()
+                self.rolling_variance.fill_(1.0)
+
+    @property
+    def bflops(self) -> float:
+        _, oh, ow = self.out_shape
+        return 2.0 * self.filters * self.size * self.size * self.in_shape[0] / self.groups * oh * ow / 1e9
+
+    def describe(self) -> dict:
+        return {"type": "conv", "filters": str(self.filters),
+                "size": f"{self.size} x {self.size} / {self.stride}", "extra": self.activation_name}

@@ -1,0 +1,190 @@
+"""A Darknet network as an `nn.Module`: built from a `.cfg`, filled from a `.weights` file.
+
+Layers keep Darknet's layout at their boundaries, so any layer's output can be compared with
+what Darknet computes (`forward_all`). The network runs at any input size its layers allow
+(multiples of 32 for YOLOv2); the weights do not depend on the size.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from darkpy.net.cfg import Section, parse_cfg, parse_cfg_text
+from darkpy.device import select_device
+from darkpy.errors import CfgError
+from darkpy.net.layers import REGISTRY, BuildContext, Layer
+from darkpy.net.netconfig import NetConfig
+from darkpy.net.weights import LoadReport, WeightsHeader, load_weights, save_weights
+
+
+class Network(nn.Module):
+    def __init__(self, net: NetConfig, layers: Sequence[Layer], cfg_path: Path | None = None):
+        super().__init__()
+        self.net = net
+        self.blocks = nn.ModuleList(layers)
+        self.cfg_path = cfg_path
+        self.header = WeightsHeader()
+        self.last_load: LoadReport | None = None
+        needed = set()
+        for layer in layers:
+            needed.update(layer.sources)
+        self._keep = frozenset(needed)
+        out = len(layers) - 1
+        while out > 0 and layers[out].section_name == "cost":
+            out -= 1
+        self.output_index = out
+
+    # -- description ---------------------------------------------------------------------
+    @property
+    def layers(self) -> list[Layer]:
+        """The typed layers in cfg order (index, section, shapes, and each family's options)."""
+        return list(self.blocks)
+
+    @property
+    def seen(self) -> int:
+        """Images trained on so far (stored in the weights header; drives Darknet's schedules)."""
+        return self.header.seen
+
+    @seen.setter
+    def seen(self, value: int) -> None:
+        self.header.seen = int(value)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.net.channels, self.net.height, self.net.width)
+
+    @property
+    def detection_layers(self) -> list[Layer]:
+        return [l for l in self.blocks if l.section_name in ("region", "yolo")]
+
+    @property
+    def output_layer(self) -> Layer:
+        return self.blocks[self.output_index]
+
+    def resize(self, width: int, height: int | None = None) -> "Network":
+        """Recompute every layer's shapes for a new input size (the weights do not change)."""
+        height = width if height is None else height
+        shape = (self.net.channels, height, width)
+        shapes: list[tuple[int, int, int]] = []
+        for layer in self.blocks:
+            out = layer.resized(shape, shapes)
+            if out is None or min(out) < 1:
+                raise CfgError(f"layer {layer.index} [{layer.section_name}] cannot take input {shape} at size "
+                               f"{width}x{height}", file=self.cfg_path, line=layer.line)
+            layer.in_shape, layer.out_shape = tuple(shape), tuple(out)
+            shapes.append(tuple(out))
+            shape = tuple(out)
+        self.net.width, self.net.height = width, height
+        return self
+
+    # -- running -------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The output of the last non-cost layer, in Darknet's layout."""
+        outputs: list[torch.Tensor | None] = [None] * len(self.blocks)
+        for i, layer in enumerate(self.blocks[: self.output_index + 1]):
+            x = layer(x, outputs)
+            if i in self._keep:
+                outputs[i] = x
+        return x
+
+    def forward_all(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer's output (for debugging and parity tests)."""
+        outputs: list[torch.Tensor | None] = [None] * len(self.blocks)
+        for i, layer in enumerate(self.blocks):
+            x = layer(x, outputs)
+            outputs[i] = x
+        return outputs  # type: ignore[return-value]
+
+    def forward_with_inputs(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """Output plus the raw *input* of every detection layer (what training losses need)."""
+        outputs: list[torch.Tensor | None] = [None] * len(self.blocks)
+        det_inputs: dict[int, torch.Tensor] = {}
+        for i, layer in enumerate(self.blocks[: self.output_index + 1]):
+            if layer.section_name in ("region", "yolo"):
+                det_inputs[i] = x
+            x = layer(x, outputs)
+            if i in self._keep:
+                outputs[i] = x
+        return x, det_inputs
+
+    # -- weights -------------------------------------------------------------------------
+    def load_weights(self, path: str | Path, upto: int | None = None) -> LoadReport:
+        report = load_weights(self.blocks, path, upto)
+        self.header = WeightsHeader(report.header.major, report.header.minor, report.header.revision,
+                                    report.header.seen)
+        self.last_load = report
+        return report
+
+    def save_weights(self, path: str | Path, upto: int | None = None) -> Path:
+        """Darknet `.weights` (the header read from the loaded file, or 0.2.0), written atomically."""
+        return save_weights(self.blocks, path, self.header, upto)
+
+    def init_weights(self, seed: int | None = 0, start: int = 0) -> None:
+        """Darknet-style random values for layers from index `start` on (all by default)."""
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        for layer in self.blocks:
+            if layer.index >= start:
+                layer.init_weights(gen)
+
+    def num_weight_floats(self) -> int:
+        return sum(l.num_weight_floats() for l in self.blocks if l.has_weights)
+
+
+def build_network(sections: list[Section], cfg_path: Path | None = None,
+                  size: int | tuple[int, int] | None = None, batch: int | None = None) -> Network:
+    net = NetConfig.from_section(sections[0])
+    if size is not None:
+        w, h = (size, size) if isinstance(size, int) else size
+        if w < 1 or h < 1:
+            raise CfgError(f"input size must be positive, got {w}x{h}", file=cfg_path)
+        net.width, net.height = int(w), int(h)
+    if batch is not None:
+        net.batch = batch
+    shape = (net.channels, net.height, net.width)
+    if not (net.channels and net.height and net.width):
+        shape = (net.inputs, 1, 1)
+    layers: list[Layer] = []
+    for index, section in enumerate(sections[1:]):
+        section.index = index
+        cls = REGISTRY.get(section.name)
+        if cls is None:
+            known = ", ".join(sorted(REGISTRY))
+            raise CfgError(f"layer {index}: unknown section [{section.name}] (darkpy knows: {known})",
+                           file=section.file, line=section.line)
+        ctx = BuildContext(index, shape, layers, cfg_path, net)
+        layer = cls.from_cfg(section, ctx)
+        layers.append(layer)
+        shape = layer.out_shape
+        if min(shape) < 1:
+            raise section.error(f"output shape {shape} is empty for input {ctx.in_shape}")
+    if not layers:
+        raise CfgError("the cfg has a [net] section but no layers", file=cfg_path)
+    return Network(net, layers, cfg_path)
+
+
+def parse_network(cfg: str | Path, size: int | tuple[int, int] | None = None) -> Network:
+    """Build from a cfg path (or cfg text, if it contains a newline) without loading weights."""
+    if isinstance(cfg, str) and "\n" in cfg:
+        return build_network(parse_cfg_text(cfg), None, size)
+    path = Path(cfg)
+    return build_network(parse_cfg(path), path, size)
+
+
+def load_network(cfg: str | Path, weights: str | Path | None = None, size: int | tuple[int, int] | None = None,
+                 device: str | torch.device | None = None, seed: int | None = 0, upto: int | None = None) -> Network:
+    """Build a Darknet network from its cfg, fill it from a `.weights` file (or Darknet-style
+    random weights when none is given), move it to `device` (CUDA when present) and put it in
+    eval mode. `size` overrides the cfg's input width/height (an int or (width, height))."""
+    model = parse_network(cfg, size)
+    if weights is not None:
+        report = model.load_weights(weights, upto)
+        if report.partial:  # layers a partial file does not cover still get sane values
+            model.init_weights(seed, start=report.last_layer_index + 1)
+    else:
+        model.init_weights(seed)
+    model.to(select_device(device))
+    model.eval()
+    return model

@@ -1,0 +1,43 @@
+"""Video pipeline: a camera that disappears ends the run cleanly."""
+from __future__ import annotations
+
+import numpy as np
+
+import darkpy
+import darkpy.detect.video as video
+from tests.detnet import make_detector
+
+
+class VanishingCamera:
+    def __init__(self, frames):
+        self.left = frames
+
+    def read(self):
+        if self.left == 0:
+            return False, None
+        self.left -= 1
+        frame = np.zeros((64, 64, 3), np.uint8)
+        frame[:32, :32] = (0, 255, 255)
+        return True, frame
+
+    def get(self, prop):
+        return 0.0
+
+    def release(self):
+        pass
+
+
+def test_camera_that_disappears_ends_cleanly(tmp_path, monkeypatch):
+    cfg, weights, _ = make_detector(tmp_path / "m")
+    net = darkpy.load_network(cfg, weights, device="cpu")
+    monkeypatch.setattr(video, "open_capture", lambda source: VanishingCamera(3))
+    seen = []
+    stats = video.run_video(net, 0, out=tmp_path / "o.avi", frames=10, show=False,
+                            on_frame=lambda i, d: seen.append(len(d)))
+    assert stats.frames == 3 and stats.ended_early and "camera 0 stopped" in stats.message
+    assert seen == [1, 1, 1]
+    assert len(video.read_video_frames(tmp_path / "o.avi")) == 3
+
+
+def test_parse_source():
+    assert video.parse_source("0") == 0 and video.parse_source("clip.mp4") == "clip.mp4"

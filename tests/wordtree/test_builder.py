@@ -1,0 +1,221 @@
+from pathlib import Path
+
+import pytest
+
+from darkpy.errors import DataError
+from darkpy.wordtree.tree import read_tree
+from darkpy.wordtree.wordnet import WordNet
+from darkpy.wordtree.builder import LabelList, build_wordtree, layout, order_tree
+from tests.wordtree.wordnet_fake import write_wordnet
+
+REPO = Path(__file__).resolve().parents[2]
+REAL = Path("/usr/share/wordnet/data.noun").is_file()
+
+#       R (physical object)
+#      / \
+#     A   D
+#     |   |
+#     B   E
+#    / \   \
+#   C   X   X   (X has two hypernyms: E first, then B)
+#   Y: hypernyms F (off the tree) and B;   Z: no path to R
+SYNSETS = [
+    ("R", ["physical_object"], []),
+    ("A", ["alpha"], ["R"]),
+    ("B", ["beta"], ["A"]),
+    ("C", ["gamma"], ["B"]),
+    ("D", ["delta"], ["R"]),
+    ("E", ["epsilon"], ["D"]),
+    ("X", ["chi"], ["E", "B"]),
+    ("F", ["phi"], ["R"]),
+    ("Y", ["psi", "psi_thing"], ["F", "B"]),
+    ("Q", ["abstraction"], []),
+    ("Z", ["zeta"], ["Q"]),
+]
+
+
+@pytest.fixture
+def fake(tmp_path):
+    ids = write_wordnet(tmp_path / "wn", SYNSETS)
+    return WordNet(tmp_path / "wn"), ids
+
+
+def labels(ids, *keys, source="list"):
+    return LabelList(source, [ids[k] for k in keys], [])
+
+
+def parent_of(result, ids, key):
+    tree = result.tree
+    p = int(tree.parent[tree.names.index(ids[key])])
+    return tree.names[p] if p >= 0 else None
+
+
+def test_multi_path_concept_takes_the_path_adding_fewest_nodes(fake):
+    wn, ids = fake
+    # C (single path R-A-B-C) goes in first; X's first path R-D-E-X would add D, E and X,
+    # its second R-A-B-X adds only X, so X hangs under B although E comes first in WordNet.
+    result = build_wordtree(wn, [labels(ids, "X", "C")], [ids["R"]])
+    assert parent_of(result, ids, "X") == ids["B"]
+    assert ids["D"] not in result.tree.names and ids["E"] not in result.tree.names
+    assert result.multi_path == 1
+
+
+def test_growth_counts_only_nodes_below_the_tree(fake):
+    wn, ids = fake
+    # E already in the tree (from a single-path concept): now X's path via E adds 1 node, via B 2
+    result = build_wordtree(wn, [labels(ids, "E", "X")], [ids["R"]])
+    assert parent_of(result, ids, "X") == ids["E"]
+
+
+def test_ties_go_to_the_shorter_then_the_earlier_path(fake):
+    wn, ids = fake
+    # Y alone: R-F-Y adds 2 (F, Y), R-A-B-Y adds 3: the shorter wins
+    result = build_wordtree(wn, [labels(ids, "Y")], [ids["R"]])
+    assert parent_of(result, ids, "Y") == ids["F"]
+    # X alone: both paths add 3 nodes and are as long: the first in pointer order (via E) wins
+    result = build_wordtree(wn, [labels(ids, "X")], [ids["R"]])
+    assert parent_of(result, ids, "X") == ids["E"]
+
+
+def test_root_is_the_top_level_node_and_groups_are_contiguous(fake):
+    wn, ids = fake
+    result = build_wordtree(wn, [labels(ids, "C", "X", "E", "Y")], [ids["R"]])
+    tree = result.tree
+    assert tree.names[0] == ids["R"] and int(tree.parent[0]) == -1 and tree.group_size[0] == 1
+    # single-path C and E first (R-A-B-C, R-D-E); then X ties (1 node either way: first pointer, E)
+    # and Y prefers B (adds Y) to F (adds F and Y). Layout: top group, then depth-first whole groups.
+    assert tree.names == [ids[k] for k in ("R", "A", "D", "B", "C", "Y", "E", "X")]
+    assert [int(p) for p in tree.parent] == [-1, 0, 0, 1, 3, 3, 2, 6]
+    assert result.names[0] == "physical object"
+
+
+def test_orphans_are_named_or_skipped(fake):
+    wn, ids = fake
+    with pytest.raises(DataError, match=r"1 concept\(s\) have no hypernym path.*zeta"):
+        build_wordtree(wn, [labels(ids, "C", "Z")], [ids["R"]])
+    result = build_wordtree(wn, [labels(ids, "C", "Z")], [ids["R"]], skip_orphans=True)
+    assert result.orphans == [ids["Z"]]
+    assert result.maps[0][1] == -1
+    both = build_wordtree(wn, [labels(ids, "C", "Z")], [ids["R"], ids["Q"]])
+    assert both.tree.group_size[0] == 2  # two roots share the top group
+
+
+def test_unknown_wnid_is_listed_then_skippable(fake):
+    wn, ids = fake
+    lst = LabelList("list", [ids["C"], "n99999999"], [])
+    with pytest.raises(DataError, match="n99999999"):
+        build_wordtree(wn, [lst], [ids["R"]])
+    result = build_wordtree(wn, [lst], [ids["R"]], skip_missing=True)
+    assert result.missing == ["n99999999"] and result.maps[0] == [result.tree.names.index(ids["C"]), -1]
+
+
+def test_maps_give_each_label_its_tree_index(fake):
+    wn, ids = fake
+    a, b = labels(ids, "C", "X"), labels(ids, "X", "E")
+    result = build_wordtree(wn, [a, b], [ids["R"]])
+    names = result.tree.names
+    assert [names[i] for i in result.maps[0]] == a.wnids
+    assert [names[i] for i in result.maps[1]] == b.wnids
+
+
+def test_build_is_deterministic(fake):
+    wn, ids = fake
+    one = build_wordtree(wn, [labels(ids, "X", "Y", "C", "E")], [ids["R"]])
+    two = build_wordtree(wn, [labels(ids, "X", "Y", "C", "E")], [ids["R"]])
+    assert one.tree.names == two.tree.names and list(one.tree.parent) == list(two.tree.parent)
+
+
+def test_layout_emits_whole_groups_depth_first():
+    parent_of = {"r": None, "a": "r", "b": "r", "a1": "a", "b1": "b", "a11": "a1", "a2": "a"}
+    assert layout(parent_of, ["r"]) == ["r", "a", "b", "a1", "a2", "a11", "b1"]
+
+
+# For order mode: each listed node is two WordNet steps below its listed parent, so that a
+# skipped level never ties with a group boundary. Z is unrelated to everything.
+ORDER_SYNSETS = [
+    ("R", ["root"], []), ("R2", ["r2"], ["R"]), ("Z", ["z"], []),
+    ("A", ["a"], ["R2"]), ("A2", ["a2"], ["A"]), ("B", ["b"], ["A2"]), ("B2", ["b2"], ["B"]),
+    ("C", ["c"], ["B2"]), ("D", ["d"], ["R2"]), ("D2", ["d2"], ["D"]), ("E", ["e"], ["D2"]),
+    ("G", ["g"], ["A2"]),
+]
+
+
+@pytest.fixture
+def ordered(tmp_path):
+    ids = write_wordnet(tmp_path / "wn2", ORDER_SYNSETS)
+    return WordNet(tmp_path / "wn2"), ids
+
+
+def test_order_mode_keeps_the_order_and_takes_the_nearest_listed_ancestor(ordered):
+    wn, ids = ordered
+    order = [ids[k] for k in ("R", "A", "D", "B", "G", "E", "C")]
+    result = order_tree(wn, order)
+    assert result.tree.names == order
+    expect = {"A": "R", "D": "R", "B": "A", "G": "A", "E": "D", "C": "B"}
+    assert {k: parent_of(result, ids, k) for k in expect} == {k: ids[v] for k, v in expect.items()}
+    assert int(result.tree.parent[0]) == -1 and result.adopted == []
+
+
+def test_order_mode_skips_levels_that_are_not_listed(ordered):
+    wn, ids = ordered
+    result = order_tree(wn, [ids[k] for k in ("R", "A", "C")])
+    assert parent_of(result, ids, "C") == ids["A"]
+
+
+def test_order_mode_reports_nodes_it_had_to_adopt(ordered):
+    wn, ids = ordered
+    # Z has no listed ancestor but the top group has ended: it joins the run it sits in
+    result = order_tree(wn, [ids[k] for k in ("R", "A", "Z", "D")])
+    assert result.adopted == [ids["Z"]]
+    assert parent_of(result, ids, "Z") == ids["R"]
+
+
+def test_order_mode_rejects_repeated_and_unknown_wnids(ordered):
+    wn, ids = ordered
+    with pytest.raises(DataError, match="listed twice"):
+        order_tree(wn, [ids["R"], ids["A"], ids["R"]], source="order.txt")
+    with pytest.raises(DataError, match="n99999999"):
+        order_tree(wn, [ids["R"], "n99999999"], source="order.txt")
+
+
+@pytest.fixture(scope="module")
+def real_wordnet():
+    if not REAL:
+        pytest.skip("WordNet 3.0 (wordnet-base) not installed")
+    return WordNet("/usr/share/wordnet")
+
+
+def _read(path):
+    return [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.slow
+def test_shipped_9k_tree_is_what_order_mode_builds_from_9k_labels(real_wordnet):
+    order = _read(REPO / "data" / "9k.labels")
+    result = order_tree(real_wordnet, order, source="data/9k.labels")
+    shipped = read_tree(REPO / "data" / "9k.tree")
+    assert shipped.names == order
+    assert list(shipped.parent) == list(result.tree.parent)
+    assert shipped.n == 9418 and shipped.group_size[0] == 4  # thing, matter, object, atmospheric phenomenon
+    coco = _read(REPO / "data" / "coco.wnids")
+    assert [order.index(w) for w in coco] == [int(x) for x in _read(REPO / "data" / "coco9k.map")]
+    # dog: a few known steps up to physical object
+    dog = shipped.names.index("n02084071")
+    up = [shipped.names[i] for i in shipped.path_to_root(dog)]
+    assert up[0] == "n02084071" and up[-1] == "n00002684"
+    assert "n02083346" in up and "n00015388" in up  # canine, animal
+
+
+@pytest.mark.slow
+def test_paper_build_from_9k_labels_gives_a_valid_tree(real_wordnet):
+    order = _read(REPO / "data" / "9k.labels")
+    roots = ["n00002452", "n00020827", "n00002684", "n11425580"]
+    result = build_wordtree(real_wordnet, [LabelList("9k.labels", order, [])], roots, skip_orphans=True)
+    tree = result.tree
+    assert tree.names[:4] == roots
+    assert len(result.orphans) == 9
+    assert set(order) - set(result.orphans) <= set(tree.names)
+    for i in range(4, tree.n):  # every edge is a WordNet hypernym edge
+        assert tree.names[int(tree.parent[i])] in real_wordnet.synset(tree.names[i]).hypernyms
+    dog = tree.names.index("n02084071")
+    assert tree.names[tree.path_to_root(dog)[-1]] == "n00002684"
