@@ -58,7 +58,7 @@ def test_unknown_wnid_is_listed_and_skip_missing_leaves_it_out(cli, wn, tmp_path
                        "-o", tmp_path / "t")
     assert code == 2 and "n09999999" in err and "--skip-missing" in err
     code, _, err = cli("wordtree", "build", "--wordnet", folder, "--root", ids["R"], "--labels", lst,
-                       "--skip-missing", "-o", tmp_path / "t")
+                       "--skip-missing", "--no-collapse", "-o", tmp_path / "t")
     assert code == 0, err
     assert (tmp_path / "xt.map").read_text() == "2\n-1\n"
 
@@ -151,3 +151,24 @@ def test_option_mistakes_are_one_line_usage_errors(cli, wn, tmp_path):
     names = write(tmp_path / "two.names", "a", "b")
     code, _, err = cli(*base, "--map", f"{names}={lst}")
     assert code == 2 and "must be parallel" in err
+
+
+def test_show_counts_nodes_and_dangling_leaves_of_the_shipped_1k_tree(cli, repo):
+    code, out, err = cli("wordtree", "show", repo / "data" / "1k.tree", "--labels",
+                         repo / "data" / "imagenet.1k.wnids")
+    assert code == 0, err
+    assert "nodes         1374" in out and "leaves        1000" in out and "dangling      0" in out
+    code, out, _ = cli("wordtree", "show", repo / "data" / "1k.tree", "--labels", repo / "data" / "coco.wnids")
+    assert code == 0 and "dangling      1000" not in out and "missing" in out
+
+
+def test_build_reports_no_dangling_nodes_and_collapses_by_default(cli, wn, tmp_path):
+    folder, ids = wn
+    lst = write(tmp_path / "c.wnids", ids["C"])
+    code, out, err = cli("wordtree", "build", "--wordnet", folder, "--root", ids["R"], "--labels", lst,
+                         "-o", tmp_path / "t")
+    assert code == 0, err
+    assert "dangling      0" in out and "nodes         2" in out   # R and C: animal collapsed
+    code, out, err = cli("wordtree", "build", "--wordnet", folder, "--root", ids["R"], "--labels", lst,
+                         "--no-collapse", "--force", "-o", tmp_path / "t")
+    assert code == 0 and "nodes         3" in out

@@ -70,16 +70,16 @@ def test_growth_counts_only_nodes_below_the_tree(fake):
 def test_ties_go_to_the_shorter_then_the_earlier_path(fake):
     wn, ids = fake
     # Y alone: R-F-Y adds 2 (F, Y), R-A-B-Y adds 3: the shorter wins
-    result = build_wordtree(wn, [labels(ids, "Y")], [ids["R"]])
+    result = build_wordtree(wn, [labels(ids, "Y")], [ids["R"]], collapse_chains=False)
     assert parent_of(result, ids, "Y") == ids["F"]
     # X alone: both paths add 3 nodes and are as long: the first in pointer order (via E) wins
-    result = build_wordtree(wn, [labels(ids, "X")], [ids["R"]])
+    result = build_wordtree(wn, [labels(ids, "X")], [ids["R"]], collapse_chains=False)
     assert parent_of(result, ids, "X") == ids["E"]
 
 
 def test_root_is_the_top_level_node_and_groups_are_contiguous(fake):
     wn, ids = fake
-    result = build_wordtree(wn, [labels(ids, "C", "X", "E", "Y")], [ids["R"]])
+    result = build_wordtree(wn, [labels(ids, "C", "X", "E", "Y")], [ids["R"]], collapse_chains=False)
     tree = result.tree
     assert tree.names[0] == ids["R"] and int(tree.parent[0]) == -1 and tree.group_size[0] == 1
     # single-path C and E first (R-A-B-C, R-D-E); then X ties (1 node either way: first pointer, E)
@@ -212,8 +212,10 @@ def test_order_mode_rebuilds_darknets_9k_tree_from_9k_labels(real_wordnet):
 def test_paper_build_from_9k_labels_gives_a_valid_tree(real_wordnet):
     order = _read(REPO / "data" / "9k.labels")
     roots = ["n00002452", "n00020827", "n00002684", "n11425580"]
-    result = build_wordtree(real_wordnet, [LabelList("9k.labels", order, [])], roots, skip_orphans=True)
+    result = build_wordtree(real_wordnet, [LabelList("9k.labels", order, [])], roots, skip_orphans=True,
+                            collapse_chains=False)
     tree = result.tree
+    assert result.dangling == []  # the old builder left 13 non-label leaves here
     assert tree.names[:4] == roots
     assert len(result.orphans) == 9
     assert set(order) - set(result.orphans) <= set(tree.names)
@@ -221,3 +223,77 @@ def test_paper_build_from_9k_labels_gives_a_valid_tree(real_wordnet):
         assert tree.names[int(tree.parent[i])] in real_wordnet.synset(tree.names[i]).hypernyms
     dog = tree.names.index("n02084071")
     assert tree.names[tree.path_to_root(dog)[-1]] == "n00002684"
+
+
+# -- no dangling nodes, collapse ----------------------------------------------------------------
+
+# K's only hypernym is B, and B has two (M first, then A). Once C has put B under A, both of K's
+# paths add just K; the tie goes to the first path, R-M-B-K, which joins the tree at B. M lies
+# above the join point: adding it would leave a leaf no label needs.
+JOIN_SYNSETS = [
+    ("R", ["root"], []), ("A", ["a"], ["R"]), ("M", ["m"], ["R"]), ("B", ["b"], ["A"]),
+    ("B2", ["b2"], ["M", "A"]), ("C", ["c"], ["B2"]), ("K", ["k"], ["B2"]),
+    ("S", ["s"], ["R"]), ("S1", ["s1"], ["S"]), ("S2", ["s2"], ["S1"]), ("L", ["l"], ["S2"]),
+    ("L2", ["l2"], ["S2"]),
+]
+
+
+@pytest.fixture
+def joined(tmp_path):
+    ids = write_wordnet(tmp_path / "wn3", JOIN_SYNSETS)
+    return WordNet(tmp_path / "wn3"), ids
+
+
+def test_nodes_above_the_join_point_are_not_added(joined):
+    wn, ids = joined
+    # C alone has two paths (via M or A) adding as many nodes: it takes the first, R-M-B2-C;
+    # then K's paths both add only K: the first (via M) again, joining at B2
+    result = build_wordtree(wn, [labels(ids, "C", "K")], [ids["R"]], collapse_chains=False)
+    assert result.dangling == []
+    # now put B2 under A first (through a label on A's side), then K via M must not add M
+    result = build_wordtree(wn, [labels(ids, "B", "C", "K")], [ids["R"]], collapse_chains=False)
+    names = result.tree.names
+    tree = result.tree
+    leaves = {names[i] for i in range(tree.n) if tree.leaf[i]}
+    assert leaves <= {ids[k] for k in ("B", "C", "K")}
+    assert result.dangling == []
+
+
+def test_collapse_removes_single_child_synsets_that_are_not_labels(joined):
+    wn, ids = joined
+    raw = build_wordtree(wn, [labels(ids, "L", "L2", "C")], [ids["R"]], collapse_chains=False)
+    assert {ids["S"], ids["S1"], ids["S2"]} <= set(raw.tree.names)
+    result = build_wordtree(wn, [labels(ids, "L", "L2", "C")], [ids["R"]])
+    names = result.tree.names
+    # S and S1 each had one child: gone; S2 (two children) stays, now under the root
+    assert ids["S"] not in names and ids["S1"] not in names
+    assert parent_of(result, ids, "S2") == ids["R"]
+    assert parent_of(result, ids, "L") == ids["S2"] and parent_of(result, ids, "L2") == ids["S2"]
+    # C's chain (M, B2) collapses to C itself under the root
+    assert parent_of(result, ids, "C") == ids["R"]
+    assert result.tree.n == raw.tree.n - 4 and result.dangling == []
+    # every remaining edge goes to a WordNet ancestor
+    for i in range(1, result.tree.n):
+        assert names[int(result.tree.parent[i])] in wn.ancestors(names[i])
+
+
+def test_collapse_keeps_a_label_with_one_child(joined):
+    wn, ids = joined
+    result = build_wordtree(wn, [labels(ids, "S1", "L", "L2")], [ids["R"]])
+    assert parent_of(result, ids, "S1") == ids["R"] and parent_of(result, ids, "S2") == ids["S1"]
+
+
+@pytest.mark.slow
+def test_shipped_1k_tree_is_what_the_builder_makes_from_the_imagenet_1k_classes(real_wordnet):
+    wnids = _read(REPO / "data" / "imagenet.1k.wnids")
+    assert len(wnids) == 1000 and wnids == _read(REPO / "data" / "imagenet.labels.list")[:1000]
+    result = build_wordtree(real_wordnet, [LabelList("imagenet.1k.wnids", wnids, [])], ["n00001740"])
+    shipped = read_tree(REPO / "data" / "1k.tree")
+    assert shipped.names == result.tree.names and list(shipped.parent) == list(result.tree.parent)
+    assert abs(shipped.n - 1369) <= 0.01 * 1369        # the paper's WordTree1k
+    assert result.dangling == [] and result.orphans == []
+    leaves = {shipped.names[i] for i in range(shipped.n) if shipped.leaf[i]}
+    assert leaves == set(wnids)                        # every leaf is a class, every class a leaf
+    assert _read(REPO / "data" / "1k.labels") == shipped.names
+    assert len(_read(REPO / "data" / "1k.names")) == shipped.n
+    assert [shipped.names[int(i)] for i in _read(REPO / "data" / "imagenet1k.map")] == wnids

@@ -52,6 +52,10 @@ def register(app: typer.Typer) -> None:
         skip_orphans: bool = typer.Option(False, "--skip-orphans",
                                           help="Leave out concepts with no path to a "
                                           "root (their map lines read -1)."),
+        collapse: bool = typer.Option(True, "--collapse/--no-collapse",
+                                      help="Paper build: remove intermediate synsets that have one "
+                                      "child and are not labels, as the paper's WordTree1k does "
+                                      "(default on; off keeps every WordNet hypernym edge)."),
         tree_only: bool = typer.Option(False, "--tree-only", help="Write only OUT.tree."),
         force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
     ) -> None:
@@ -84,7 +88,7 @@ def register(app: typer.Typer) -> None:
                 lists = [order_list]
         else:
             result = build_wordtree(wn, lists, root_ids or None, skip_missing=skip_missing,
-                                    skip_orphans=skip_orphans)
+                                    skip_orphans=skip_orphans, collapse_chains=collapse)
         paths = output_paths(out, lists)
         which = {"tree"} if tree_only else None
         if order is not None and not tree_only:
@@ -98,7 +102,8 @@ def register(app: typer.Typer) -> None:
         for line in _stats_lines(result.tree, result.names):
             typer.echo(line)
         if order is None:
-            typer.echo(f"multi-path     {result.multi_path} concepts chose among several hypernym paths")
+            typer.echo(f"multi-path    {result.multi_path} concepts chose among several hypernym paths")
+            typer.echo(f"dangling      {len(result.dangling)} (leaves that are not labels)")
         for what, items in (("skipped (not in WordNet)", result.missing), ("skipped (no path to a root)",
                             result.orphans), ("parent not a WordNet ancestor", result.adopted)):
             if items:
@@ -113,8 +118,12 @@ def register(app: typer.Typer) -> None:
         wnid: Optional[str] = typer.Option(None, "--wnid", help="Print this node's path to the top level."),
         names_path: Optional[Path] = typer.Option(None, "--names", help="Readable names, one per node "
                                                   "(default: TREE with .names, if present)."),
+        label_lists: List[Path] = typer.Option([], "--labels", help="The concept list(s) the tree was "
+                                               "built for (wnids): counts leaves not in them as "
+                                               "dangling; repeatable."),
     ) -> None:
-        """Statistics of a tree; with --wnid, the path from a node up to the top level."""
+        """Statistics of a tree (nodes, groups, depth, leaves, dangling); with --wnid, the path
+        from a node up to the top level."""
         from darkpy.formats.datafile import read_names
         from darkpy.errors import DataError
         from darkpy.wordtree.tree import read_tree
@@ -127,6 +136,19 @@ def register(app: typer.Typer) -> None:
             raise DataError(f"{len(names)} names for a tree of {tree.n} nodes", file=names_path)
         for line in _stats_lines(tree, names):
             typer.echo(line)
+        if label_lists:
+            from darkpy.wordtree.builder import read_label_list
+
+            wanted = {w for p in label_lists for w in read_label_list(p).wnids}
+            loose = [tree.names[i] for i in range(tree.n) if tree.leaf[i] and tree.names[i] not in wanted]
+            absent = len(wanted - set(tree.names))
+            typer.echo(f"dangling      {len(loose)} (leaves not in --labels)"
+                       + (f": {' '.join(loose[:10])}{' ...' if len(loose) > 10 else ''}" if loose else ""))
+            if absent:
+                typer.echo(f"missing       {absent} --labels wnid(s) are not nodes of the tree")
+        else:
+            typer.echo("dangling      ? (pass --labels with the tree's concept list to count leaves "
+                       "that are not labels)")
         if wnid is not None:
             index = {name: i for i, name in enumerate(tree.names)}
             if wnid not in index:
