@@ -4,6 +4,10 @@ Darknet letterboxes the image into the network's input (`letterbox_image`: aspec
 borders), runs the network, for a WordTree softmax turns conditional probabilities into
 absolute ones (`hierarchy_predictions`, leaves only), and lists the `top` most likely entries
 (`top_k`: ties keep the lower index first) as `%5.2f%%: name`.
+
+Darknet's predict does not walk the tree. With `walk` ('darknet' or 'paper', see
+darkpy.wordtree.walk) darkpy also names the ONE node a WordTree walk stops at, with its absolute
+probability: the class a YOLO9000 detector would report for the same probabilities.
 """
 from __future__ import annotations
 
@@ -66,10 +70,29 @@ class Prediction:
     path: str
     indexes: list[int]
     probs: list[float]
+    walk: tuple[str, int, float] | None = None   # (walk name, node, its absolute probability)
 
     def lines(self, names: list[str]) -> list[str]:
-        return [f"{100 * p:5.2f}%: {names[i] if i < len(names) else i}"
-                for i, p in zip(self.indexes, self.probs)]
+        out = [f"{100 * p:5.2f}%: {names[i] if i < len(names) else i}"
+               for i, p in zip(self.indexes, self.probs)]
+        if self.walk is not None:
+            how, node, p = self.walk
+            out.append(f"{how} walk: {100 * p:5.2f}%: {names[node] if node < len(names) else node}")
+        return out
+
+
+def walk_tensor(net, x: torch.Tensor, walk: str, thresh: float) -> list[tuple[int, float]]:
+    """(node, absolute probability) where the named WordTree walk stops, per image of `x`."""
+    from darkpy.wordtree.walk import walk_function
+
+    tree = tree_of(net)
+    if tree is None:
+        raise ValueError("a tree walk needs a WordTree softmax (tree=) at the network's output")
+    with torch.no_grad():
+        p = net(x.to(net_device(net)))
+    absolute = hierarchy_predictions(p.reshape(p.shape[0], -1).float(), tree, only_leaves=False)
+    nodes = walk_function(walk)(absolute, tree, thresh)
+    return [(int(n), float(absolute[i, n])) for i, n in enumerate(nodes)]
 
 
 def predict_tensor(net, x: torch.Tensor, top: int) -> list[tuple[list[int], list[float]]]:
@@ -78,12 +101,18 @@ def predict_tensor(net, x: torch.Tensor, top: int) -> list[tuple[list[int], list
     return [(row.tolist(), scores[n, row].tolist()) for n, row in enumerate(idx)]
 
 
-def predict_images(net, paths: list[str | Path], top: int, how: str = "letterbox") -> list[Prediction]:
+def predict_images(net, paths: list[str | Path], top: int, how: str = "letterbox",
+                   walk: str | None = None, hier_thresh: float = 0.5) -> list[Prediction]:
+    """Top-k per image; with `walk`, also the node that WordTree walk stops at (`hier_thresh`)."""
     w, h = net.net.width, net.net.height
     net.eval()
     out = []
     for path in paths:
         x = torch.from_numpy(prepare(I.load_rgb(path), w, h, how))[None]
         (idx, probs), = predict_tensor(net, x, top)
-        out.append(Prediction(str(path), idx, probs))
+        walked = None
+        if walk is not None:
+            (node, p), = walk_tensor(net, x, walk, hier_thresh)
+            walked = (walk, node, p)
+        out.append(Prediction(str(path), idx, probs, walked))
     return out

@@ -122,10 +122,11 @@ def correct_boxes(boxes: torch.Tensor, image_w: int, image_h: int, net_w: int, n
     return out.to(boxes.dtype)
 
 
-def decode_region(layer, out: torch.Tensor, thresh: float, hier_thresh: float = 0.5
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def decode_region(layer, out: torch.Tensor, thresh: float, hier_thresh: float = 0.5,
+                  hier_walk: str = "darknet") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(B, num*(coords+1+classes), h, w) region output -> boxes (B, M, 4) relative to the network
-    input, objectness (B, M), probs (B, M, classes); M = num*h*w in Darknet's order."""
+    input, objectness (B, M), probs (B, M, classes); M = num*h*w in Darknet's order.
+    `hier_walk`: which WordTree walk names a tree box's class (darkpy.wordtree.walk)."""
     b, _, h, w = out.shape
     num, coords, classes = layer.num, layer.coords, layer.classes
     out = out.float()
@@ -149,7 +150,10 @@ def decode_region(layer, out: torch.Tensor, thresh: float, hier_thresh: float = 
     objectness = torch.where(above, scale, zero)
     if layer.tree is not None:
         absolute = hierarchy_predictions(cls, layer.tree)
-        top = hierarchy_top_prediction(absolute.reshape(-1, classes), layer.tree, hier_thresh).reshape(b, -1)
+        from darkpy.wordtree.walk import walk_function
+
+        walk = walk_function(hier_walk)
+        top = walk(absolute.reshape(-1, classes), layer.tree, hier_thresh).reshape(b, -1)
         probs = torch.zeros_like(cls)
         probs.scatter_(2, top[..., None], objectness[..., None])
     else:
@@ -185,7 +189,7 @@ def decode_yolo(layer, out: torch.Tensor, thresh: float, net_w: int, net_h: int
 
 def decode(layers: Sequence, outputs: Sequence[torch.Tensor], net_w: int, net_h: int,
            image_sizes: Sequence[tuple[int, int]], thresh: float = 0.5, hier_thresh: float = 0.5,
-           letterbox: bool = True) -> list[RawBoxes]:
+           letterbox: bool = True, hier_walk: str = "darknet") -> list[RawBoxes]:
     """Darknet's `get_network_boxes` for a batch: one `RawBoxes` per image.
 
     `layers`/`outputs`: the detection layers and their outputs (same batch), in network order;
@@ -193,7 +197,7 @@ def decode(layers: Sequence, outputs: Sequence[torch.Tensor], net_w: int, net_h:
     parts_b, parts_o, parts_p = [], [], []
     for layer, out in zip(layers, outputs):
         if layer.section_name == "region":
-            bx, ob, pr = decode_region(layer, out, thresh, hier_thresh)
+            bx, ob, pr = decode_region(layer, out, thresh, hier_thresh, hier_walk)
         elif layer.section_name == "yolo":
             bx, ob, pr = decode_yolo(layer, out, thresh, net_w, net_h)
         else:

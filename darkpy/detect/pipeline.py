@@ -101,16 +101,17 @@ def detections_from_raw(raw: RawBoxes, width: int, height: int, names: Sequence[
 def postprocess(layers, outputs: Sequence[torch.Tensor], net_w: int, net_h: int,
                 image_sizes: Sequence[tuple[int, int]], thresh: float, hier_thresh: float, nms: float,
                 letterbox: bool, names: Sequence[str] | None = None, keep_probs: bool = False,
-                class_map: Sequence[int] | None = None) -> list[list[Detection]]:
+                class_map: Sequence[int] | None = None, hier_walk: str = "darknet") -> list[list[Detection]]:
     """Decode + correct + NMS for a batch; `image_sizes` are (width, height). With `class_map`
     (a `map=` file's tree nodes, e.g. coco9k.map) a WordTree network reports one class per
-    listed node, as Darknet's `get_network_boxes` does when given a map."""
+    listed node, as Darknet's `get_network_boxes` does when given a map. `hier_walk`: which
+    WordTree walk names a tree box's class otherwise ('darknet' or 'paper', darkpy.wordtree.walk)."""
     if class_map is not None:
         from darkpy.detect.decode import decode_mapped
 
         raws = decode_mapped(layers, outputs, net_w, net_h, image_sizes, thresh, class_map, letterbox)
     else:
-        raws = decode(layers, outputs, net_w, net_h, image_sizes, thresh, hier_thresh, letterbox)
+        raws = decode(layers, outputs, net_w, net_h, image_sizes, thresh, hier_thresh, letterbox, hier_walk)
     result = []
     for raw, (w, h) in zip(raws, image_sizes):
         raw = RawBoxes(raw.boxes, raw.objectness, nms_sort(raw.boxes, raw.objectness, raw.probs, nms))
@@ -155,7 +156,7 @@ def _report(path: str, message: str) -> None:
 
 
 def _run(predictor, paths, thresh, hier_thresh, nms, letterbox, batch, names, keep_probs, keep_image,
-         workers, on_error, class_map=None):
+         workers, on_error, class_map=None, hier_walk="darknet"):
     from darkpy.net.inference import Predictor
 
     if not isinstance(predictor, Predictor):
@@ -173,7 +174,7 @@ def _run(predictor, paths, thresh, hier_thresh, nms, letterbox, batch, names, ke
         outputs = predictor(torch.stack([g.x for g in good]))
         sizes = [g.size for g in good]
         dets = postprocess(layers, outputs, net_w, net_h, sizes, thresh, hier_thresh, nms, letterbox, names,
-                           keep_probs, class_map)
+                           keep_probs, class_map, hier_walk)
         for g, d in zip(good, dets):
             w, h = g.size
             yield (g.entry, (h, w), d, g.image) if keep_image else (g.entry, (h, w), d)
@@ -184,16 +185,16 @@ def detect_images(net, paths: Sequence[str | Path], thresh: float = DEFAULT_THRE
                   batch: int = 1, names: Sequence[str] | None = None, keep_probs: bool = False,
                   workers: int = 0,
                   on_error: Callable[[str, str], None] | None = None,
-                  class_map: Sequence[int] | None = None
+                  class_map: Sequence[int] | None = None, hier_walk: str = "darknet"
                   ) -> Iterator[tuple[str, tuple[int, int], list[Detection]]]:
     """Run a detector over image files; yields `(path, (height, width), detections)` per readable
     image, in order. `net` is a darkpy Network (fused for speed internally) or a
     `darkpy.net.inference.Predictor`. Unreadable images are reported to `on_error(path, message)`
     (default: a line on stderr) and skipped. `nms <= 0` disables NMS. Images are loaded and
     letterboxed by a DataLoader (`workers` processes) in batches of `batch`. `class_map`: see
-    `postprocess`."""
+    `postprocess`; `hier_walk`: 'darknet' (default) or 'paper' (darkpy.wordtree.walk)."""
     yield from _run(net, [str(p) for p in paths], thresh, hier_thresh, nms, letterbox, batch, names,
-                    keep_probs, False, workers, on_error, class_map)
+                    keep_probs, False, workers, on_error, class_map, hier_walk)
 
 
 def detect_array(predictor, bgr: np.ndarray, thresh: float = DEFAULT_THRESH,

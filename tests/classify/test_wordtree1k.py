@@ -44,6 +44,22 @@ def test_wordtree1k_classifier_trains_a_couple_of_batches(tmp_path, cli):
     assert net.seen == 8
     softmax = net.layers[net.output_index]
     assert softmax.tree is not None and softmax.tree.n == 1374
+    # predict lists leaves as Darknet does; --hier-walk adds the node each walk stops at
+    image = next((tmp_path / "train" / WNIDS[0]).iterdir())
+    for walk in ("darknet", "paper"):
+        code, out, err = cli("classifier", "predict", data, cfg, tmp_path / "b" / "tree1k_final.weights",
+                             image, "--top", "2", "--hier-walk", walk, "--hier-thresh", "0.0",
+                             "--device", "cpu")
+        assert code == 0, err
+        lines = out.strip().splitlines()
+        assert lines[0] == f"{image}:" and len(lines) == 4 and lines[3].startswith(f"  {walk} walk: ")
+        # at threshold 0 both walks go down to a leaf: an ImageNet class (named by its wnid here:
+        # the .data has labels= but no names=)
+        leaf = lines[3].split("%: ", 1)[1]
+        assert leaf in {softmax.tree.names[i] for i in range(1374) if softmax.tree.leaf[i]}
+    code, _, err = cli("classifier", "predict", data, cfg, tmp_path / "b" / "tree1k_final.weights", image,
+                       "--hier-walk", "sideways")
+    assert code == 2 and "darknet, paper" in err
 
 
 def test_shipped_darknet19_1k_tree_cfg_matches_the_tree():

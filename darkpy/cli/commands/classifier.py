@@ -118,6 +118,11 @@ def predict(
     preprocess: str = typer.Option("letterbox", "--preprocess",
                                    help="letterbox (Darknet's predict), center (resize_min + crop), resize."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N."),
+    hier_walk: Optional[str] = typer.Option(None, "--hier-walk", help="WordTree cfgs: also name the node "
+                                            "this walk stops at: 'darknet' (product of absolute "
+                                            "probabilities) or 'paper' (the path's probability); "
+                                            "see docs/yolo9000.md."),
+    hier_thresh: float = typer.Option(0.5, "--hier-thresh", help="Threshold of --hier-walk (Darknet: .5)."),
 ) -> None:
     """Top-k classes with probabilities for each image (WordTree-aware for darknet9000-style cfgs)."""
     from rich.console import Console
@@ -129,6 +134,12 @@ def predict(
 
     if preprocess not in PREPROCESS:
         raise UsageError(f"--preprocess must be one of {', '.join(PREPROCESS)}")
+    if hier_walk is not None:
+        from darkpy.wordtree.walk import walk_function
+
+        walk_function(hier_walk)
+        if not 0 <= hier_thresh <= 1:
+            raise UsageError("--hier-thresh must lie in [0, 1]")
     d = read_classifier_data(data, need_labels=False)
     names = d.names or d.labels
     net = load_network(cfg, weights, device=device)
@@ -139,7 +150,9 @@ def predict(
     if names and len(names) < outputs and getattr(net.output_layer, "tree", None) is not None:
         raise UsageError(f"names has {len(names)} entries but the tree has {outputs} nodes")
     console = Console(highlight=False, soft_wrap=True)
-    for pred in predict_images(net, images, k, preprocess):
+    if hier_walk is not None and getattr(net.output_layer, "tree", None) is None:
+        raise UsageError(f"--hier-walk needs a WordTree softmax (tree=) at the end of {cfg}")
+    for pred in predict_images(net, images, k, preprocess, hier_walk, hier_thresh):
         console.print(f"{pred.path}:")
         for line in pred.lines(names):
             console.print(f"  {line}")

@@ -86,6 +86,9 @@ def detect(
     thresh: float = typer.Option(0.5, "--thresh",
                                  help="Keep detections with probability above this (Darknet: .5)."),
     hier_thresh: float = typer.Option(0.5, "--hier-thresh", help="WordTree walk threshold (Darknet: .5)."),
+    hier_walk: str = typer.Option("darknet", "--hier-walk", help="WordTree walk: 'darknet' (product of "
+                                  "absolute probabilities along the path, as Darknet) or 'paper' (the "
+                                  "path's own probability, as the YOLO9000 paper); see docs/yolo9000.md."),
     nms: float = typer.Option(0.45, "--nms", help="NMS IoU threshold (0 disables; Darknet: .45)."),
     size: Optional[int] = typer.Option(None, "--size", "-s", help="Network input size, a multiple of 32 "
                                        "(default: the cfg's)."),
@@ -125,6 +128,11 @@ def detect(
         raise UsageError("--map works with images, not with --source video")
     if batch < 1:
         raise UsageError("--batch must be at least 1")
+    from darkpy.wordtree.walk import walk_function
+
+    walk_function(hier_walk)  # an unknown name is a usage error before the network loads
+    if hier_walk != "darknet" and source is not None:
+        raise UsageError("--hier-walk works with images, not with --source video")
     if not (0 <= thresh <= 1 and 0 <= hier_thresh <= 1 and 0 <= nms <= 1):
         raise UsageError("--thresh, --hier-thresh and --nms must lie in [0, 1]")
     if cfg is None and weights is None and data is None and names is None and DEFAULT_NAMES:
@@ -167,7 +175,7 @@ def detect(
 
     t = time.perf_counter()
     results = _run(predictor, paths, thresh, hier_thresh, nms, letterbox, batch, class_names, False, True,
-                   workers, on_error, nodes)
+                   workers, on_error, nodes, hier_walk)
     for path, (h, w), dets, img in results:
         elapsed, t = time.perf_counter() - t, time.perf_counter()
         done += 1

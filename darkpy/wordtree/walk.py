@@ -1,0 +1,99 @@
+"""Which WordTree node a prediction names: Darknet's walk, and the YOLO9000 paper's.
+
+Both walks start in the top group, pick the most probable node of the group (the same node
+whether absolute or conditional probabilities are compared, as siblings share their parent's
+factor), and either step into that node's children or stop. They differ only in the test that
+lets them step down. With `P(n)` the absolute probability of node n (the product of the
+conditional probabilities from the top down to n; `hierarchy_predictions`) and n1, n2, ..., nk the
+nodes chosen so far:
+
+- ``darknet`` (the default, Darknet's `hierarchy_top_prediction` as `get_region_detections`
+  calls it): Darknet hands the walk absolute probabilities but multiplies them again along the
+  path, so it descends to n_k while ``P(n1) * P(n2) * ... * P(nk) > thresh``: a product of
+  ABSOLUTE probabilities, which shrinks about quadratically with depth. This is what
+  `yolo9000.weights` was published with, and what its outputs are compared against.
+- ``paper`` (the paper, section 4: "we traverse the tree down, taking the highest confidence path
+  at every split until we reach some threshold"): it descends to n_k while the confidence of the
+  path, the product of CONDITIONAL probabilities ``P(n1|top) * P(n2|n1) * ... * P(nk|n_k-1) =
+  P(nk)``, stays above `thresh`. It is what Darknet's loop computes when fed conditional
+  probabilities, and it stops deeper: at a given threshold it names more specific classes.
+
+Common rules (Darknet's): a walk that reaches a leaf returns it; one that stops inside the tree
+returns the node it stands on (the parent of the group it could not enter); one that cannot
+even enter a top-level node returns the most probable top-level node anyway, so that every box
+keeps a class. Objectness is not part of either product: detection thresholds it separately.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from darkpy.errors import UsageError
+from darkpy.wordtree.tree import Tree
+
+WALKS = ("darknet", "paper")
+DEFAULT_WALK = "darknet"
+
+
+def _group_table(tree: Tree, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(groups, largest) node index of every group slot, and which slots exist."""
+    size = int(tree.group_size.max())
+    offs = torch.as_tensor(tree.group_offset, device=device)
+    sizes = torch.as_tensor(tree.group_size, device=device)
+    ar = torch.arange(size, device=device)
+    table = offs[:, None] + ar[None, :]
+    valid = ar[None, :] < sizes[:, None]
+    return torch.where(valid, table, torch.zeros_like(table)), valid
+
+
+def paper_top_prediction(probs: torch.Tensor, tree: Tree, thresh: float) -> torch.Tensor:
+    """The paper's walk for many predictions at once (see the module docstring).
+
+    Same inputs as Darknet's walk: `probs` (B, n) absolute probabilities as
+    `hierarchy_predictions` leaves them; returns (B,) node indices."""
+    device = probs.device
+    b = probs.shape[0]
+    table, valid = _group_table(tree, device)
+    child = torch.as_tensor(tree.child, device=device)
+    parent = torch.as_tensor(tree.parent, device=device)
+    offs = torch.as_tensor(tree.group_offset, device=device)
+    group = torch.zeros(b, dtype=torch.long, device=device)
+    result = torch.zeros(b, dtype=torch.long, device=device)
+    active = torch.ones(b, dtype=torch.bool, device=device)
+    zero = torch.zeros((), dtype=probs.dtype, device=device)
+    for _ in range(int(tree.depth().max()) + 1):
+        if not bool(active.any()):
+            break
+        nodes = table[group]                                   # (B, S)
+        vals = torch.where(valid[group], probs.gather(1, nodes), zero)
+        best, k = vals.max(dim=1)                              # first maximum, like Darknet's strict >
+        best_i = nodes.gather(1, k[:, None]).squeeze(1)
+        best_i = torch.where(best > 0, best_i, torch.zeros_like(best_i))  # no positive value: node 0
+        go = best > thresh                                     # the path's confidence is P(best)
+        nxt = child[best_i]
+        stop_here = ~go & (group != 0)
+        done_now = active & ((go & (nxt < 0)) | ~go)
+        answer = torch.where(stop_here, parent[offs[group]], best_i)
+        result = torch.where(done_now, answer, result)
+        active = active & ~done_now
+        group = torch.where(active, nxt.clamp(min=0), group)
+    return result
+
+
+def darknet_top_prediction(probs: torch.Tensor, tree: Tree, thresh: float) -> torch.Tensor:
+    """Darknet's walk (product of absolute probabilities); lives with the other hierarchy code."""
+    try:
+        from darkpy.wordtree.hierarchy import hierarchy_top_prediction
+    except ImportError:
+        from darkpy.detect.decode import hierarchy_top_prediction
+    return hierarchy_top_prediction(probs, tree, thresh)
+
+
+def walk_function(name: str) -> Callable[[torch.Tensor, Tree, float], torch.Tensor]:
+    """The walk called `name` ('darknet' or 'paper')."""
+    if name == "darknet":
+        return darknet_top_prediction
+    if name == "paper":
+        return paper_top_prediction
+    raise UsageError(f"unknown tree walk {name!r}; choose one of {', '.join(WALKS)}")
