@@ -12,8 +12,9 @@ over the (few) levels of a WordTree.
   y = (row + σty)/h, w = exp(tw)·anchor_w/w, h = exp(th)·anchor_h/h (anchors in grid cells);
   objectness is kept only above `thresh`; class probability = objectness × P(class), zeroed at or
   below `thresh`. With a WordTree (`tree=`), the conditional probabilities are multiplied down the
-  tree and Darknet's top-down walk (`hierarchy_top_prediction`, stopping below `hier_thresh`)
-  picks ONE node, whose probability is the objectness.
+  tree and Darknet's top-down walk (`hierarchy_top_prediction`, stopping below `hier_thresh`;
+  `hier_walk="paper"` for the paper's, darkpy.wordtree.walk) picks ONE node, whose probability
+  is the objectness.
 - yolo: cells outer, anchors inner; only boxes with objectness > thresh exist (darkpy keeps the
   others with zero objectness so that shapes are fixed; `nms_sort` and `detections` skip them);
   anchors in pixels of the network input.
@@ -71,7 +72,9 @@ def _group_table(tree: Tree, device) -> tuple[torch.Tensor, torch.Tensor]:
 
 def hierarchy_top_prediction(probs: torch.Tensor, tree: Tree, thresh: float) -> torch.Tensor:
     """Darknet's tree walk for many boxes at once. probs (B, n) as `hierarchy_predictions`
-    leaves them; returns (B,) node indices."""
+    leaves them; returns (B,) node indices. The default walk: given ABSOLUTE probabilities, it
+    descends while the product of the absolute probabilities along the path clears `thresh`
+    (the paper's walk is darkpy.wordtree.walk.paper_top_prediction)."""
     device = probs.device
     b = probs.shape[0]
     table, valid = _group_table(tree, device)
