@@ -13,9 +13,11 @@ import numpy as np
 from darkpy.errors import DataError, UsageError
 from darkpy.eval.boxes import Detections, GroundTruth
 from darkpy.eval.coco import CocoResult, coco_evaluate
+from darkpy.eval.ilsvrc import ilsvrc_evaluate
 from darkpy.eval.voc import VocClassResult, voc_class
 
-METRICS = ("voc07", "voc", "coco")
+METRICS = ("voc07", "voc", "coco", "ilsvrc")
+ALL = ("voc07", "voc", "coco")  # what `all` (the default) means; ilsvrc is asked for by name
 
 
 @dataclass
@@ -28,6 +30,7 @@ class ClassReport:
     coco_ap: float | None = None
     coco_ap50: float | None = None
     coco_ap75: float | None = None
+    ilsvrc_ap: float | None = None
     tp: int = 0  # at `thresh`, VOC matching at `iou_thresh`
     fp: int = 0
     fn: int = 0
@@ -46,6 +49,8 @@ class EvalReport:
     classes: list[ClassReport] = field(default_factory=list)
     coco: CocoResult | None = None
     images: int = 0
+    coco_split: np.ndarray | None = None  # (classes,) bool: ILSVRC classes with COCO detection data
+    split_note: str = ""                  # how coco_split was derived
 
     def mean(self, attr: str) -> float | None:
         """Mean over classes that have a value (classes without positives have none)."""
@@ -59,6 +64,22 @@ class EvalReport:
     @property
     def map(self) -> float | None:
         return self.mean("ap") if "voc" in self.metrics else None
+
+    @property
+    def map_ilsvrc(self) -> float | None:
+        return self.mean("ilsvrc_ap") if "ilsvrc" in self.metrics else None
+
+    def ilsvrc_split(self) -> dict[str, dict[str, float | int | None]] | None:
+        """mAP (ILSVRC) over the classes with and without COCO detection data."""
+        if "ilsvrc" not in self.metrics or self.coco_split is None:
+            return None
+        out = {}
+        for key, want in (("with_coco", True), ("without_coco", False)):
+            values = [c.ilsvrc_ap for c, s in zip(self.classes, self.coco_split)
+                      if bool(s) == want and c.ilsvrc_ap is not None]
+            out[key] = {"classes": int(np.count_nonzero(np.asarray(self.coco_split) == want)),
+                        "scored": len(values), "mAP": float(np.mean(values)) if values else None}
+        return out
 
     def totals(self) -> dict[str, float | int | None]:
         """Darknet's summary at `thresh`, over all classes together."""
@@ -76,7 +97,7 @@ class EvalReport:
         per_class = {}
         for c in self.classes:
             per_class[c.name] = {k: getattr(c, k) for k in (
-                "positives", "detections", "ap07", "ap", "coco_ap", "coco_ap50", "coco_ap75",
+                "positives", "detections", "ap07", "ap", "coco_ap", "coco_ap50", "coco_ap75", "ilsvrc_ap",
                 "tp", "fp", "fn", "precision", "recall", "f1", "avg_iou")}
         out: dict = {"images": self.images, "iou_thresh": self.iou_thresh, "thresh": self.thresh,
                      "metrics": list(self.metrics), "classes": per_class}
@@ -86,6 +107,11 @@ class EvalReport:
             out["voc_area"] = {"mAP": self.map, **{c.name: c.ap for c in self.classes}}
         if self.coco is not None:
             out["coco"] = dict(self.coco.stats)
+        if "ilsvrc" in self.metrics:
+            out["ilsvrc"] = {"mAP": self.map_ilsvrc, **{c.name: c.ilsvrc_ap for c in self.classes}}
+            split = self.ilsvrc_split()
+            if split is not None:
+                out["ilsvrc_split"] = {**split, "rule": self.split_note}
         out["summary"] = self.totals()
         return out
 
@@ -97,12 +123,12 @@ def parse_metrics(text: str | Sequence[str]) -> tuple[str, ...]:
         for part in item.split(","):
             part = part.strip().lower()
             if part == "all":
-                names.extend(METRICS)
+                names.extend(ALL)
             elif part in METRICS:
                 names.append(part)
             elif part:
-                raise UsageError(f"unknown metric {part!r}; choose from voc07, voc, coco, all")
-    return tuple(m for m in METRICS if m in names) or METRICS
+                raise UsageError(f"unknown metric {part!r}; choose from voc07, voc, coco, ilsvrc, all")
+    return tuple(m for m in METRICS if m in names) or ALL
 
 
 def _image_indices(dets: Detections, gt: GroundTruth) -> np.ndarray:
@@ -116,12 +142,14 @@ def _image_indices(dets: Detections, gt: GroundTruth) -> np.ndarray:
     return np.array([index[u] for u in uniq], np.int64)[inverse.reshape(-1)]
 
 
-def evaluate(dets: Detections, gt: GroundTruth, metrics: Sequence[str] | str = METRICS,
-             iou_thresh: float = 0.5, thresh: float = 0.25) -> EvalReport:
+def evaluate(dets: Detections, gt: GroundTruth, metrics: Sequence[str] | str = ALL,
+             iou_thresh: float = 0.5, thresh: float = 0.25, coco_split: Sequence[bool] | None = None,
+             split_note: str = "") -> EvalReport:
     """Score detections against ground truth with the chosen metrics.
 
-    `iou_thresh` is the VOC matching threshold (COCO always uses .50:.05:.95); `thresh` is the
-    score cut-off of the TP/FP/FN summary.
+    `iou_thresh` is the VOC matching threshold (COCO always uses .50:.05:.95, ILSVRC its
+    size-dependent rule); `thresh` is the score cut-off of the TP/FP/FN summary. `coco_split`
+    (one flag per class) splits the ILSVRC mean into classes with and without COCO data.
     """
     metrics = parse_metrics(metrics)
     if not 0.0 <= iou_thresh < 1.0:
@@ -131,6 +159,10 @@ def evaluate(dets: Detections, gt: GroundTruth, metrics: Sequence[str] | str = M
         raise DataError(f"detection class {int(dets.cls.max())} out of range for {k} classes")
     d_img = _image_indices(dets, gt)
     report = EvalReport(metrics, iou_thresh, thresh, images=len(gt.images))
+    if coco_split is not None:
+        if len(coco_split) != k:
+            raise UsageError(f"the COCO split has {len(coco_split)} flags for {k} classes")
+        report.coco_split, report.split_note = np.asarray(coco_split, bool), split_note
     voc_difficult = gt.difficult | gt.crowd
     for c, name in enumerate(gt.names):
         dm = dets.cls == c
@@ -155,6 +187,11 @@ def evaluate(dets: Detections, gt: GroundTruth, metrics: Sequence[str] | str = M
             row.f1 = 2 * row.precision * row.recall / s if s else 0.0
         row.avg_iou = float(res.iou[res.tp & above].mean()) if row.tp else None
         report.classes.append(row)
+    if "ilsvrc" in metrics:
+        il = ilsvrc_evaluate(d_img, dets.cls, dets.score, dets.box, gt.image, gt.cls, gt.box, voc_difficult,
+                             len(gt.images), k)
+        for c, row in enumerate(report.classes):
+            row.ilsvrc_ap = il.ap[c]
     if "coco" in metrics:
         report.coco = coco_evaluate(d_img, dets.cls, dets.score, dets.box, gt.image, gt.cls, gt.box, gt.area,
                                     gt.crowd, len(gt.images), k)

@@ -40,11 +40,13 @@ def table(report: EvalReport):
         cols.append("AP")
     if "coco" in m:
         cols += ["AP.5:.95", "AP50", "AP75"]
+    if "ilsvrc" in m:
+        cols.append("ILSVRC")
     cols += ["TP", "FP", "FN", "P", "R", "F1", "IoU"]
     for c in cols:
         t.add_column(c, justify="left" if c == "class" else "right")
 
-    def row(name, gt, dets, ap07, ap, coco, tp, fp, fn, p, r, f1, iou, style=None):
+    def row(name, gt, dets, ap07, ap, coco, tp, fp, fn, p, r, f1, iou, style=None, ilsvrc=None):
         cells = [name, str(gt), str(dets)]
         if "voc07" in m:
             cells.append(_f(ap07))
@@ -52,19 +54,22 @@ def table(report: EvalReport):
             cells.append(_f(ap))
         if "coco" in m:
             cells += [_f(v) for v in coco]
+        if "ilsvrc" in m:
+            cells.append(_f(ilsvrc))
         cells += [str(tp), str(fp), str(fn), _f(p), _f(r), _f(f1), _f(iou)]
         t.add_row(*cells, style=style)
 
     for c in report.classes:
         row(c.name, c.positives, c.detections, c.ap07, c.ap, (c.coco_ap, c.coco_ap50, c.coco_ap75),
-            c.tp, c.fp, c.fn, c.precision, c.recall, c.f1, c.avg_iou)
+            c.tp, c.fp, c.fn, c.precision, c.recall, c.f1, c.avg_iou, ilsvrc=c.ilsvrc_ap)
     tot = report.totals()
     coco = report.coco.stats if report.coco is not None else {}
     t.add_section()
     row("mean / all", sum(c.positives for c in report.classes), sum(c.detections for c in report.classes),
         report.map07, report.map,
         tuple(None if coco.get(k, -1) < 0 else coco[k] for k in ("AP", "AP50", "AP75")),
-        tot["tp"], tot["fp"], tot["fn"], tot["precision"], tot["recall"], tot["f1"], tot["avg_iou"], style="bold")
+        tot["tp"], tot["fp"], tot["fn"], tot["precision"], tot["recall"], tot["f1"], tot["avg_iou"], style="bold",
+        ilsvrc=report.map_ilsvrc)
     return t
 
 
@@ -92,8 +97,27 @@ def print_report(report: EvalReport, console=None) -> None:
         parts.append(f"mAP VOC area = {report.map:.4f}")
     if report.coco is not None:
         parts.append(f"COCO AP = {report.coco.stats['AP']:.4f}")
+    if report.map_ilsvrc is not None:
+        parts.append(f"mAP ILSVRC = {report.map_ilsvrc:.4f}")
     if parts:
         console.print("  ".join(parts), markup=False)
+    for line in ilsvrc_split_lines(report):
+        console.print(line, markup=False)
+
+
+def ilsvrc_split_lines(report: EvalReport) -> list[str]:
+    """The YOLO9000 paper's split: ILSVRC mAP over classes with and without COCO detection data."""
+    split = report.ilsvrc_split()
+    if split is None:
+        return []
+    out = []
+    for key, label in (("with_coco", "with COCO data"), ("without_coco", "without COCO data")):
+        s = split[key]
+        out.append(f"mAP ILSVRC, {s['classes']} classes {label} ({s['scored']} with ground truth) = "
+                   f"{_f(s['mAP'])}")
+    if report.split_note:
+        out.append(f"  ({report.split_note})")
+    return out
 
 
 def _is_tty() -> bool:

@@ -40,7 +40,11 @@ def map_command(
     names: Optional[Path] = typer.Option(
         None, "--names", help="Class names, one per line (needed with a list)."),
     metric: str = typer.Option(
-        "all", "--metric", "-m", help="voc07, voc, coco or all (comma-separated list ok)."),
+        "all", "--metric", "-m", help="voc07, voc, coco, ilsvrc (ImageNet DET: size-dependent IoU, "
+        "split by COCO data) or all (= voc07,voc,coco; comma-separated list ok)."),
+    coco_split: Optional[Path] = typer.Option(
+        None, "--coco-split", help="ilsvrc: names of the classes that have COCO detection data, one per "
+        "line (default for Darknet's 200 DET classes: derived from data/9k.tree, inet9k.map, coco9k.map)."),
     annotations: Optional[Path] = typer.Option(
         None, "--annotations", help="Folder of VOC XML (<image>.xml); keeps 'difficult' flags."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for map.json and PR-curve PNGs."),
@@ -73,7 +77,7 @@ def map_command(
             report, note = score_network(Path(paths[0]), Path(paths[1]), Path(paths[2]), metric=metric,
                                          out=out, iou_thresh=iou_thresh, thresh=thresh,
                                          annotations=annotations, batch=batch, size=size, device=device,
-                                         workers=workers)
+                                         workers=workers, coco_split=coco_split)
             print_report(report)
             typer.echo(note)
             return
@@ -85,7 +89,9 @@ def map_command(
         raise UsageError("--gt is required (an image list or a COCO json)")
     truth = load_ground_truth(gt, names, annotations, _size(image_size))
     dets = load_results(expand_paths(list(results) + list(paths or [])), truth, fmt, category_map)
-    report = evaluate(dets, truth, metric, iou_thresh=iou_thresh, thresh=thresh)
+    split, rule = split_for(metric, truth.names, coco_split)
+    report = evaluate(dets, truth, metric, iou_thresh=iou_thresh, thresh=thresh, coco_split=split,
+                      split_note=rule)
     print_report(report)
     if out is not None:
         write_json(report, out / "map.json")
@@ -95,7 +101,8 @@ def map_command(
 
 def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", out: Optional[Path] = None,
                   iou_thresh: float = 0.5, thresh: float = 0.25, annotations: Optional[Path] = None,
-                  batch: int = 8, size: Optional[int] = None, device: Optional[str] = None, workers: int = 2):
+                  batch: int = 8, size: Optional[int] = None, device: Optional[str] = None, workers: int = 2,
+                  coco_split: Optional[Path] = None):
     """Run `valid` into `out` (default: the .data file's results= folder) and score what it wrote.
     Returns the report and a one-line note on what was run and written."""
     from darkpy.eval import evaluate
@@ -132,13 +139,43 @@ def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", 
         truth = gt_from_labels(setup.list_path, names, sizes=result.sizes, entries=result.entries)
     cat_file = setup.map_file if cats is not None else None
     dets = load_results(files, truth, kind, cat_file, image_list=result.listed)
-    report = evaluate(dets, truth, metric, iou_thresh=iou_thresh, thresh=thresh)
+    split, rule = split_for(metric, truth.names, coco_split)
+    report = evaluate(dets, truth, metric, iou_thresh=iou_thresh, thresh=thresh, coco_split=split,
+                      split_note=rule)
     write_json(report, folder / "map.json")
     written = write_pr_curves(report, folder)
     skipped = f" ({len(result.skipped)} unreadable images skipped)" if result.skipped else ""
     note = (f"{len(result.entries)} images in {result.seconds:.1f} s{skipped}; result files, map.json and "
             f"{len(written)} PR-curve PNG(s) in {folder}")
     return report, note
+
+
+def split_for(metric: str, names: list[str], split_file: Optional[Path]):
+    """(flags, rule) of the ILSVRC split into classes with / without COCO data, or (None, "")."""
+    from darkpy.eval.evaluate import parse_metrics
+
+    if "ilsvrc" not in parse_metrics(metric):
+        if split_file is not None:
+            raise UsageError("--coco-split goes with --metric ilsvrc")
+        return None, ""
+    if split_file is not None:
+        from darkpy.errors import DataError
+        from darkpy.formats.datafile import read_names
+
+        listed = [n.strip() for n in read_names(split_file) if n.strip()]
+        unknown = [n for n in listed if n not in names]
+        if unknown:
+            raise DataError(f"{len(unknown)} name(s) are not classes of the evaluation, e.g. {unknown[0]!r}",
+                            file=split_file)
+        return [n in set(listed) for n in names], f"COCO data: the classes listed in {split_file}"
+    from darkpy.eval.ilsvrc import default_coco_split
+
+    found = default_coco_split(len(names))
+    if found is None:
+        typer.echo(f"note: no COCO split for {len(names)} classes (Darknet's DET map has 200); "
+                   "pass --coco-split NAMES", err=True)
+        return None, ""
+    return found
 
 
 def register(app: typer.Typer) -> None:
