@@ -109,7 +109,7 @@ def ilsvrc_evaluate(d_img: np.ndarray, d_cls: np.ndarray, d_score: np.ndarray, d
     tp = hit & ~ignored
     fp = ~hit
     npos = np.bincount(g_cls[~g_ignore], minlength=classes)[:classes] if len(g_cls) else np.zeros(classes, int)
-    order = np.lexsort((np.arange(len(d_cls)), -np.asarray(d_score, np.float64), d_cls))  # class, score
+    order = np.lexsort((-np.asarray(d_score, np.float64), d_cls))  # by class, then score (stable)
     cls_sorted = d_cls[order]
     bounds = np.searchsorted(cls_sorted, np.arange(classes + 1))
     aps: list[float | None] = []
