@@ -91,3 +91,12 @@ def test_decode_uses_the_chosen_walk_on_the_golden_tree_network(golden):
 def test_detect_rejects_an_unknown_walk(cli):
     code, _, err = cli("detect", "data/dog.jpg", "--hier-walk", "greedy")
     assert code == 2 and "darknet, paper" in err
+
+
+def test_detect_options_take_the_walk_by_name():
+    from darkpy.detect.detector import DetectOptions
+
+    assert DetectOptions(hier_walk="paper").hier_walk == "paper"
+    assert DetectOptions().hier_walk == "darknet"
+    with pytest.raises(UsageError, match="darknet, paper"):
+        DetectOptions(hier_walk="greedy")
