@@ -100,3 +100,21 @@ def test_detect_options_take_the_walk_by_name():
     assert DetectOptions().hier_walk == "darknet"
     with pytest.raises(UsageError, match="darknet, paper"):
         DetectOptions(hier_walk="greedy")
+
+
+@pytest.mark.golden
+def test_detect_cli_paper_walk_names_deeper_classes(cli, golden, repo):
+    """The golden 9-node tree network on dog.jpg: at --hier-thresh .3 Darknet's walk stops at
+    top-level or second-level nodes (thing, animal, place) where the paper's reaches leaves."""
+    cfg = golden / "cfg" / "g_tree_mini.cfg"
+    weights = golden / "forward" / "g_tree_mini" / "weights"
+    names = golden / "cfg" / "mini.names"
+    out = {}
+    for walk in ("darknet", "paper"):
+        code, text, err = cli("detect", "--cfg", cfg, "--weights", weights, "--names", names,
+                              repo / "data" / "dog.jpg", "--no-save", "--thresh", "0.1", "--hier-thresh", "0.3",
+                              "--hier-walk", walk)
+        assert code == 0, err
+        out[walk] = {line.split(":")[0] for line in text.splitlines()[1:]}
+    assert out["darknet"] and out["paper"] and out["darknet"] != out["paper"]
+    assert "cat" in out["paper"] and "cat" not in out["darknet"]
