@@ -108,7 +108,9 @@ def ilsvrc_evaluate(d_img: np.ndarray, d_cls: np.ndarray, d_score: np.ndarray, d
     ignored = hit & g_ignore[np.maximum(matched, 0)] if len(g_ignore) else np.zeros(len(matched), bool)
     tp = hit & ~ignored
     fp = ~hit
-    npos = np.bincount(g_cls[~g_ignore], minlength=classes)[:classes] if len(g_cls) else np.zeros(classes, int)
+    npos = np.zeros(classes, np.int64)
+    if len(g_cls):
+        npos = np.bincount(g_cls[~g_ignore], minlength=classes)[:classes]
     order = np.lexsort((-np.asarray(d_score, np.float64), d_cls))  # by class, then score (stable)
     cls_sorted = d_cls[order]
     bounds = np.searchsorted(cls_sorted, np.arange(classes + 1))

@@ -68,8 +68,8 @@ def table(report: EvalReport):
     row("mean / all", sum(c.positives for c in report.classes), sum(c.detections for c in report.classes),
         report.map07, report.map,
         tuple(None if coco.get(k, -1) < 0 else coco[k] for k in ("AP", "AP50", "AP75")),
-        tot["tp"], tot["fp"], tot["fn"], tot["precision"], tot["recall"], tot["f1"], tot["avg_iou"], style="bold",
-        ilsvrc=report.map_ilsvrc)
+        tot["tp"], tot["fp"], tot["fn"], tot["precision"], tot["recall"], tot["f1"], tot["avg_iou"],
+        style="bold", ilsvrc=report.map_ilsvrc)
     return t
 
 

@@ -17,7 +17,8 @@ def gt_of(rows, images=1, names=("a", "b")):
 
 def dets_of(rows):
     rows = np.array(rows, np.float64).reshape(-1, 7)  # img cls score x1 y1 x2 y2
-    return Detections(np.array([f"im{int(i)}" for i in rows[:, 0]], object), rows[:, 1], rows[:, 2], rows[:, 3:])
+    keys = np.array([f"im{int(i)}" for i in rows[:, 0]], object)
+    return Detections(keys, rows[:, 1], rows[:, 2], rows[:, 3:])
 
 
 def test_threshold_is_half_for_large_boxes_and_lower_for_small_ones():
@@ -153,9 +154,9 @@ def test_map_cli_ilsvrc_with_a_split_file(cli, tmp_path):
     (tmp_path / "names").write_text("ant\nbee\n")
     (tmp_path / "comp4_det_test_ant.txt").write_text("im0 0.9 6 6 15 15\n")  # a 10x10 box, 1-based
     (tmp_path / "coco.txt").write_text("ant\n")
-    code, out, err = cli("map", "--results", tmp_path / "comp4_det_test_ant.txt", "--gt", tmp_path / "list.txt",
-                         "--names", tmp_path / "names", "--image-size", "100x100", "--metric", "ilsvrc",
-                         "--coco-split", tmp_path / "coco.txt")
+    code, out, err = cli("map", "--results", tmp_path / "comp4_det_test_ant.txt", "--gt",
+                         tmp_path / "list.txt", "--names", tmp_path / "names", "--image-size", "100x100",
+                         "--metric", "ilsvrc", "--coco-split", tmp_path / "coco.txt")
     assert code == 0, err
     assert "mAP ILSVRC = 0.5000" in out and "1 classes with COCO data" in out
     code, _, err = cli("map", "--results", tmp_path / "comp4_det_test_ant.txt", "--gt", tmp_path / "list.txt",

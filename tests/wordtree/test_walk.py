@@ -112,8 +112,8 @@ def test_detect_cli_paper_walk_names_deeper_classes(cli, golden, repo):
     out = {}
     for walk in ("darknet", "paper"):
         code, text, err = cli("detect", "--cfg", cfg, "--weights", weights, "--names", names,
-                              repo / "data" / "dog.jpg", "--no-save", "--thresh", "0.1", "--hier-thresh", "0.3",
-                              "--hier-walk", walk)
+                              repo / "data" / "dog.jpg", "--no-save", "--thresh", "0.1",
+                              "--hier-thresh", "0.3", "--hier-walk", walk)
         assert code == 0, err
         out[walk] = {line.split(":")[0] for line in text.splitlines()[1:]}
     assert out["darknet"] and out["paper"] and out["darknet"] != out["paper"]
