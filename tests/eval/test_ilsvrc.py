@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from darkpy.eval import Detections, GroundTruth, evaluate
 from darkpy.eval.ilsvrc import coco_split, default_coco_split, ilsvrc_evaluate, ilsvrc_thresholds
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def gt_of(rows, images=1, names=("a", "b")):
@@ -113,8 +116,8 @@ def test_difficult_boxes_are_neither_positives_nor_false_matches():
 def test_coco_split_from_darknets_files():
     split, rule = default_coco_split(200)
     assert int(split.sum()) == 57 and int((~split).sum()) == 143 and "9k.tree" in rule
-    names = open("data/9k.names").read().splitlines()
-    det = [int(x) for x in open("data/inet9k.map").read().split()]
+    names = (REPO / "data" / "9k.names").read_text().splitlines()
+    det = [int(x) for x in (REPO / "data" / "inet9k.map").read_text().split()]
     with_coco = {names[n] for n, s in zip(det, split) if s}
     assert {"dog", "person", "domestic cat", "racket"} <= with_coco
     assert "armadillo" not in with_coco and "accordion" not in with_coco
