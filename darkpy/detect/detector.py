@@ -25,7 +25,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from darkpy.boxes import nms_obj, nms_sort
+from darkpy.boxes import center_to_corners, nms_obj, nms_sort
 from darkpy.errors import DarkpyError, DataError, UsageError
 
 # Darknet's `detector test` / `darknet detect` defaults (src/detector.c, src/darknet.c).
@@ -178,10 +178,7 @@ class DetectionResult:
 
     @property
     def boxes(self) -> np.ndarray:
-        r = self.rel_boxes
-        scale = np.array([self.width, self.height], np.float64)
-        half = r[:, 2:] / 2
-        return np.concatenate([(r[:, :2] - half) * scale, (r[:, :2] + half) * scale], 1)
+        return center_to_corners(self.rel_boxes) * np.array([self.width, self.height] * 2, np.float64)
 
     @property
     def pixel_boxes(self) -> np.ndarray:
