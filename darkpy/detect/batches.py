@@ -13,7 +13,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from darkpy.errors import DarkpyError, DataError
+from darkpy.errors import DarkpyError
 
 
 @dataclass
@@ -68,15 +68,6 @@ class ImageSet(torch.utils.data.Dataset):
 
 def _collate(items):
     return items
-
-
-def detection_layers(predictor) -> list:
-    """The predictor's region/yolo layers; a network without any is not a detector."""
-    layers = predictor.detection_layers
-    if not layers:
-        raise DataError("the network has no [region] or [yolo] layer: it is not a detector",
-                        file=getattr(predictor.model, "cfg_path", None))
-    return layers
 
 
 def image_batches(entries: Sequence, w: int, h: int, letterbox: bool, batch: int = 1, workers: int = 0,
