@@ -25,7 +25,20 @@ sys.path.insert(0, str(ROOT))
 from darkpy.boxes import box_iou, nms_sort  # noqa: E402
 
 
-# -- the baseline: the per-box loop darkpy used before ------------------------------------------
+# -- the baseline: the per-box loop darkpy used before, with the IoU it used -----------------------
+
+def old_box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    a = a[:, None, :]
+    b = b[None, :, :]
+    left = torch.maximum(a[..., 0] - a[..., 2] / 2, b[..., 0] - b[..., 2] / 2)
+    right = torch.minimum(a[..., 0] + a[..., 2] / 2, b[..., 0] + b[..., 2] / 2)
+    top = torch.maximum(a[..., 1] - a[..., 3] / 2, b[..., 1] - b[..., 3] / 2)
+    bottom = torch.minimum(a[..., 1] + a[..., 3] / 2, b[..., 1] + b[..., 3] / 2)
+    ow, oh = right - left, bottom - top
+    inter = torch.where((ow < 0) | (oh < 0), torch.zeros_like(ow), ow * oh)
+    union = a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter
+    return inter / union
+
 
 def _loop_greedy(over: np.ndarray, order: np.ndarray) -> np.ndarray:
     n = len(order)
@@ -42,7 +55,7 @@ def loop_nms_sort(boxes, objectness, probs, thresh):
     idx = torch.nonzero(live).flatten()
     if idx.numel() < 2:
         return probs
-    over = (box_iou(boxes[idx], boxes[idx]) > thresh).cpu().numpy()
+    over = (old_box_iou(boxes[idx], boxes[idx]) > thresh).cpu().numpy()
     sub = probs[idx].cpu()
     for k in torch.nonzero((sub > 0).any(dim=0)).flatten().tolist():
         col = sub[:, k]
@@ -97,6 +110,7 @@ def main() -> None:
         old = loop_nms_sort(boxes, obj, probs, 0.45)
         new = nms_sort(boxes, obj, probs, 0.45)
         assert torch.equal(old, new), f"{kind}: results differ"
+        assert torch.equal(old_box_iou(boxes, boxes), box_iou(boxes, boxes)), f"{kind}: IoU bits differ"
         t_old = best(lambda: loop_nms_sort(boxes, obj, probs, 0.45), 5)
         t_new = best(lambda: nms_sort(boxes, obj, probs, 0.45), 5)
         print(f"{kind:16s}: loop {t_old * 1e3:8.1f} ms   vectorised {t_new * 1e3:7.1f} ms   "

@@ -15,7 +15,8 @@ the centre/corner conversions and `iou_cwh` take numpy arrays or torch tensors a
   64 (in score order, every class at once); a block is first cleared by the boxes already kept,
   then settled inside by a fixed-point iteration (each pass is one matrix operation; a box's fate
   depends only on the boxes ranked above it, so the answer is exact, and it usually settles in
-  two or three passes).
+  two or three passes). Candidates overlapping no other candidate of their class are settled
+  first, by one matrix product.
 
 numpy-only callers (evaluating result files, anchors) must not pay for importing torch, so torch
 is imported by the functions that work on tensors, and arrays are told apart by their type's module.
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     import torch
 
 NMS_BLOCK = 64
+_IOU_ROWS = 128
 
 
 def _is_tensor(x) -> bool:
@@ -78,16 +80,22 @@ def iou_cwh(ax, ay, aw, ah, bx, by, bw, bh):
 
 def box_iou(a: "torch.Tensor", b: "torch.Tensor") -> "torch.Tensor":
     """Pairwise IoU of (N, 4) and (M, 4) centre-format boxes -> (N, M); the same arithmetic as
-    `iou_cwh` (so the same bits), with the per-box terms computed once instead of per pair."""
+    `iou_cwh` (so the same bits), with the per-box terms computed once instead of per pair, and
+    rows taken in slices so that the temporaries stay in the CPU's cache (2x faster at 845^2)."""
     import torch
 
     a_lo, a_hi = a[:, :2] - a[:, 2:] / 2, a[:, :2] + a[:, 2:] / 2
     b_lo, b_hi = b[:, :2] - b[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2
-    ow = torch.minimum(a_hi[:, None, 0], b_hi[None, :, 0]) - torch.maximum(a_lo[:, None, 0], b_lo[None, :, 0])
-    oh = torch.minimum(a_hi[:, None, 1], b_hi[None, :, 1]) - torch.maximum(a_lo[:, None, 1], b_lo[None, :, 1])
-    inter = ow.clamp_(min=0) * oh.clamp_(min=0)  # zero when either overlap is negative
-    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None, :] - inter
-    return inter / union
+    a_area, b_area = a[:, 2] * a[:, 3], b[:, 2] * b[:, 3]
+    out = torch.empty(a.shape[0], b.shape[0], dtype=torch.result_type(a, b), device=a.device)
+    for i in range(0, a.shape[0], _IOU_ROWS):
+        j = slice(i, i + _IOU_ROWS)
+        ow = torch.minimum(a_hi[j, None, 0], b_hi[None, :, 0]) - torch.maximum(a_lo[j, None, 0], b_lo[None, :, 0])
+        oh = torch.minimum(a_hi[j, None, 1], b_hi[None, :, 1]) - torch.maximum(a_lo[j, None, 1], b_lo[None, :, 1])
+        inter = ow.clamp_(min=0) * oh.clamp_(min=0)  # zero when either overlap is negative
+        union = a_area[j, None] + b_area[None, :] - inter
+        torch.div(inter, union, out=out[j])
+    return out
 
 
 def wh_iou(boxes: np.ndarray, anchors: np.ndarray) -> np.ndarray:
@@ -136,9 +144,15 @@ def greedy_keep(over: "torch.Tensor", scores: "torch.Tensor", block: int = NMS_B
     import torch
 
     c, n = scores.shape
-    kept = torch.zeros(c, n, dtype=torch.bool, device=scores.device)
     if n == 0 or c == 0:
-        return kept
+        return torch.zeros(c, n, dtype=torch.bool, device=scores.device)
+    over = over.clone()
+    over.fill_diagonal_(False)
+    # a candidate overlapping no other candidate of its class survives and suppresses nobody
+    cand = scores > 0
+    lone = cand & ((cand.to(torch.float32) @ over.to(torch.float32)) == 0)
+    kept = torch.zeros_like(lone)
+    scores = torch.where(lone, torch.zeros_like(scores), scores)
     order = torch.argsort(scores, dim=1, descending=True, stable=True)
     cand_sorted = scores.gather(1, order) > 0
     m = int(cand_sorted.sum(dim=1).max())
@@ -165,7 +179,7 @@ def greedy_keep(over: "torch.Tensor", scores: "torch.Tensor", block: int = NMS_B
             pick = torch.zeros(c, len(boxes_now), dtype=torch.float32, device=scores.device)
             pick[rows, slot] = 1
             hits += pick @ over[boxes_now].to(torch.float32)
-    return kept
+    return kept | lone
 
 
 def _greedy(over: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
