@@ -168,3 +168,25 @@ def test_size_option_resizes_a_copy(tmp_path):
     det = Detector(net, options=DetectOptions(size=128))
     assert det.input_size == (128, 128) and (net.net.width, net.net.height) == (64, 64)
     assert Detector(cfg, weights, DetectOptions(size=96, device="cpu")).input_size == (96, 96)
+
+
+def test_a_classifier_is_not_a_detector(golden):
+    from darkpy.errors import DataError
+
+    with pytest.raises(DataError, match="not a detector"):
+        Detector(golden / "cfg" / "g_classifier_mini.cfg", options=DetectOptions(device="cpu"))
+
+
+def test_class_map_needs_a_tree_network(tmp_path):
+    cfg, weights, _ = make_detector(tmp_path / "m")
+    with pytest.raises(UsageError, match="WordTree"):
+        Detector(cfg, weights, DetectOptions(class_map=[0, 1], device="cpu"))
+
+
+@pytest.mark.parametrize("command,flag", [("valid", "--thresh"), ("recall", "--nms")])
+def test_out_of_range_settings_are_one_line_errors(cli, tmp_path, command, flag):
+    from tests.eval.netdata import make_valid_set
+
+    s = make_valid_set(tmp_path / "set")
+    code, _, err = cli(command, s["data"], s["cfg"], s["weights"], "--workers", "0", flag, "1.5")
+    assert code == 2 and "must lie in [0, 1]" in err
