@@ -26,7 +26,11 @@ import numpy as np
 import torch
 
 from darkpy.boxes import center_to_corners, nms_obj, nms_sort
+from darkpy.detect.batches import image_batches, prepare_bgr
+from darkpy.detect.decode import decode, decode_mapped, tree_map_applies
 from darkpy.errors import DarkpyError, DataError, UsageError
+from darkpy.net.inference import Predictor
+from darkpy.net.model import load_network
 
 # Darknet's `detector test` / `darknet detect` defaults (src/detector.c, src/darknet.c).
 DEFAULT_THRESH = 0.5
@@ -245,8 +249,6 @@ class Detector:
 
     def __init__(self, cfg, weights: str | Path | None = None, options: DetectOptions | None = None,
                  **changes):
-        from darkpy.net.inference import Predictor
-
         options = options if options is not None else DetectOptions()
         if changes:
             options = replace(options, **changes)
@@ -256,8 +258,6 @@ class Detector:
             predictor = cfg
         else:
             if isinstance(cfg, (str, Path)):
-                from darkpy.net.model import load_network
-
                 net = load_network(cfg, weights, size=size, device=options.device)
                 size = None
             else:
@@ -272,8 +272,6 @@ class Detector:
                             file=getattr(predictor.net, "cfg_path", None))
         self.layers = layers
         if options.class_map is not None:
-            from darkpy.detect.decode import tree_map_applies
-
             if not tree_map_applies(predictor.net):
                 raise UsageError("a class map applies to WordTree networks (a [region] layer with tree=) only")
 
@@ -308,8 +306,6 @@ class Detector:
                base: Path | None = None) -> Iterator[DetectionResult]:
         """`detect`, one result at a time as batches finish (long lists, progress bars).
         `base`: folder a relative entry is also looked for in (an image list's own folder)."""
-        from darkpy.detect.batches import image_batches
-
         items = _as_list(images)
         on_error = on_error or _report
         w, h = self.input_size
@@ -324,11 +320,9 @@ class Detector:
 
     def prepare(self, image: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
         """The network input (C, H, W) for one uint8 array and the image's (width, height)."""
-        from darkpy.formats.image import from_bgr, prepare
-
         w, h = self.input_size
-        im = from_bgr(image[:, :, ::-1] if self.options.rgb and image.ndim == 3 else image)
-        return torch.from_numpy(prepare(im, w, h, self.options.letterbox)), (int(im.shape[2]), int(im.shape[1]))
+        bgr = image[:, :, ::-1] if self.options.rgb and image.ndim == 3 else image
+        return prepare_bgr(bgr, w, h, self.options.letterbox)
 
     def run_prepared(self, x: torch.Tensor, sizes: Sequence[tuple[int, int]],
                      sources: Sequence[str] | None = None, indices: Sequence[int] | None = None,
@@ -342,8 +336,6 @@ class Detector:
                     sources: Sequence[str] | None = None, indices: Sequence[int] | None = None,
                     images: Sequence[np.ndarray | None] | None = None) -> list[DetectionResult]:
         """Decode and NMS of the detection layers' outputs for a batch."""
-        from darkpy.detect.decode import decode, decode_mapped
-
         opts = self.options
         w, h = self.input_size
         if opts.class_map is not None:
