@@ -146,13 +146,17 @@ def greedy_keep(over: "torch.Tensor", scores: "torch.Tensor", block: int = NMS_B
     c, n = scores.shape
     if n == 0 or c == 0:
         return torch.zeros(c, n, dtype=torch.bool, device=scores.device)
-    over = over.clone()
-    over.fill_diagonal_(False)
-    # a candidate overlapping no other candidate of its class survives and suppresses nobody
     cand = scores > 0
-    lone = cand & ((cand.to(torch.float32) @ over.to(torch.float32)) == 0)
+    if int(cand.sum(dim=1).max()) > block:
+        # a candidate overlapping no other candidate of its class survives and suppresses nobody:
+        # settled by one product, so that the blocks below only see boxes in contention
+        over = over.clone()
+        over.fill_diagonal_(False)
+        lone = cand & ((cand.to(torch.float32) @ over.to(torch.float32)) == 0)
+        scores = torch.where(lone, torch.zeros_like(scores), scores)
+    else:
+        lone = torch.zeros_like(cand)
     kept = torch.zeros_like(lone)
-    scores = torch.where(lone, torch.zeros_like(scores), scores)
     order = torch.argsort(scores, dim=1, descending=True, stable=True)
     cand_sorted = scores.gather(1, order) > 0
     m = int(cand_sorted.sum(dim=1).max())
