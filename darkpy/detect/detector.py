@@ -48,7 +48,6 @@ NMS_KINDS = ("sort", "obj")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
-
 @dataclass
 class DetectOptions:
     """Everything that decides what a `Detector` returns.
