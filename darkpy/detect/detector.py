@@ -198,6 +198,18 @@ class DetectionResult:
         return self.probs.argmax(1) if self.probs.size else np.zeros(len(self.probs), np.int64)
 
     @property
+    def scores(self) -> np.ndarray:
+        """Each box's best class probability."""
+        return self.probs.max(1) if self.probs.size else np.zeros(len(self.probs))
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """The names of `class_ids` (None without names)."""
+        if self.names is None:
+            return None
+        return [self.names[c] if c < len(self.names) else str(c) for c in self.class_ids.tolist()]
+
+    @property
     def detections(self) -> list[Detection]:
         if self._detections is None:
             self._detections = self._make_detections()

@@ -135,6 +135,7 @@ def test_result_fields_on_a_known_box(tmp_path):
     (r,) = det.detect([img])
     assert isinstance(r, DetectionResult) and (r.width, r.height) == (128, 64)
     assert len(r) == 1 and r[0].name == "yellowish" and r.class_ids.tolist() == [0]
+    assert r.class_names == ["yellowish"] and r.scores.tolist() == [r[0].prob]
     np.testing.assert_allclose(r.rel_boxes, [[0.25, 0.0, 0.5, 1.0]], atol=1e-5)
     np.testing.assert_allclose(r.boxes, [[0, -32, 64, 32]], atol=1e-3)
     np.testing.assert_allclose(r.pixel_boxes, [[32, 0, 64, 64]], atol=1e-3)
