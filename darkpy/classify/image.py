@@ -22,24 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from darkpy.errors import DataError
-
-_TO_FLOAT = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
+from darkpy.formats.image import read_rgb
 
 
 def load_rgb(path: str | Path) -> np.ndarray:
-    """(H, W, 3) RGB float32 in [0, 1]; DataError naming the file when it cannot be read."""
-    import cv2
-
-    path = Path(path)
-    try:
-        raw = np.fromfile(str(path), dtype=np.uint8)
-    except (OSError, ValueError):
-        raise DataError("image not found or unreadable", file=path) from None
-    bgr = cv2.imdecode(raw, cv2.IMREAD_COLOR) if raw.size else None
-    if bgr is None:
-        raise DataError("cannot decode image", file=path)
-    return _TO_FLOAT[bgr[:, :, ::-1]]
+    """(H, W, 3) RGB float32 in [0, 1]; DataError naming the file when it cannot be read
+    (`darkpy.formats.image.read_rgb`, the reader of every command)."""
+    return read_rgb(path)
 
 
 def to_chw(im: np.ndarray) -> np.ndarray:

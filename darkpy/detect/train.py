@@ -19,7 +19,7 @@ from typing import Iterator
 
 import torch
 
-from darkpy.formats.datafile import read_data_file
+from darkpy.formats.datafile import DataConfig, data_config, read_data_file
 from darkpy.errors import CfgError, DataError
 from darkpy.train.engine import StepReport, Trainer
 from darkpy.detect.loader import DetectionSource, Request, RequestLoader, read_image_list
@@ -121,27 +121,18 @@ class DetectionTask:
             self.loader = None
 
 
-@dataclass
-class DataConfig:
-    classes: int
-    train: Path
-    names: Path | None
-    backup: Path
-    valid: Path | None
-
-
 def read_training_data(path: str | Path) -> DataConfig:
-    """The `.data` keys training needs; missing ones are errors naming the file."""
+    """The `.data` file as training needs it: `classes` and an existing `train=` list, else an
+    error naming the file and line."""
     data = read_data_file(path)
     classes = data.classes
     if classes < 1:
         raise DataError(f"'classes' must be at least 1, got {classes}", file=data.path, line=data.lines.get("classes"))
     train_value = data.require("train")
-    train = data.resolve("train")
-    if not train.exists():
+    config = data_config(data)
+    if not config.train.exists():
         raise DataError(f"training list '{train_value}' not found", file=data.path, line=data.lines.get("train"))
-    backup = data.resolve("backup", "backup/")
-    return DataConfig(classes, train, data.resolve("names"), backup, data.resolve("valid"))
+    return config
 
 
 @dataclass

@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from darkpy.formats.image import quiet_opencv
 from darkpy.errors import DataError, UsageError
 
 _END = object()
@@ -38,6 +39,7 @@ def open_capture(source: str | int):
     src = parse_source(source)
     if isinstance(src, str) and "://" not in src and not Path(src).is_file():
         raise DataError("video file not found", file=src)
+    quiet_opencv()  # darkpy says "cannot open ..." itself; OpenCV's [ WARN ] lines would repeat it
     cap = cv2.VideoCapture(src)
     if not cap.isOpened():
         what = f"camera {src}" if isinstance(src, int) else f"video {src}"

@@ -23,6 +23,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from darkpy.formats.labels import read_labels
+
 
 RECALL_THRESH = 0.001
 RECALL_IOU = 0.5
@@ -92,8 +94,6 @@ def nms_obj(boxes: torch.Tensor, objectness: torch.Tensor, thresh: float) -> tor
 
 def truth_boxes(label: Path) -> np.ndarray:
     """(n, 4) relative x, y, w, h of a label file (classes are not needed)."""
-    from darkpy.formats.labels import read_labels
-
     return read_labels(label)[:, 1:5].astype(np.float64)
 
 

@@ -42,18 +42,66 @@ def to_bgr(im: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
-def read_bgr(path: str | Path) -> np.ndarray:
-    """Decode an image file with OpenCV (uint8 BGR); DataError when it cannot be read."""
+_QUIET = False
+
+
+def quiet_opencv() -> None:
+    """Silence OpenCV's own `[ WARN ]` lines: darkpy prints one line of its own for a bad image."""
+    global _QUIET
+    if _QUIET:
+        return
     import cv2
 
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    except AttributeError:  # pragma: no cover - builds without the logging module
+        cv2.setLogLevel(0)
+    _QUIET = True
+
+
+def _why_undecodable(data: np.ndarray) -> str:
+    head = data[:3].tobytes()
+    if head == b"\xff\xd8\xff":
+        tail = data[-4096:].tobytes()
+        if b"\xff\xd9" not in tail:
+            return "truncated JPEG (no end-of-image marker)"
+        return "corrupt JPEG data"
+    if data[:8].tobytes() == b"\x89PNG\r\n\x1a\n":
+        return "truncated or corrupt PNG"
+    return "cannot decode image (not an image, or a format OpenCV cannot read)"
+
+
+def read_bgr(path: str | Path) -> np.ndarray:
+    """THE image reader of every command (uint8 BGR, decoded by OpenCV from the file's bytes).
+
+    One decision for damaged files: an image OpenCV cannot decode completely (a truncated JPEG,
+    say) is a DataError naming the file, and every command skips it with that one line
+    (`detect`, `map`/`valid`/`recall`, training, the classifier; `data check --decode` lists
+    it). `cv2.imread` would instead return a half-grey picture of a truncated JPEG after printing
+    libjpeg's warning, so it is not used anywhere."""
+    import cv2
+
+    quiet_opencv()
     path = Path(path)
-    if not path.is_file():
-        raise DataError("image not found", file=path)
-    data = np.fromfile(str(path), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if img is None:
-        raise DataError("cannot decode image (not an image, or a format OpenCV cannot read)", file=path)
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except FileNotFoundError:
+        raise DataError("image not found", file=path) from None
+    except (OSError, ValueError) as exc:
+        if not path.is_file():
+            raise DataError("image not found", file=path) from None
+        raise DataError(f"cannot read image: {getattr(exc, 'strerror', None) or exc}", file=path) from None
+    if not data.size:
+        raise DataError("empty image file", file=path)
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if img is None or not img.size:
+        raise DataError(_why_undecodable(data), file=path)
     return img
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """(H, W, 3) RGB float32 in [0, 1] (pixel / 255, as Darknet), from `read_bgr`."""
+    return _TO_FLOAT[read_bgr(path)[:, :, ::-1]]
 
 
 def load_image_color(path: str | Path) -> np.ndarray:
