@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from darkpy.errors import DarkpyError, DataError
+from darkpy.formats.image import from_bgr, prepare, read_bgr
 
 
 @dataclass
@@ -44,8 +45,6 @@ class ImageSet(torch.utils.data.Dataset):
         return len(self.entries)
 
     def __getitem__(self, i: int) -> LoadedImage:
-        from darkpy.formats.image import from_bgr, prepare, read_bgr
-
         entry = self.entries[i]
         try:
             bgr = read_bgr(find_image(entry, self.base))

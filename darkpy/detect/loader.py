@@ -29,6 +29,7 @@ from darkpy.train.augment import augment_detection
 from darkpy.errors import DataError
 from darkpy.formats.image import read_rgb as read_image_rgb
 from darkpy.formats.labels import label_file, read_label_file, resolve_entry
+from darkpy.formats.datafile import read_list
 
 MISSING_LABELS = "missing-labels"
 
@@ -177,8 +178,6 @@ def _identity(x):
 
 
 def read_image_list(path: str | Path) -> list[str]:
-    from darkpy.formats.datafile import read_list
-
     paths = read_list(path)
     if not paths:
         raise DataError("the training list is empty", file=path)

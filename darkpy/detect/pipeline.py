@@ -25,6 +25,10 @@ from darkpy.boxes import nms_sort
 from darkpy.detect.decode import RawBoxes, decode
 from darkpy.errors import DataError
 from darkpy.formats.image import IMAGE_SUFFIXES, from_bgr, prepare
+from darkpy.detect.decode import decode_mapped
+from darkpy.formats.datafile import read_list
+from darkpy.net.inference import Predictor
+from darkpy.detect.batches import detection_layers, image_batches
 
 # Darknet's `detector test` / `darknet detect` defaults (src/detector.c, src/darknet.c).
 DEFAULT_THRESH = 0.5
@@ -106,8 +110,6 @@ def postprocess(layers, outputs: Sequence[torch.Tensor], net_w: int, net_h: int,
     (a `map=` file's tree nodes, e.g. coco9k.map) a WordTree network reports one class per
     listed node, as Darknet's `get_network_boxes` does when given a map."""
     if class_map is not None:
-        from darkpy.detect.decode import decode_mapped
-
         raws = decode_mapped(layers, outputs, net_w, net_h, image_sizes, thresh, class_map, letterbox)
     else:
         raws = decode(layers, outputs, net_w, net_h, image_sizes, thresh, hier_thresh, letterbox)
@@ -123,8 +125,6 @@ def postprocess(layers, outputs: Sequence[torch.Tensor], net_w: int, net_h: int,
 def expand_inputs(items: Iterable[str], stdin=None) -> list[str]:
     """Image paths from command-line items: files, folders (their images, sorted), globs, `.txt`
     lists (one path per line, as Darknet's lists) and `-` (a list read from stdin)."""
-    from darkpy.formats.datafile import read_list
-
     paths: list[str] = []
     for item in items:
         item = str(item)
@@ -156,11 +156,8 @@ def _report(path: str, message: str) -> None:
 
 def _run(predictor, paths, thresh, hier_thresh, nms, letterbox, batch, names, keep_probs, keep_image,
          workers, on_error, class_map=None):
-    from darkpy.net.inference import Predictor
-
     if not isinstance(predictor, Predictor):
         predictor = Predictor(predictor)
-    from darkpy.detect.batches import detection_layers, image_batches
 
     net = predictor.model
     net_w, net_h = net.net.width, net.net.height
@@ -207,8 +204,6 @@ def detect_array(predictor, bgr: np.ndarray, thresh: float = DEFAULT_THRESH,
 def detect_arrays(predictor, images: Sequence[np.ndarray], thresh: float = DEFAULT_THRESH,
                   hier_thresh: float = DEFAULT_HIER_THRESH, nms: float = DEFAULT_NMS, letterbox: bool = True,
                   names: Sequence[str] | None = None) -> list[list[Detection]]:
-    from darkpy.net.inference import Predictor
-
     if not isinstance(predictor, Predictor):
         predictor = Predictor(predictor)
     net = predictor.model

@@ -21,6 +21,9 @@ import numpy as np
 
 from darkpy.formats.image import quiet_opencv
 from darkpy.errors import DataError, UsageError
+from darkpy.detect.pipeline import draw_detections, postprocess
+from darkpy.formats.image import from_bgr, prepare
+from darkpy.net.inference import Predictor
 
 _END = object()
 
@@ -175,9 +178,6 @@ def run_video(predictor, source: str | int, out: str | Path | None = None, frame
     given, or when no window can be shown (then `predictions.mp4` by default)."""
     import torch
 
-    from darkpy.detect.pipeline import draw_detections, postprocess
-    from darkpy.formats.image import from_bgr, prepare
-    from darkpy.net.inference import Predictor
 
     if frames is not None and frames < 1:
         raise UsageError("--frames must be at least 1")

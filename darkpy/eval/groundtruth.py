@@ -13,13 +13,13 @@ from darkpy.errors import DataError
 from darkpy.eval.boxes import GroundTruth
 from darkpy.eval.results import coco_image_id, image_key
 from darkpy.formats.labels import label_file, read_labels
+from darkpy.formats.imagesize import ImageUnreadable
+from darkpy.formats.imagesize import image_size as header_size
+from darkpy.detect.batches import find_image
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
     """(width, height) from the file header (darkpy.formats.imagesize), as a DataError when unreadable."""
-    from darkpy.formats.imagesize import ImageUnreadable
-    from darkpy.formats.imagesize import image_size as header_size
-
     try:
         return header_size(path)
     except ImageUnreadable as exc:
@@ -29,8 +29,6 @@ def image_size(path: str | Path) -> tuple[int, int]:
 
 
 def _find_image(entry: str, list_dir: Path) -> Path | None:
-    from darkpy.detect.batches import find_image
-
     path = find_image(entry, list_dir)
     return path if path.is_file() else None
 

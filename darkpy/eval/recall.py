@@ -24,6 +24,11 @@ import numpy as np
 import torch
 
 from darkpy.formats.labels import read_labels
+from darkpy.boxes import box_iou
+from darkpy.detect.decode import decode
+from darkpy.eval.run import _skip_message
+from darkpy.detect.batches import detection_layers, image_batches
+from darkpy.net.inference import Predictor
 
 
 RECALL_THRESH = 0.001
@@ -71,8 +76,6 @@ class RecallReport:
 def nms_obj(boxes: torch.Tensor, objectness: torch.Tensor, thresh: float) -> torch.Tensor:
     """Darknet's `do_nms_obj`: boxes by decreasing objectness; a live box zeroes the objectness of
     every later live box overlapping it with IoU > thresh. Returns the new objectness."""
-    from darkpy.boxes import box_iou
-
     obj = objectness.clone()
     if thresh <= 0:
         return obj
@@ -105,11 +108,6 @@ def recall(net, entries: Sequence[str], labels: Sequence[Path], *, base: Path | 
     """Run `net` over `entries` (with their `labels` files, in the same order) and count."""
     from tqdm import tqdm
 
-    from darkpy.boxes import box_iou
-    from darkpy.detect.decode import decode
-    from darkpy.eval.run import _skip_message
-    from darkpy.detect.batches import detection_layers, image_batches
-    from darkpy.net.inference import Predictor
 
     predictor = net if isinstance(net, Predictor) else Predictor(net)
     model = predictor.model

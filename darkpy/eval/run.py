@@ -27,6 +27,9 @@ from darkpy.eval.boxes import Detections, center_to_corners
 from darkpy.eval.results import (
     VOC_PREFIX, default_category_ids, image_key, coco_image_id, read_category_map, write_coco_results,
     write_imagenet_results, write_voc_results)
+from darkpy.boxes import nms_sort
+from darkpy.detect.decode import decode
+from darkpy.net.inference import Predictor
 
 VALID_THRESH = 0.005
 VALID_HIER = 0.5
@@ -67,9 +70,6 @@ def run_detector(net, entries: Sequence[str], *, base: Path | None = None, batch
 
     from tqdm import tqdm
 
-    from darkpy.boxes import nms_sort
-    from darkpy.detect.decode import decode
-    from darkpy.net.inference import Predictor
 
     if predictor is None:
         predictor = net if isinstance(net, Predictor) else Predictor(net)

@@ -121,21 +121,33 @@ def read_data_config(path: str | Path) -> DataConfig:
     return data_config(read_data_file(path))
 
 
-def read_names(path: str | Path) -> list[str]:
-    """One class name per line, as Darknet's `get_labels` reads them (blank lines kept out)."""
+def read_lines(path: str | Path, what: str) -> list[str]:
+    """The lines of a small text file (names, lists, maps); a read error is one line naming it."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:
-        raise DataError(f"cannot read names file: {exc.strerror}", file=path) from None
-    return [line.strip() for line in lines if line.strip()]
+        raise DataError(f"cannot read {what}: {exc.strerror}", file=path) from None
+
+
+def read_names(path: str | Path) -> list[str]:
+    """One class name per line, as Darknet's `get_labels` reads them (blank lines kept out)."""
+    return [line.strip() for line in read_lines(path, "names file") if line.strip()]
 
 
 def read_list(path: str | Path) -> list[str]:
     """An image list: one path per line (blank lines and trailing spaces ignored)."""
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        raise DataError(f"cannot read list: {exc.strerror}", file=path) from None
-    return [line.strip() for line in lines if line.strip()]
+    return [line.strip() for line in read_lines(path, "list") if line.strip()]
+
+
+def read_map(path: str | Path) -> list[int]:
+    """A Darknet `map=` file: one integer per line, the id written for each class in turn."""
+    out = []
+    for number, raw in enumerate(read_lines(path, "map file"), 1):
+        if not raw.strip():
+            continue
+        try:
+            out.append(int(raw.strip()))
+        except ValueError:
+            raise DataError(f"expected an integer, got {raw.strip()!r}", file=path, line=number) from None
+    return out

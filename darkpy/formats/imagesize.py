@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from darkpy.errors import DataError
+from darkpy.formats.image import read_bgr
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
@@ -74,8 +76,6 @@ def image_size(path: str | Path, decode: bool = False) -> tuple[int, int]:
         if width <= 0 or height <= 0:
             raise ImageUnreadable(f"header says {width}x{height}")
         return width, height
-    from darkpy.errors import DataError
-    from darkpy.formats.image import read_bgr
 
     if not Path(path).exists():
         raise FileNotFoundError(path)

@@ -18,6 +18,8 @@ from torch import nn
 
 from darkpy.errors import UsageError
 from darkpy.wordtree.hierarchy import group_softmax
+from darkpy.net.inference import forward_detections
+from darkpy.net.inference import fuse
 
 
 def require_onnx():
@@ -71,8 +73,6 @@ class _DetectionOutputs(nn.Module):
         self.net = net
 
     def forward(self, x):
-        from darkpy.net.inference import forward_detections
-
         outs = forward_detections(self.net, x)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
@@ -90,7 +90,6 @@ def export_onnx(net, path: str | Path, size: int | tuple[int, int] | None = None
     (width, height)); `dynamic` makes batch, height and width symbolic (any multiple of 32 then
     works, as in Darknet). Returns the path."""
     require_onnx()
-    from darkpy.net.inference import fuse
 
     model = fuse(net) if fuse_bn else copy.deepcopy(net)
     model = model.cpu().float().eval()

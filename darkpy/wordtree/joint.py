@@ -39,10 +39,13 @@ import torch
 
 from darkpy.train.augment import augment_detection
 from darkpy.errors import CfgError, DataError, UsageError
+from darkpy.formats.datafile import read_map, read_names
 from darkpy.formats.labels import MARK, MARK_MIN, label_file, parse_label_text
-from darkpy.detect.train import DetectionTask
+from darkpy.detect.task import DetectionTask
 from darkpy.train.engine import StepReport
-from darkpy.detect.loader import MISSING_LABELS, DetectionSource, Request, missing_labels_message, read_image_list
+from darkpy.detect.loader import (MISSING_LABELS, DetectionSource, Request, missing_labels_message,
+                                  read_image_list, read_rgb)
+from darkpy.classify.labels import LabelMatcher
 
 DEFAULT_RATIO = 4.0      # YOLO9000: at most 4 ImageNet images per COCO image
 SHOWN = 5
@@ -104,8 +107,6 @@ class PathClasses:
 
     def matches(self, path: str) -> list[int]:
         if self._matcher is None:
-            from darkpy.classify.labels import LabelMatcher
-
             self._matcher = LabelMatcher(self.labels)
         return self._matcher.matches(path)
 
@@ -214,8 +215,6 @@ class JointSource(DetectionSource):
         return boxes, marks
 
     def _read_image(self, path: str, warnings: list):
-        from darkpy.detect.loader import read_rgb
-
         return read_rgb(path, warnings)
 
     def load(self, req: Request) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]]:
@@ -289,18 +288,8 @@ class JointTask(DetectionTask):
         return lines
 
 
-def _read_map(path: Path, data) -> list[int]:
-    try:
-        return [int(v) for v in path.read_text().split()]
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read map= file {path}: {exc}", file=data.path,
-                        line=data.lines.get("map")) from None
-
-
 def path_rule(data, classes: int) -> PathClasses | None:
     """The class-from-path rule of a `.data` file (`labels=`, optional `map=`), or None."""
-    from darkpy.formats.datafile import read_names
-
     if data.get("labels") is None:
         return None
     labels = read_names(data.resolve("labels"))
@@ -308,7 +297,7 @@ def path_rule(data, classes: int) -> PathClasses | None:
         raise DataError("the labels= list is empty", file=data.path, line=data.lines.get("labels"))
     mapping = None
     if data.get("map") is not None:
-        m = _read_map(data.resolve("map"), data)
+        m = read_map(data.resolve("map"))
         if len(m) == len(labels):
             mapping = m
         elif len(labels) != classes:

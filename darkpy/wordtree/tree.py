@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from darkpy.errors import DataError
+from darkpy.fileio import write_text_atomic
 
 
 @dataclass
@@ -165,8 +166,6 @@ def check_tree(path: str | Path) -> Tree:
 
 
 def write_tree(tree: Tree, path: str | Path) -> None:
-    from darkpy.fileio import write_text_atomic
-
     write_text_atomic(path, "".join(f"{name} {int(p)}\n" for name, p in zip(tree.names, tree.parent)))
 
 
