@@ -28,13 +28,13 @@ from typing import Any
 import numpy as np
 
 from darkpy.charts import Chart
+from darkpy.detect.detector import DetectOptions, Detector
 from darkpy.errors import UsageError
 from darkpy.eval import evaluate
 from darkpy.eval.groundtruth import gt_from_labels
 from darkpy.eval.results import as_voc_written
 from darkpy.eval.run import class_map_for, run_detector, valid_setup
 from darkpy.fileio import atomic_write, write_text_atomic
-from darkpy.net.inference import Predictor
 from darkpy.train.engine import Hook
 
 
@@ -64,14 +64,13 @@ class MapEvaluator:
     # -- scoring -------------------------------------------------------------------------------
     def score(self, net, size: tuple[int, int] | None = None) -> tuple[float, Any]:
         """mAP of `net` (left untouched: a fused copy is run) at `size` (default: its current one)."""
-        predictor = Predictor(net)
-        if size is not None and (predictor.model.net.width, predictor.model.net.height) != tuple(size):
-            predictor.model.resize(*size)
+        width, height = size if size is not None else (None, None)
+        options = DetectOptions.valid(batch=self.batch, workers=self.workers, width=width, height=height,
+                                      class_map=class_map_for(self.setup, net))
         skipped = []
-        result = run_detector(net, self.setup.entries, base=self.setup.list_path.parent, batch=self.batch,
-                              workers=self.workers, predictor=predictor, progress=False,
-                              on_skip=lambda e, why: skipped.append(e),
-                              class_map=class_map_for(self.setup, net))
+        result = run_detector(Detector(net, options=options), self.setup.entries,
+                              base=self.setup.list_path.parent, progress=False,
+                              on_skip=lambda e, why: skipped.append(e))
         truth = self.truth
         if result.skipped:
             truth = gt_from_labels(self.setup.list_path, self.setup.names, sizes=self.truth.sizes,
