@@ -14,7 +14,14 @@ the tests compare them with.
 """
 from __future__ import annotations
 
+import atexit
+import os
+import sys
+import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -71,14 +78,71 @@ def _why_undecodable(data: np.ndarray) -> str:
     return "cannot decode image (not an image, or a format OpenCV cannot read)"
 
 
+_STDERR_LOCK = threading.Lock()
+# libjpeg's warnings that mean pixels are missing or wrong ("premature end of data segment",
+# "bad Huffman code": the rest of the picture is grey or garbage) refuse the image; "N extraneous
+# bytes before marker", common in real data sets and harmless, does not.
+
+
+def _damaged(line: bytes) -> bool:
+    return line.startswith(b"Premature end") or (line.startswith(b"Corrupt JPEG data")
+                                                 and b"extraneous bytes" not in line)
+
+
+_CAPTURE: dict[int, object] = {}   # pid -> the temporary file this process captures into
+
+
+@contextmanager
+def _c_stderr() -> Iterator[list[bytes]]:
+    """Collect what C code writes to file descriptor 2 meanwhile (libjpeg prints its warnings
+    there, past OpenCV's logging). Output of other threads that lands there in the meantime is
+    written back to stderr afterwards, so nothing else is lost."""
+    lines: list[bytes] = []
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (AttributeError, ValueError, OSError):  # pragma: no cover - no usable fd 2
+            yield lines
+            return
+        tmp = _CAPTURE.get(os.getpid())
+        if tmp is None:
+            tmp = _CAPTURE[os.getpid()] = tempfile.TemporaryFile()
+            atexit.register(tmp.close)
+        fd = tmp.fileno()
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.dup2(fd, 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            size = os.lseek(fd, 0, os.SEEK_END)
+            if size:
+                os.lseek(fd, 0, os.SEEK_SET)
+                other = []
+                for line in os.read(fd, size).splitlines(keepends=True):
+                    (lines if _is_libjpeg(line) else other).append(line)
+                if other:
+                    os.write(2, b"".join(other))
+
+
+def _is_libjpeg(line: bytes) -> bool:
+    return line.startswith((b"Corrupt JPEG data", b"Premature end of JPEG", b"Invalid JPEG", b"Warning: unknown JFIF",
+                            b"Unsupported marker", b"Inconsistent progression"))
+
+
 def read_bgr(path: str | Path) -> np.ndarray:
     """THE image reader of every command (uint8 BGR, decoded by OpenCV from the file's bytes).
 
     One decision for damaged files: an image OpenCV cannot decode completely (a truncated JPEG,
     say) is a DataError naming the file, and every command skips it with that one line
     (`detect`, `map`/`valid`/`recall`, training, the classifier; `data check --decode` lists
-    it). `cv2.imread` would instead return a half-grey picture of a truncated JPEG after printing
-    libjpeg's warning, so it is not used anywhere."""
+    it). So is a JPEG whose data libjpeg finds cut short ("premature end of data segment"), which
+    OpenCV would decode with grey where the data is missing; libjpeg's harmless warnings (extra
+    bytes before a marker) are silenced. `cv2.imread` returns a half-grey picture of a truncated
+    JPEG after printing libjpeg's warning, so it is not used anywhere."""
     import cv2
 
     quiet_opencv()
@@ -93,7 +157,15 @@ def read_bgr(path: str | Path) -> np.ndarray:
         raise DataError(f"cannot read image: {getattr(exc, 'strerror', None) or exc}", file=path) from None
     if not data.size:
         raise DataError("empty image file", file=path)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if data[:3].tobytes() != b"\xff\xd8\xff":
+        img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    else:  # a JPEG: libjpeg says on stderr when data is missing, and decodes the rest as grey
+        with _c_stderr() as said:
+            img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        damage = [line for line in said if _damaged(line)]
+        if img is not None and damage:
+            raise DataError("truncated or corrupt JPEG data (libjpeg: "
+                            f"{damage[0].decode('ascii', 'replace').strip()})", file=path)
     if img is None or not img.size:
         raise DataError(_why_undecodable(data), file=path)
     return img

@@ -99,3 +99,30 @@ def test_detect_and_map_skip_it_too(tmp_path):
     assert [e for e, _ in skipped] == [str(bad)] and str(bad) not in res.entries
     truth = gt_from_labels(vset["list"], ["a", "b"], sizes=res.sizes, entries=res.entries)
     assert "cut" not in truth.images and len(truth.images) == 4
+
+
+def test_jpeg_with_missing_data_is_refused_and_harmless_warnings_are_silent(tmp_path, capfd):
+    """OpenCV decodes a JPEG whose data is cut short but still ends with an end marker (grey
+    where data is missing: libjpeg prints "premature end of data segment"), or whose data is
+    garbled ("bad Huffman code"): refused like a truncated file. Extra bytes before a marker
+    (common in real data sets) are harmless: decoded, and nothing printed."""
+    import cv2
+
+    from darkpy.formats.image import read_bgr
+
+    img = (np.random.default_rng(1).random((128, 128, 3)) * 255).astype(np.uint8)
+    good = cv2.imencode(".jpg", img)[1].tobytes()
+    (tmp_path / "cut.jpg").write_bytes(good[: len(good) // 2] + b"\xff\xd9")
+    garbled = bytearray(good)
+    i = len(good) // 2
+    garbled[i:i + 40] = b"\xff\x00" * 20
+    garbled[i + 50:i + 52] = b"\xff\xd0"                      # a stray restart marker: bad Huffman code
+    (tmp_path / "garbled.jpg").write_bytes(bytes(garbled))
+    for name in ("cut.jpg", "garbled.jpg"):
+        with pytest.raises(DataError, match=name + r": truncated or corrupt JPEG data \(libjpeg: Corrupt JPEG"):
+            read_bgr(tmp_path / name)
+    end = good.rfind(b"\xff\xd9")
+    (tmp_path / "extra.jpg").write_bytes(good[:end] + b"\x00\x01\x02" + good[end:])
+    assert read_bgr(tmp_path / "extra.jpg").shape == (128, 128, 3)
+    err = capfd.readouterr().err
+    assert "Corrupt JPEG" not in err and "premature" not in err, err
