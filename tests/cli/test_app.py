@@ -47,3 +47,14 @@ def test_every_registered_command_is_listed_and_has_working_help(cli):
         assert not re.search(r"not (yet )?(implemented|built)|coming soon|TODO", text, re.I), path
 
 
+
+
+def test_repeated_cfg_key_is_one_warning_line(tmp_path, repo):
+    cfg = tmp_path / "dup.cfg"
+    cfg.write_text("[net]\nwidth=32\nheight=32\nchannels=3\nwidth=64\n[convolutional]\nfilters=4\nsize=1\n"
+                   "activation=linear\n")
+    proc = subprocess.run([sys.executable, "-m", "darkpy", "summary", str(cfg)], cwd=repo, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"darkpy: warning: {cfg}:5: 'width' repeated in [net]; Darknet keeps the first value (32, line 2)"]
