@@ -5,6 +5,7 @@ ONNX export, detection decoding and the classifier (YOLO9000, Darknet's `tree.c`
   node's value is P(node | parent).
 - `hierarchy_predictions`: conditional -> absolute probabilities, P(node) = P(node | parent) *
   P(parent), down the tree (Darknet's `hierarchy_predictions`); optionally leaves only.
+- `path_probability`: the same product for one node per row (the region loss's class term);
 - `darknet_walk`: Darknet's `hierarchy_top_prediction`, the top-down walk that picks the class of
   a detection. It is kept as its own function because it is a choice: Darknet walks over the
   ABSOLUTE probabilities that `hierarchy_predictions` leaves and multiplies them again along the
@@ -54,6 +55,13 @@ def hierarchy_predictions(cond: torch.Tensor, tree: Tree, only_leaves: bool = Fa
         leaf = torch.as_tensor(np.asarray(tree.leaf), device=out.device)
         out = torch.where(leaf, out, torch.zeros_like(out))
     return out
+
+
+def path_probability(cond: torch.Tensor, path: torch.Tensor) -> torch.Tensor:
+    """P(node) for one node per row: the product of the conditional probabilities (..., n) on
+    its path to the top, `path` (..., n) marking the node and its ancestors (`Tree.ancestors_mask`
+    rows). Darknet's `get_hierarchy_probability`, as the region loss uses it."""
+    return torch.where(path, cond, torch.ones_like(cond)).prod(dim=-1)
 
 
 def _group_table(tree: Tree, device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -21,6 +21,9 @@ def test_every_user_calls_the_same_functions():
     assert decode.hierarchy_predictions is predict.hierarchy_predictions is task.hierarchy_predictions \
         is hierarchy.hierarchy_predictions
     assert decode.hierarchy_top_prediction is hierarchy.darknet_walk
+    import darkpy.detect.loss as loss
+
+    assert loss.path_probability is hierarchy.path_probability
 
 
 def test_group_softmax_any_axis_and_sums_to_one_per_group():
@@ -47,3 +50,12 @@ def test_darknet_walk_multiplies_absolute_probabilities():
     absolute = hierarchy.hierarchy_predictions(cond, TREE)
     assert hierarchy.darknet_walk(absolute, TREE, 0.6).tolist() == [2]     # 0.648 * 0.504 < 0.6
     assert hierarchy.darknet_walk(absolute, TREE, 0.65).tolist() == [0]    # 0.648 is not above 0.65
+
+
+def test_path_probability_is_the_absolute_probability_of_the_node():
+    cond = torch.rand(5, 9, dtype=torch.float64)
+    absolute = hierarchy.hierarchy_predictions(cond, TREE)
+    ancestors = torch.as_tensor(TREE.ancestors_mask())
+    for node in range(9):
+        got = hierarchy.path_probability(cond, ancestors[node].expand(5, -1))
+        assert torch.allclose(got, absolute[:, node])
