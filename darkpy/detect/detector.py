@@ -25,11 +25,10 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from darkpy.boxes import nms_obj, nms_sort
-from darkpy.errors import DarkpyError, DataError, UsageError
-from darkpy.detect.batches import image_batches
+from darkpy.boxes import center_to_corners, nms_obj, nms_sort
+from darkpy.detect.batches import image_batches, prepare_bgr
 from darkpy.detect.decode import decode, decode_mapped, tree_map_applies
-from darkpy.formats.image import from_bgr, prepare
+from darkpy.errors import DarkpyError, DataError, UsageError
 from darkpy.net.inference import Predictor
 from darkpy.net.model import load_network
 
@@ -47,7 +46,6 @@ RECALL_NMS = 0.4
 
 NMS_KINDS = ("sort", "obj")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-
 
 
 @dataclass
@@ -183,10 +181,7 @@ class DetectionResult:
 
     @property
     def boxes(self) -> np.ndarray:
-        r = self.rel_boxes
-        scale = np.array([self.width, self.height], np.float64)
-        half = r[:, 2:] / 2
-        return np.concatenate([(r[:, :2] - half) * scale, (r[:, :2] + half) * scale], 1)
+        return center_to_corners(self.rel_boxes) * np.array([self.width, self.height] * 2, np.float64)
 
     @property
     def pixel_boxes(self) -> np.ndarray:
@@ -201,6 +196,18 @@ class DetectionResult:
     def class_ids(self) -> np.ndarray:
         """Each box's best class."""
         return self.probs.argmax(1) if self.probs.size else np.zeros(len(self.probs), np.int64)
+
+    @property
+    def scores(self) -> np.ndarray:
+        """Each box's best class probability."""
+        return self.probs.max(1) if self.probs.size else np.zeros(len(self.probs))
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """The names of `class_ids` (None without names)."""
+        if self.names is None:
+            return None
+        return [self.names[c] if c < len(self.names) else str(c) for c in self.class_ids.tolist()]
 
     @property
     def detections(self) -> list[Detection]:
@@ -325,8 +332,8 @@ class Detector:
     def prepare(self, image: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
         """The network input (C, H, W) for one uint8 array and the image's (width, height)."""
         w, h = self.input_size
-        im = from_bgr(image[:, :, ::-1] if self.options.rgb and image.ndim == 3 else image)
-        return torch.from_numpy(prepare(im, w, h, self.options.letterbox)), (int(im.shape[2]), int(im.shape[1]))
+        bgr = image[:, :, ::-1] if self.options.rgb and image.ndim == 3 else image
+        return prepare_bgr(bgr, w, h, self.options.letterbox)
 
     def run_prepared(self, x: torch.Tensor, sizes: Sequence[tuple[int, int]],
                      sources: Sequence[str] | None = None, indices: Sequence[int] | None = None,

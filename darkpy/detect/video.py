@@ -19,6 +19,8 @@ from typing import Callable
 
 import numpy as np
 
+from darkpy.detect.detector import Detector
+from darkpy.detect.pipeline import draw_detections
 from darkpy.errors import DataError, UsageError
 from darkpy.formats.image import quiet_opencv
 from darkpy.detect.detector import Detector

@@ -24,9 +24,8 @@ import numpy as np
 import torch
 
 from darkpy.boxes import box_iou, nms_obj  # noqa: F401  (nms_obj re-exported)
-from darkpy.detect.detector import RECALL_NMS, RECALL_THRESH
+from darkpy.detect.detector import RECALL_NMS, RECALL_THRESH, DetectOptions, Detector
 from darkpy.formats.labels import read_labels
-from darkpy.detect.detector import DetectOptions, Detector
 from darkpy.eval.run import _skip_message
 
 RECALL_IOU = 0.5
@@ -82,7 +81,6 @@ def recall(net, entries: Sequence[str], labels: Sequence[Path], *, base: Path | 
     """Run `net` (a Network, Predictor or a `Detector` with `DetectOptions.recall()`-style options)
     over `entries` (with their `labels` files, in the same order) and count."""
     from tqdm import tqdm
-
 
     if isinstance(net, Detector):
         detector = net
