@@ -15,6 +15,7 @@ import torch
 
 from darkpy.errors import DarkpyError
 from darkpy.formats.image import from_bgr, prepare, read_bgr
+from darkpy.formats.labels import resolve_entry
 
 
 @dataclass
@@ -25,15 +26,6 @@ class LoadedImage:
     image: np.ndarray | None = None      # the BGR image, when asked for (drawing)
     error: DarkpyError | None = None
     index: int = 0                       # position in the input
-
-
-def find_image(entry: str, base: Path | None) -> Path:
-    """A list entry as written (Darknet reads it relative to the working directory), else beside the list."""
-    p = Path(entry)
-    if p.is_file() or base is None or p.is_absolute():
-        return p
-    beside = base / entry
-    return beside if beside.is_file() else p
 
 
 class ImageSet(torch.utils.data.Dataset):
@@ -55,7 +47,7 @@ class ImageSet(torch.utils.data.Dataset):
                 bgr = entry[:, :, ::-1] if self.rgb and entry.ndim == 3 else entry
                 entry = f"<array {i}>"
             else:
-                bgr = read_bgr(find_image(entry, self.base))
+                bgr = read_bgr(resolve_entry(entry, self.base))
             x, size = prepare_bgr(bgr, self.w, self.h, self.letterbox)
         except DarkpyError as exc:
             return LoadedImage(entry, None, None, error=exc, index=i)

@@ -12,10 +12,9 @@ from darkpy.formats.datafile import read_list
 from darkpy.errors import DataError
 from darkpy.eval.boxes import GroundTruth
 from darkpy.eval.results import coco_image_id, image_key
-from darkpy.formats.labels import label_file, read_labels
+from darkpy.formats.labels import label_file, read_labels, resolve_entry
 from darkpy.formats.imagesize import ImageUnreadable
 from darkpy.formats.imagesize import image_size as header_size
-from darkpy.detect.batches import find_image
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
@@ -29,7 +28,7 @@ def image_size(path: str | Path) -> tuple[int, int]:
 
 
 def _find_image(entry: str, list_dir: Path) -> Path | None:
-    path = find_image(entry, list_dir)
+    path = resolve_entry(entry, list_dir)
     return path if path.is_file() else None
 
 

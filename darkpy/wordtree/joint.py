@@ -40,7 +40,7 @@ import torch
 from darkpy.train.augment import augment_detection
 from darkpy.errors import CfgError, DataError, UsageError
 from darkpy.formats.datafile import read_map, read_names
-from darkpy.formats.labels import MARK, MARK_MIN, label_file, parse_label_text
+from darkpy.formats.labels import MARK, MARK_MIN, label_file, parse_label_text, resolve_entry
 from darkpy.detect.task import DetectionTask
 from darkpy.train.engine import StepReport
 from darkpy.detect.loader import (MISSING_LABELS, DetectionSource, Request, missing_labels_message,
@@ -356,13 +356,7 @@ def make_detection_task(net, paths: list[str], config, opts, *, list_dir: str = 
     elif opts.class_ratio is not None:
         raise UsageError("--class-ratio needs a `classify = LIST` entry in the .data file")
     cls_dir = str(Path(data.resolve("classify")).parent) if classify is not None else ""
-    task = JointTask(net, paths, classes, rule=rule, cls_paths=[_beside(p, cls_dir) for p in cls_paths],
-                     cls_classes=cls_classes, ratio=ratio, workers=opts.workers, list_dir=list_dir)
+    cls_paths = [str(resolve_entry(p, cls_dir or None)) for p in cls_paths]   # relative: beside the list
+    task = JointTask(net, paths, classes, rule=rule, cls_paths=cls_paths, cls_classes=cls_classes, ratio=ratio,
+                     workers=opts.workers, list_dir=list_dir)
     return task
-
-
-def _beside(path: str, folder: str) -> str:
-    """A relative path of the classify= list: as written if it exists, else beside the list."""
-    if folder and not Path(path).is_absolute() and not Path(path).exists() and (Path(folder) / path).exists():
-        return str(Path(folder) / path)
-    return path
