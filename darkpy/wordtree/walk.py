@@ -7,8 +7,8 @@ lets them step down. With `P(n)` the absolute probability of node n (the product
 conditional probabilities from the top down to n; `hierarchy_predictions`) and n1, n2, ..., nk the
 nodes chosen so far:
 
-- ``darknet`` (the default, Darknet's `hierarchy_top_prediction` as `get_region_detections`
-  calls it): Darknet hands the walk absolute probabilities but multiplies them again along the
+- ``darknet`` (the default, `darkpy.wordtree.hierarchy.darknet_walk`: Darknet's
+  `hierarchy_top_prediction` as `get_region_detections` calls it): Darknet hands the walk absolute probabilities but multiplies them again along the
   path, so it descends to n_k while ``P(n1) * P(n2) * ... * P(nk) > thresh``: a product of
   ABSOLUTE probabilities, which shrinks about quadratically with depth. This is what
   `yolo9000.weights` was published with, and what its outputs are compared against.
@@ -30,21 +30,11 @@ from typing import Callable
 import torch
 
 from darkpy.errors import UsageError
+from darkpy.wordtree.hierarchy import _group_table, darknet_walk
 from darkpy.wordtree.tree import Tree
 
 WALKS = ("darknet", "paper")
 DEFAULT_WALK = "darknet"
-
-
-def _group_table(tree: Tree, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(groups, largest) node index of every group slot, and which slots exist."""
-    size = int(tree.group_size.max())
-    offs = torch.as_tensor(tree.group_offset, device=device)
-    sizes = torch.as_tensor(tree.group_size, device=device)
-    ar = torch.arange(size, device=device)
-    table = offs[:, None] + ar[None, :]
-    valid = ar[None, :] < sizes[:, None]
-    return torch.where(valid, table, torch.zeros_like(table)), valid
 
 
 def paper_top_prediction(probs: torch.Tensor, tree: Tree, thresh: float) -> torch.Tensor:
@@ -81,13 +71,7 @@ def paper_top_prediction(probs: torch.Tensor, tree: Tree, thresh: float) -> torc
     return result
 
 
-def darknet_top_prediction(probs: torch.Tensor, tree: Tree, thresh: float) -> torch.Tensor:
-    """Darknet's walk (product of absolute probabilities); lives with the other hierarchy code."""
-    try:
-        from darkpy.wordtree.hierarchy import hierarchy_top_prediction
-    except ImportError:
-        from darkpy.detect.decode import hierarchy_top_prediction
-    return hierarchy_top_prediction(probs, tree, thresh)
+darknet_top_prediction = darknet_walk  # Darknet's walk: product of absolute probabilities
 
 
 def walk_function(name: str) -> Callable[[torch.Tensor, Tree, float], torch.Tensor]:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from darkpy.detect.decode import hierarchy_predictions
+from darkpy.wordtree.hierarchy import hierarchy_predictions
 from darkpy.errors import UsageError
 from darkpy.wordtree.tree import build_tree
 from darkpy.wordtree.walk import darknet_top_prediction, paper_top_prediction, walk_function
