@@ -8,8 +8,8 @@ conditional probabilities from the top down to n; `hierarchy_predictions`) and n
 nodes chosen so far:
 
 - ``darknet`` (the default, `darkpy.wordtree.hierarchy.darknet_walk`: Darknet's
-  `hierarchy_top_prediction` as `get_region_detections` calls it): Darknet hands the walk absolute probabilities but multiplies them again along the
-  path, so it descends to n_k while ``P(n1) * P(n2) * ... * P(nk) > thresh``: a product of
+  `hierarchy_top_prediction` as `get_region_detections` calls it): Darknet hands the walk
+  absolute probabilities but multiplies them again along the path, so it descends to n_k while ``P(n1) * P(n2) * ... * P(nk) > thresh``: a product of
   ABSOLUTE probabilities, which shrinks about quadratically with depth. This is what
   `yolo9000.weights` was published with, and what its outputs are compared against.
 - ``paper`` (the paper, section 4: "we traverse the tree down, taking the highest confidence path
