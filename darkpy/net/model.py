@@ -111,8 +111,10 @@ class Network(nn.Module):
         return x, det_inputs
 
     # -- weights -------------------------------------------------------------------------
-    def load_weights(self, path: str | Path, upto: int | None = None) -> LoadReport:
-        report = load_weights(self.blocks, path, upto)
+    def load_weights(self, path: str | Path, upto: int | None = None, *, allow_partial: bool = False) -> LoadReport:
+        """Fill from a Darknet weights file; one that stops before the last layer is an error
+        unless `allow_partial` (training from a `.conv.23`-style file)."""
+        report = load_weights(self.blocks, path, upto, allow_partial=allow_partial)
         self.header = WeightsHeader(report.header.major, report.header.minor, report.header.revision,
                                     report.header.seen)
         self.last_load = report
@@ -174,13 +176,16 @@ def parse_network(cfg: str | Path, size: int | tuple[int, int] | None = None) ->
 
 
 def load_network(cfg: str | Path, weights: str | Path | None = None, size: int | tuple[int, int] | None = None,
-                 device: str | torch.device | None = None, seed: int | None = 0, upto: int | None = None) -> Network:
+                 device: str | torch.device | None = None, seed: int | None = 0, upto: int | None = None,
+                 allow_partial: bool = False) -> Network:
     """Build a Darknet network from its cfg, fill it from a `.weights` file (or Darknet-style
     random weights when none is given), move it to `device` (CUDA when present) and put it in
-    eval mode. `size` overrides the cfg's input width/height (an int or (width, height))."""
+    eval mode. `size` overrides the cfg's input width/height (an int or (width, height)).
+    `allow_partial`: accept weights that cover only the first layers (training); otherwise such
+    a file is a `WeightsError`."""
     model = parse_network(cfg, size)
     if weights is not None:
-        report = model.load_weights(weights, upto)
+        report = model.load_weights(weights, upto, allow_partial=allow_partial)
         if report.partial:  # layers a partial file does not cover still get sane values
             model.init_weights(seed, start=report.last_layer_index + 1)
     else:
