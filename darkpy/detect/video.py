@@ -188,6 +188,12 @@ def run_video(predictor, source: str | int, out: str | Path | None = None, frame
         print("darkpy: no display (or a headless OpenCV): writing a video file instead", file=sys.stderr)
         show = False
     out_path = Path(out) if out is not None else (None if show else Path("predictions.mp4"))
+    if out_path is not None:
+        from darkpy.fileio import check_output_file, refuse_overwrite
+
+        if not isinstance(parse_source(source), int):
+            refuse_overwrite(out_path, [source])
+        check_output_file(out_path)
     cap = open_capture(source)
     src = parse_source(source)
     fps_in = cap.get(__import__("cv2").CAP_PROP_FPS) or 0.0
@@ -227,6 +233,8 @@ def run_video(predictor, source: str | int, out: str | Path | None = None, frame
         writer.join()
         reader.join(timeout=2)
         cap.release()
+    if isinstance(writer.error, OSError):
+        raise DataError(f"cannot write the video: {writer.error.strerror or writer.error}", file=out_path)
     if writer.error is not None:
         raise writer.error
     seconds = time.perf_counter() - start

@@ -147,6 +147,9 @@ def detect(
 
     predictor = Predictor(net)
     if source is not None:
+        from darkpy.fileio import refuse_overwrite
+
+        refuse_overwrite(out, [cfg, weights, data, names])
         _video(predictor, source, out, frames, thresh, hier_thresh, nms, letterbox, class_names, show,
                as_json)
         return
@@ -157,6 +160,10 @@ def detect(
 
     paths = expand_inputs(images)
     many = len(paths) > 1
+    if save:
+        from darkpy.fileio import refuse_overwrite
+
+        refuse_overwrite([_out_path(out, p, many) for p in paths], list(paths) + [cfg, weights, data, names, class_map])
     done = skipped = 0
     written: set[Path] = set()
 

@@ -39,6 +39,9 @@ def valid_command(
     cmap = class_map_for(setup, net)
     check_classes(net, setup.names, setup.data.resolve("names"), cmap)
     folder = out if out is not None else setup.results_dir
+    from darkpy.fileio import refuse_overwrite
+
+    refuse_overwrite(folder, [data, cfg, weights, setup.list_path])
     result = run_detector(net, setup.entries, base=setup.list_path.parent, batch=batch, workers=workers,
                           thresh=thresh, hier_thresh=hier, nms=nms, class_map=cmap)
     cats = category_ids_for(setup, net)
