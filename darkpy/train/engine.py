@@ -362,7 +362,7 @@ class Trainer:
 
     def _run_hooks(self, when: str, i: int, end: bool = False) -> None:
         for hook in self.hooks:
-            if hook.when == when and (hook.due(i) or (end and hook.at_end)):
+            if hook.when == when and (hook.at_end if end else hook.due(i)):
                 hook.fn(self)
 
     def _step(self) -> BatchResult:
