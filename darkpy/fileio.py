@@ -77,6 +77,8 @@ def refuse_overwrite(outputs, inputs, *, flag: str = "--out") -> None:
     is written (`detect --source v.mp4 --out v.mp4` must not destroy the video)."""
     from darkpy.errors import UsageError
 
+    if outputs is None:
+        return
     ins = [Path(p) for p in inputs if p is not None and not isinstance(p, int) and str(p) not in ("", "-")]
     if not ins:
         return

@@ -25,7 +25,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "batch": (1, None), "subdivisions": (1, None), "time_steps": (1, None),
     "width": (0, None), "height": (0, None), "channels": (0, None), "inputs": (0, None),
     "padding": (0, None), "output": (1, None), "crop_width": (1, None), "crop_height": (1, None),
-    "classes": (1, None), "num": (1, None), "coords": (0, None), "max": (0, None),
+    "classes": (0, None), "num": (1, None), "coords": (0, None), "max": (0, None),
     "max_batches": (0, None), "burn_in": (0, None), "step": (1, None), "max_crop": (0, None),
     "min_crop": (0, None), "temperature": (1e-9, None), "learning_rate": (0, None),
     "momentum": (0, None), "decay": (0, None), "jitter": (0, None), "power": (0, None),

@@ -163,7 +163,11 @@ def detect(
     if save:
         from darkpy.fileio import refuse_overwrite
 
-        refuse_overwrite([_out_path(out, p, many) for p in paths], list(paths) + [cfg, weights, data, names, class_map])
+        targets = [_out_path(out, p, many) for p in paths]
+        refuse_overwrite(targets + [out], list(paths) + [cfg, weights, data, names, class_map])
+        for folder in {t.parent for t in targets}:
+            if folder.exists() and not folder.is_dir():
+                raise UsageError(f"--out {folder} is a file: give a folder, or an image name for one image")
     done = skipped = 0
     written: set[Path] = set()
 
