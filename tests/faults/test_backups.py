@@ -295,3 +295,54 @@ def test_random_write_failures_never_lose_the_last_good_backup(tmp_path, monkeyp
     assert "No space left on device" in capsys.readouterr().out
     assert (out / "toy_final.weights").exists() or (tmp_path / "rescue" / "toy_final.weights").exists()
     assert torch.isfinite(torch.tensor(tr.avg_loss))
+
+
+KILL_SCRIPT = """
+import sys
+from darkpy.net.model import load_network
+from darkpy.train import backup as bk
+from darkpy.train.engine import Trainer
+from tests.train.toy import ToyTask
+bk.BACKUP_EVERY, bk.EARLY_UNTIL = 1, 0
+net = load_network(sys.argv[1], device="cpu", seed=0)
+Trainer(net, ToyTask(), name="toy", backup_dir=sys.argv[2], device="cpu", max_batches=100000, seed=3,
+        resume=sys.argv[3] == "1", log_every=1, chart_every=0).run()
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_leaves_a_consistent_checkpoint(tmp_path):
+    """SIGKILL a run that writes a checkpoint after every batch, three times at random moments;
+    each time the files on disk load, the state is the one saved with those weights (or none is
+    used), and `--resume` goes on from there."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cfg = toy_cfg(tmp_path)
+    out = tmp_path / "b"
+    script = tmp_path / "run.py"
+    script.write_text(KILL_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[2]),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    rng = random.Random(14)
+    last_seen = 0
+    for k in range(3):
+        proc = subprocess.Popen([sys.executable, "-u", str(script), str(cfg), str(out), "1" if k else "0"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        batches = 0
+        for line in proc.stdout:  # wait for a few batches, then kill at a random moment
+            if line.split(":")[0].isdigit():
+                batches += 1
+                if batches >= 3:
+                    break
+        time.sleep(rng.uniform(0, 0.3))
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+        net = load_network(cfg, device="cpu")
+        net.load_weights(bk.backup_path(out, "toy"))
+        state, why = bk.matching_state(out, "toy", net.seen)
+        assert state is None or state["seen"] == net.seen
+        assert net.seen > last_seen  # progress kept across kills
+        last_seen = net.seen
