@@ -108,3 +108,22 @@ def test_refuse_overwrite_sees_through_links_and_relative_paths(tmp_path, monkey
         refuse_overwrite(link, [f])
     refuse_overwrite(tmp_path / "out.txt", [f, None, "-"])
     refuse_overwrite(None, [f])
+
+
+@pytest.mark.parametrize("kind", ["garbage", "empty", "folder", "missing", "truncated"])
+def test_bad_videos_are_one_line_or_the_frames_there_are(cli, video, tmp_path, kind):
+    src = tmp_path / f"{kind}.avi"
+    if kind == "garbage":
+        src.write_bytes(bytes(range(256)) * 20)
+    elif kind == "empty":
+        src.write_bytes(b"")
+    elif kind == "folder":
+        src.mkdir()
+    elif kind == "truncated":
+        raw = video.read_bytes()
+        src.write_bytes(raw[: len(raw) * 2 // 3])
+    code, out, err = cli("detect", "--source", src, "--out", tmp_path / "o.avi", "--cfg", CFG, "--weights",
+                         WEIGHTS, "--no-show")
+    assert code in (0, 2), (code, out, err)
+    if code == 2:
+        assert str(src.name) in err and "Traceback" not in err
