@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 
-INT_RE = re.compile(r"[+-]?[0-9]+", re.ASCII)
+INT_ZERO_FRACTION_RE = re.compile(r"([+-]?[0-9]+)(\.0*)?", re.ASCII)
 FLOAT_RE = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
 INT_MAX = 2 ** 31 - 1          # Darknet keeps cfg integers in C ints
 FLOAT_MAX = 3.4028234663852886e38
@@ -47,14 +47,12 @@ def parse_float(text: str) -> float:
 
 
 def parse_int(text: str) -> int:
-    """An integer; `3.0` is accepted as 3 (as `atoi` reads `3.0`), `3.5` is not."""
-    if INT_RE.fullmatch(text):
-        value = int(text)
-    else:
-        f = parse_float(text)
-        if not f.is_integer():
-            raise BadNumber(text)
-        value = int(f)
+    """An integer; `3.0` is accepted as 3 (as `atoi` reads it). `3.5` and `3e2` are refused: `atoi`
+    would read 3 where the writer surely meant something else."""
+    m = INT_ZERO_FRACTION_RE.fullmatch(text)
+    if m is None:
+        raise BadNumber(text)
+    value = int(m.group(1))
     if abs(value) > INT_MAX:
         raise BadNumber(text)
     return value

@@ -51,6 +51,8 @@ def test_500_cfg_mutants_end_cleanly():
     (8, "\uff18", "'filters' must be an integer"),
     (8, "99999999999", "'filters' must be an integer"),
     (3, "nan", "'width' must be an integer"),
+    (8, "3e2", "'filters' must be an integer"),
+    (8, "16.5", "'filters' must be an integer"),
 ])
 def test_bad_values_are_one_line_with_file_and_line(tmp_path, line, value, message):
     lines = BASE.splitlines()
@@ -62,6 +64,13 @@ def test_bad_values_are_one_line_with_file_and_line(tmp_path, line, value, messa
         parse_network(cfg)
     text = str(err.value)
     assert text.startswith(f"{cfg}:{line}: ") and message in text and "\n" not in text
+
+
+def test_integers_written_as_n_point_zero_are_accepted(tmp_path):
+    cfg = tmp_path / "ok.cfg"
+    cfg.write_text(BASE.replace("filters=8", "filters=8.0").replace("size=3", "size=+3"))
+    net = parse_network(cfg)
+    assert net.layers[0].filters == 8 and net.layers[0].size == 3
 
 
 @pytest.mark.parametrize("key, value", [("learning_rate", "nan"), ("momentum", "inf"), ("decay", "-inf"),
