@@ -346,3 +346,44 @@ def test_sigkill_at_random_moments_leaves_a_consistent_checkpoint(tmp_path):
         assert state is None or state["seen"] == net.seen
         assert net.seen > last_seen  # progress kept across kills
         last_seen = net.seen
+
+
+def test_stop_with_a_refusing_backup_folder_saves_to_the_rescue_folder(tmp_path):
+    out = tmp_path / "b"
+    stop = Hook(1, lambda t: t.request_stop() if t.iteration == 2 else None)
+    tr, lines = _trainer(toy_cfg(tmp_path), out, 5, hooks=[stop])
+    tr.rescue_dir = lambda: tmp_path / "rescue"
+    real = tr.net.save_weights
+
+    def save(path, upto=None):
+        if str(path).startswith(str(out)):
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real(path, upto)
+
+    tr.net.save_weights = save
+    tr.run()
+    assert tr.interrupted and bk.backup_path(tmp_path / "rescue", "toy").exists()
+    assert any("--resume --backup" in l for l in lines)
+    state, _ = bk.matching_state(tmp_path / "rescue", "toy", 2 * 4)
+    assert state is not None
+
+
+def test_train_cli_read_only_backup_is_one_line(cli, tmp_path, monkeypatch):
+    from tests.train.test_train_cli import TINY
+
+    data = generate_set(tmp_path)
+    cfg = tmp_path / "tiny.cfg"
+    cfg.write_text(TINY)
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    _read_only(monkeypatch, folder)
+    code, out, err = cli("train", cfg, "--data", data, "--max-batches", "1", "--workers", "0", "--backup", folder)
+    assert code == 2 and "is not writable: Read-only file system" in err and "\n" not in err.strip()
+    code, out, err = cli("train", cfg, "--data", data, "--max-batches", "1", "--workers", "0", "--backup", cfg)
+    assert code == 2 and "is a file, not a folder" in err
+
+
+def generate_set(tmp_path):
+    from darkpy.data.synth import generate
+
+    return generate(tmp_path / "set", images=4, classes=3, size=64, seed=0)
