@@ -127,3 +127,11 @@ def test_bad_videos_are_one_line_or_the_frames_there_are(cli, video, tmp_path, k
     assert code in (0, 2), (code, out, err)
     if code == 2:
         assert str(src.name) in err and "Traceback" not in err
+
+
+def test_wordtree_build_never_writes_over_its_lists_even_with_force(cli, tmp_path):
+    lst = tmp_path / "mine.labels"
+    lst.write_text("n02084071\n")
+    before = lst.read_bytes()
+    code, out, err = cli("wordtree", "build", "--order", lst, "-o", tmp_path / "mine", "--force")
+    assert code == 2 and "is also an input" in err and lst.read_bytes() == before

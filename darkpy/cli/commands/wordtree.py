@@ -76,6 +76,11 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--root has no effect with --order (the order file sets the top level)")
         if order is None and not lists:
             raise UsageError("give at least one --labels or --map list (or --order)")
+        from darkpy.fileio import refuse_overwrite
+
+        inputs = list(labels) + [order] + [part for spec in maps for part in spec.split("=", 1)]
+        every_output = output_paths(out, lists + ([read_label_list(order)] if order is not None else []))
+        refuse_overwrite(every_output.values(), inputs)  # before the WordNet work, --force or not
         wn = WordNet(wordnet)
         if order is not None:
             order_list = read_label_list(order)
