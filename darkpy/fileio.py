@@ -61,17 +61,6 @@ def staged_directory(final: str | Path) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def same_file(a: str | Path, b: str | Path) -> bool:
-    """True when `a` and `b` name one file (links and relative paths resolved)."""
-    a, b = Path(a), Path(b)
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-    except OSError:
-        pass
-    return os.path.abspath(a) == os.path.abspath(b)
-
-
 def refuse_overwrite(outputs, inputs, *, flag: str = "--out") -> None:
     """An output that would replace one of the command's inputs is a usage error, before anything
     is written (`detect --source v.mp4 --out v.mp4` must not destroy the video)."""
@@ -107,6 +96,16 @@ def refuse_overwrite(outputs, inputs, *, flag: str = "--out") -> None:
                              f"choose another output path")
 
 
+def probe_folder(folder: str | Path) -> Path:
+    """Make `folder` if needed and write and remove a file in it; OSError when it takes no files."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, probe = tempfile.mkstemp(prefix=".darkpy-write-test.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    os.unlink(probe)
+    return folder
+
+
 def check_output_file(path: str | Path, *, flag: str = "--out") -> Path:
     """The folder an output file goes into exists (or can be made) and takes files; the path is
     not a folder. Checked before the work starts, so an hour of video is not processed for nothing."""
@@ -117,10 +116,7 @@ def check_output_file(path: str | Path, *, flag: str = "--out") -> Path:
         raise UsageError(f"{flag} {path} is a folder; give a file name")
     parent = path.parent if str(path.parent) else Path(".")
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-        os.close(fd)
-        os.unlink(probe)
+        probe_folder(parent)
     except OSError as exc:
         raise UsageError(f"{flag} {path}: cannot write in {parent}: {exc.strerror or exc}") from None
     return path

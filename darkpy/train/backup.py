@@ -23,14 +23,13 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
 from darkpy.errors import UsageError
-from darkpy.fileio import atomic_write
+from darkpy.fileio import atomic_write, probe_folder
 
 BACKUP_EVERY = 100
 SNAPSHOT_EVERY = 10000
@@ -134,10 +133,7 @@ def prepare_folder(backup_dir: str | Path) -> Path:
     try:
         if folder.exists() and not folder.is_dir():
             raise UsageError(f"backup folder {folder} is a file, not a folder")
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".darkpy-write-test.", suffix=".tmp", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
+        probe_folder(folder)
     except UsageError:
         raise
     except OSError as exc:
