@@ -104,6 +104,7 @@ def test_map_hook_in_the_training_engine(tmp_path):
 
     img = cv2.imread(str(tmp_path / "backup" / "chart.png"))
     assert img.shape[0] == 720  # loss on top, mAP under it
+    assert "save_chart" not in vars(trainer)  # nothing is patched onto the trainer
     state = trainer.state_dict()["hooks"]["map"]
     assert [p[0] for p in state["points"]] == [2, 4]
 
