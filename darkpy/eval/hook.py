@@ -24,13 +24,21 @@ valid set fails before training starts, not hours into it.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from darkpy.charts import Chart
+from darkpy.detect.detector import DetectOptions, Detector
 from darkpy.errors import UsageError
+from darkpy.eval import evaluate
+from darkpy.eval.groundtruth import gt_from_labels
+from darkpy.eval.results import as_voc_written
+from darkpy.eval.run import class_map_for, run_detector, valid_setup
+from darkpy.fileio import write_text_atomic
 from darkpy.train.hooks import Hook
 
 
@@ -46,9 +54,6 @@ class MapEvaluator:
 
     def __init__(self, data: str | Path, *, metric: str = "voc", iou_thresh: float = 0.5, batch: int = 8,
                  workers: int = 0, every: int = 0):
-        from darkpy.eval.groundtruth import gt_from_labels
-        from darkpy.eval.run import valid_setup
-
         self.setup = valid_setup(data)
         self.metric = metric
         if metric not in ("voc07", "voc", "coco"):
@@ -62,12 +67,6 @@ class MapEvaluator:
     # -- scoring -------------------------------------------------------------------------------
     def score(self, net, size: tuple[int, int] | None = None) -> tuple[float, Any]:
         """mAP of `net` (left untouched: a fused copy is run) at `size` (default: its current one)."""
-        from darkpy.eval import evaluate
-        from darkpy.eval.groundtruth import gt_from_labels
-        from darkpy.eval.results import as_voc_written
-        from darkpy.detect.detector import DetectOptions, Detector
-        from darkpy.eval.run import class_map_for, run_detector
-
         width, height = size if size is not None else (None, None)
         options = DetectOptions.valid(batch=self.batch, workers=self.workers, width=width, height=height,
                                       class_map=class_map_for(self.setup, net))
@@ -105,8 +104,6 @@ class MapEvaluator:
         self.best = max(self.points, key=lambda p: p.map) if self.points else None
 
     def __call__(self, trainer) -> None:
-        import time
-
         if not getattr(trainer, "is_main", True):
             return
         it = int(trainer.iteration)
@@ -134,8 +131,6 @@ class MapEvaluator:
             f"({point.seconds:.1f} s); best {self.best.map:.4f} at batch {self.best.iteration}"
             + (f" -> saved {best_path}" if improved else ""))
         try:
-            from darkpy.fileio import write_text_atomic
-
             write_text_atomic(side, json.dumps({
                 "metric": self.metric, "iou_thresh": self.iou_thresh,
                 "points": [[p.iteration, p.map, p.seconds] for p in self.points],
@@ -149,8 +144,6 @@ class MapEvaluator:
         """mAP against batches (0..1), drawn by the trainer under its loss curve in chart.png."""
         if not self.points:
             return None
-        from darkpy.charts import Chart
-
         label = {"voc07": "VOC07", "voc": "VOC", "coco": "COCO"}[self.metric]
         best = self.best
         chart = Chart(f"mAP@{self.iou_thresh:.2f} ({label}) on the valid list; best {best.map:.4f} at "

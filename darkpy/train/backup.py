@@ -77,15 +77,12 @@ def save_state(path: str | Path, state: dict[str, Any]) -> Path:
 
 
 def load_state(path: str | Path) -> dict[str, Any] | None:
-    """The saved state, or None when there is none or it cannot be read (a warning is the caller's)."""
+    """The saved state, or None when there is none; raises on a file `torch.load(weights_only=True)`
+    refuses (a pickle carrying code, a torn file)."""
     path = Path(path)
     if not path.exists():
         return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # torn, foreign or corrupt: never used
-        return None
-    return state if isinstance(state, dict) else None
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def write_checkpoint(backup_dir: str | Path, name: str, write_weights: Callable[[Path], Any],
@@ -114,8 +111,11 @@ def matching_state(backup_dir: str | Path, name: str, seen: int) -> tuple[dict[s
     spath = state_path(backup_dir, name)
     if not spath.exists():
         return None, f"{spath} missing: momentum restarts from zero"
-    state = load_state(spath)
-    if state is None:
+    try:
+        state = load_state(spath)
+    except Exception:  # torn, foreign or corrupt: never used
+        state = None
+    if not isinstance(state, dict):
         return None, f"{spath} cannot be read: ignoring it (momentum restarts from zero)"
     want = state.get("weights_digest")
     if want is not None and want != digest(backup_path(backup_dir, name)):
@@ -150,7 +150,7 @@ def remove_stale_temporaries(backup_dir: str | Path, name: str) -> list[Path]:
     for p in folder.iterdir():
         n = p.name
         mine = (f".{name}.backup", f"..{name}.backup", f".{name}_", ".chart.png.", ".darkpy-write-test.")
-        if n.endswith(".tmp") and n.startswith(mine) and p.is_file():
+        if (n.endswith(".tmp") and n.startswith(mine) or n == "chart.png.tmp.png") and p.is_file():
             try:
                 p.unlink()
                 removed.append(p)

@@ -70,6 +70,9 @@ from darkpy.train import backup as bk
 from darkpy.train import distributed as dd
 from darkpy.train.hooks import Hook, default_hooks
 from darkpy.train.optimizer import current_rate, images_per_step, make_optimizer
+from darkpy.device import select_device
+from darkpy.charts import Chart
+from darkpy.fileio import atomic_write
 
 
 @dataclass
@@ -134,8 +137,6 @@ class Trainer:
                  hooks: Iterable[Hook] = (), ddp: dd.DistInfo | None = None, seed: int = 0,
                  log_every: int = 1, chart_every: int = 100, console=None, quiet: bool = False,
                  multiscale: bool | None = None, backups: bool = True):
-        from darkpy.device import select_device
-
         self.net = net
         self.task = task
         self.name = name
@@ -467,10 +468,6 @@ class Trainer:
         """chart.png: loss and average loss, and under them the tiles hooks add (mAP)."""
         if not self.is_main:
             return None
-        import numpy as np
-
-        from darkpy.charts import Chart
-        from darkpy.fileio import atomic_write
 
         xlim = (0, max([h[0] for h in self.history[-1:]] + [self.iteration, 1]))
         tiles = [t for t in (h.chart_tile(self, xlim) for h in self.hooks) if t is not None]
@@ -487,10 +484,10 @@ class Trainer:
                     loss.add(xs, [h[2] for h in self.history], "avg loss")
                     images.append(loss.render())
                 images += tiles
-                import cv2
-
                 width = images[0].shape[1]
                 img = np.vstack([t for t in images if t.shape[1] == width])
+                import cv2
+
                 ok, buf = cv2.imencode(".png", img)
                 with atomic_write(path, "wb") as fh:
                     fh.write(buf.tobytes())
