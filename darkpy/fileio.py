@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from darkpy.errors import UsageError
+
 
 @contextmanager
 def atomic_write(path: str | Path, mode: str = "wb") -> Iterator:
@@ -64,8 +66,6 @@ def staged_directory(final: str | Path) -> Iterator[Path]:
 def refuse_overwrite(outputs, inputs, *, flag: str = "--out") -> None:
     """An output that would replace one of the command's inputs is a usage error, before anything
     is written (`detect --source v.mp4 --out v.mp4` must not destroy the video)."""
-    from darkpy.errors import UsageError
-
     if outputs is None:
         return
     ins = [Path(p) for p in inputs if p is not None and not isinstance(p, int) and str(p) not in ("", "-")]
@@ -109,8 +109,6 @@ def probe_folder(folder: str | Path) -> Path:
 def check_output_file(path: str | Path, *, flag: str = "--out") -> Path:
     """The folder an output file goes into exists (or can be made) and takes files; the path is
     not a folder. Checked before the work starts, so an hour of video is not processed for nothing."""
-    from darkpy.errors import UsageError
-
     path = Path(path)
     if path.is_dir():
         raise UsageError(f"{flag} {path} is a folder; give a file name")

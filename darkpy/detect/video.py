@@ -22,6 +22,7 @@ import numpy as np
 from darkpy.detect.detector import Detector
 from darkpy.detect.pipeline import draw_detections
 from darkpy.errors import DataError, UsageError
+from darkpy.fileio import check_output_file, refuse_overwrite
 from darkpy.formats.image import quiet_opencv
 from darkpy.detect.detector import Detector
 from darkpy.detect.pipeline import draw_detections
@@ -190,8 +191,6 @@ def run_video(detector, source: str | int, out: str | Path | None = None, frames
         show = False
     out_path = Path(out) if out is not None else (None if show else Path("predictions.mp4"))
     if out_path is not None:
-        from darkpy.fileio import check_output_file, refuse_overwrite
-
         if not isinstance(parse_source(source), int):
             refuse_overwrite(out_path, [source])
         check_output_file(out_path)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
+from darkpy.train import backup as bk
+
 if TYPE_CHECKING:
     from darkpy.train.engine import Trainer
 
@@ -83,8 +85,6 @@ class BackupHook(Hook):
         super().__init__(1, name="backup")
 
     def __call__(self, trainer: "Trainer") -> None:
-        from darkpy.train import backup as bk
-
         i = trainer.iteration
         if bk.wants_backup(i):
             trainer.save_backup(snapshot=bk.wants_snapshot(i))

@@ -76,11 +76,6 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--root has no effect with --order (the order file sets the top level)")
         if order is None and not lists:
             raise UsageError("give at least one --labels or --map list (or --order)")
-        from darkpy.fileio import refuse_overwrite
-
-        inputs = list(labels) + [order] + [part for spec in maps for part in spec.split("=", 1)]
-        every_output = output_paths(out, lists + ([read_label_list(order)] if order is not None else []))
-        refuse_overwrite(every_output.values(), inputs)  # before the WordNet work, --force or not
         wn = WordNet(wordnet)
         if order is not None:
             order_list = read_label_list(order)
@@ -96,6 +91,9 @@ def register(app: typer.Typer) -> None:
             # the order file is already the labels file, and its own map is the identity
             paths = {k: v for k, v in paths.items() if not (k == "map:0" and not labels and not maps)}
         chosen = [p for k, p in paths.items() if which is None or k.split(":")[0] in which]
+        from darkpy.fileio import refuse_overwrite
+
+        refuse_overwrite(chosen, list(labels) + [order] + [part for spec in maps for part in spec.split("=", 1)])
         existing = [str(p) for p in chosen if p.exists()]
         if existing and not force:
             raise UsageError(f"would overwrite {', '.join(existing)}; pass --force (or --tree-only)")
