@@ -18,6 +18,10 @@ class DarkpyError(Exception):
         self.file = str(file) if file is not None else None
         self.line = line
 
+    def __reduce__(self):
+        # keep file and line when the error crosses a process boundary (data-loading workers)
+        return (_rebuild, (type(self), self.message, self.file, self.line))
+
     def __str__(self) -> str:
         where = ""
         if self.file is not None:
@@ -40,3 +44,16 @@ class DataError(DarkpyError):
 
 class UsageError(DarkpyError):
     """Options that contradict each other or are out of range."""
+
+
+def _rebuild(cls, message, file, line):
+    return cls(message, file=file, line=line)
+
+
+class WorkerFailure:
+    """A `DarkpyError` raised in a data-loading worker, returned as a value: re-raised as itself in
+    the main process, so the user sees the same one line as with `--workers 0` (a raised error
+    would come back wrapped in the worker's traceback)."""
+
+    def __init__(self, error: DarkpyError):
+        self.error = error

@@ -25,7 +25,7 @@ def build_training(data: str | Path, cfg: str | Path, weights: str | Path | None
     """(network, task, classifier data) ready for the Trainer; the weights' load report is logged."""
     d = read_classifier_data(data)
     items = d.split("train")
-    net = load_network(cfg, weights, device=device, seed=seed)
+    net = load_network(cfg, weights, device=device, seed=seed, allow_partial=True)
     if weights is not None and net.last_load is not None:
         log(str(net.last_load))
     task = ClassificationTask(net, items, seed=seed, threads=threads, smooth=smooth)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from darkpy.train.augment import augment_detection
-from darkpy.errors import DataError
+from darkpy.errors import DarkpyError, DataError, WorkerFailure
 from darkpy.formats.image import read_rgb as read_image_rgb
 from darkpy.formats.labels import label_file, read_label_file, resolve_entry
 from darkpy.formats.datafile import read_list
@@ -114,7 +114,10 @@ class _RequestDataset(torch.utils.data.Dataset):
         self.source = source
 
     def __getitem__(self, req: Request):
-        return req, *self.source.load(req)
+        try:
+            return req, *self.source.load(req)
+        except DarkpyError as exc:
+            return WorkerFailure(exc)
 
     def __len__(self) -> int:  # pragma: no cover - requests come from the sampler
         return 1 << 62
@@ -166,7 +169,7 @@ class RequestLoader:
 
     def __iter__(self):
         if self.loader is not None:
-            return iter(self.loader)
+            return _unwrap(iter(self.loader))
         return ((req, *self.source.load(req)) for req in self.requests())
 
     def close(self) -> None:
@@ -175,6 +178,13 @@ class RequestLoader:
 
 def _identity(x):
     return x
+
+
+def _unwrap(items):
+    for item in items:
+        if isinstance(item, WorkerFailure):
+            raise item.error
+        yield item
 
 
 def read_image_list(path: str | Path) -> list[str]:

@@ -64,7 +64,7 @@ class TrainOptions:
 def _build(opts: TrainOptions, info) -> Trainer:
     data = read_training_data(opts.data)
     paths = read_image_list(data.train)
-    net = load_network(opts.cfg, opts.weights, device="cpu", seed=opts.seed)
+    net = load_network(opts.cfg, opts.weights, device="cpu", seed=opts.seed, allow_partial=True)
     device = opts.device
     if opts.gpus:
         device = f"cuda:{opts.gpus[info.local_rank % len(opts.gpus)]}"

@@ -22,6 +22,7 @@ import numpy as np
 from darkpy.detect.detector import Detector
 from darkpy.detect.pipeline import draw_detections
 from darkpy.errors import DataError, UsageError
+from darkpy.fileio import check_output_file, refuse_overwrite
 from darkpy.formats.image import quiet_opencv
 from darkpy.detect.detector import Detector
 from darkpy.detect.pipeline import draw_detections
@@ -189,6 +190,10 @@ def run_video(detector, source: str | int, out: str | Path | None = None, frames
         print("darkpy: no display (or a headless OpenCV): writing a video file instead", file=sys.stderr)
         show = False
     out_path = Path(out) if out is not None else (None if show else Path("predictions.mp4"))
+    if out_path is not None:
+        if not isinstance(parse_source(source), int):
+            refuse_overwrite(out_path, [source])
+        check_output_file(out_path)
     cap = open_capture(source)
     src = parse_source(source)
     fps_in = cap.get(__import__("cv2").CAP_PROP_FPS) or 0.0
@@ -222,6 +227,8 @@ def run_video(detector, source: str | int, out: str | Path | None = None, frames
         writer.join()
         reader.join(timeout=2)
         cap.release()
+    if isinstance(writer.error, OSError):
+        raise DataError(f"cannot write the video: {writer.error.strerror or writer.error}", file=out_path)
     if writer.error is not None:
         raise writer.error
     seconds = time.perf_counter() - start

@@ -7,8 +7,11 @@ with the same evaluator as `darkpy map`. Then:
 
 - a line `mAP@0.50 = ... at batch N (best ... at batch M)` is printed;
 - when the mAP beats the best so far, the weights are saved as `BACKUP/NAME_best.weights`;
-- the points are kept in `BACKUP/NAME_map.json` (read back by `--resume`) and drawn under the
-  loss curve in `BACKUP/chart.png`.
+- the points are drawn under the loss curve in `BACKUP/chart.png` and written to
+  `BACKUP/NAME_map.json` (a report for people and scripts).
+
+The points and the best so far are the hook's state: they travel in the trainer's state dict,
+saved with each backup, so `--resume` picks them up with the weights they belong to.
 
 Wiring in a training command::
 
@@ -21,6 +24,7 @@ valid set fails before training starts, not hours into it.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,8 +38,8 @@ from darkpy.eval import evaluate
 from darkpy.eval.groundtruth import gt_from_labels
 from darkpy.eval.results import as_voc_written
 from darkpy.eval.run import class_map_for, run_detector, valid_setup
-from darkpy.fileio import atomic_write, write_text_atomic
-from darkpy.train.engine import Hook
+from darkpy.fileio import write_text_atomic
+from darkpy.train.hooks import Hook
 
 
 @dataclass
@@ -58,7 +62,6 @@ class MapEvaluator:
         self.truth = gt_from_labels(self.setup.list_path, self.setup.names)
         self.points: list[MapPoint] = []
         self.best: MapPoint | None = None
-        self._attached = False
         self.last_report = None
 
     # -- scoring -------------------------------------------------------------------------------
@@ -93,30 +96,16 @@ class MapEvaluator:
         folder = Path(trainer.backup_dir)
         return folder / f"{trainer.name}_best.weights", folder / f"{trainer.name}_map.json"
 
-    def _attach(self, trainer) -> None:
-        """Take over the trainer's chart (loss above, mAP below) and pick up earlier points on --resume."""
-        self._attached = True
-        _, side = self._paths(trainer)
-        if getattr(trainer, "resume", False) and side.is_file():
-            try:
-                state = json.loads(side.read_text())
-                now = int(trainer.iteration)
-                self.points = [MapPoint(int(p[0]), float(p[1]), float(p[2])) for p in state.get("points", [])
-                               if int(p[0]) <= now]
-                if self.points:
-                    self.best = max(self.points, key=lambda p: p.map)
-            except (OSError, ValueError, KeyError, IndexError, TypeError):
-                self.points = []
-        original = getattr(trainer, "save_chart", None)
-        trainer.save_chart = lambda: self.save_chart(trainer, original)
+    def state_dict(self) -> dict[str, Any]:
+        return {"points": [[p.iteration, p.map, p.seconds] for p in self.points]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.points = [MapPoint(int(p[0]), float(p[1]), float(p[2])) for p in state.get("points", [])]
+        self.best = max(self.points, key=lambda p: p.map) if self.points else None
 
     def __call__(self, trainer) -> None:
-        import time
-
         if not getattr(trainer, "is_main", True):
             return
-        if not self._attached:
-            self._attach(trainer)
         it = int(trainer.iteration)
         if self.points and self.points[-1].iteration == it:
             return  # the end-of-training call right after a periodic one
@@ -130,8 +119,11 @@ class MapEvaluator:
         improved = self.best is None or value > self.best.map
         if improved:
             self.best = point
-            best_path.parent.mkdir(parents=True, exist_ok=True)
-            trainer.net.save_weights(best_path)
+            write = getattr(trainer, "_write", None)
+            if write is not None:
+                improved = write(best_path, lambda: trainer.net.save_weights(best_path))
+            else:
+                trainer.net.save_weights(best_path)
         label = {"voc07": "VOC07 11-point", "voc": "VOC area", "coco": "COCO"}[self.metric]
         say = getattr(trainer, "say", print)
         images = len(self.setup.entries)
@@ -148,52 +140,41 @@ class MapEvaluator:
         trainer.save_chart()
 
     # -- chart -------------------------------------------------------------------------------------
-    def save_chart(self, trainer, original=None) -> Path | None:
-        """chart.png: the engine's loss curve, and under it mAP against batches (0..1)."""
-        import cv2
+    def chart_tile(self, trainer, xlim=None):
+        """mAP against batches (0..1), drawn by the trainer under its loss curve in chart.png."""
+        if not self.points:
+            return None
+        label = {"voc07": "VOC07", "voc": "VOC", "coco": "COCO"}[self.metric]
+        best = self.best
+        chart = Chart(f"mAP@{self.iou_thresh:.2f} ({label}) on the valid list; best {best.map:.4f} at "
+                      f"batch {best.iteration}", "batch", "mAP", ylim=(0, 1), size=(800, 300))
+        xs = [p.iteration for p in self.points]
+        chart.xlim = xlim
+        chart.add(xs, [p.map for p in self.points], "mAP", points=len(xs) == 1)
+        chart.mark(best.iteration, best.map, f"{best.map:.3f}")
+        return chart.render()
 
-        if not getattr(trainer, "is_main", True):
-            return None
-        history = list(getattr(trainer, "history", []))
-        path = Path(trainer.backup_dir) / "chart.png"
-        tiles = []
-        every_x = [h[0] for h in history] + [p.iteration for p in self.points]
-        xlim = (0, max(every_x + [1])) if every_x else None  # both charts on one batch axis
-        if history:
-            xs = [h[0] for h in history]
-            loss = Chart(f"{trainer.name}: training loss", "batch", "loss", size=(800, 420), xlim=xlim)
-            loss.add(xs, [h[1] for h in history], "loss")
-            loss.add(xs, [h[2] for h in history], "avg loss")
-            tiles.append(loss.render())
-        if self.points:
-            label = {"voc07": "VOC07", "voc": "VOC", "coco": "COCO"}[self.metric]
-            best = self.best
-            chart = Chart(f"mAP@{self.iou_thresh:.2f} ({label}) on the valid list; best {best.map:.4f} at "
-                          f"batch {best.iteration}", "batch", "mAP", ylim=(0, 1), size=(800, 300))
-            xs = [p.iteration for p in self.points]
-            chart.xlim = xlim
-            chart.add(xs, [p.map for p in self.points], "mAP", points=len(xs) == 1)
-            chart.mark(best.iteration, best.map, f"{best.map:.3f}")
-            tiles.append(chart.render())
-        if not tiles:
-            return original() if original is not None else None
-        img = np.vstack(tiles) if len(tiles) == 1 or tiles[0].shape[1] == tiles[1].shape[1] else tiles[0]
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            ok, buf = cv2.imencode(".png", img)
-            with atomic_write(path, "wb") as fh:
-                fh.write(buf.tobytes())
-        except Exception as exc:  # a chart must never stop training
-            getattr(trainer, "warn_once", print)(f"cannot write {path}: {exc}")
-            return None
-        return path
+
+class MapHook(Hook):
+    """The engine hook around a `MapEvaluator`: runs it every N batches and after the last one;
+    its points are part of the trainer's saved state."""
+
+    def __init__(self, evaluator: MapEvaluator, every: int):
+        super().__init__(every, evaluator, when="after", name="map", at_end=True)
+        self.evaluator = evaluator
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.evaluator.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.evaluator.load_state_dict(state)
+
+    def chart_tile(self, trainer, xlim=None):
+        return self.evaluator.chart_tile(trainer, xlim)
 
 
 def map_hook(data: str | Path, every: int = 100, **kwargs):
     """A hook evaluating mAP on `data`'s valid list every `every` batches and after the last one."""
     if every <= 0:
         raise UsageError(f"--map-every must be a positive number of batches, got {every}")
-    evaluator = MapEvaluator(data, every=every, **kwargs)
-    hook = Hook(every, evaluator, when="after", name="map", at_end=True)
-    hook.evaluator = evaluator
-    return hook
+    return MapHook(MapEvaluator(data, every=every, **kwargs), every)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from darkpy.errors import CfgError
 from darkpy.fileio import atomic_write
+from darkpy.net import cfgvalues
 
 
 @dataclass
@@ -70,24 +71,26 @@ class Section:
         if value is None:
             return default
         try:
-            return int(value)
+            return self._in_range(key, cfgvalues.parse_int(value))
         except ValueError:
-            try:
-                as_float = float(value)
-            except ValueError:
-                as_float = None
-            if as_float is not None and as_float.is_integer():
-                return int(as_float)
-            raise self.error(f"'{key}' must be an integer, got {value!r}", key) from None
+            raise self.error(f"'{key}' must be an integer, got {value!r} (plain ASCII digits, "
+                             f"at most {cfgvalues.INT_MAX} in size)", key) from None
+
+    def _in_range(self, key: str, value):
+        problem = cfgvalues.range_problem(key, value)
+        if problem is not None:
+            raise self.error(problem, key)
+        return value
 
     def float(self, key: str, default: float | None = None) -> float | None:
         value = self.raw(key)
         if value is None:
             return default
         try:
-            return float(value)
+            number = cfgvalues.parse_float(value)
         except ValueError:
-            raise self.error(f"'{key}' must be a number, got {value!r}", key) from None
+            raise self.error(f"'{key}' must be a number, got {value!r} (finite, ASCII decimal notation)", key) from None
+        return self._in_range(key, number)
 
     def bool(self, key: str, default: bool = False) -> bool:
         return bool(self.int(key, int(default)))
@@ -98,7 +101,7 @@ class Section:
             return list(default or [])
         parts = [p for p in value.split(",") if p != ""]
         try:
-            return [float(p) for p in parts]
+            return [cfgvalues.parse_float(p) for p in parts]
         except ValueError:
             raise self.error(f"'{key}' must be a comma list of numbers, got {value!r}", key) from None
 

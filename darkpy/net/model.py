@@ -6,6 +6,8 @@ what Darknet computes (`forward_all`). The network runs at any input size its la
 """
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -111,8 +113,10 @@ class Network(nn.Module):
         return x, det_inputs
 
     # -- weights -------------------------------------------------------------------------
-    def load_weights(self, path: str | Path, upto: int | None = None) -> LoadReport:
-        report = load_weights(self.blocks, path, upto)
+    def load_weights(self, path: str | Path, upto: int | None = None, *, allow_partial: bool = False) -> LoadReport:
+        """Fill from a Darknet weights file; one that stops before the last layer is an error
+        unless `allow_partial` (training from a `.conv.23`-style file)."""
+        report = load_weights(self.blocks, path, upto, allow_partial=allow_partial)
         self.header = WeightsHeader(report.header.major, report.header.minor, report.header.revision,
                                     report.header.seen)
         self.last_load = report
@@ -143,6 +147,13 @@ def build_network(sections: list[Section], cfg_path: Path | None = None,
         net.width, net.height = int(w), int(h)
     if batch is not None:
         net.batch = batch
+    with torch.device("meta"):  # shapes and parameter counts first, nothing allocated
+        dry = _build_layers(sections, net, cfg_path)
+    check_fits(dry, cfg_path)
+    return Network(net, _build_layers(sections, net, cfg_path), cfg_path)
+
+
+def _build_layers(sections: list[Section], net: NetConfig, cfg_path: Path | None) -> list[Layer]:
     shape = (net.channels, net.height, net.width)
     if not (net.channels and net.height and net.width):
         shape = (net.inputs, 1, 1)
@@ -155,14 +166,50 @@ def build_network(sections: list[Section], cfg_path: Path | None = None,
             raise CfgError(f"layer {index}: unknown section [{section.name}] (darkpy knows: {known})",
                            file=section.file, line=section.line)
         ctx = BuildContext(index, shape, layers, cfg_path, net)
-        layer = cls.from_cfg(section, ctx)
+        try:
+            layer = cls.from_cfg(section, ctx)
+        except (RuntimeError, OverflowError, MemoryError) as exc:  # sizes beyond what tensors can hold
+            raise section.error(f"its tensors cannot be allocated: {str(exc).splitlines()[0][:120]}") from None
         layers.append(layer)
         shape = layer.out_shape
         if min(shape) < 1:
             raise section.error(f"output shape {shape} is empty for input {ctx.in_shape}")
     if not layers:
         raise CfgError("the cfg has a [net] section but no layers", file=cfg_path)
-    return Network(net, layers, cfg_path)
+    return layers
+
+
+def available_memory() -> int:
+    """Bytes this machine can still give (MemAvailable on Linux, else physical memory)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 40
+
+
+def check_fits(layers: Sequence[Layer], cfg_path: Path | None = None, memory: int | None = None) -> None:
+    """Refuse a network whose parameters, or whose activations for one image, do not fit in memory
+    (float32), computed from shapes before anything is allocated: a mutated `filters=` must give a
+    line, not an out-of-memory kill."""
+    memory = available_memory() if memory is None else memory
+    counts = [sum(p.numel() for p in l.parameters()) + sum(b.numel() for b in l.buffers()) for l in layers]
+    params = sum(counts)
+    acts = sum(math.prod(l.out_shape) for l in layers)
+    for what, n in (("parameters", params), ("activations for one image", acts)):
+        if n * 4 > memory:
+            big = max(range(len(layers)), key=lambda i: counts[i] if what == "parameters"
+                      else math.prod(layers[i].out_shape))
+            l = layers[big]
+            raise CfgError(f"the network needs {n * 4 / 1e9:,.1f} GB for its {n:,} {what} (float32), more than "
+                           f"the {memory / 1e9:,.1f} GB this machine has available; the largest is layer {l.index} "
+                           f"[{l.section_name}] (line {l.line})", file=cfg_path, line=l.line or None)
 
 
 def parse_network(cfg: str | Path, size: int | tuple[int, int] | None = None) -> Network:
@@ -174,13 +221,16 @@ def parse_network(cfg: str | Path, size: int | tuple[int, int] | None = None) ->
 
 
 def load_network(cfg: str | Path, weights: str | Path | None = None, size: int | tuple[int, int] | None = None,
-                 device: str | torch.device | None = None, seed: int | None = 0, upto: int | None = None) -> Network:
+                 device: str | torch.device | None = None, seed: int | None = 0, upto: int | None = None,
+                 allow_partial: bool = False) -> Network:
     """Build a Darknet network from its cfg, fill it from a `.weights` file (or Darknet-style
     random weights when none is given), move it to `device` (CUDA when present) and put it in
-    eval mode. `size` overrides the cfg's input width/height (an int or (width, height))."""
+    eval mode. `size` overrides the cfg's input width/height (an int or (width, height)).
+    `allow_partial`: accept weights that cover only the first layers (training); otherwise such
+    a file is a `WeightsError`."""
     model = parse_network(cfg, size)
     if weights is not None:
-        report = model.load_weights(weights, upto)
+        report = model.load_weights(weights, upto, allow_partial=allow_partial)
         if report.partial:  # layers a partial file does not cover still get sane values
             model.init_weights(seed, start=report.last_layer_index + 1)
     else:

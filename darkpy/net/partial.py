@@ -36,7 +36,7 @@ def write_partial(cfg: str | Path, weights: str | Path, out: str | Path, n: int,
     net = parse_network(cfg)
     upto = min(n, len(net.layers))
     weighted = [l for l in net.layers if l.has_weights and l.index < upto]
-    report = net.load_weights(weights, upto=upto)
+    report = net.load_weights(weights, upto=upto, allow_partial=True)
     if report.layers_loaded < len(weighted):
         missing = weighted[report.layers_loaded]
         raise WeightsError(f"holds weights for {report.layers_loaded} layers only; layer {missing.index} "

@@ -4,8 +4,12 @@ Layout: int32 major, minor, revision; then `seen` (images trained on) as int64 w
 major*10+minor >= 2 and both are below 1000, else int32; then, for every layer with parameters in
 cfg order, its floats in the order the layer defines (conv: biases, [BN scales, rolling mean,
 rolling variance], weights). A file may stop at a layer boundary (a "partial" file such as
-`darknet19_448.conv.23`): the layers it has are loaded and the count is reported. Stopping inside
-a layer, or having floats left over, means the file does not fit the cfg: an error.
+`darknet19_448.conv.23`); whether that is accepted is the caller's decision (`allow_partial`):
+training and `partial` take it (the layers it has are loaded and the count is reported), while
+detection, evaluation, export and benchmarks refuse it, since the uncovered layers would run on
+random values and give silently wrong results. Stopping inside a layer, or having floats left
+over, means the file does not fit the cfg: always an error. So is a `seen` count that is negative
+or beyond 2^53 (no run sees that many images: the header is corrupt).
 
 Reading is one `numpy.fromfile`; parameters then alias slices of that buffer (no copy), so
 loading costs little more than reading the bytes. Nothing is unpickled.
@@ -25,6 +29,9 @@ from darkpy.fileio import atomic_write
 
 if TYPE_CHECKING:
     from darkpy.net.layers.base import Layer
+
+
+MAX_SEEN = 2 ** 53
 
 
 @dataclass
@@ -61,6 +68,9 @@ class WeightsHeader:
             if len(raw) < 20:
                 raise WeightsError("file ends inside the header", file=path)
             h.seen = struct.unpack_from("<q", raw, 12)[0]
+            if not 0 <= h.seen <= MAX_SEEN:
+                raise WeightsError(f"the header's image count seen={h.seen} is out of range (0..2^53): "
+                                   f"not a Darknet weights file, or a corrupt one", file=path)
         else:
             h.seen = struct.unpack_from("<I", raw, 12)[0]
         return h
@@ -131,8 +141,10 @@ class WeightsWriter:
         self.fh.write(tensor.detach().to("cpu", torch.float32).contiguous().numpy().astype("<f4", copy=False).tobytes())
 
 
-def load_weights(layers: Iterable["Layer"], path: str | Path, upto: int | None = None) -> LoadReport:
-    """Fill `layers` (in cfg order) from a Darknet weights file; `upto` stops before that index."""
+def load_weights(layers: Iterable["Layer"], path: str | Path, upto: int | None = None, *,
+                 allow_partial: bool = False) -> LoadReport:
+    """Fill `layers` (in cfg order) from a Darknet weights file; `upto` stops before that index.
+    A file that ends at a layer boundary before the last layer is an error unless `allow_partial`."""
     reader = WeightsReader(path)
     weighted = [l for l in layers if l.has_weights and (upto is None or l.index < upto)]
     total_needed = sum(l.num_weight_floats() for l in weighted)
@@ -152,6 +164,12 @@ def load_weights(layers: Iterable["Layer"], path: str | Path, upto: int | None =
         raise WeightsError(
             f"{reader.remaining} floats left over after the last layer: the cfg expects {total_needed} floats, "
             f"the file has {reader.floats.size} (wrong cfg for these weights?)", file=reader.path)
+    if loaded < len(weighted) and not allow_partial:
+        missing = weighted[loaded]
+        raise WeightsError(
+            f"holds {loaded} of {len(weighted)} layers with weights (it ends before layer {missing.index} "
+            f"[{missing.section_name}]): a partial or truncated file; the missing layers would run on random "
+            f"values (use the complete weights for this cfg, or `darkpy train` to start from it)", file=reader.path)
     return LoadReport(Path(path), reader.header, loaded, len(weighted), last, reader.pos)
 
 

@@ -1,4 +1,4 @@
-"""Backups as Darknet's `train_detector` writes them, plus a side file for exact resumption.
+"""Backups as Darknet's `train_detector` writes them, plus the state for exact resumption.
 
 Darknet, after the update that makes the batch number `i`:
 
@@ -9,19 +9,27 @@ Darknet, after the update that makes the batch number `i`:
 All are Darknet `.weights` files (the header's `seen` gives the batch number back) written
 atomically. Next to `NAME.backup`, darkpy writes `NAME.backup.state` (`torch.save` of plain
 tensors, lists and numbers: momentum buffers, RNG states, the running average loss, the loss
-history for the chart) so that `--resume` continues exactly where the run stopped; it is read
-with `torch.load(..., weights_only=True)`. The weights are written first; a state whose `seen`
-does not match the weights is ignored with a warning (momentum then restarts from zero).
+history, every hook's state) so that `--resume` continues exactly where the run stopped; it is
+read with `torch.load(..., weights_only=True)`.
+
+The two files are one checkpoint: both are written completely under temporary names, the state
+records a digest of the weights bytes, then both are renamed into place (weights first). On
+resume a state whose digest does not match `NAME.backup` is never used (a warning says so, and
+momentum restarts from zero), so a kill between the two renames cannot pair new weights with an
+old state. Temporaries left by a killed run are removed when the next run starts.
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
-from darkpy.fileio import atomic_write
+from darkpy.errors import UsageError
+from darkpy.fileio import atomic_write, probe_folder
 
 BACKUP_EVERY = 100
 SNAPSHOT_EVERY = 10000
@@ -52,6 +60,14 @@ def wants_snapshot(i: int) -> bool:
     return i > 0 and (i % SNAPSHOT_EVERY == 0 or (i < EARLY_UNTIL and i % BACKUP_EVERY == 0))
 
 
+def digest(path: str | Path) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def save_state(path: str | Path, state: dict[str, Any]) -> Path:
     buf = io.BytesIO()
     torch.save(state, buf)
@@ -61,7 +77,83 @@ def save_state(path: str | Path, state: dict[str, Any]) -> Path:
 
 
 def load_state(path: str | Path) -> dict[str, Any] | None:
+    """The saved state, or None when there is none; raises on a file `torch.load(weights_only=True)`
+    refuses (a pickle carrying code, a torn file)."""
     path = Path(path)
     if not path.exists():
         return None
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def write_checkpoint(backup_dir: str | Path, name: str, write_weights: Callable[[Path], Any],
+                     state: dict[str, Any]) -> Path:
+    """NAME.backup and NAME.backup.state as one unit (see the module doc); OSError on failure,
+    leaving the previous pair untouched."""
+    wpath, spath = backup_path(backup_dir, name), state_path(backup_dir, name)
+    wtmp = wpath.with_name(f".{wpath.name}.pending.tmp")
+    stmp = spath.with_name(f".{spath.name}.pending.tmp")
+    try:
+        write_weights(wtmp)
+        save_state(stmp, dict(state, weights_digest=digest(wtmp)))
+        os.replace(wtmp, wpath)
+        os.replace(stmp, spath)
+    finally:
+        for p in (wtmp, stmp):
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                pass
+    return wpath
+
+
+def matching_state(backup_dir: str | Path, name: str, seen: int) -> tuple[dict[str, Any] | None, str]:
+    """The state saved with NAME.backup, or (None, why not)."""
+    spath = state_path(backup_dir, name)
+    if not spath.exists():
+        return None, f"{spath} missing: momentum restarts from zero"
+    try:
+        state = load_state(spath)
+    except Exception:  # torn, foreign or corrupt: never used
+        state = None
+    if not isinstance(state, dict):
+        return None, f"{spath} cannot be read: ignoring it (momentum restarts from zero)"
+    want = state.get("weights_digest")
+    if want is not None and want != digest(backup_path(backup_dir, name)):
+        return None, (f"{spath} was saved with other weights than {backup_path(backup_dir, name)}: ignoring it "
+                      f"(momentum restarts from zero)")
+    if int(state.get("seen", -1)) != int(seen):
+        return None, (f"{spath} is from seen={state.get('seen')}, the backup from seen={seen}: ignoring it "
+                      f"(momentum restarts from zero)")
+    return state, ""
+
+
+def prepare_folder(backup_dir: str | Path) -> Path:
+    """Make the backup folder and prove it takes files, before any batch is trained."""
+    folder = Path(backup_dir)
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"backup folder {folder} is a file, not a folder")
+        probe_folder(folder)
+    except UsageError:
+        raise
+    except OSError as exc:
+        raise UsageError(f"backup folder {folder} is not writable: {exc.strerror or exc}") from None
+    return folder
+
+
+def remove_stale_temporaries(backup_dir: str | Path, name: str) -> list[Path]:
+    """Temporaries (`.NAME….tmp`, `.chart.png….tmp`) that a killed run left in the folder."""
+    folder = Path(backup_dir)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for p in folder.iterdir():
+        n = p.name
+        mine = (f".{name}.backup", f"..{name}.backup", f".{name}_", ".chart.png.", ".darkpy-write-test.")
+        if (n.endswith(".tmp") and n.startswith(mine) or n == "chart.png.tmp.png") and p.is_file():
+            try:
+                p.unlink()
+                removed.append(p)
+            except OSError:
+                pass
+    return removed

@@ -34,10 +34,17 @@ Interface (agreed between detection and classification training)::
     Trainer(net, task, *, name, backup_dir, device, max_batches=None, clear=False, resume=False,
             amp=False, hooks=(), ddp=None, seed=0, ...).run()
 
-Hooks (`Hook(every, fn, when="before"|"after")`) run every N batches: `before` ones before the
-batch is drawn (size changes), `after` ones after the update (backups, progress, chart; later
-mAP). `fn(trainer)` sees `trainer.iteration` (after: the new batch number), `trainer.last`
-(the batch's loss, stats, timings).
+Hooks (`darkpy.train.hooks`: `Hook(every, fn, when="before"|"after")`) run every N batches:
+`before` ones before the batch is drawn (the multi-scale resize), `after` ones after the update
+(progress line, chart, the caller's hooks such as mAP, then backups). `fn(trainer)` sees
+`trainer.iteration` (after: the new batch number), `trainer.last` (the batch's loss, stats,
+timings). `Trainer.state_dict()` holds the optimiser, RNGs, running loss and every hook's state;
+it is saved with NAME.backup as one checkpoint (`darkpy.train.backup.write_checkpoint`).
+
+A backup, snapshot or final write that fails (read-only folder, full disk) never stops training
+and never loses it silently: one line names the path and the OS error, the weights stay in
+memory, the next backup point tries again, and the final weights go to a fallback folder when
+the backup folder refuses them (or the run exits with code 2 naming the last good backup).
 
 Multi-scale (`random=1` on the last region/yolo layer): every 10 batches a new square size,
 Darknet's `(rand() % 10 + 10) * 32` scaled by cfg size / 416 (320..608 for a 416 cfg), the
@@ -49,10 +56,11 @@ from __future__ import annotations
 
 import math
 import signal
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Protocol, runtime_checkable
+from typing import Any, Iterable, Iterator, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -60,9 +68,11 @@ import torch
 from darkpy.errors import UsageError
 from darkpy.train import backup as bk
 from darkpy.train import distributed as dd
+from darkpy.train.hooks import Hook, default_hooks
 from darkpy.train.optimizer import current_rate, images_per_step, make_optimizer
 from darkpy.device import select_device
 from darkpy.charts import Chart
+from darkpy.fileio import atomic_write
 
 
 @dataclass
@@ -78,18 +88,6 @@ class Task(Protocol):
     def batches(self, size: tuple[int, int] | None, iteration: int) -> Iterator[tuple[torch.Tensor, Any]]: ...
 
     def loss(self, net, images: torch.Tensor, targets: Any, seen: int) -> StepReport: ...
-
-
-@dataclass
-class Hook:
-    every: int
-    fn: Callable[["Trainer"], None]
-    when: str = "after"      # "before" the batch is drawn, or "after" the update
-    name: str = ""
-    at_end: bool = False     # also once after the last batch (after-hooks only)
-
-    def due(self, i: int) -> bool:
-        return self.every > 0 and i % self.every == 0
 
 
 @dataclass
@@ -152,8 +150,16 @@ class Trainer:
         self.amp = bool(amp) and self.device.type == "cuda"
         self.amp_requested = bool(amp)
         self.seed = int(seed)
-        self.hooks: list[Hook] = list(hooks)
+        first, last = default_hooks(log_every=log_every, chart_every=chart_every, backups=backups)
+        self.hooks: list[Hook] = first + list(hooks) + last
+        names = [h.name for h in self.hooks if h.name]
+        dup = {n for n in names if names.count(n) > 1}
+        for h in self.hooks:  # unnamed or same-named hooks get distinct state keys
+            if not h.name or h.name in dup:
+                h.name = f"{h.name or 'hook'}{self.hooks.index(h)}"
         self.log_every, self.chart_every = log_every, chart_every
+        self.last_good_backup: tuple[Path, int] | None = None
+        self.write_failures: list[str] = []
         self.quiet = quiet
         self.backups = backups
         self._console = console
@@ -236,6 +242,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "scaler": self.scaler.state_dict() if self.scaler is not None else {},
+            "hooks": {h.name: h.state_dict() for h in self.hooks},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -247,21 +254,72 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
+        saved = state.get("hooks", {}) or {}
+        for h in self.hooks:
+            if h.name in saved:
+                h.load_state_dict(saved[h.name])
 
-    def save_backup(self, *, snapshot: bool = False, final: bool = False) -> list[Path]:
-        """NAME.backup (+ the state side file), and NAME_i.weights / NAME_final.weights."""
+    def _write(self, path: Path, fn, next_try: str = "") -> bool:
+        """Run a write; on an OS error print one line (path, error) and carry on."""
+        try:
+            fn()
+            return True
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            line = f"cannot write {path}: {why}; the weights stay in memory" + (f", {next_try}" if next_try else "")
+            self.write_failures.append(line)
+            if self.is_main:
+                from rich.markup import escape
+
+                self.console.print(f"[red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+            return False
+
+    def rescue_dir(self) -> Path:
+        """Where weights go when the backup folder refuses them."""
+        return Path(tempfile.gettempdir()) / f"darkpy-rescue-{self.name}"
+
+    def save_backup(self, *, snapshot: bool = False, final: bool = False, rescue: bool = False) -> list[Path]:
+        """NAME.backup with its state (one checkpoint), and NAME_i.weights / NAME_final.weights.
+        Returns what was written; a failed write is reported (see the module doc), not raised."""
         if not self.is_main:
             return []
         written = []
         i = self.iteration
         if final:
-            written.append(self.net.save_weights(bk.final_path(self.backup_dir, self.name)))
-        else:
-            written.append(self.net.save_weights(bk.backup_path(self.backup_dir, self.name)))
-            bk.save_state(bk.state_path(self.backup_dir, self.name), self.state_dict())
-            if snapshot:
-                written.append(self.net.save_weights(bk.snapshot_path(self.backup_dir, self.name, i)))
+            path = bk.final_path(self.backup_dir, self.name)
+            if self._write(path, lambda: self.net.save_weights(path), "trying a fallback folder"):
+                return [path]
+            alt = bk.final_path(self.rescue_dir(), self.name)
+            if self._write(alt, lambda: self.net.save_weights(alt)):
+                self.say(f"Final weights written to {alt} instead of {path}")
+                return [alt]
+            last = self.last_good_backup
+            raise UsageError(f"could not write the final weights to {path} nor {alt}; "
+                             + (f"the last good backup is {last[0]} (batch {last[1]})" if last
+                                else "no backup was written in this run"))
+        path = bk.backup_path(self.backup_dir, self.name)
+        nxt = f"next try at batch {(i // bk.BACKUP_EVERY + 1) * bk.BACKUP_EVERY}" if not rescue else "trying a fallback folder"
+        if self._write(path, lambda: bk.write_checkpoint(self.backup_dir, self.name, self.net.save_weights,
+                                                         self.state_dict()), nxt):
+            written.append(path)
+            self.last_good_backup = (path, i)
+        elif rescue:
+            folder = self.rescue_dir()
+            alt = bk.backup_path(folder, self.name)
+            if self._write(alt, lambda: bk.write_checkpoint(folder, self.name, self.net.save_weights,
+                                                            self.state_dict())):
+                self.say(f"Backup written to {alt} instead (continue with --resume --backup {folder})")
+                written.append(alt)
+                self.last_good_backup = (alt, i)
+        if snapshot:
+            written += self.save_snapshot(i)
         return written
+
+    def save_snapshot(self, i: int) -> list[Path]:
+        if not self.is_main:
+            return []
+        path = bk.snapshot_path(self.backup_dir, self.name, i)
+        return [path] if self._write(path, lambda: self.net.save_weights(path)) else []
 
     def _restore(self) -> None:
         path = bk.backup_path(self.backup_dir, self.name)
@@ -270,12 +328,10 @@ class Trainer:
         self.net.to("cpu")
         report = self.net.load_weights(path)
         self.say(f"Resuming from {report}")
-        state = bk.load_state(bk.state_path(self.backup_dir, self.name))
+        self.last_good_backup = (path, self.iteration)
+        state, why = bk.matching_state(self.backup_dir, self.name, self.net.seen)
         if state is None:
-            self.warn_once(f"{bk.state_path(self.backup_dir, self.name)} missing: momentum restarts from zero")
-        elif int(state["seen"]) != self.net.seen:
-            self.warn_once(f"{bk.state_path(self.backup_dir, self.name)} is from seen={state['seen']}, the backup "
-                           f"from seen={self.net.seen}: ignoring it (momentum restarts from zero)")
+            self.warn_once(why)
         else:
             self._pending_state = state
 
@@ -293,6 +349,8 @@ class Trainer:
         self.proxy = dd.NetProxy(self.net, self.ddp_module)
         self.optimizer = make_optimizer(self.net, self.net.net)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp else None
+        for hook in self.hooks:
+            hook.attach(self)
         if self._pending_state is not None:
             self.load_state_dict(self._pending_state)
         if self.amp_requested and not self.amp:
@@ -305,15 +363,13 @@ class Trainer:
 
     def _run_hooks(self, when: str, i: int, end: bool = False) -> None:
         for hook in self.hooks:
-            if hook.when == when and (hook.due(i) or (end and hook.at_end)):
+            if hook.when == when and (hook.at_end if end else hook.due(i)):
                 hook.fn(self)
 
     def _step(self) -> BatchResult:
         i = self.iteration
         self._run_hooks("before", i)
         size = self.size_for(i)
-        if size is not None and hasattr(self.net, "resize") and (self.net.net.width, self.net.net.height) != size:
-            self.net.resize(*size)
         t0 = time.perf_counter()
         wait = 0.0
         seen0 = self.net.seen
@@ -395,16 +451,7 @@ class Trainer:
         return self.last
 
     def _after(self, r: BatchResult) -> None:
-        i = r.iteration
-        if self.backups and bk.wants_backup(i):
-            self.save_backup(snapshot=bk.wants_snapshot(i))
-        elif self.backups and bk.wants_snapshot(i) and self.is_main:
-            self.net.save_weights(bk.snapshot_path(self.backup_dir, self.name, i))
-        if self.log_every and (i % self.log_every == 0 or i == self.max_batches):
-            self.say(self.progress_line(r))
-        if self.chart_every and i % self.chart_every == 0:
-            self.save_chart()
-        self._run_hooks("after", i)
+        self._run_hooks("after", r.iteration)
 
     def progress_line(self, r: BatchResult) -> str:
         done = max(1, r.iteration - self.start_iteration)
@@ -418,25 +465,49 @@ class Trainer:
                 f"ETA {_hms(eta)}" + (f" | {stats}" if stats else ""))
 
     def save_chart(self) -> Path | None:
-        if not self.is_main or not self.history:
+        """chart.png: loss and average loss, and under them the tiles hooks add (mAP)."""
+        if not self.is_main:
             return None
 
-        xs = [h[0] for h in self.history]
-        chart = Chart(f"{self.name}: training loss", "batch", "loss")
-        chart.add(xs, [h[1] for h in self.history], "loss")
-        chart.add(xs, [h[2] for h in self.history], "avg loss")
+        xlim = (0, max([h[0] for h in self.history[-1:]] + [self.iteration, 1]))
+        tiles = [t for t in (h.chart_tile(self, xlim) for h in self.hooks) if t is not None]
+        if not self.history and not tiles:
+            return None
         path = self.backup_dir / "chart.png"
         try:
-            chart.save(path)
+            if tiles:
+                images = []
+                if self.history:
+                    xs = [h[0] for h in self.history]
+                    loss = Chart(f"{self.name}: training loss", "batch", "loss", size=(800, 420), xlim=xlim)
+                    loss.add(xs, [h[1] for h in self.history], "loss")
+                    loss.add(xs, [h[2] for h in self.history], "avg loss")
+                    images.append(loss.render())
+                images += tiles
+                width = images[0].shape[1]
+                img = np.vstack([t for t in images if t.shape[1] == width])
+                import cv2
+
+                ok, buf = cv2.imencode(".png", img)
+                with atomic_write(path, "wb") as fh:
+                    fh.write(buf.tobytes())
+            else:
+                xs = [h[0] for h in self.history]
+                chart = Chart(f"{self.name}: training loss", "batch", "loss")
+                chart.add(xs, [h[1] for h in self.history], "loss")
+                chart.add(xs, [h[2] for h in self.history], "avg loss")
+                chart.save(path)
         except Exception as exc:  # a chart must never stop training
-            self.warn_once(f"cannot write {path}: {exc}")
+            self.warn_once(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}")
             return None
         return path
 
     def run(self) -> "Trainer":
+        if self.is_main and self.backups:
+            bk.prepare_folder(self.backup_dir)
+            for stale in bk.remove_stale_temporaries(self.backup_dir, self.name):
+                self.say(f"Removed {stale}, left by a run that was killed while writing")
         self._setup()
-        if self.is_main:
-            self.backup_dir.mkdir(parents=True, exist_ok=True)
         nn_ = self.net.net
         self.say(f"Learning Rate: {nn_.learning_rate:g}, Momentum: {nn_.momentum:g}, Decay: {nn_.decay:g}; "
                  f"batch {self.images_per_step} = {self.world_size} process(es) x {self.images_per_rank} images "
@@ -453,7 +524,7 @@ class Trainer:
             self.interrupted = True
             if self.backups and hasattr(self, "optimizer"):
                 self.optimizer.zero_grad(set_to_none=True)
-                written = self.save_backup()
+                written = self.save_backup(rescue=True)
                 if written:
                     self.say(f"Interrupted inside batch {self.iteration}: saved {written[0]}")
             raise
@@ -465,7 +536,7 @@ class Trainer:
         if self._should_stop():
             self.interrupted = True
             if self.backups:
-                written = self.save_backup()
+                written = self.save_backup(rescue=True)
                 self.save_chart()
                 if written:
                     self.say(f"Stopped at batch {self.iteration}: saved {written[0]} (continue with --resume)")

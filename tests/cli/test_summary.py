@@ -15,8 +15,11 @@ def test_summary_at_another_size(cli, repo):
 
 def test_summary_reports_loaded_weights(cli, repo):
     g = repo / "tests" / "golden" / "real_prefix"
-    code, out, _ = cli("summary", repo / "cfg" / "yolov2.cfg", "--weights", g / "weights")
-    assert code == 0 and "partial: loaded 7 of 23" in out
+    code, out, err = cli("summary", repo / "cfg" / "yolov2.cfg", "--weights", g / "weights")
+    # a file covering the first layers only is not the network's weights (issue 14): one line
+    assert code == 2 and "holds 7 of 23 layers" in err
+    code, out, _ = cli("summary", g / "yolov2-first10.cfg", "--weights", g / "weights")
+    assert code == 0 and "loaded 7 of 7" in out
 
 
 def test_user_error_is_one_line_with_exit_code_2(tmp_path):

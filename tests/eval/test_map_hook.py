@@ -17,7 +17,7 @@ class FakeTrainer(SimpleNamespace):
     def say(self, text):
         self.lines.append(text)
 
-    def save_chart(self):  # the engine's own chart, replaced by the hook's
+    def save_chart(self):  # the engine draws the chart (with the hook's tile)
         self.engine_chart += 1
 
 
@@ -49,25 +49,19 @@ def test_map_hook_keeps_the_best_weights_and_draws_the_chart(tmp_path):
     side = json.loads((tmp_path / "backup" / "det_map.json").read_text())
     assert [p[0] for p in side["points"]] == [10, 20] and side["best"] == [10, pytest.approx(5 / 6)]
     assert side["points"][1][1] < 0.8
-    chart = tmp_path / "backup" / "chart.png"
-    assert chart.is_file()
-    import cv2
-
-    img = cv2.imread(str(chart))
-    assert img.shape[0] == 720  # loss on top, mAP under it
-    trainer.save_chart()
-    assert trainer.engine_chart == 0  # the engine's periodic chart now draws mAP too
+    assert trainer.engine_chart == 2  # the chart is redrawn after each new point
+    tile = hook.chart_tile(trainer, (0, 20))
+    assert tile.shape[:2] == (300, 800)
+    assert hook.state_dict() == {"points": [[p.iteration, p.map, p.seconds] for p in hook.evaluator.points]}
 
 
 def test_map_hook_resume_picks_up_earlier_points(tmp_path):
     s = make_valid_set(tmp_path / "set")
-    (tmp_path / "backup").mkdir()
-    (tmp_path / "backup" / "det_map.json").write_text(json.dumps(
-        {"points": [[10, 0.9, 1.0], [30, 0.95, 1.0]], "best": [30, 0.95]}))
     net = darkpy.load_network(s["cfg"], s["weights"], device="cpu")
     trainer = FakeTrainer(net=net, iteration=20, backup_dir=tmp_path / "backup", name="det", is_main=True,
                           history=[], lines=[], engine_chart=0, resume=True)
     hook = map_hook(s["data"], every=10)
+    hook.load_state_dict({"points": [[10, 0.9, 1.0]]})  # what the trainer's saved state gives back
     hook.fn(trainer)
     ev = hook.evaluator
     assert [p.iteration for p in ev.points] == [10, 20] and ev.best.iteration == 10
@@ -106,4 +100,43 @@ def test_map_hook_in_the_training_engine(tmp_path):
     assert [p.iteration for p in hook.evaluator.points] == [2, 4]
     assert [round(p.map, 4) for p in hook.evaluator.points] == [0.8333, 0.8333]
     assert (tmp_path / "backup" / "det_best.weights").is_file()
-    assert (tmp_path / "backup" / "chart.png").is_file()
+    import cv2
+
+    img = cv2.imread(str(tmp_path / "backup" / "chart.png"))
+    assert img.shape[0] == 720  # loss on top, mAP under it
+    assert "save_chart" not in vars(trainer)  # nothing is patched onto the trainer
+    state = trainer.state_dict()["hooks"]["map"]
+    assert [p[0] for p in state["points"]] == [2, 4]
+
+
+def test_map_points_resume_with_the_backup(tmp_path):
+    """Stop at batch 2 (backup + state), resume: the mAP points come back from the state, no side file."""
+    engine = pytest.importorskip("darkpy.train.engine")
+    from darkpy.train import backup as bk
+
+    s = make_valid_set(tmp_path / "set")
+    cfg = s["cfg"]
+    cfg.write_text(cfg.read_text().replace(
+        "[net]\n", "[net]\nbatch=2\nsubdivisions=1\nlearning_rate=0\nmax_batches=4\nmomentum=0\ndecay=0\n", 1))
+
+    class Task:
+        def batches(self, size, iteration):
+            yield torch.rand(2, 3, size[1], size[0]), None
+
+        def loss(self, net, images, targets, seen):
+            return engine.StepReport((net(images) * 0).sum())
+
+    def run(resume, stop=None):
+        net = darkpy.load_network(cfg, s["weights"], device="cpu")
+        hook = map_hook(s["data"], every=2)
+        hooks = [hook] + ([engine.Hook(1, lambda t: t.request_stop() if t.iteration == stop else None)] if stop else [])
+        tr = engine.Trainer(net, Task(), name="det", backup_dir=tmp_path / "backup", device="cpu", hooks=hooks,
+                            quiet=True, resume=resume)
+        tr.run()
+        return hook, tr
+
+    hook, tr = run(False, stop=2)
+    assert tr.interrupted and bk.state_path(tmp_path / "backup", "det").exists()
+    (tmp_path / "backup" / "det_map.json").unlink()
+    hook, tr = run(True)
+    assert [p.iteration for p in hook.evaluator.points] == [2, 4]

@@ -86,7 +86,9 @@ def test_partial_file_loads_leading_layers_and_says_how_many(tmp_path):
     part = full.save_weights(tmp_path / "mini.conv.7", upto=7)
     net = darkpy.net.model.parse_network(cfg)
     net.init_weights(1)
-    report = net.load_weights(part)
+    with pytest.raises(WeightsError, match="holds 4 of 11 layers"):
+        net.load_weights(part)  # strict by default: detection on random layers is silently wrong
+    report = net.load_weights(part, allow_partial=True)
     assert report.partial and report.layers_loaded == 4 and report.layers_total == 11
     assert torch.equal(net.layers[4].weight, full.layers[4].weight)
     assert not torch.equal(net.layers[7].weight, full.layers[7].weight)
@@ -136,3 +138,26 @@ def test_pickle_payloads_in_weights_or_resume_state_are_never_run(tmp_path):
         except WeightsError:
             pass
     assert not marker.exists(), "a pickle payload was executed"
+
+
+def test_seen_out_of_range_is_an_error_naming_the_file(tmp_path):
+    import struct
+
+    cfg, weights = CASES[0]
+    raw = bytearray(weights.read_bytes())
+    for seen in (-1, 2 ** 53 + 1):
+        struct.pack_into("<q", raw, 12, seen)
+        bad = tmp_path / f"seen{seen}.weights"
+        bad.write_bytes(bytes(raw))
+        with pytest.raises(WeightsError, match=r"seen=.*out of range") as err:
+            darkpy.load_network(cfg, bad)
+        assert str(bad) in str(err.value)
+
+
+def test_header_only_file_holds_0_layers(tmp_path):
+    cfg, weights = CASES[0]
+    head = tmp_path / "head.weights"
+    head.write_bytes(weights.read_bytes()[:20])
+    with pytest.raises(WeightsError, match="holds 0 of"):
+        darkpy.load_network(cfg, head)
+    assert darkpy.load_network(cfg, head, allow_partial=True).last_load.layers_loaded == 0

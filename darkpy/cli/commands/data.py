@@ -48,6 +48,9 @@ def voc(
     from darkpy.data import voc as voc_mod
     from darkpy.formats.datafile import read_names
 
+    from darkpy.fileio import refuse_overwrite
+
+    refuse_overwrite(out, [devkit, names])
     classes = read_names(names) if names else voc_mod.VOC_CLASSES
     with _progress("converting VOC") as (total, advance):
         result = voc_mod.convert(devkit, sets, out, difficult=difficult, classes=classes,
@@ -78,6 +81,9 @@ def coco(
     """COCO JSON to Darknet labels, a list, coco.names, coco.map (category ids) and coco.data."""
     from darkpy.data import coco as coco_mod
 
+    from darkpy.fileio import refuse_overwrite
+
+    refuse_overwrite(out, [annotations, images])
     with _progress("converting COCO") as (total, advance):
         result = coco_mod.convert(annotations, images, out, split=split, role=role,
                                   progress=advance, total=total)
@@ -144,6 +150,9 @@ def stats(
     from darkpy.data import stats as stats_mod
     from darkpy.data.summary import print_stats
 
+    from darkpy.fileio import refuse_overwrite
+
+    refuse_overwrite(out, [target])
     result = stats_mod.collect(target)
     c = _console()
     print_stats(result, c)

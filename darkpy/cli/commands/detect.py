@@ -156,6 +156,9 @@ def detect(
                             hier_walk=hier_walk)
     detector = Detector(net, options=options)
     if source is not None:
+        from darkpy.fileio import refuse_overwrite
+
+        refuse_overwrite(out, [cfg, weights, data, names])
         _video(detector, source, out, frames, show, as_json)
         return
 
@@ -165,6 +168,14 @@ def detect(
 
     paths = expand_inputs(images)
     many = len(paths) > 1
+    if save:
+        from darkpy.fileio import refuse_overwrite
+
+        targets = [_out_path(out, p, many) for p in paths]
+        refuse_overwrite(targets + [out], list(paths) + [cfg, weights, data, names, class_map])
+        for folder in {t.parent for t in targets}:
+            if folder.exists() and not folder.is_dir():
+                raise UsageError(f"--out {folder} is a file: give a folder, or an image name for one image")
     done = skipped = 0
     written: set[Path] = set()
 

@@ -31,7 +31,10 @@ def onnx(
     from darkpy.net.export import export_onnx, run_onnx
     from darkpy.net.inference import forward_detections
 
+    from darkpy.fileio import refuse_overwrite
+
     check_size(size)
+    refuse_overwrite(out, [cfg, weights], flag="OUT")
     net = darkpy.load_network(cfg, weights, size=size, device="cpu")
     path = export_onnx(net, out, dynamic=dynamic, batch=batch, opset=opset)
     typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -87,6 +87,11 @@ def map_command(
         raise UsageError("nothing to score: pass DATA CFG WEIGHTS, or result files with --results")
     if gt is None:
         raise UsageError("--gt is required (an image list or a COCO json)")
+    if out is not None:
+        from darkpy.fileio import refuse_overwrite
+
+        refuse_overwrite([out, out / "map.json"], [gt, names, annotations, category_map]
+                         + expand_paths(list(results) + list(paths or [])))
     truth = load_ground_truth(gt, names, annotations, _size(image_size))
     dets = load_results(expand_paths(list(results) + list(paths or [])), truth, fmt, category_map)
     split, rule = split_for(metric, truth.names, coco_split)
@@ -132,6 +137,9 @@ def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", 
                    err=True)
         kind = "voc"
     folder = out if out is not None else setup.results_dir
+    from darkpy.fileio import refuse_overwrite
+
+    refuse_overwrite([folder, folder / "map.json"], [data, cfg, weights, setup.list_path])
     cats = category_ids_for(setup, net)
     files = write_results(result, names, folder, kind, cats)
     if annotations is not None:

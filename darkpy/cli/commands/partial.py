@@ -19,6 +19,9 @@ def partial(
 
     from darkpy.net.partial import write_partial
 
+    from darkpy.fileio import refuse_overwrite
+
+    refuse_overwrite(out, [cfg, weights], flag="OUT")
     report = write_partial(cfg, weights, out, n, keep_seen=keep_seen)
     Console(highlight=False, soft_wrap=True).print(f"wrote {report}")
 

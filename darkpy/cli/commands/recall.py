@@ -35,7 +35,11 @@ def recall_command(
     from darkpy.fileio import write_text_atomic
     from darkpy.net.model import load_network
 
+    from darkpy.fileio import refuse_overwrite
+
+    refuse_overwrite(json_out, [data, cfg, weights], flag="--json")
     setup = valid_setup(data)
+    refuse_overwrite(json_out, [setup.list_path], flag="--json")
     labels = find_label_files(setup.entries, setup.list_path)
     net = load_network(cfg, weights, size, device)
     options = DetectOptions.recall(thresh=thresh, nms=nms, letterbox=letterbox, batch=batch, workers=workers,

@@ -40,6 +40,9 @@ def valid_command(
     cmap = class_map_for(setup, net)
     check_classes(net, setup.names, setup.data.resolve("names"), cmap)
     folder = out if out is not None else setup.results_dir
+    from darkpy.fileio import refuse_overwrite
+
+    refuse_overwrite(folder, [data, cfg, weights, setup.list_path])
     options = DetectOptions.valid(thresh=thresh, hier_thresh=hier, nms=nms, batch=batch, workers=workers,
                                   device=device, class_map=cmap)
     result = run_detector(Detector(net, options=options), setup.entries, base=setup.list_path.parent)

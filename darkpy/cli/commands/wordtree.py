@@ -95,6 +95,9 @@ def register(app: typer.Typer) -> None:
             # the order file is already the labels file, and its own map is the identity
             paths = {k: v for k, v in paths.items() if not (k == "map:0" and not labels and not maps)}
         chosen = [p for k, p in paths.items() if which is None or k.split(":")[0] in which]
+        from darkpy.fileio import refuse_overwrite
+
+        refuse_overwrite(chosen, list(labels) + [order] + [part for spec in maps for part in spec.split("=", 1)])
         existing = [str(p) for p in chosen if p.exists()]
         if existing and not force:
             raise UsageError(f"would overwrite {', '.join(existing)}; pass --force (or --tree-only)")

@@ -60,7 +60,16 @@ class Region(Layer):
             path = ctx.resolve_path(name)
             if not path.exists():
                 raise s.error(f"map file '{name}' not found", "map")
-            class_map = [int(v) for v in path.read_text().split()]
+            if not path.is_file():
+                raise s.error(f"map file '{name}' is not a file", "map")
+            try:
+                words = path.read_text(encoding="utf-8", errors="replace").split()
+            except OSError as exc:
+                raise s.error(f"cannot read map file '{name}': {exc.strerror or exc}", "map") from None
+            bad = next((w for w in words if not w.isascii() or not w.lstrip("-").isdigit()), None)
+            if bad is not None:
+                raise s.error(f"map file '{name}' must hold integers (one per class), found {bad[:20]!r}", "map")
+            class_map = [int(v) for v in words]
         anchors = s.floats("anchors", [0.5] * (2 * num))
         s.check_all_used()
         if num < 1 or classes < 0 or coords < 4:

@@ -17,6 +17,8 @@ def load_tree_option(s: Section, ctx: BuildContext) -> Tree | None:
     path = ctx.resolve_path(name)
     if not path.exists():
         raise s.error(f"tree file '{name}' not found (build it with `darkpy wordtree build`)", "tree")
+    if not path.is_file():
+        raise s.error(f"tree file '{name}' is not a file", "tree")
     try:
         return read_tree(path)
     except DataError as exc:
