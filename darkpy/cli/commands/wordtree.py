@@ -93,7 +93,9 @@ def register(app: typer.Typer) -> None:
         chosen = [p for k, p in paths.items() if which is None or k.split(":")[0] in which]
         existing = [str(p) for p in chosen if p.exists()]
         if existing and not force:
-            raise UsageError(f"would overwrite {', '.join(existing)}; pass --force (or --tree-only)")
+            # --tree-only helps only when the files in the way are the ones it would not write
+            hint = "" if tree_only or paths["tree"].exists() else " (or --tree-only)"
+            raise UsageError(f"would overwrite {', '.join(existing)}; pass --force{hint}")
         written = write_outputs(result, {k: v for k, v in paths.items() if v in chosen}, which)
         for line in _stats_lines(result.tree, result.names):
             typer.echo(line)
