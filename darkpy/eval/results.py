@@ -17,6 +17,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from darkpy.assets import locate
 from darkpy.errors import DataError
 from darkpy.eval.boxes import Detections
 from darkpy.fileio import atomic_write
@@ -52,7 +53,7 @@ def default_category_ids(classes: int) -> list[int]:
 
 def read_category_map(path: str | Path) -> list[int]:
     """A Darknet `map=` file: one integer per line, the id written for each class in turn."""
-    path = Path(path)
+    path = locate(path)
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:

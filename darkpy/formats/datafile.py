@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from darkpy.assets import bundled, locate
 from darkpy.errors import DataError
 
 
@@ -41,7 +42,8 @@ class DataFile:
         return n
 
     def resolve(self, key: str, default: str | None = None) -> Path | None:
-        """The path named by `key`: as written if it exists, else relative to the .data file."""
+        """The path named by `key`: as written if it exists, else relative to the .data file, else
+        the bundled file of that name (`names = data/voc.names` from an installed darkpy)."""
         value = self.options.get(key, default)
         if value is None:
             return None
@@ -49,11 +51,11 @@ class DataFile:
         if p.is_absolute() or p.exists():
             return p
         beside = self.path.parent / p
-        return beside if beside.exists() else p
+        return beside if beside.exists() else (bundled(p) or p)
 
 
 def read_data_file(path: str | Path) -> DataFile:
-    path = Path(path)
+    path = locate(path)
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
@@ -73,7 +75,7 @@ def read_data_file(path: str | Path) -> DataFile:
 
 def read_names(path: str | Path) -> list[str]:
     """One class name per line, as Darknet's `get_labels` reads them (blank lines kept out)."""
-    path = Path(path)
+    path = locate(path)
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:
@@ -83,7 +85,7 @@ def read_names(path: str | Path) -> list[str]:
 
 def read_list(path: str | Path) -> list[str]:
     """An image list: one path per line (blank lines and trailing spaces ignored)."""
-    path = Path(path)
+    path = locate(path)
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:

@@ -13,6 +13,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from darkpy.assets import locate
 from darkpy.errors import CfgError
 
 
@@ -147,7 +148,7 @@ def parse_cfg_text(text: str, file: str | Path = "<cfg>") -> list[Section]:
 
 
 def parse_cfg(path: str | Path) -> list[Section]:
-    path = Path(path)
+    path = locate(path)
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:

@@ -121,6 +121,9 @@ def register(app: typer.Typer) -> None:
         from darkpy.errors import DataError
         from darkpy.wordtree.tree import read_tree
 
+        from darkpy.assets import locate
+
+        tree_path = locate(tree_path)  # the bundled data/9k.tree from anywhere
         tree = read_tree(tree_path)
         if names_path is None and tree_path.with_suffix(".names").is_file():
             names_path = tree_path.with_suffix(".names")
