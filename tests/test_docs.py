@@ -17,6 +17,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 BLOCK_LIMIT_S = 180
+# what a console line may start with: darkpy, this interpreter, and offline file tools
+TOOLS = {"darkpy", "python", "cp", "mv", "rm", "ls", "cat", "cmp", "diff", "head", "tail", "wc", "grep", "find",
+         "mkdir", "cd", "test", "echo", "printf", "touch", "sed", "sort"}
 README_MAX_LINES = 250
 
 FENCE = re.compile(r"^```(\S*)\s*$")
@@ -95,8 +98,8 @@ def test_console_blocks_are_well_formed():
         unknown = [n for n in b.needs if n not in NEEDS]
         assert not unknown, f"{b.id}: unknown need(s) {unknown}; known: {sorted(NEEDS)}"
         for cmd in b.commands:
-            assert cmd.split()[0] in {"darkpy", "cp", "ls", "cat", "cmp", "head", "mkdir", "cd", "test"}, \
-                f"{b.id}: '{cmd}' does not start with darkpy or a plain shell tool"
+            assert cmd.split()[0] in TOOLS, \
+                f"{b.id}: '{cmd}' starts with none of {sorted(TOOLS)} (offline tools; extend TOOLS if needed)"
 
 
 def test_readme_stays_short():
@@ -120,11 +123,13 @@ def test_relative_links_between_pages_resolve():
 
 @pytest.fixture(scope="module")
 def darkpy_bin(tmp_path_factory) -> Path:
-    """A `darkpy` executable that runs this checkout with this interpreter."""
+    """`darkpy` and `python` executables that run this checkout with this interpreter."""
     bin_dir = tmp_path_factory.mktemp("bin")
-    exe = bin_dir / "darkpy"
-    exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m darkpy "$@"\n')
-    exe.chmod(0o755)
+    for name, line in (("darkpy", f'exec "{sys.executable}" -m darkpy "$@"'),
+                       ("python", f'exec "{sys.executable}" "$@"')):
+        exe = bin_dir / name
+        exe.write_text(f"#!/bin/sh\n{line}\n")
+        exe.chmod(0o755)
     return bin_dir
 
 
