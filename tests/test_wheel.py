@@ -118,3 +118,13 @@ def test_bundled_cfgs_trees_and_data_files_by_their_relative_names(installed):
     res = run([installed["python"], "-c", "from darkpy.formats.datafile import read_data_file, read_names; "
                "print(len(read_names(read_data_file('cfg/voc.data').resolve('names'))))"], cwd, env)
     assert res.stdout.strip() == "20"
+
+
+def test_bundled_data_file_list_and_labels_score_the_demo_model(installed):
+    """data/demo/demo.data names valid=data/demo/valid.txt, whose entries (and their labels) are
+    bundled too: `darkpy map` scores the demo model from any folder."""
+    cwd = installed["cwd"]
+    res = run([installed["darkpy"], "map", "data/demo/demo.data", "cfg/demo.cfg", "data/demo/demo.weights",
+               "--out", "runs", "--metric", "voc"], cwd, installed["env"])
+    assert "mAP VOC area = 0.8898" in res.stdout
+    assert (cwd / "runs" / "map.json").is_file()
