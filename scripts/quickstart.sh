@@ -11,7 +11,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 VPY=.venv/bin/python
-"$VPY" -m pip install -q --upgrade pip >/dev/null
+# setuptools: the build backend, also used offline by tests/test_wheel.py (Python >= 3.12 venvs lack it)
+"$VPY" -m pip install -q --upgrade pip "setuptools>=70.1" >/dev/null
 # torch first, pinned: an unpinned torch pulls a multi-GB CUDA build. DARKPY_TORCH overrides it.
 if ! "$VPY" -c "import torch" >/dev/null 2>&1; then
   "$VPY" -m pip install -q "${DARKPY_TORCH:-torch==2.13.0}"

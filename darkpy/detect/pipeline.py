@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
+from darkpy.assets import bundled
 from darkpy.detect.decode import RawBoxes
 from darkpy.detect.detector import (  # noqa: F401  (re-exported)
     DEFAULT_HIER_THRESH, DEFAULT_NMS, DEFAULT_THRESH, VALID_THRESH, DetectionResult, DetectOptions, Detection,
@@ -72,6 +73,9 @@ def expand_inputs(items: Iterable[str], stdin=None) -> list[str]:
             paths += [line.strip() for line in stream if line.strip()]
             continue
         p = Path(item)
+        if not p.exists() and bundled(p) is not None:  # a bundled sample (data/dog.jpg) from anywhere
+            p = bundled(p)
+            item = str(p)
         if p.is_dir():
             found = sorted(str(f) for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
             if not found:

@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from darkpy.assets import bundled, locate
 from darkpy.errors import DataError
 
 
@@ -48,7 +49,8 @@ class DataFile:
         return n
 
     def resolve(self, key: str, default: str | None = None) -> Path | None:
-        """The path named by `key`: as written if it exists, else relative to the .data file."""
+        """The path named by `key`: as written if it exists, else relative to the .data file, else
+        the bundled file of that name (`names = data/voc.names` from an installed darkpy)."""
         value = self.options.get(key, default)
         if value is None:
             return None
@@ -56,11 +58,11 @@ class DataFile:
         if p.is_absolute() or p.exists():
             return p
         beside = self.path.parent / p
-        return beside if beside.exists() else p
+        return beside if beside.exists() else (bundled(p) or p)
 
 
 def read_data_file(path: str | Path) -> DataFile:
-    path = Path(path)
+    path = locate(path)
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
@@ -122,8 +124,9 @@ def read_data_config(path: str | Path) -> DataConfig:
 
 
 def read_lines(path: str | Path, what: str) -> list[str]:
-    """The lines of a small text file (names, lists, maps); a read error is one line naming it."""
-    path = Path(path)
+    """The lines of a small text file (names, lists, maps); a read error is one line naming it.
+    A bundled file (`data/voc.names`) is found by its relative name from any folder."""
+    path = locate(path)
     try:
         return path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:

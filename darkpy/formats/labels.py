@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from darkpy.assets import bundled
 from darkpy.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -51,12 +52,13 @@ def label_path_for(image: str | Path) -> Path:
 
 def resolve_entry(entry: str | Path, list_dir: str | Path | None = None) -> Path:
     """A list entry's image: as written (Darknet reads it relative to the working directory) if
-    it exists, else beside the list if it exists there, else as written."""
+    it exists, else beside the list if it exists there, else the bundled file of that name (the
+    demo list's `data/demo/images/...` from an installed darkpy), else as written."""
     p = Path(entry)
     if list_dir is None or p.is_absolute() or os.path.exists(p):
         return p
     beside = Path(list_dir) / p
-    return beside if os.path.exists(beside) else p
+    return beside if os.path.exists(beside) else (bundled(p) or p)
 
 
 def label_file(entry: str | Path, list_dir: str | Path | None = None) -> Path:
@@ -71,6 +73,9 @@ def label_file(entry: str | Path, list_dir: str | Path | None = None) -> Path:
     if list_dir is None or os.path.isfile(first):
         return first
     candidates = [] if Path(entry).is_absolute() else [label_path_for(Path(list_dir) / entry)]
+    shipped = bundled(entry)
+    if shipped is not None:  # an entry of a bundled list, read from another folder
+        candidates.append(label_path_for(shipped))
     stem = Path(entry).name
     if Path(stem).suffix.lower() in IMAGE_EXTENSIONS:
         stem = Path(stem).stem

@@ -20,6 +20,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from darkpy.assets import locate
 from darkpy.errors import CfgError
 from darkpy.fileio import atomic_write
 from darkpy.net import cfgvalues
@@ -163,7 +164,8 @@ def parse_cfg_text(text: str, file: str | Path = "<cfg>") -> list[Section]:
 
 
 def parse_cfg(path: str | Path) -> list[Section]:
-    return read_cfg_document(path).sections
+    # reading only: a bundled cfg by its relative name (kmeans --write-cfg never writes into the bundle)
+    return read_cfg_document(locate(path)).sections
 
 
 # -- the editable document ------------------------------------------------------------------

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Iterable
 import numpy as np
 import torch
 
+from darkpy.assets import locate
 from darkpy.errors import WeightsError
 from darkpy.fileio import atomic_write
 
@@ -100,7 +101,7 @@ class WeightsReader:
     """Hands out consecutive float runs from a weights file to the layers that own them."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
+        self.path = locate(path)
         try:
             raw = np.fromfile(self.path, dtype=np.uint8)
         except (OSError, ValueError) as exc:

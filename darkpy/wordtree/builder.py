@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from darkpy.assets import locate
 from darkpy.errors import DataError
 from darkpy.wordtree.tree import Tree, build_tree
 from darkpy.wordtree.wordnet import WordNet, parse_wnid
@@ -66,7 +67,7 @@ class BuildResult:
 
 def read_label_list(path: str | Path) -> LabelList:
     """A list of wnids, one per line; a line may also be `name ... wnid` (wnid last)."""
-    path = Path(path)
+    path = locate(path)
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from darkpy.assets import locate
 from darkpy.errors import DataError
 from darkpy.fileio import write_text_atomic
 
@@ -119,7 +120,7 @@ def _read_tree_lines(path: Path) -> tuple[list[str], list[int], list[int]]:
 
 
 def read_tree(path: str | Path) -> Tree:
-    path = Path(path)
+    path = locate(path)
     names, parents, _ = _read_tree_lines(path)
     return build_tree(names, parents, path)
 
@@ -127,7 +128,7 @@ def read_tree(path: str | Path) -> Tree:
 def check_tree(path: str | Path) -> Tree:
     """`read_tree` plus the checks a hand-edited file needs: parents out of range, cycles and
     repeated names are named as such (with their line) rather than as a misordering."""
-    path = Path(path)
+    path = locate(path)
     names, parents, lines = _read_tree_lines(path)
     n = len(names)
     first: dict[str, int] = {}

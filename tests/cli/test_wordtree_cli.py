@@ -89,6 +89,19 @@ def test_build_refuses_to_overwrite_without_force(cli, wn, tmp_path):
     assert cli(*args, "--force")[0] == 0
 
 
+def test_overwrite_hint_offers_tree_only_only_when_it_would_help(cli, wn, tmp_path):
+    folder, ids = wn
+    lst = write(tmp_path / "x.wnids", ids["C"])
+    args = ["wordtree", "build", "--wordnet", folder, "--root", ids["R"], "--labels", lst, "-o", tmp_path / "t"]
+    assert cli(*args)[0] == 0
+    code, _, err = cli(*args, "--tree-only")       # the tree itself is in the way
+    assert code == 2 and "--force" in err and "--tree-only" not in err
+    (tmp_path / "t.tree").unlink()                   # only names/labels/map are in the way
+    code, _, err = cli(*args)
+    assert code == 2 and "(or --tree-only)" in err
+    assert cli(*args, "--tree-only")[0] == 0
+
+
 def test_order_mode_tree_only_writes_just_the_tree(cli, wn, tmp_path):
     folder, ids = wn
     order = write(tmp_path / "k.labels", ids["R"], ids["A"], ids["P"], ids["C"], ids["D"])

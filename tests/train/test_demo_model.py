@@ -1,7 +1,7 @@
 """The bundled demo detector (cfg/demo.cfg + data/demo/demo.weights) finds the shapes in the
 12 held-out images shipped beside it (data/demo/images, labels in data/demo/labels).
 
-Measured when it was trained (README recipe): mAP@0.5 0.890 on these 12 images, 0.806 on the
+Measured when it was trained (recipe in docs/train.md): mAP@0.5 0.890 on these 12 images, 0.806 on the
 400 validation images of its generated set; an untrained network of the same cfg scores about
 0.005. Scored here with darkpy's own evaluator (letterboxed as `darkpy valid`/`map` run it, VOC
 area AP). Asserting 0.7 leaves room for float differences between machines.

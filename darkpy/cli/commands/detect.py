@@ -8,15 +8,14 @@ from typing import List, Optional
 
 import typer
 
-from darkpy.assets import ROOT
+from darkpy.assets import asset, locate
 
-# The bundled model (trained by `darkpy train`, README "darkpy train"): cfg/demo.cfg with
+# The bundled model (trained by `darkpy train`, docs/train.md): cfg/demo.cfg with
 # data/demo/demo.weights and data/demo/demo.names, so --cfg/--weights are optional.
-_REPO = ROOT
-_SHIPPED = (_REPO / "data" / "demo" / "demo.weights").is_file()
-DEFAULT_CFG: Optional[str] = str(_REPO / "cfg" / "demo.cfg") if _SHIPPED else None
-DEFAULT_WEIGHTS: Optional[str] = str(_REPO / "data" / "demo" / "demo.weights") if DEFAULT_CFG else None
-DEFAULT_NAMES: Optional[str] = str(_REPO / "data" / "demo" / "demo.names") if DEFAULT_CFG else None
+_SHIPPED = asset("data/demo/demo.weights").is_file()
+DEFAULT_CFG: Optional[str] = str(asset("cfg/demo.cfg")) if _SHIPPED else None
+DEFAULT_WEIGHTS: Optional[str] = str(asset("data/demo/demo.weights")) if DEFAULT_CFG else None
+DEFAULT_NAMES: Optional[str] = str(asset("data/demo/demo.names")) if DEFAULT_CFG else None
 
 
 def resolve_names(data: Optional[Path], names: Optional[Path], classes: int) -> Optional[list[str]]:
@@ -34,6 +33,7 @@ def resolve_names(data: Optional[Path], names: Optional[Path], classes: int) -> 
             raise DataError("no 'names=' entry (needed for class names)", file=data)
     if path is None:
         return None
+    path = locate(path)
     if not Path(path).is_file():
         raise DataError("names file not found", file=path)
     result = read_names(path)

@@ -29,7 +29,7 @@ def _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed,
 
     if data is None:
         raise UsageError("no --data file: give the .data file naming classes, train list and backup folder "
-                         "(see README: `darkpy train cfg/demo.cfg --data ...`)")
+                         "(see docs/train.md: `darkpy train cfg/demo.cfg --data ...`)")
     opts = TrainOptions(data=str(data), cfg=str(cfg), weights=str(weights) if weights else None, gpus=_gpus(gpus),
                         ddp_cpu=ddp_cpu, clear=clear, resume=resume, amp=amp, workers=workers, seed=seed,
                         max_batches=max_batches, backup=str(backup) if backup else None, name=name,
@@ -69,7 +69,7 @@ def train(
 
     With a WordTree cfg (tree=) this is YOLO9000's joint training: classification-only images
     (label lines `class 0 0 w h` or x, y >= 1e5, images named by labels=, or the classify= list) train only
-    the class at their most confident anchor; see README."""
+    the class at their most confident anchor; see docs/wordtree.md."""
     _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed, max_batches, backup, name,
            device, quiet, class_ratio, map_every if map_ else 0)
 

@@ -100,7 +100,9 @@ def register(app: typer.Typer) -> None:
         refuse_overwrite(chosen, list(labels) + [order] + [part for spec in maps for part in spec.split("=", 1)])
         existing = [str(p) for p in chosen if p.exists()]
         if existing and not force:
-            raise UsageError(f"would overwrite {', '.join(existing)}; pass --force (or --tree-only)")
+            # --tree-only helps only when the files in the way are the ones it would not write
+            hint = "" if tree_only or paths["tree"].exists() else " (or --tree-only)"
+            raise UsageError(f"would overwrite {', '.join(existing)}; pass --force{hint}")
         written = write_outputs(result, {k: v for k, v in paths.items() if v in chosen}, which)
         for line in _stats_lines(result.tree, result.names):
             typer.echo(line)
@@ -131,6 +133,9 @@ def register(app: typer.Typer) -> None:
         from darkpy.errors import DataError
         from darkpy.wordtree.tree import read_tree
 
+        from darkpy.assets import locate
+
+        tree_path = locate(tree_path)  # the bundled data/9k.tree from anywhere
         tree = read_tree(tree_path)
         if names_path is None and tree_path.with_suffix(".names").is_file():
             names_path = tree_path.with_suffix(".names")

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from darkpy.net.cfg import Section
-from darkpy.assets import ROOT
+from darkpy.assets import bundled
 from darkpy.errors import CfgError
 
 if TYPE_CHECKING:
@@ -65,12 +65,10 @@ class BuildContext:
         candidates = []
         if self.cfg_path is not None:
             candidates += [self.cfg_path.parent / p, self.cfg_path.parent.parent / p]
-        pkg_root = ROOT
-        candidates += [pkg_root / p, pkg_root / "data" / p.name]
         for c in candidates:
             if c.exists():
                 return c
-        return p
+        return bundled(p) or bundled(Path("data") / p.name) or p
 
 
 class Layer(nn.Module):
