@@ -11,12 +11,13 @@ import typer
 from darkpy.assets import ROOT
 
 # The bundled model (trained by `darkpy train`, README "darkpy train"): cfg/demo.cfg with
-# data/demo/demo.weights and data/demo/demo.names, so --cfg/--weights are optional.
-_REPO = ROOT
-_SHIPPED = (_REPO / "data" / "demo" / "demo.weights").is_file()
-DEFAULT_CFG: Optional[str] = str(_REPO / "cfg" / "demo.cfg") if _SHIPPED else None
-DEFAULT_WEIGHTS: Optional[str] = str(_REPO / "data" / "demo" / "demo.weights") if DEFAULT_CFG else None
-DEFAULT_NAMES: Optional[str] = str(_REPO / "data" / "demo" / "demo.names") if DEFAULT_CFG else None
+# data/demo/demo.weights and data/demo/demo.names, used (with a banner) when no model is named.
+from darkpy.detect.inputs import DEMO_CFG, DEMO_NAMES, DEMO_WEIGHTS  # noqa: E402
+
+_SHIPPED = DEMO_WEIGHTS.is_file()
+DEFAULT_CFG: Optional[str] = str(DEMO_CFG) if _SHIPPED else None
+DEFAULT_WEIGHTS: Optional[str] = str(DEMO_WEIGHTS) if DEFAULT_CFG else None
+DEFAULT_NAMES: Optional[str] = str(DEMO_NAMES) if DEFAULT_CFG else None
 
 
 def resolve_names(data: Optional[Path], names: Optional[Path], classes: int) -> Optional[list[str]]:
@@ -49,15 +50,15 @@ def check_size(size: Optional[int]) -> None:
         raise UsageError(f"--size must be a positive multiple of 32 (YOLOv2 downsamples by 32), got {size}")
 
 
-def load_detector(cfg: Optional[Path], weights: Optional[Path], size: Optional[int], device: Optional[str]):
-    """The network for detection commands (cfg/weights default to the bundled model when one is set)."""
+def load_detector(cfg: Optional[Path], weights: Optional[Path], size: Optional[int], device: Optional[str],
+                  random_weights: bool = False):
+    """The network for detection commands; cfg and weights come resolved
+    (`darkpy.detect.inputs.resolve_detect_inputs`)."""
     import darkpy
     from darkpy.errors import UsageError
 
-    cfg = cfg if cfg is not None else (Path(DEFAULT_CFG) if DEFAULT_CFG else None)
-    weights = weights if weights is not None else (Path(DEFAULT_WEIGHTS) if DEFAULT_WEIGHTS else None)
-    if cfg is None or weights is None:
-        raise UsageError("--cfg and --weights are required (no bundled model yet)")
+    if cfg is None or (weights is None and not random_weights):
+        raise UsageError("--cfg and --weights are required")
     check_size(size)
     net = darkpy.load_network(cfg, weights, size=size, device=device)
     if not net.detection_layers:
@@ -75,9 +76,17 @@ def _out_path(out: Optional[Path], path: str, many: bool) -> Optional[Path]:
 
 def detect(
     images: Optional[List[str]] = typer.Argument(
-        None, help="Images, folders, globs, .txt lists of paths, or - (a list on stdin)."),
+        None, help="Images, folders, globs, .txt lists of paths, or - (a list on stdin); Darknet's "
+        "order CFG WEIGHTS IMAGE... works too (files are told apart by their names).", show_default=False),
     cfg: Optional[Path] = typer.Option(None, "--cfg", "-c", help="Darknet .cfg of a detector."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Its .weights file."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help="A published model by name (yolov2-voc, yolov2, yolo9000, ...; `darkpy "
+        "weights list`): bundled cfg and names, weights from $DARKPY_WEIGHTS, ~/.cache/darkpy/weights or "
+        "the current folder."),
+    random_weights: bool = typer.Option(
+        False, "--random-weights", help="Run --cfg with random weights (for testing a cfg; the boxes mean "
+        "nothing)."),
     data: Optional[Path] = typer.Option(None, "--data", help=".data file whose names= gives class names."),
     names: Optional[Path] = typer.Option(None, "--names", help="Class names file (one per line)."),
     class_map: Optional[Path] = typer.Option(
@@ -114,9 +123,24 @@ def detect(
     """Detect objects in images (Darknet's `detector test`) or in a video / webcam (`detector demo`).
 
     Prints Darknet's lines (`dog: 82%`) and saves annotated images: predictions.jpg for one image,
-    --out FOLDER (default predictions/) for several."""
+    --out FOLDER (default predictions/) for several.
+
+    \b
+    darkpy form:   darkpy detect IMAGE... --cfg CFG --weights WEIGHTS [--data DATA]
+    Darknet forms: darkpy detect CFG WEIGHTS IMAGE...           (./darknet detect)
+                   darkpy detector test DATA CFG WEIGHTS IMAGE  (names from DATA's names=)
+    By name:       darkpy detect IMAGE --model yolov2-voc       (after `darkpy weights download`)
+    Without a model the bundled 3-shape demo runs, with a banner saying so."""
+    from darkpy.detect.inputs import resolve_detect_inputs
     from darkpy.errors import UsageError
 
+    inputs = resolve_detect_inputs(images or [], cfg=cfg, weights=weights, data=data, names=names, model=model,
+                                   random_weights=random_weights, need_images=False)
+    if inputs.banner:
+        typer.echo(f"darkpy: {inputs.banner}", err=True)
+    for note in inputs.notes:
+        typer.echo(f"darkpy: warning: {note}", err=True)
+    cfg, weights, data, names, images = inputs.cfg, inputs.weights, inputs.data, inputs.names, inputs.images
     if source is None and not images:
         raise UsageError("give images (or a folder, glob, .txt list, -) or --source VIDEO|CAMERA")
     if source is not None and images:
@@ -127,9 +151,7 @@ def detect(
         raise UsageError("--batch must be at least 1")
     if not (0 <= thresh <= 1 and 0 <= hier_thresh <= 1 and 0 <= nms <= 1):
         raise UsageError("--thresh, --hier-thresh and --nms must lie in [0, 1]")
-    if cfg is None and weights is None and data is None and names is None and DEFAULT_NAMES:
-        names = Path(DEFAULT_NAMES)  # the bundled model's class names
-    net = load_detector(cfg, weights, size, device)
+    net = load_detector(cfg, weights, size, device, random_weights=random_weights)
     classes = max(l.classes for l in net.detection_layers)
     nodes = None
     if class_map is not None:
