@@ -13,21 +13,21 @@ group = typer.Typer(help="Darknet's published .weights files: which cfg each fit
 @group.command("list")
 def list_weights() -> None:
     """Every published file for a shipped cfg: name, size in bytes (computed from the cfg), cfg, URL."""
-    from rich.console import Console
-    from rich.table import Table
-
     from darkpy.net.published import CATALOG, UNPUBLISHED, base_url, weights_dir
 
-    console = Console(highlight=False, soft_wrap=True) if Console().is_terminal else Console(width=160)
-    table = Table(title=f"Darknet's published weights (downloads go to {weights_dir()})")
-    for col in ("model", "file", "bytes", "cfg", "URL", "what"):
-        table.add_column(col, justify="right" if col == "bytes" else "left", overflow="fold")
     url = base_url()
+    rows = [("model", "file", "bytes", "cfg", "URL")]
+    rows += [(p.name, p.file, f"{p.size():,}", p.cfg, url + p.url_path) for p in CATALOG]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:  # plain aligned columns: never wrapped, so URLs stay whole and greppable
+        cells = [c.rjust(w) if i == 2 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        typer.echo("  ".join(cells).rstrip())
+    typer.echo("")
     for p in CATALOG:
-        table.add_row(p.name, p.file, f"{p.size():,}", p.cfg, url + p.url_path, p.note)
-    console.print(table)
+        typer.echo(f"{p.name}: {p.note}")
     for cfg, why in UNPUBLISHED.items():
-        console.print(f"{cfg}: {why}", markup=False)
+        typer.echo(f"{cfg}: {why}")
+    typer.echo(f"\ndownloads go to {weights_dir()} ($DARKPY_WEIGHTS); `darkpy weights download NAME`")
 
 
 @group.command("download")
