@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from darkpy.device import select_device
+from darkpy.errors import UsageError
 from darkpy.net.layers.conv import BN_EPS, Convolutional
 
 
@@ -101,9 +102,13 @@ class Predictor:
     float32 tensors on the same device."""
 
     def __init__(self, net, device=None, fuse_bn: bool = True, half: bool | None = None,
-                 channels_last: bool | None = None):
+                 channels_last: bool | None = None, precision: str | None = None):
         self.device = select_device(device) if device is not None else next(
             (p.device for p in net.parameters()), torch.device("cpu"))
+        if precision is not None and half is None:  # "auto" keeps the default below
+            if precision not in ("auto", "fp32", "fp16"):
+                raise UsageError(f"precision {precision!r} is not supported (use fp32, fp16 or auto)")
+            half = {"fp32": False, "fp16": True}.get(precision)
         model = fuse(net) if fuse_bn else copy.deepcopy(net).eval()
         self.half = (self.device.type == "cuda") if half is None else bool(half)
         self.channels_last = True if channels_last is None else bool(channels_last)
