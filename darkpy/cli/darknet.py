@@ -62,6 +62,11 @@ def _demo(p: dict) -> list[str]:
     return out + (["--source", p["video"]] if p.get("video") else [])
 
 
+def _with_camera(argv: list[str]) -> list[str]:
+    # Darknet's demo without a video file opens camera -c (default 0)
+    return argv if "--source" in argv else argv + ["--source", "0"]
+
+
 def _train(p: dict) -> list[str]:
     out = [p["cfg"], "--data", p["data"]]
     return out + (["--weights", p["weights"]] if p.get("weights") else [])
@@ -153,7 +158,8 @@ def translate(form: Form, args: Sequence[str], option_arity: dict[str, int],
     values = dict(zip(names, positionals))
     if form.command == ("detect",) and "video" in names and "--source" in options and values.get("video"):
         raise UsageError(f"{form.darknet}: give a VIDEO or -c CAMERA, not both")
-    return [*form.command, *form.build(values), *extra, *options]
+    argv = [*form.command, *form.build(values), *extra, *options]
+    return _with_camera(argv) if form.build is _demo else argv
 
 
 def _is_number(text: str) -> bool:

@@ -114,6 +114,26 @@ def resolve_model(name: str, weights_dir: Optional[Path] = None) -> tuple[Path, 
                      f"`darkpy weights download {entry.name}`")
 
 
+def names_for_cfg(cfg: Path) -> Optional[Path]:
+    """Class names of the published model whose cfg has this file name (`yolov2-voc.cfg` ->
+    data/voc.names), when the cfg's detection layer has exactly that many classes. Darknet's
+    `detect` always took coco names; a VOC cfg then printed COCO labels."""
+    from darkpy.formats.datafile import read_names
+    from darkpy.net.cfg import parse_cfg
+    from darkpy.net.published import CATALOG
+
+    entry = next((p for p in CATALOG if p.names and p.upto is None and Path(p.cfg).name == Path(cfg).name), None)
+    if entry is None or not entry.names_path().is_file():
+        return None
+    try:
+        sections = [s for s in parse_cfg(cfg) if s.name in ("region", "yolo")]
+        classes = int(sections[-1].options["classes"].value) if sections else None
+        count = len(read_names(entry.names_path()))
+    except Exception:  # the network builder reports a broken cfg properly later
+        return None
+    return entry.names_path() if classes == count else None
+
+
 def resolve_detect_inputs(
     positionals: Sequence[str] = (),
     *,
@@ -159,9 +179,14 @@ def resolve_detect_inputs(
             raise UsageError(f"--cfg {cfg} given without --weights: name its .weights file "
                              f"(`darkpy weights list` says where Darknet's are), or add --random-weights "
                              f"for an untrained network")
-        notes.append(f"{cfg}: random weights (--random-weights): the detections mean nothing")
+        notes.append(f"warning: {cfg}: random weights (--random-weights): the detections mean nothing")
     elif random_weights:
         raise UsageError("--random-weights and --weights exclude each other")
+    if data is None and names is None and Path(cfg).is_file():
+        names = names_for_cfg(Path(cfg))
+        if names is not None:
+            notes.append(f"class names from {names} (the published {Path(cfg).stem} model's; --names/--data "
+                         f"to choose others)")
     return DetectInputs(cfg, weights, images, data, names, notes=notes)
 
 

@@ -74,6 +74,17 @@ def test_model_by_name_reports_where_it_looked(tmp_path, monkeypatch):
     assert r.names.name == "voc.names"
 
 
+def test_a_published_cfg_brings_its_class_names(repo, tmp_path):
+    r = resolve_detect_inputs([str(repo / "cfg" / "yolov2-voc.cfg"), "yolov2-voc.weights", "data/dog.jpg"])
+    assert r.names == repo / "data" / "voc.names" and "voc.names" in r.notes[0]
+    # a cfg of the same name with other classes gets no guessed names
+    other = tmp_path / "yolov2-voc.cfg"
+    other.write_text((repo / "cfg" / "yolov2-voc.cfg").read_text().replace("classes=20", "classes=3"))
+    assert resolve_detect_inputs([str(other), "w.weights", "a.jpg"]).names is None
+    assert resolve_detect_inputs([str(repo / "cfg" / "yolov2-voc.cfg"), "w.weights", "a.jpg"],
+                                 names=tmp_path / "n.names").names == tmp_path / "n.names"
+
+
 # -- argument translation (library) ------------------------------------------------------------
 
 @pytest.mark.parametrize("sub,args,expected", [
@@ -93,6 +104,8 @@ def test_model_by_name_reports_where_it_looked(tmp_path, monkeypatch):
       "--no-show"]),
     ("demo", ["v.data", "y.cfg", "y.weights", "-c", "1"],
      ["detect", "--data", "v.data", "--cfg", "y.cfg", "--weights", "y.weights", "--source", "1"]),
+    ("demo", ["v.data", "y.cfg", "y.weights"],
+     ["detect", "--data", "v.data", "--cfg", "y.cfg", "--weights", "y.weights", "--source", "0"]),
     ("calc_anchors", ["v.data", "-num_of_clusters", "9", "-width", "416", "-height", "416"],
      ["kmeans", "--data", "v.data", "--k", "9", "--width", "416", "--height", "416"]),
 ])
@@ -230,7 +243,7 @@ def test_generated_yolov2_voc_weights_work_in_every_form(cli, repo, tmp_path, mo
     img = make_image(tmp_path / "small.png")
     monkeypatch.setenv("DARKPY_WEIGHTS", str(folder))
     common = ("--thresh", "0.01", "--json", "--no-save")
-    runs = [cli("detect", cfg, weights, img, "--data", data, *common),
+    runs = [cli("detect", cfg, weights, img, *common),              # names: the published model's
             cli("detector", "test", data, cfg, weights, img, *common),
             cli("detect", img, "--cfg", cfg, "--weights", weights, "--data", data, *common),
             cli("detect", img, "--model", "yolov2-voc", *common)]

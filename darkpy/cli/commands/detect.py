@@ -139,7 +139,7 @@ def detect(
     if inputs.banner:
         typer.echo(f"darkpy: {inputs.banner}", err=True)
     for note in inputs.notes:
-        typer.echo(f"darkpy: warning: {note}", err=True)
+        typer.echo(f"darkpy: {note}", err=True)
     cfg, weights, data, names, images = inputs.cfg, inputs.weights, inputs.data, inputs.names, inputs.images
     if source is None and not images:
         raise UsageError("give images (or a folder, glob, .txt list, -) or --source VIDEO|CAMERA")
