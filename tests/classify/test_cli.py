@@ -81,3 +81,15 @@ def test_darknet_flags_for_classifier_train(cli):
     code, out, _ = cli("classifier", "train", "--help")
     assert code == 0 and "-clear" in out and "-gpus" in out and "--workers" in out
     assert "--threads" not in out   # old name still accepted, not shown
+
+
+def test_classifier_train_batch_1_warns_and_batch_overrides(cli, tmp_path, color_set):
+    cfg = tiny_cfg(tmp_path / "one.cfg", batch=1, subdivisions=1, max_batches=1)
+    code, out, err = cli("classifier", "train", color_set["data"], cfg, "--backup", tmp_path / "b",
+                         "--workers", "0")
+    assert code == 0, err
+    assert f"{cfg}:2: batch=1 trains on one image per step" in out
+    code, out, err = cli("classifier", "train", color_set["data"], cfg, "--backup", tmp_path / "c",
+                         "--batch", "4", "--subdivisions", "2", "-clear")
+    assert code == 0, err
+    assert "batch 4 (subdivisions 2)" in out and "batch=1 trains" not in out

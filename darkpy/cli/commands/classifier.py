@@ -36,6 +36,9 @@ def train(
                                        help="GPU ids, e.g. 0,1,2,3: one process per GPU (DDP), the cfg's "
                                              "batch split over them."),
     ddp_cpu: int = typer.Option(0, "--ddp-cpu", help="N processes on the CPU (DDP over gloo; for tests)."),
+    batch: Optional[int] = typer.Option(None, "--batch", help="Images per optimiser step (default: the cfg's)."),
+    subdivisions: Optional[int] = typer.Option(None, "--subdivisions",
+                                               help="Passes the batch is split into (default: the cfg's)."),
 ) -> None:
     """Train a classifier with Darknet's augmentation, loss, schedule and backups."""
     from rich.console import Console
@@ -55,6 +58,7 @@ def train(
     run_training(data=str(data), cfg=str(cfg), weights=str(weights) if weights else None, device=device,
                  max_batches=max_batches, clear=clear, resume=resume, amp=amp, seed=seed, threads=threads,
                  backup=str(backup) if backup else None, smooth=smooth, gpus=gpu_ids, ddp_cpu=ddp_cpu,
+                 batch=batch, subdivisions=subdivisions,
                  log=lambda s: console.print(s, markup=False))
 
 
