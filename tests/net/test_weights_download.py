@@ -183,3 +183,11 @@ def test_detect_model_finds_downloaded_weights(cli, server, tmp_path, monkeypatc
                          "--no-save", "--json")
     assert code == 0, err
     assert "bundled demo" not in err and '"width": 768' in out
+
+
+def test_docs_page_lists_every_published_file(repo):
+    text = (repo / "docs" / "weights.md").read_text()
+    for p in CATALOG:
+        row = next((l for l in text.splitlines() if l.startswith(f"| {p.name} | {p.file} |")), None)
+        assert row is not None, p.name
+        assert f"| {p.size():,} |" in row and f"https://pjreddie.com/media/files/{p.file}" in row

@@ -90,8 +90,9 @@ def test_finished_weights_do_not_retrain_silently(cli, dataset, tmp_path):
 def test_quiet_keeps_header_and_saved_lines(cli, dataset, tmp_path):
     data, cfg = dataset
     code, out, err = cli("train", cfg, "--data", data, "--max-batches", "2", "--workers", "0", "--backup", tmp_path,
-                         "-q")
+                         "-q", "--map", "--map-every", "1")
     assert code == 0, err
     assert "Learning Rate:" in out and "training images" in out
+    assert "mAP@0.50" in out
     assert re.search(r"Saved .*tiny_final.weights after 2 batches", out)
     assert not re.search(r"^\d+: ", out, re.M)          # no per-batch lines
