@@ -253,3 +253,20 @@ def test_generated_yolov2_voc_weights_work_in_every_form(cli, repo, tmp_path, mo
     dets = [_json(out)[0]["detections"] for _, out, _ in runs]
     assert dets[0] and all(d == dets[0] for d in dets)
     assert {d["class"] for d in dets[0]} <= set((repo / "data" / "voc.names").read_text().split())
+
+
+def test_no_help_page_shows_bool_types(cli):
+    import typer.main
+
+    from darkpy.cli import app
+
+    root = typer.main.get_command(app)
+    pages = []
+    for name, cmd in root.commands.items():
+        subs = getattr(cmd, "commands", None)
+        pages += [(name, sub) for sub in subs] if subs else [(name,)]
+    assert len(pages) > 20
+    for page in pages:
+        code, out, _ = cli(*page, "--help")
+        assert code == 0, page
+        assert "<bool>" not in out, page
