@@ -18,7 +18,6 @@ never named or take a cfg for an image:
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -188,8 +187,3 @@ def resolve_detect_inputs(
             notes.append(f"class names from {names} (the published {Path(cfg).stem} model's; --names/--data "
                          f"to choose others)")
     return DetectInputs(cfg, weights, images, data, names, notes=notes)
-
-
-def stdin_is_list() -> bool:
-    """True when paths can be read from stdin (a pipe or a file, not a terminal)."""
-    return not sys.stdin.isatty()

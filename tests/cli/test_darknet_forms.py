@@ -139,7 +139,7 @@ def test_three_forms_give_the_same_boxes(cli, model, tmp_path):
     cfg, weights, names, data = model
     img = make_image(tmp_path / "a.png")
     runs = {
-        "darknet detect": cli("detect", cfg, weights, img, "--names", names, "--json", "--no-save"),
+        "darknet detect": cli("detect", cfg, weights, img, "--names", names, "--json", "--no-save", "-thresh", ".5"),
         "detector test": cli("detector", "test", data, cfg, weights, img, "--json", "--no-save"),
         "darkpy": cli("detect", img, "--cfg", cfg, "--weights", weights, "--data", data, "--json", "--no-save"),
     }

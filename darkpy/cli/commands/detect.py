@@ -92,9 +92,9 @@ def detect(
     class_map: Optional[Path] = typer.Option(
         None, "--map", help="WordTree nets: report these tree nodes as the classes (a map= file such as "
         "data/coco9k.map, one node per line; names then come from the matching list, e.g. coco.names)."),
-    thresh: float = typer.Option(0.5, "--thresh",
+    thresh: float = typer.Option(0.5, "--thresh", "-thresh",
                                  help="Keep detections with probability above this (Darknet: .5)."),
-    hier_thresh: float = typer.Option(0.5, "--hier-thresh", help="WordTree walk threshold (Darknet: .5)."),
+    hier_thresh: float = typer.Option(0.5, "--hier-thresh", "-hier", help="WordTree walk threshold (Darknet: .5)."),
     nms: float = typer.Option(0.45, "--nms", help="NMS IoU threshold (0 disables; Darknet: .45)."),
     size: Optional[int] = typer.Option(None, "--size", "-s", help="Network input size, a multiple of 32 "
                                        "(default: the cfg's)."),
