@@ -70,11 +70,11 @@ def split_positionals(args: Sequence[str]) -> tuple[list[str], list[str], list[s
             cfgs.append(arg)
             after_cfg = True
             continue
-        if is_weights(arg) or (after_cfg and not weights and Path(arg).is_file()
-                               and not _looks_like_image(arg)):
-            weights.append(arg)
-        elif is_data(arg):
+        if is_data(arg):
             datas.append(arg)
+        elif is_weights(arg) or (after_cfg and not weights and Path(arg).is_file()
+                                 and not _looks_like_image(arg)):
+            weights.append(arg)
         else:
             images.append(arg)
         after_cfg = False

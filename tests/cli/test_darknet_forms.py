@@ -38,6 +38,10 @@ def test_weights_after_a_cfg_need_no_suffix(tmp_path):
     w.write_bytes(b"\0" * 20)
     cfgs, weights, _, images = split_positionals(["x.cfg", str(w), "a.jpg"])
     assert weights == [str(w)] and images == ["a.jpg"]
+    d = tmp_path / "v.data"
+    d.write_text("classes = 1\n")
+    assert split_positionals([str(d), "x.cfg", str(w), "a.jpg"]) == (["x.cfg"], [str(w)], [str(d)], ["a.jpg"])
+    assert split_positionals(["x.cfg", str(d), "y.weights", "a.jpg"]) == (["x.cfg"], ["y.weights"], [str(d)], ["a.jpg"])
 
 
 def test_no_model_means_the_demo_with_a_banner():
