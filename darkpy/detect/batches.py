@@ -13,7 +13,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from darkpy.errors import DarkpyError, DataError
+from darkpy.errors import DarkpyError
 
 
 @dataclass
@@ -48,35 +48,31 @@ class ImageSet(torch.utils.data.Dataset):
         return len(self.entries)
 
     def __getitem__(self, i: int) -> LoadedImage:
-        from darkpy.formats.image import from_bgr, prepare, read_bgr
+        from darkpy.formats.image import read_bgr
 
         entry = self.entries[i]
         try:
             if isinstance(entry, np.ndarray):
                 bgr = entry[:, :, ::-1] if self.rgb and entry.ndim == 3 else entry
                 entry = f"<array {i}>"
-                im = from_bgr(bgr)
             else:
                 bgr = read_bgr(find_image(entry, self.base))
-                im = from_bgr(bgr)
+            x, size = prepare_bgr(bgr, self.w, self.h, self.letterbox)
         except DarkpyError as exc:
             return LoadedImage(entry, None, None, error=exc, index=i)
-        x = torch.from_numpy(prepare(im, self.w, self.h, self.letterbox))
-        return LoadedImage(entry, x, (int(im.shape[2]), int(im.shape[1])), bgr if self.keep_image else None,
-                           index=i)
+        return LoadedImage(entry, x, size, bgr if self.keep_image else None, index=i)
+
+
+def prepare_bgr(bgr: np.ndarray, w: int, h: int, letterbox: bool) -> tuple[torch.Tensor, tuple[int, int]]:
+    """The (3, h, w) network input for one uint8 BGR image, and the image's (width, height)."""
+    from darkpy.formats.image import from_bgr, prepare
+
+    im = from_bgr(bgr)
+    return torch.from_numpy(prepare(im, w, h, letterbox)), (int(im.shape[2]), int(im.shape[1]))
 
 
 def _collate(items):
     return items
-
-
-def detection_layers(predictor) -> list:
-    """The predictor's region/yolo layers; a network without any is not a detector."""
-    layers = predictor.detection_layers
-    if not layers:
-        raise DataError("the network has no [region] or [yolo] layer: it is not a detector",
-                        file=getattr(predictor.model, "cfg_path", None))
-    return layers
 
 
 def image_batches(entries: Sequence, w: int, h: int, letterbox: bool, batch: int = 1, workers: int = 0,
