@@ -274,3 +274,23 @@ def test_no_help_page_shows_bool_types(cli):
         code, out, _ = cli(*page, "--help")
         assert code == 0, page
         assert "<bool>" not in out, page
+
+
+def test_detector_demo_runs_detect_on_a_video(cli, model, tmp_path):
+    import cv2
+    import numpy as np
+
+    cfg, weights, _, data = model
+    src = tmp_path / "in.avi"
+    vw = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"MJPG"), 10, (128, 64))
+    for _ in range(3):
+        frame = np.zeros((64, 128, 3), np.uint8)
+        frame[:32, :64] = (0, 255, 255)
+        vw.write(frame)
+    vw.release()
+    code, out, err = cli("detector", "demo", data, cfg, weights, src, "-dont_show", "-thresh", ".5",
+                         "--frames", "2", "--json", "--out", tmp_path / "out.avi")
+    assert code == 0, err
+    rows = _json(out)
+    assert [r["frame"] for r in rows] == [0, 1]
+    assert rows[0]["detections"][0]["class"] == "yellowish"
