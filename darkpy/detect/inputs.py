@@ -157,8 +157,11 @@ def resolve_detect_inputs(
                          "files, folders, globs, .txt lists or -)")
     notes: list[str] = []
     if model is not None:
+        if weights is not None and Path(weights).is_dir():  # `--model NAME --weights DIR`: look there first
+            weights_dir, weights = Path(weights), None
         if cfg is not None or weights is not None:
-            raise UsageError("--model NAME picks cfg and weights itself: leave out --cfg/--weights")
+            raise UsageError("--model NAME picks cfg and weights itself: leave out --cfg/--weights "
+                         "(--weights DIR names a folder to look in)")
         cfg, weights, model_names = resolve_model(model, weights_dir)
         if data is None and names is None:
             names = model_names

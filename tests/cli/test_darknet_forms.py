@@ -76,6 +76,14 @@ def test_model_by_name_reports_where_it_looked(tmp_path, monkeypatch):
     r = resolve_detect_inputs(["data/dog.jpg"], model="yolov2-voc")
     assert r.cfg.name == "yolov2-voc.cfg" and r.weights == tmp_path / "yolov2-voc.weights"
     assert r.names.name == "voc.names"
+    # --weights DIR: searched before $DARKPY_WEIGHTS (e.g. the folder given to `weights download -o`)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "yolov2-voc.weights").write_bytes(b"")
+    r = resolve_detect_inputs(["data/dog.jpg"], model="yolov2-voc", weights=other)
+    assert r.weights == other / "yolov2-voc.weights"
+    with pytest.raises(UsageError, match="leave out --cfg/--weights"):
+        resolve_detect_inputs(["data/dog.jpg"], model="yolov2-voc", cfg="x.cfg")
 
 
 def test_a_published_cfg_brings_its_class_names(repo, tmp_path):

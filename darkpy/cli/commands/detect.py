@@ -82,8 +82,8 @@ def detect(
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Its .weights file."),
     model: Optional[str] = typer.Option(
         None, "--model", "-m", help="A published model by name (yolov2-voc, yolov2, yolo9000, ...; `darkpy "
-        "weights list`): bundled cfg and names, weights from $DARKPY_WEIGHTS, ~/.cache/darkpy/weights or "
-        "the current folder."),
+        "weights list`): bundled cfg and names, weights from --weights DIR, $DARKPY_WEIGHTS, "
+        "~/.cache/darkpy/weights or the current folder."),
     random_weights: bool = typer.Option(
         False, "--random-weights", help="Run --cfg with random weights (for testing a cfg; the boxes mean "
         "nothing)."),
