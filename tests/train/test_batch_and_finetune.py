@@ -96,3 +96,15 @@ def test_quiet_keeps_header_and_saved_lines(cli, dataset, tmp_path):
     assert "mAP@0.50" in out
     assert re.search(r"Saved .*tiny_final.weights after 2 batches", out)
     assert not re.search(r"^\d+: ", out, re.M)          # no per-batch lines
+
+
+def test_multiscale_training_uses_darknet_sizes(cli, tmp_path):
+    """random=1 on a 64x64 cfg trains at Darknet's 320..608 (the progress line shows the size); the
+    last 200 batches are at 608."""
+    data = generate(tmp_path / "set", images=4, classes=3, size=64, seed=0)
+    cfg = tmp_path / "ms.cfg"
+    cfg.write_text(TINY)                        # random=1, max_batches=100: all in the last 200
+    code, out, err = cli("train", cfg, "--data", data, "--max-batches", "1", "--workers", "0", "--backup",
+                         tmp_path / "b", "--batch", "2", "--subdivisions", "2")
+    assert code == 0, err
+    assert re.search(r"^1: .*, 608x608, ", out, re.M)
