@@ -24,6 +24,9 @@ from typing import Optional, Sequence
 
 from darkpy.assets import asset
 from darkpy.errors import UsageError
+from darkpy.formats.datafile import read_names
+from darkpy.net.cfg import parse_cfg
+from darkpy.net.published import CATALOG, find_published, search_dirs
 
 DEMO_CFG = asset("cfg/demo.cfg")
 DEMO_WEIGHTS = asset("data/demo/demo.weights")
@@ -96,8 +99,6 @@ def _one(kind: str, positional: list[str], option: Optional[Path], flag: str) ->
 
 def resolve_model(name: str, weights_dir: Optional[Path] = None) -> tuple[Path, Path, Optional[Path]]:
     """(cfg, weights, names) of a published model by name, searching the weights folders."""
-    from darkpy.net.published import CATALOG, find_published, search_dirs
-
     if name == "demo":
         return DEMO_CFG, DEMO_WEIGHTS, DEMO_NAMES
     entry = find_published(name)
@@ -117,10 +118,6 @@ def names_for_cfg(cfg: Path) -> Optional[Path]:
     """Class names of the published model whose cfg has this file name (`yolov2-voc.cfg` ->
     data/voc.names), when the cfg's detection layer has exactly that many classes. Darknet's
     `detect` always took coco names; a VOC cfg then printed COCO labels."""
-    from darkpy.formats.datafile import read_names
-    from darkpy.net.cfg import parse_cfg
-    from darkpy.net.published import CATALOG
-
     entry = next((p for p in CATALOG if p.names and p.upto is None and Path(p.cfg).name == Path(cfg).name), None)
     if entry is None or not entry.names_path().is_file():
         return None

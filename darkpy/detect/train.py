@@ -18,6 +18,7 @@ from darkpy.eval.hook import map_hook
 from darkpy.formats.datafile import DataConfig, data_config, read_data_file
 from darkpy.net.model import load_network
 from darkpy.train import distributed as dd
+from darkpy.train.batchsize import apply_batch
 from darkpy.train.engine import Trainer
 from darkpy.wordtree.joint import make_detection_task
 
@@ -67,8 +68,6 @@ def _build(opts: TrainOptions, info) -> Trainer:
     data = read_training_data(opts.data)
     paths = read_image_list(data.train)
     net = load_network(opts.cfg, opts.weights, device="cpu", seed=opts.seed)
-    from darkpy.train.batchsize import apply_batch
-
     warnings: list[str] = []
     apply_batch(net, opts.cfg, opts.batch, opts.subdivisions, warnings.append)
     device = opts.device

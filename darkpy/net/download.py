@@ -17,6 +17,7 @@ from typing import Callable, Optional
 
 from darkpy.errors import DataError, WeightsError
 from darkpy.net.published import Published, base_url
+from darkpy.net.weights import WeightsHeader
 
 CHUNK = 1 << 20
 
@@ -35,8 +36,6 @@ def expected_size(entry: Published, header_bytes: int) -> int:
 
 def check_file(path: Path, entry: Published) -> int:
     """Raise WeightsError unless `path` has a sane header and exactly the cfg's floats after it."""
-    from darkpy.net.weights import WeightsHeader
-
     size = path.stat().st_size
     with open(path, "rb") as fh:
         head = WeightsHeader.unpack(fh.read(20), path)

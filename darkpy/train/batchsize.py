@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from darkpy.errors import UsageError
+from darkpy.net.cfg import parse_cfg
 
 
 def batch_line(cfg: str | Path) -> Optional[int]:
     """Line of the `[net]` section's `batch=` key (None for cfg text or when the key is absent)."""
-    from darkpy.net.cfg import parse_cfg
-
     if isinstance(cfg, str) and "\n" in cfg:
         return None
     try:

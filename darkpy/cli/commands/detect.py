@@ -8,18 +8,6 @@ from typing import List, Optional
 
 import typer
 
-from darkpy.assets import ROOT
-
-# The bundled model (trained by `darkpy train`, README "darkpy train"): cfg/demo.cfg with
-# data/demo/demo.weights and data/demo/demo.names, used (with a banner) when no model is named.
-from darkpy.detect.inputs import DEMO_CFG, DEMO_NAMES, DEMO_WEIGHTS  # noqa: E402
-
-_SHIPPED = DEMO_WEIGHTS.is_file()
-DEFAULT_CFG: Optional[str] = str(DEMO_CFG) if _SHIPPED else None
-DEFAULT_WEIGHTS: Optional[str] = str(DEMO_WEIGHTS) if DEFAULT_CFG else None
-DEFAULT_NAMES: Optional[str] = str(DEMO_NAMES) if DEFAULT_CFG else None
-
-
 def resolve_names(data: Optional[Path], names: Optional[Path], classes: int) -> Optional[list[str]]:
     """Class names from --names, or the `names=` entry of --data; None when neither is given."""
     from darkpy.formats.datafile import read_data_file, read_names
