@@ -11,6 +11,20 @@ from typing import Iterator
 from darkpy.errors import UsageError
 
 
+def _umask() -> int:
+    """The process umask (read without changing it where /proc allows)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_write(path: str | Path, mode: str = "wb") -> Iterator:
     """Open a temporary file next to `path`; it replaces `path` only if the block succeeds."""
@@ -18,6 +32,7 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a new file gets the user's umask
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
@@ -47,6 +62,7 @@ def staged_directory(final: str | Path) -> Iterator[Path]:
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes 0700; the folder keeps it when moved into place
     try:
         yield stage
         if not final.exists():

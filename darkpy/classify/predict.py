@@ -19,6 +19,7 @@ import torch
 
 from darkpy.classify import image as I
 from darkpy.wordtree.hierarchy import hierarchy_predictions
+from darkpy.wordtree.walk import walk_function
 
 PREPROCESS = ("letterbox", "center", "resize")
 
@@ -83,7 +84,6 @@ class Prediction:
 
 def walk_tensor(net, x: torch.Tensor, walk: str, thresh: float) -> list[tuple[int, float]]:
     """(node, absolute probability) where the named WordTree walk stops, per image of `x`."""
-    from darkpy.wordtree.walk import walk_function
 
     tree = tree_of(net)
     if tree is None:

@@ -16,16 +16,19 @@ from darkpy.classify.labels import read_classifier_data
 from darkpy.classify.task import ClassificationTask
 from darkpy.errors import UsageError
 from darkpy.net.model import load_network
+from darkpy.train.batchsize import apply_batch
 from darkpy.train.engine import Trainer
 from darkpy.train import distributed as dd
 
 
 def build_training(data: str | Path, cfg: str | Path, weights: str | Path | None = None, *, device=None,
-                   seed: int = 0, threads: int | None = None, smooth: float | None = None, log=print):
+                   seed: int = 0, threads: int | None = None, smooth: float | None = None, log=print,
+                   batch: int | None = None, subdivisions: int | None = None):
     """(network, task, classifier data) ready for the Trainer; the weights' load report is logged."""
     d = read_classifier_data(data)
     items = d.split("train")
     net = load_network(cfg, weights, device=device, seed=seed, allow_partial=True)
+    apply_batch(net, cfg, batch, subdivisions, lambda text: log(f"warning: {text}"))
     if weights is not None and net.last_load is not None:
         log(str(net.last_load))
     task = ClassificationTask(net, items, seed=seed, threads=threads, smooth=smooth)
@@ -36,13 +39,14 @@ def train_classifier(data: str | Path, cfg: str | Path, weights: str | Path | No
                      max_batches: int | None = None, clear: bool = False, resume: bool = False,
                      amp: bool = False,
                      seed: int = 0, threads: int | None = None, backup: str | Path | None = None,
-                     smooth: float | None = None, hooks=(), log=print, ddp=None, **trainer_options):
+                     smooth: float | None = None, hooks=(), log=print, ddp=None, batch: int | None = None,
+                     subdivisions: int | None = None, **trainer_options):
     """Train; returns the finished `Trainer`. `ddp` is a `darkpy.train.distributed.DistInfo`
     when this process is one rank of several (see `run_training`)."""
     main = ddp is None or ddp.is_main
     say = log if main else (lambda *_: None)
     net, task, d = build_training(data, cfg, weights, device="cpu", seed=seed, threads=threads, smooth=smooth,
-                                  log=say)
+                                  log=say, batch=batch, subdivisions=subdivisions)
     say(f"{len(task.items)} training images, {d.classes} classes, batch {net.net.batch} "
         f"(subdivisions {net.net.subdivisions}), input {net.net.width}x{net.net.height}")
     backup_dir = Path(backup) if backup is not None else d.backup

@@ -117,7 +117,9 @@ def validate(net, items: LabelledList, top: int, *, mode: str = "center", scales
 
     from tqdm import tqdm
 
-    bar = tqdm(total=n, desc="valid", unit="img", disable=not progress, dynamic_ncols=True, leave=True)
+    # disable=None: tqdm draws only on a terminal (no bar lines in logs and pipes)
+    bar = tqdm(total=n, desc="valid", unit="img", disable=None if progress else True, dynamic_ncols=True,
+               leave=True)
     step = batch if mode in ("center", "resize") else 1
     try:
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:

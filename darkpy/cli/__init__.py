@@ -27,6 +27,28 @@ app = typer.Typer(
 )
 
 
+def _quiet_flag_types() -> None:
+    """`--help` lists on/off flags without a `<bool>` type column (they take no value)."""
+    try:
+        from typer.core import TyperOption
+    except ImportError:  # pragma: no cover - another typer layout: keep its help as it is
+        return
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "_darkpy", False):
+        return
+
+    def display_type_rich(self, ctx):
+        if getattr(self, "is_flag", False) and not getattr(self, "count", False):
+            return None
+        return shown(self, ctx)
+
+    display_type_rich._darkpy = True
+    TyperOption.display_type_rich = display_type_rich
+
+
+_quiet_flag_types()
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"darkpy {__version__}")

@@ -32,6 +32,7 @@ from darkpy.errors import DataError
 from darkpy.formats.image import letterbox_size
 from darkpy.wordtree.hierarchy import hierarchy_predictions
 from darkpy.wordtree.tree import Tree
+from darkpy.wordtree.walk import walk_function
 
 
 @dataclass
@@ -90,7 +91,6 @@ def decode_region(layer, out: torch.Tensor, thresh: float, hier_thresh: float = 
     above = scale > thresh
     objectness = torch.where(above, scale, zero)
     if layer.tree is not None:
-        from darkpy.wordtree.walk import walk_function
 
         absolute = hierarchy_predictions(cls, layer.tree)
         walk = walk_function(hier_walk)

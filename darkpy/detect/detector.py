@@ -31,6 +31,7 @@ from darkpy.detect.decode import decode, decode_mapped, tree_map_applies
 from darkpy.errors import DarkpyError, DataError, UsageError
 from darkpy.net.inference import Predictor
 from darkpy.net.model import load_network
+from darkpy.wordtree.walk import walk_function
 
 # Darknet's `detector test` / `darknet detect` defaults (src/detector.c, src/darknet.c).
 DEFAULT_THRESH = 0.5
@@ -90,7 +91,6 @@ class DetectOptions:
             raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if int(self.batch) < 1:
             raise UsageError("batch must be at least 1")
-        from darkpy.wordtree.walk import walk_function
 
         walk_function(self.hier_walk)  # an unknown walk is a usage error here, not at decode time
         for key in ("thresh", "hier_thresh", "nms"):

@@ -18,6 +18,7 @@ from darkpy.eval.hook import map_hook
 from darkpy.formats.datafile import DataConfig, data_config, read_data_file
 from darkpy.net.model import load_network
 from darkpy.train import distributed as dd
+from darkpy.train.batchsize import apply_batch
 from darkpy.train.engine import Trainer
 from darkpy.wordtree.joint import make_detection_task
 
@@ -59,12 +60,16 @@ class TrainOptions:
     map_every: int = 0                 # > 0: mAP on the valid list every N batches (darkpy.eval.hook)
     class_ratio: float | None = None   # YOLO9000 joint training: at most this many classification images
                                        # per detection image (darkpy.wordtree.joint)
+    batch: int | None = None           # override the cfg's batch= (images per optimiser step)
+    subdivisions: int | None = None    # override the cfg's subdivisions=
 
 
 def _build(opts: TrainOptions, info) -> Trainer:
     data = read_training_data(opts.data)
     paths = read_image_list(data.train)
     net = load_network(opts.cfg, opts.weights, device="cpu", seed=opts.seed, allow_partial=True)
+    warnings: list[str] = []
+    apply_batch(net, opts.cfg, opts.batch, opts.subdivisions, warnings.append)
     device = opts.device
     if opts.gpus:
         device = f"cuda:{opts.gpus[info.local_rank % len(opts.gpus)]}"
@@ -79,6 +84,8 @@ def _build(opts: TrainOptions, info) -> Trainer:
                       max_batches=opts.max_batches, clear=opts.clear, resume=opts.resume, amp=opts.amp,
                       ddp=info, seed=opts.seed, quiet=opts.quiet, log_every=opts.log_every,
                       chart_every=opts.chart_every)
+    for text in warnings:
+        trainer.warn_once(text)
     if net.last_load is not None:
         trainer.say(str(net.last_load))
     trainer.say(f"{opts.cfg}: {len(paths)} training images from {data.train}, {data.classes} classes, "

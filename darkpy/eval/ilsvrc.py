@@ -26,6 +26,8 @@ import numpy as np
 
 from darkpy.eval.boxes import voc_iou
 from darkpy.eval.voc import EPS, ap_area, padded_groups
+from darkpy.assets import asset as asset_path
+from darkpy.wordtree.tree import read_tree
 
 
 def ilsvrc_thresholds(box: np.ndarray) -> np.ndarray:
@@ -151,8 +153,6 @@ def coco_split(tree, det_nodes: list[int], coco_nodes: list[int]) -> np.ndarray:
 def default_coco_split(classes: int) -> tuple[np.ndarray, str] | None:
     """The split for Darknet's 200 DET classes from the bundled 9k.tree, inet9k.map and
     coco9k.map, with a line saying so; None when the class count is not the map's."""
-    from darkpy.assets import asset as asset_path
-    from darkpy.wordtree.tree import read_tree
 
     det_map, coco_map = asset_path("data/inet9k.map"), asset_path("data/coco9k.map")
     det = [int(x) for x in det_map.read_text().split()]

@@ -47,8 +47,9 @@ memory, the next backup point tries again, and the final weights go to a fallbac
 the backup folder refuses them (or the run exits with code 2 naming the last good backup).
 
 Multi-scale (`random=1` on the last region/yolo layer): every 10 batches a new square size,
-Darknet's `(rand() % 10 + 10) * 32` scaled by cfg size / 416 (320..608 for a 416 cfg), the
-largest for the batches in the last 200. The size is a pure function of (seed, batch number),
+Darknet's `(rand() % 10 + 10) * 32`, i.e. 320..608 in steps of 32 whatever the cfg's own size
+(PJ's `train_detector`; the YOLOv2 paper's {320, 352, ..., 608}), and 608 for the batches in the
+last 200. The size is a pure function of (seed, batch number),
 `trainer.size_for(i)`, so data workers compute the same size for every request they serve
 (nothing to share at run time) and a resumed run uses the same sizes as an uninterrupted one.
 """
@@ -114,18 +115,20 @@ MULTISCALE_EVERY = 10
 MULTISCALE_LAST = 200
 
 
+MULTISCALE_SIZES = tuple(range(320, 608 + 1, 32))   # Darknet's (rand() % 10 + 10) * 32
+
+
 def multiscale_size(base: tuple[int, int], iteration: int, max_batches: int, seed: int) -> tuple[int, int]:
-    """Darknet's random resize for the block of 10 batches holding `iteration` (see module doc)."""
+    """Darknet's random resize for the block of 10 batches holding `iteration` (see module doc).
+
+    `base` (the cfg's size) does not enter: Darknet draws from the same sizes for every cfg, so a
+    608 cfg trains at 320..608 as a 416 one does, and both end at 608."""
     start = (iteration // MULTISCALE_EVERY) * MULTISCALE_EVERY
-    k = int(np.random.default_rng([seed, 15485863, start]).integers(10, 20))  # 10..19
+    k = int(np.random.default_rng([seed, 15485863, start]).integers(0, len(MULTISCALE_SIZES)))
     if start + MULTISCALE_LAST > max_batches:
-        k = 19
-    w, h = base
-
-    def scaled(side: int) -> int:
-        return max(32, int(round(k * 32 * side / 416 / 32)) * 32)
-
-    return scaled(w), scaled(h)
+        k = len(MULTISCALE_SIZES) - 1
+    side = MULTISCALE_SIZES[k]
+    return side, side
 
 
 # -- the trainer -----------------------------------------------------------------------------
@@ -209,7 +212,9 @@ class Trainer:
         return self._console
 
     def say(self, text: str) -> None:
-        if self.is_main and not self.quiet:
+        """A line for the user (header, saved files, mAP): printed even with quiet, which only drops the
+        per-batch progress lines."""
+        if self.is_main:
             self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def warn_once(self, text: str, key: str | None = None) -> None:
@@ -514,6 +519,8 @@ class Trainer:
                  f"in mini-batches of {self.mini_batch}; batches {self.start_iteration}..{self.max_batches}"
                  f" on {self.device}")
         self.interrupted = False
+        if self.start_iteration >= self.max_batches:
+            self._nothing_to_train()
         old = _install_signals(self)
         try:
             while self.iteration < self.max_batches and not self._should_stop():
@@ -543,11 +550,21 @@ class Trainer:
             if self._signal_stop:
                 raise Interrupted()
             return self
-        if self.backups:
+        if self.backups and self.iteration > self.start_iteration:  # never a copy of the input as _final
             self.save_backup(final=True)
             self.save_chart()
         self._run_hooks("after", self.iteration, end=True)
         return self
+
+    def _nothing_to_train(self) -> None:
+        """A trained file as the starting point: its `seen` already covers max_batches, so the loop
+        would run zero batches and NAME_final.weights would become a copy of the input."""
+        close = getattr(self.task, "close", None)
+        if close is not None:
+            close()
+        raise UsageError(f"the weights have seen {self.net.seen} images = batch {self.start_iteration}, already at "
+                         f"max_batches={self.max_batches}: nothing to train. To fine-tune from them, add --clear "
+                         f"(restarts the schedule at batch 0, as Darknet's -clear), or raise --max-batches")
 
     def _should_stop(self) -> bool:
         # distributed: only the flag every rank agreed on in the last batch's reduction, so all

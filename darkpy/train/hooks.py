@@ -105,7 +105,7 @@ class ProgressHook(Hook):
         self._last = trainer.max_batches
 
     def __call__(self, trainer: "Trainer") -> None:
-        if trainer.last is not None:
+        if trainer.last is not None and not trainer.quiet:   # -q drops only these per-batch lines
             trainer.say(trainer.progress_line(trainer.last))
 
 

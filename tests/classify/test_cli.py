@@ -61,3 +61,35 @@ def test_paths_matching_no_label_or_two_are_reported(cli, tmp_path, color_set):
 def test_train_refuses_a_detector_cfg(cli, tmp_path, color_set, golden):
     code, _, err = cli("classifier", "train", color_set["data"], golden / "cfg" / "g_yolov2_mini.cfg")
     assert code == 2 and "not a classifier" in err
+
+
+def test_label_prints_one_class_per_test_image(cli, tmp_path, color_set):
+    """Darknet's `classifier label DATA CFG WEIGHTS`: the best class of every image of test=."""
+    cfg, weights = trained_files(tmp_path, color_set)
+    data = tmp_path / "label.data"
+    data.write_text(color_set["data"].read_text() + f"test={tmp_path / 'valid.list'}\n")
+    code, out, err = cli("classifier", "label", data, cfg, weights)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == len(color_set["valid"])
+    assert set(lines) <= {"red", "green", "blue", "yellow"}
+    code, _, err = cli("classifier", "label", color_set["data"], cfg, weights)
+    assert code == 2 and "no 'test=' entry" in err
+
+
+def test_darknet_flags_for_classifier_train(cli):
+    code, out, _ = cli("classifier", "train", "--help")
+    assert code == 0 and "-clear" in out and "-gpus" in out and "--workers" in out
+    assert "--threads" not in out   # old name still accepted, not shown
+
+
+def test_classifier_train_batch_1_warns_and_batch_overrides(cli, tmp_path, color_set):
+    cfg = tiny_cfg(tmp_path / "one.cfg", batch=1, subdivisions=1, max_batches=1)
+    code, out, err = cli("classifier", "train", color_set["data"], cfg, "--backup", tmp_path / "b",
+                         "--workers", "0")
+    assert code == 0, err
+    assert f"{cfg}:2: batch=1 trains on one image per step" in out
+    code, out, err = cli("classifier", "train", color_set["data"], cfg, "--backup", tmp_path / "c",
+                         "--batch", "4", "--subdivisions", "2", "-clear")
+    assert code == 0, err
+    assert "batch 4 (subdivisions 2)" in out and "batch=1 trains" not in out

@@ -85,5 +85,11 @@ def test_multiscale_sizes():
     # constant within a block of 10, the largest size in the last 200 batches
     assert len({multiscale_size((416, 416), i, 100000, 0) for i in range(30, 40)}) == 1
     assert multiscale_size((416, 416), 9810, 10000, 0) == (608, 608)
+    # Darknet draws the same sizes whatever the cfg's own size (detector.c): a 128 or a 608 cfg
+    # trains at 320..608 too, and ends at 608
     small = {multiscale_size((128, 128), i, 100000, 1)[0] for i in range(0, 3000, 10)}
-    assert small == {96, 128, 160, 192}
+    assert small == set(range(320, 609, 32))
+    big = {multiscale_size((608, 608), i, 100000, 1) for i in range(0, 3000, 10)}
+    assert big == {(d, d) for d in range(320, 609, 32)}
+    assert multiscale_size((608, 608), 9810, 10000, 1) == (608, 608)
+    assert multiscale_size((544, 320), 9810, 10000, 1) == (608, 608)   # square, as Darknet

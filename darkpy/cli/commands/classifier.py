@@ -1,4 +1,5 @@
-"""`darkpy classifier train|valid|predict`: Darknet's classifier commands (Darknet-19, darknet9000)."""
+"""`darkpy classifier train|valid|predict|label`: Darknet's classifier commands (Darknet-19, darknet9000),
+in Darknet's argument order (DATA CFG WEIGHTS ...) with its flags (-clear, -gpus, -t)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,7 +18,7 @@ def train(
     weights: Optional[Path] = typer.Argument(None, help="Initial weights (full or partial)."),
     max_batches: Optional[int] = typer.Option(None, "--max-batches",
                                               help="Stop after this many iterations (default: the cfg's)."),
-    clear: bool = typer.Option(False, "--clear",
+    clear: bool = typer.Option(False, "--clear", "-clear",
                                help="Reset the images-seen counter (schedule starts over)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from backup/NAME.backup."),
     amp: bool = typer.Option(False, "--amp", help="Mixed precision on CUDA."),
@@ -26,19 +27,25 @@ def train(
     backup: Optional[Path] = typer.Option(None, "--backup",
                                           help="Backup folder (default: the .data's backup=)."),
     seed: int = typer.Option(0, "--seed", help="Seed for image draws and augmentation."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="Image loading threads."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Image-loading threads."),
+    threads: Optional[int] = typer.Option(None, "--threads", hidden=True, help="Old name of --workers."),
     smooth: Optional[float] = typer.Option(None, "--label-smooth",
                                            help="Label smoothing epsilon (default: the cfg's "
                                                  "label_smooth_eps)."),
-    gpus: Optional[str] = typer.Option(None, "--gpus",
+    gpus: Optional[str] = typer.Option(None, "--gpus", "-gpus",
                                        help="GPU ids, e.g. 0,1,2,3: one process per GPU (DDP), the cfg's "
                                              "batch split over them."),
     ddp_cpu: int = typer.Option(0, "--ddp-cpu", help="N processes on the CPU (DDP over gloo; for tests)."),
+    batch: Optional[int] = typer.Option(None, "--batch", help="Images per optimiser step (default: the cfg's)."),
+    subdivisions: Optional[int] = typer.Option(None, "--subdivisions",
+                                               help="Passes the batch is split into (default: the cfg's)."),
 ) -> None:
     """Train a classifier with Darknet's augmentation, loss, schedule and backups."""
     from rich.console import Console
 
     from darkpy.classify.train import run_training
+
+    threads = workers if workers is not None else threads
     from darkpy.errors import UsageError
 
     gpu_ids = None
@@ -51,6 +58,7 @@ def train(
     run_training(data=str(data), cfg=str(cfg), weights=str(weights) if weights else None, device=device,
                  max_batches=max_batches, clear=clear, resume=resume, amp=amp, seed=seed, threads=threads,
                  backup=str(backup) if backup else None, smooth=smooth, gpus=gpu_ids, ddp_cpu=ddp_cpu,
+                 batch=batch, subdivisions=subdivisions,
                  log=lambda s: console.print(s, markup=False))
 
 
@@ -71,7 +79,8 @@ def valid(
     show: int = typer.Option(10, "--show",
                              help="Classes listed in the per-class summary (worst first; 0: none)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N."),
-    threads: int = typer.Option(4, "--threads", help="Image loading threads."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Image-loading threads (default 4)."),
+    threads: Optional[int] = typer.Option(None, "--threads", hidden=True, help="Old name of --workers."),
 ) -> None:
     """Top-1 and top-k accuracy on the valid= images, with a per-class confusion summary."""
     from rich.console import Console
@@ -82,6 +91,7 @@ def valid(
     from darkpy.errors import UsageError
     from darkpy.net.model import load_network
 
+    threads = workers if workers is not None else (threads if threads is not None else 4)
     d = read_classifier_data(data)
     k = top if top is not None else d.top
     if k < 1 or k > d.classes:
@@ -156,6 +166,36 @@ def predict(
         console.print(f"{pred.path}:")
         for line in pred.lines(names):
             console.print(f"  {line}")
+
+
+@group.command("label")
+def label(
+    data: Path = typer.Argument(..., help="Classification .data (test= list, names or labels, classes)."),
+    cfg: Path = typer.Argument(..., help="Network .cfg."),
+    weights: Path = typer.Argument(..., help="Trained .weights."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N."),
+) -> None:
+    """Darknet's `classifier label`: the best class name of every image of the .data's test= list, one per
+    line (resized so the short side fits the network, centre crop)."""
+    from darkpy.classify.labels import read_classifier_data
+    from darkpy.classify.predict import predict_images
+    from darkpy.errors import DataError
+    from darkpy.formats.datafile import read_list
+    from darkpy.net.model import load_network
+
+    d = read_classifier_data(data, need_labels=False)
+    test = d.data.resolve("test")
+    if test is None:
+        raise DataError("no 'test=' entry (the images to label)", file=d.data.path)
+    if not Path(test).is_file():
+        raise DataError(f"test list not found: {test}", file=d.data.path, line=d.data.lines.get("test"))
+    paths = [p if Path(p).is_absolute() or Path(p).exists() else str(Path(test).parent / p)
+             for p in read_list(test)]
+    names = d.names or d.labels
+    net = load_network(cfg, weights, device=device)
+    for pred in predict_images(net, paths, 1, "center"):
+        i = pred.indexes[0]
+        typer.echo(names[i] if i < len(names) else str(i))
 
 
 def register(app: typer.Typer) -> None:

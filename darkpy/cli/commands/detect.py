@@ -8,14 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from darkpy.assets import asset, locate
-
-# The bundled model (trained by `darkpy train`, docs/train.md): cfg/demo.cfg with
-# data/demo/demo.weights and data/demo/demo.names, so --cfg/--weights are optional.
-_SHIPPED = asset("data/demo/demo.weights").is_file()
-DEFAULT_CFG: Optional[str] = str(asset("cfg/demo.cfg")) if _SHIPPED else None
-DEFAULT_WEIGHTS: Optional[str] = str(asset("data/demo/demo.weights")) if DEFAULT_CFG else None
-DEFAULT_NAMES: Optional[str] = str(asset("data/demo/demo.names")) if DEFAULT_CFG else None
+from darkpy.assets import locate
 
 
 def resolve_names(data: Optional[Path], names: Optional[Path], classes: int) -> Optional[list[str]]:
@@ -49,15 +42,15 @@ def check_size(size: Optional[int]) -> None:
         raise UsageError(f"--size must be a positive multiple of 32 (YOLOv2 downsamples by 32), got {size}")
 
 
-def load_detector(cfg: Optional[Path], weights: Optional[Path], size: Optional[int], device: Optional[str]):
-    """The network for detection commands (cfg/weights default to the bundled model when one is set)."""
+def load_detector(cfg: Optional[Path], weights: Optional[Path], size: Optional[int], device: Optional[str],
+                  random_weights: bool = False):
+    """The network for detection commands; cfg and weights come resolved
+    (`darkpy.detect.inputs.resolve_detect_inputs`)."""
     import darkpy
     from darkpy.errors import UsageError
 
-    cfg = cfg if cfg is not None else (Path(DEFAULT_CFG) if DEFAULT_CFG else None)
-    weights = weights if weights is not None else (Path(DEFAULT_WEIGHTS) if DEFAULT_WEIGHTS else None)
-    if cfg is None or weights is None:
-        raise UsageError("--cfg and --weights are required (no bundled model yet)")
+    if cfg is None or (weights is None and not random_weights):
+        raise UsageError("--cfg and --weights are required")
     check_size(size)
     net = darkpy.load_network(cfg, weights, size=size, device=device)
     if not net.detection_layers:
@@ -75,17 +68,25 @@ def _out_path(out: Optional[Path], path: str, many: bool) -> Optional[Path]:
 
 def detect(
     images: Optional[List[str]] = typer.Argument(
-        None, help="Images, folders, globs, .txt lists of paths, or - (a list on stdin)."),
+        None, help="Images, folders, globs, .txt lists of paths, or - (a list on stdin); Darknet's "
+        "order CFG WEIGHTS IMAGE... works too (files are told apart by their names).", show_default=False),
     cfg: Optional[Path] = typer.Option(None, "--cfg", "-c", help="Darknet .cfg of a detector."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Its .weights file."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help="A published model by name (yolov2-voc, yolov2, yolo9000, ...; `darkpy "
+        "weights list`): bundled cfg and names, weights from --weights DIR, $DARKPY_WEIGHTS, "
+        "~/.cache/darkpy/weights or the current folder."),
+    random_weights: bool = typer.Option(
+        False, "--random-weights", help="Run --cfg with random weights (for testing a cfg; the boxes mean "
+        "nothing)."),
     data: Optional[Path] = typer.Option(None, "--data", help=".data file whose names= gives class names."),
     names: Optional[Path] = typer.Option(None, "--names", help="Class names file (one per line)."),
     class_map: Optional[Path] = typer.Option(
         None, "--map", help="WordTree nets: report these tree nodes as the classes (a map= file such as "
         "data/coco9k.map, one node per line; names then come from the matching list, e.g. coco.names)."),
-    thresh: float = typer.Option(0.5, "--thresh",
+    thresh: float = typer.Option(0.5, "--thresh", "-thresh",
                                  help="Keep detections with probability above this (Darknet: .5)."),
-    hier_thresh: float = typer.Option(0.5, "--hier-thresh", help="WordTree walk threshold (Darknet: .5)."),
+    hier_thresh: float = typer.Option(0.5, "--hier-thresh", "-hier", help="WordTree walk threshold (Darknet: .5)."),
     hier_walk: str = typer.Option("darknet", "--hier-walk", help="WordTree walk: 'darknet' (product of "
                                   "absolute probabilities along the path, as Darknet) or 'paper' (the "
                                   "path's own probability, as the YOLO9000 paper); see docs/yolo9000.md."),
@@ -117,9 +118,24 @@ def detect(
     """Detect objects in images (Darknet's `detector test`) or in a video / webcam (`detector demo`).
 
     Prints Darknet's lines (`dog: 82%`) and saves annotated images: predictions.jpg for one image,
-    --out FOLDER (default predictions/) for several."""
+    --out FOLDER (default predictions/) for several.
+
+    \b
+    darkpy form:   darkpy detect IMAGE... --cfg CFG --weights WEIGHTS [--data DATA]
+    Darknet forms: darkpy detect CFG WEIGHTS IMAGE...           (./darknet detect)
+                   darkpy detector test DATA CFG WEIGHTS IMAGE  (names from DATA's names=)
+    By name:       darkpy detect IMAGE --model yolov2-voc       (after `darkpy weights download`)
+    Without a model the bundled 3-shape demo runs, with a banner saying so."""
+    from darkpy.detect.inputs import resolve_detect_inputs
     from darkpy.errors import UsageError
 
+    inputs = resolve_detect_inputs(images or [], cfg=cfg, weights=weights, data=data, names=names, model=model,
+                                   random_weights=random_weights, need_images=False)
+    if inputs.banner:
+        typer.echo(f"darkpy: {inputs.banner}", err=True)
+    for note in inputs.notes:
+        typer.echo(f"darkpy: {note}", err=True)
+    cfg, weights, data, names, images = inputs.cfg, inputs.weights, inputs.data, inputs.names, inputs.images
     if source is None and not images:
         raise UsageError("give images (or a folder, glob, .txt list, -) or --source VIDEO|CAMERA")
     if source is not None and images:
@@ -133,9 +149,7 @@ def detect(
     walk_function(hier_walk)  # an unknown name is a usage error before the network loads
     if not (0 <= thresh <= 1 and 0 <= hier_thresh <= 1 and 0 <= nms <= 1):
         raise UsageError("--thresh, --hier-thresh and --nms must lie in [0, 1]")
-    if cfg is None and weights is None and data is None and names is None and DEFAULT_NAMES:
-        names = Path(DEFAULT_NAMES)  # the bundled model's class names
-    net = load_detector(cfg, weights, size, device)
+    net = load_detector(cfg, weights, size, device, random_weights=random_weights)
     classes = max(l.classes for l in net.detection_layers)
     nodes = None
     if class_map is not None:

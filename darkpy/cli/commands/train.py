@@ -1,4 +1,4 @@
-"""`darkpy train` and `darkpy detector train`: YOLOv2 training as Darknet does it."""
+"""`darkpy train`: YOLOv2 training as Darknet does it (`darkpy detector train` is its Darknet form)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,7 +23,7 @@ def _gpus(text: Optional[str]) -> tuple[int, ...]:
 
 
 def _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed, max_batches, backup, name,
-           device, quiet, class_ratio=None, map_every=0) -> None:
+           device, quiet, class_ratio=None, map_every=0, batch=None, subdivisions=None) -> None:
     from darkpy.errors import UsageError
     from darkpy.detect.train import TrainOptions, train_detector
 
@@ -34,7 +34,7 @@ def _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed,
                         ddp_cpu=ddp_cpu, clear=clear, resume=resume, amp=amp, workers=workers, seed=seed,
                         max_batches=max_batches, backup=str(backup) if backup else None, name=name,
                         device=device, quiet=quiet, class_ratio=class_ratio,
-                        map_every=map_every)
+                        map_every=map_every, batch=batch, subdivisions=subdivisions)
     trainer = train_detector(opts)
     if trainer is not None and not getattr(trainer, "interrupted", False):
         trainer.say(f"Saved {trainer.backup_dir / (trainer.name + '_final.weights')} after {trainer.iteration} "
@@ -45,14 +45,16 @@ def train(
     cfg: Path = typer.Argument(..., help="Darknet .cfg with a \\[region] layer."),
     data: Optional[Path] = typer.Option(None, "--data", "-d", help="Darknet .data file (classes, train, names, backup)."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Initial weights (full or partial, e.g. darknet19_448.conv.23)."),
-    gpus: Optional[str] = typer.Option(None, "--gpus", help=HELP_GPUS),
+    gpus: Optional[str] = typer.Option(None, "--gpus", "-gpus", help=HELP_GPUS),
     ddp_cpu: int = typer.Option(0, "--ddp-cpu", help="Train with N gloo processes on the CPU (DDP without GPUs)."),
-    clear: bool = typer.Option(False, "--clear", help="Reset the images-seen counter (restart the schedule), as Darknet's -clear."),
+    clear: bool = typer.Option(False, "--clear", "-clear", help="Reset the images-seen counter (restart the schedule from batch 0, e.g. to fine-tune from trained weights), as Darknet's -clear."),
     resume: bool = typer.Option(False, "--resume", help="Continue from BACKUP/NAME.backup with its optimiser state."),
     amp: bool = typer.Option(False, "--amp", help="Mixed precision (CUDA only)."),
     workers: int = typer.Option(2, "--workers", "-j", help="Data loading processes (0: load in the training process)."),
     seed: int = typer.Option(0, "--seed", help="Seed for initial weights, data order and augmentation."),
     max_batches: Optional[int] = typer.Option(None, "--max-batches", help="Stop after this many batches (default: the cfg's max_batches)."),
+    batch: Optional[int] = typer.Option(None, "--batch", help="Images per optimiser step (default: the cfg's batch=)."),
+    subdivisions: Optional[int] = typer.Option(None, "--subdivisions", help="Passes the batch is split into (default: the cfg's subdivisions=)."),
     backup: Optional[Path] = typer.Option(None, "--backup", help="Backup folder (default: the .data file's backup=)."),
     name: Optional[str] = typer.Option(None, "--name", help="Backup file prefix (default: the cfg's file name)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N (default: CUDA when present)."),
@@ -71,34 +73,8 @@ def train(
     (label lines `class 0 0 w h` or x, y >= 1e5, images named by labels=, or the classify= list) train only
     the class at their most confident anchor; see docs/wordtree.md."""
     _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed, max_batches, backup, name,
-           device, quiet, class_ratio, map_every if map_ else 0)
-
-
-detector = typer.Typer(help="Darknet's `detector` commands (`darkpy detector train DATA CFG [WEIGHTS]`).",
-                       no_args_is_help=True)
-
-
-@detector.command("train")
-def detector_train(
-    data: Path = typer.Argument(..., help="Darknet .data file."),
-    cfg: Path = typer.Argument(..., help="Darknet .cfg file."),
-    weights: Optional[Path] = typer.Argument(None, help="Initial weights (optional)."),
-    gpus: Optional[str] = typer.Option(None, "--gpus", "-gpus", help=HELP_GPUS),
-    ddp_cpu: int = typer.Option(0, "--ddp-cpu", help="Train with N gloo processes on the CPU."),
-    clear: bool = typer.Option(False, "--clear", "-clear", help="Reset the images-seen counter."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the backup with its optimiser state."),
-    amp: bool = typer.Option(False, "--amp", help="Mixed precision (CUDA only)."),
-    workers: int = typer.Option(2, "--workers", "-j", help="Data loading processes."),
-    seed: int = typer.Option(0, "--seed", help="Seed."),
-    max_batches: Optional[int] = typer.Option(None, "--max-batches", help="Stop after this many batches."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-batch lines."),
-    class_ratio: Optional[float] = typer.Option(None, "--class-ratio", help=HELP_RATIO),
-) -> None:
-    """Same as `darkpy train CFG --data DATA --weights WEIGHTS` (Darknet's argument order)."""
-    _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed, max_batches, None, None, None,
-           quiet, class_ratio)
+           device, quiet, class_ratio, map_every if map_ else 0, batch, subdivisions)
 
 
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
-    app.add_typer(detector, name="detector")
