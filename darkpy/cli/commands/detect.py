@@ -145,7 +145,7 @@ def detect(
 
     from darkpy.net.inference import Predictor
 
-    predictor = Predictor(net)
+    predictor = Predictor(net, inplace=True)
     if source is not None:
         _video(predictor, source, out, frames, thresh, hier_thresh, nms, letterbox, class_names, show,
                as_json)
