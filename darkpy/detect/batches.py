@@ -44,16 +44,15 @@ class ImageSet(torch.utils.data.Dataset):
         return len(self.entries)
 
     def __getitem__(self, i: int) -> LoadedImage:
-        from darkpy.formats.image import from_bgr, prepare, read_bgr
+        from darkpy.formats.image import prepare_bgr, read_bgr
 
         entry = self.entries[i]
         try:
             bgr = read_bgr(find_image(entry, self.base))
         except DarkpyError as exc:
             return LoadedImage(entry, None, None, error=exc)
-        im = from_bgr(bgr)
-        x = torch.from_numpy(prepare(im, self.w, self.h, self.letterbox))
-        return LoadedImage(entry, x, (int(im.shape[2]), int(im.shape[1])), bgr if self.keep_image else None)
+        x = torch.from_numpy(prepare_bgr(bgr, self.w, self.h, self.letterbox))  # resized on uint8
+        return LoadedImage(entry, x, (int(bgr.shape[1]), int(bgr.shape[0])), bgr if self.keep_image else None)
 
 
 def _collate(items):

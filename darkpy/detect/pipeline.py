@@ -24,7 +24,7 @@ import torch
 from darkpy.boxes import nms_sort
 from darkpy.detect.decode import RawBoxes, decode
 from darkpy.errors import DataError
-from darkpy.formats.image import IMAGE_SUFFIXES, from_bgr, prepare
+from darkpy.formats.image import IMAGE_SUFFIXES, prepare_bgr
 
 # Darknet's `detector test` / `darknet detect` defaults (src/detector.c, src/darknet.c).
 DEFAULT_THRESH = 0.5
@@ -215,9 +215,8 @@ def detect_arrays(predictor, images: Sequence[np.ndarray], thresh: float = DEFAU
     net_w, net_h = net.net.width, net.net.height
     xs, sizes = [], []
     for bgr in images:
-        im = from_bgr(bgr)
-        xs.append(torch.from_numpy(prepare(im, net_w, net_h, letterbox)))
-        sizes.append((im.shape[2], im.shape[1]))
+        xs.append(torch.from_numpy(prepare_bgr(bgr, net_w, net_h, letterbox)))
+        sizes.append((bgr.shape[1], bgr.shape[0]))
     outputs = predictor(torch.stack(xs))
     return postprocess(predictor.detection_layers, outputs, net_w, net_h, sizes, thresh, hier_thresh, nms,
                        letterbox, names)

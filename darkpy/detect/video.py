@@ -174,7 +174,7 @@ def run_video(predictor, source: str | int, out: str | Path | None = None, frame
     import torch
 
     from darkpy.detect.pipeline import draw_detections, postprocess
-    from darkpy.formats.image import from_bgr, prepare
+    from darkpy.formats.image import prepare_bgr
     from darkpy.net.inference import Predictor
 
     if frames is not None and frames < 1:
@@ -195,8 +195,7 @@ def run_video(predictor, source: str | int, out: str | Path | None = None, frame
     net_w, net_h = predictor.model.net.width, predictor.model.net.height
 
     def to_input(frame):
-        im = from_bgr(frame)
-        return torch.from_numpy(prepare(im, net_w, net_h, letterbox)), (im.shape[2], im.shape[1])
+        return torch.from_numpy(prepare_bgr(frame, net_w, net_h, letterbox)), (frame.shape[1], frame.shape[0])
 
     reader = FrameReader(cap, frames, prepare=to_input)
     writer = FrameWriter(out_path, fps_in, show, lambda f, d: draw_detections(f, d, classes))
