@@ -66,3 +66,19 @@ def nms_sort(boxes: torch.Tensor, objectness: torch.Tensor, probs: torch.Tensor,
         sub[dead, k] = 0
     probs[idx] = sub.to(probs.device)
     return probs
+
+
+def nms_obj(boxes: torch.Tensor, objectness: torch.Tensor, thresh: float) -> torch.Tensor:
+    """Darknet's `do_nms_obj`: boxes by decreasing objectness; a live box zeroes the objectness of
+    every later live box overlapping it with IoU > thresh. Returns the new objectness."""
+    obj = objectness.clone()
+    if thresh <= 0:
+        return obj
+    idx = torch.nonzero(obj != 0).flatten()
+    if idx.numel() < 2:
+        return obj
+    order = idx[torch.argsort(obj[idx], descending=True, stable=True)]
+    over = (box_iou(boxes[order], boxes[order]) > thresh).cpu().numpy()
+    keep = _greedy(over)
+    obj[order[torch.from_numpy(~keep)]] = 0
+    return obj

@@ -18,11 +18,12 @@ from darkpy.errors import DarkpyError, DataError
 
 @dataclass
 class LoadedImage:
-    entry: str                           # as given (list entry or path)
+    entry: str                           # as given (list entry or path; "<array N>" for an array)
     x: torch.Tensor | None               # C x H x W network input, None when unreadable
     size: tuple[int, int] | None         # original (width, height)
     image: np.ndarray | None = None      # the BGR image, when asked for (drawing)
     error: DarkpyError | None = None
+    index: int = 0                       # position in the input
 
 
 def find_image(entry: str, base: Path | None) -> Path:
@@ -35,10 +36,13 @@ def find_image(entry: str, base: Path | None) -> Path:
 
 
 class ImageSet(torch.utils.data.Dataset):
-    def __init__(self, entries: Sequence[str], w: int, h: int, letterbox: bool, base: Path | None = None,
-                 keep_image: bool = False):
-        self.entries, self.w, self.h, self.letterbox = [str(e) for e in entries], w, h, letterbox
-        self.base, self.keep_image = base, keep_image
+    """Paths (or list entries) and in-memory uint8 arrays, mixed; arrays are BGR unless `rgb`."""
+
+    def __init__(self, entries: Sequence, w: int, h: int, letterbox: bool, base: Path | None = None,
+                 keep_image: bool = False, rgb: bool = False):
+        self.entries = [e if isinstance(e, np.ndarray) else str(e) for e in entries]
+        self.w, self.h, self.letterbox = w, h, letterbox
+        self.base, self.keep_image, self.rgb = base, keep_image, rgb
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -48,11 +52,17 @@ class ImageSet(torch.utils.data.Dataset):
 
         entry = self.entries[i]
         try:
-            bgr = read_bgr(find_image(entry, self.base))
+            if isinstance(entry, np.ndarray):
+                bgr = entry[:, :, ::-1] if self.rgb and entry.ndim == 3 else entry
+                entry = f"<array {i}>"
+            else:
+                bgr = read_bgr(find_image(entry, self.base))
+            # resized from the uint8 decode, bit-identical to Darknet's float resize
+            x = torch.from_numpy(prepare_bgr(bgr, self.w, self.h, self.letterbox))
         except DarkpyError as exc:
-            return LoadedImage(entry, None, None, error=exc)
-        x = torch.from_numpy(prepare_bgr(bgr, self.w, self.h, self.letterbox))  # resized on uint8
-        return LoadedImage(entry, x, (int(bgr.shape[1]), int(bgr.shape[0])), bgr if self.keep_image else None)
+            return LoadedImage(entry, None, None, error=exc, index=i)
+        return LoadedImage(entry, x, (int(bgr.shape[1]), int(bgr.shape[0])), bgr if self.keep_image else None,
+                           index=i)
 
 
 def _collate(items):
@@ -68,13 +78,13 @@ def detection_layers(predictor) -> list:
     return layers
 
 
-def image_batches(entries: Sequence[str], w: int, h: int, letterbox: bool, batch: int = 1, workers: int = 0,
+def image_batches(entries: Sequence, w: int, h: int, letterbox: bool, batch: int = 1, workers: int = 0,
                   base: Path | None = None, keep_image: bool = False,
-                  on_error: Callable[[LoadedImage], None] | None = None
+                  on_error: Callable[[LoadedImage], None] | None = None, rgb: bool = False
                   ) -> Iterator[tuple[list[LoadedImage], int]]:
     """Yields (the readable images of a batch, how many entries the batch covered); unreadable
     ones go to `on_error` instead."""
-    loader = torch.utils.data.DataLoader(ImageSet(entries, w, h, letterbox, base, keep_image),
+    loader = torch.utils.data.DataLoader(ImageSet(entries, w, h, letterbox, base, keep_image, rgb),
                                          batch_size=max(1, int(batch)), num_workers=max(0, int(workers)),
                                          collate_fn=_collate)
     for items in loader:

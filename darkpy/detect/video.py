@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 
@@ -164,24 +164,22 @@ class VideoStats:
     message: str
 
 
-def run_video(predictor, source: str | int, out: str | Path | None = None, frames: int | None = None,
-              thresh: float = 0.5, hier_thresh: float = 0.5, nms: float = 0.45, letterbox: bool = True,
-              names: Sequence[str] | None = None, show: bool | None = None,
-              on_frame: Callable[[int, list], None] | None = None) -> VideoStats:
+def run_video(detector, source: str | int, out: str | Path | None = None, frames: int | None = None,
+              show: bool | None = None, on_frame: Callable[[int, list], None] | None = None,
+              options=None) -> VideoStats:
     """Detect on every frame of `source` (a path or a webcam index) until it ends or after `frames`
-    frames. `show=None` shows a window when a display exists; frames are written to `out` when
-    given, or when no window can be shown (then `predictions.mp4` by default)."""
-    import torch
-
-    from darkpy.detect.pipeline import draw_detections, postprocess
-    from darkpy.formats.image import prepare_bgr
-    from darkpy.net.inference import Predictor
+    frames. `detector`: a `Detector` (or a network, run with `options`, default `DetectOptions()`).
+    `show=None` shows a window when a display exists; frames are written to `out` when given, or
+    when no window can be shown (then `predictions.mp4` by default). `on_frame(i, result)` gets
+    each frame's `DetectionResult` (a sequence of detections)."""
+    from darkpy.detect.detector import Detector
+    from darkpy.detect.pipeline import draw_detections
 
     if frames is not None and frames < 1:
         raise UsageError("--frames must be at least 1")
-    if not isinstance(predictor, Predictor):
-        predictor = Predictor(predictor)
-    classes = max((l.classes for l in predictor.detection_layers), default=1)
+    if not isinstance(detector, Detector):
+        detector = Detector(detector, options=options)
+    classes = detector.classes
     if show is None:
         show = display_available()
     elif show and not display_available():
@@ -192,10 +190,7 @@ def run_video(predictor, source: str | int, out: str | Path | None = None, frame
     src = parse_source(source)
     fps_in = cap.get(__import__("cv2").CAP_PROP_FPS) or 0.0
     fps_in = fps_in if 1 <= fps_in <= 240 else 30.0
-    net_w, net_h = predictor.model.net.width, predictor.model.net.height
-
-    def to_input(frame):
-        return torch.from_numpy(prepare_bgr(frame, net_w, net_h, letterbox)), (frame.shape[1], frame.shape[0])
+    to_input = detector.prepare
 
     reader = FrameReader(cap, frames, prepare=to_input)
     writer = FrameWriter(out_path, fps_in, show, lambda f, d: draw_detections(f, d, classes))
@@ -209,9 +204,7 @@ def run_video(predictor, source: str | int, out: str | Path | None = None, frame
             if item is _END:
                 break
             frame, (x, size) = item
-            outputs = predictor(x[None])
-            dets = postprocess(predictor.detection_layers, outputs, net_w, net_h, [size], thresh, hier_thresh,
-                               nms, letterbox, names)[0]
+            dets = detector.run_prepared(x[None], [size], [f"frame {count}"], [count])[0]
             now = time.perf_counter()
             inst = 1.0 / max(now - last, 1e-9)
             fps = inst if count == 0 else 0.9 * fps + 0.1 * inst

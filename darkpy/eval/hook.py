@@ -62,17 +62,16 @@ class MapEvaluator:
         from darkpy.eval import evaluate
         from darkpy.eval.groundtruth import gt_from_labels
         from darkpy.eval.results import as_voc_written
+        from darkpy.detect.detector import DetectOptions, Detector
         from darkpy.eval.run import class_map_for, run_detector
-        from darkpy.net.inference import Predictor
 
-        predictor = Predictor(net)
-        if size is not None and (predictor.model.net.width, predictor.model.net.height) != tuple(size):
-            predictor.model.resize(*size)
+        width, height = size if size is not None else (None, None)
+        options = DetectOptions.valid(batch=self.batch, workers=self.workers, width=width, height=height,
+                                      class_map=class_map_for(self.setup, net))
         skipped = []
-        result = run_detector(net, self.setup.entries, base=self.setup.list_path.parent, batch=self.batch,
-                              workers=self.workers, predictor=predictor, progress=False,
-                              on_skip=lambda e, why: skipped.append(e),
-                              class_map=class_map_for(self.setup, net))
+        result = run_detector(Detector(net, options=options), self.setup.entries,
+                              base=self.setup.list_path.parent, progress=False,
+                              on_skip=lambda e, why: skipped.append(e))
         truth = self.truth
         if result.skipped:
             truth = gt_from_labels(self.setup.list_path, self.setup.names, sizes=self.truth.sizes,

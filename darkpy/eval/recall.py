@@ -23,10 +23,10 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from darkpy.boxes import box_iou, nms_obj  # noqa: F401  (nms_obj re-exported)
+from darkpy.detect.detector import RECALL_NMS, RECALL_THRESH
 
-RECALL_THRESH = 0.001
 RECALL_IOU = 0.5
-RECALL_NMS = 0.4
 
 
 @dataclass
@@ -66,30 +66,6 @@ class RecallReport:
                 "skipped": [e for e, _ in self.skipped]}
 
 
-def nms_obj(boxes: torch.Tensor, objectness: torch.Tensor, thresh: float) -> torch.Tensor:
-    """Darknet's `do_nms_obj`: boxes by decreasing objectness; a live box zeroes the objectness of
-    every later live box overlapping it with IoU > thresh. Returns the new objectness."""
-    from darkpy.boxes import box_iou
-
-    obj = objectness.clone()
-    if thresh <= 0:
-        return obj
-    idx = torch.nonzero(obj != 0).flatten()
-    if idx.numel() < 2:
-        return obj
-    order = idx[torch.argsort(obj[idx], descending=True, stable=True)]
-    over = (box_iou(boxes[order], boxes[order]) > thresh).cpu().numpy()
-    alive = np.ones(len(order), bool)
-    for i in range(len(order)):
-        if alive[i]:
-            later = over[i].copy()
-            later[: i + 1] = False
-            alive &= ~later
-    dead = order[torch.from_numpy(~alive)]
-    obj[dead] = 0
-    return obj
-
-
 def truth_boxes(label: Path) -> np.ndarray:
     """(n, 4) relative x, y, w, h of a label file (classes are not needed)."""
     from darkpy.formats.labels import read_labels
@@ -102,55 +78,47 @@ def recall(net, entries: Sequence[str], labels: Sequence[Path], *, base: Path | 
            nms: float = RECALL_NMS,
            letterbox: bool = False, on_line: Callable[[str], None] | None = None,
            on_skip: Callable[[str, str], None] | None = None, progress: bool | None = None) -> RecallReport:
-    """Run `net` over `entries` (with their `labels` files, in the same order) and count."""
+    """Run `net` (a Network, Predictor or a `Detector` with `DetectOptions.recall()`-style options)
+    over `entries` (with their `labels` files, in the same order) and count."""
     from tqdm import tqdm
 
-    from darkpy.boxes import box_iou
-    from darkpy.detect.decode import decode
+    from darkpy.detect.detector import DetectOptions, Detector
     from darkpy.eval.run import _skip_message
-    from darkpy.detect.batches import detection_layers, image_batches
-    from darkpy.net.inference import Predictor
 
-    predictor = net if isinstance(net, Predictor) else Predictor(net)
-    model = predictor.model
-    layers = detection_layers(predictor)
-    net_w, net_h = model.net.width, model.net.height
+    if isinstance(net, Detector):
+        detector = net
+    else:
+        detector = Detector(net, options=DetectOptions.recall(thresh=thresh, nms=nms, letterbox=letterbox,
+                                                              batch=batch, workers=workers))
     label_of = dict(zip(entries, labels))
     rep = RecallReport()
     on_skip = on_skip or _skip_message
     bar = tqdm(total=len(entries), unit="img", desc="recall", leave=False, file=sys.stderr,
                disable=(not progress) if progress is not None else None)
 
-    def skip(item) -> None:
-        rep.skipped.append((item.entry, item.error.message))
-        on_skip(item.entry, item.error.message)
+    def skip(entry: str, error) -> None:
+        bar.update(1)
+        rep.skipped.append((entry, error.message))
+        on_skip(entry, error.message)
 
     try:
-        for good, count in image_batches(entries, net_w, net_h, letterbox, batch, workers, base=base,
-                                         on_error=skip):
-            good = [(g.entry, g.x, g.size) for g in good]
-            bar.update(count)
-            if not good:
-                continue
-            outputs = predictor(torch.stack([g[1] for g in good]))
-            # relative boxes: with letterbox they are mapped back to the image, else already are
-            raws = decode(layers, outputs, net_w, net_h, [g[2] for g in good], thresh, 0.5, letterbox)
-            for (entry, _, _), raw in zip(good, raws):
-                obj = nms_obj(raw.boxes, raw.objectness, nms)
-                live = obj > thresh
-                truth = torch.as_tensor(truth_boxes(label_of[entry]), dtype=raw.boxes.dtype)
-                rep.proposals += int(live.sum())
-                rep.images += 1
-                rep.objects += len(truth)
-                if len(truth) and bool(live.any()):
-                    best = box_iou(truth, raw.boxes[live].cpu()).max(dim=1).values.double().numpy()
-                    best = np.nan_to_num(best, nan=0.0)
-                    rep.iou_sum += float(best.sum())
-                    rep.found += int((best > iou_thresh).sum())
-                line = rep.line(rep.images - 1)
-                rep.lines.append(line)
-                if on_line is not None:
-                    on_line(line)
+        for r in detector.stream(entries, on_error=skip, base=base):
+            bar.update(1)
+            # the boxes as the network gave them (float32): Darknet's float IoU
+            boxes = torch.from_numpy(r.rel_boxes).float()
+            truth = torch.as_tensor(truth_boxes(label_of[r.source]), dtype=boxes.dtype)
+            rep.proposals += len(boxes)
+            rep.images += 1
+            rep.objects += len(truth)
+            if len(truth) and len(boxes):
+                best = box_iou(truth, boxes).max(dim=1).values.double().numpy()
+                best = np.nan_to_num(best, nan=0.0)
+                rep.iou_sum += float(best.sum())
+                rep.found += int((best > iou_thresh).sum())
+            line = rep.line(rep.images - 1)
+            rep.lines.append(line)
+            if on_line is not None:
+                on_line(line)
     finally:
         bar.close()
     return rep

@@ -16,21 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
-import torch
-
 from darkpy.formats.datafile import DataFile, read_data_file, read_list, read_names
 from darkpy.detect.decode import decode_mapped, tree_map_applies  # noqa: F401  (re-exported)
-from darkpy.detect.batches import detection_layers, image_batches
+from darkpy.detect.detector import VALID_HIER, VALID_NMS, VALID_THRESH  # noqa: F401
 from darkpy.errors import DataError, UsageError
 from darkpy.eval.boxes import Detections, center_to_corners
 from darkpy.eval.results import (
     VOC_PREFIX, default_category_ids, image_key, coco_image_id, read_category_map, write_coco_results,
     write_imagenet_results, write_voc_results)
 
-VALID_THRESH = 0.005
-VALID_HIER = 0.5
-VALID_NMS = 0.45
 EVAL_TYPES = ("voc", "coco", "imagenet")
 
 
@@ -55,11 +49,12 @@ def run_detector(net, entries: Sequence[str], *, base: Path | None = None, batch
                  thresh: float = VALID_THRESH, hier_thresh: float = VALID_HIER, nms: float = VALID_NMS,
                  letterbox: bool = True, progress: bool | None = None,
                  on_skip: Callable[[str, str], None] | None = None, predictor=None,
-                 class_map: Sequence[int] | None = None) -> RunResult:
+                 class_map: Sequence[int] | None = None, detector=None) -> RunResult:
     """Detections (original-image pixels, x1 y1 x2 y2) for every readable image of `entries`.
 
-    `net` is a darkpy Network (its batch norm is folded into a copy for speed) or a
-    `darkpy.net.inference.Predictor`. Unreadable images are reported to `on_skip(entry, why)`
+    `net` is a darkpy Network (its batch norm is folded into a copy for speed), a
+    `darkpy.net.inference.Predictor` or a `Detector` (then its options rule and the keyword
+    settings here are ignored). Unreadable images are reported to `on_skip(entry, why)`
     (default: a line on stderr) and left out of the result. `class_map` (a `map=` file's
     numbers) turns a WordTree network's output into one class per listed node (`decode_mapped`).
     """
@@ -67,49 +62,34 @@ def run_detector(net, entries: Sequence[str], *, base: Path | None = None, batch
 
     from tqdm import tqdm
 
-    from darkpy.boxes import nms_sort
-    from darkpy.detect.decode import decode
-    from darkpy.net.inference import Predictor
+    from darkpy.detect.detector import DetectOptions, Detector
 
-    if predictor is None:
-        predictor = net if isinstance(net, Predictor) else Predictor(net)
-    model = predictor.model
-    layers = detection_layers(predictor)
-    net_w, net_h = model.net.width, model.net.height
+    if detector is None:
+        detector = net if isinstance(net, Detector) else None
+    if detector is None:
+        options = DetectOptions.valid(thresh=thresh, hier_thresh=hier_thresh, nms=nms, letterbox=letterbox,
+                                      batch=batch, workers=workers, class_map=class_map)
+        detector = Detector(predictor if predictor is not None else net, options=options)
     on_skip = on_skip or _skip_message
     parts, done, keys, sizes, skipped = [], [], [], {}, []
     start = time.perf_counter()
     bar = tqdm(total=len(entries), unit="img", desc="valid", leave=False, file=sys.stderr,
                disable=(not progress) if progress is not None else None)
 
-    def skip(item) -> None:
-        skipped.append((item.entry, item.error.message))
-        on_skip(item.entry, item.error.message)
+    def skip(entry: str, error) -> None:
+        bar.update(1)
+        skipped.append((entry, error.message))
+        on_skip(entry, error.message)
 
     try:
-        for good, count in image_batches(entries, net_w, net_h, letterbox, batch, workers, base=base,
-                                         on_error=skip):
-            bar.update(count)
-            if not good:
-                continue
-            good = [(g.entry, g.x, g.size) for g in good]
-            outputs = predictor(torch.stack([g[1] for g in good]))
-            sizes_now = [g[2] for g in good]
-            if class_map is not None:
-                raws = decode_mapped(layers, outputs, net_w, net_h, sizes_now, thresh, class_map, letterbox)
-            else:
-                raws = decode(layers, outputs, net_w, net_h, sizes_now, thresh, hier_thresh, letterbox)
-            for (entry, _, (w, h)), raw in zip(good, raws):
-                probs = nms_sort(raw.boxes, raw.objectness, raw.probs, nms)
-                probs = torch.where(raw.objectness[:, None] > 0, probs, torch.zeros_like(probs))
-                live = torch.nonzero((probs > 0).any(dim=1)).flatten()
-                box = raw.boxes[live].double().cpu().numpy() * np.array([w, h, w, h], np.float64)
-                key = image_key(entry)
-                probs_live = probs[live].double().cpu().numpy()
-                parts.append(Detections.from_probs(key, center_to_corners(box), probs_live))
-                done.append(entry)
-                keys.append(key)
-                sizes[key] = (w, h)
+        for r in detector.stream(entries, on_error=skip, base=base):
+            bar.update(1)
+            key = image_key(r.source)
+            # Darknet's `detector valid` scales the centre box to pixels, then takes corners
+            parts.append(Detections.from_probs(key, center_to_corners(r.pixel_boxes), r.probs))
+            done.append(r.source)
+            keys.append(key)
+            sizes[key] = (r.width, r.height)
     finally:
         bar.close()
     return RunResult(Detections.concat(parts), done, keys, sizes, skipped, time.perf_counter() - start,

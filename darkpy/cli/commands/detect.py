@@ -143,32 +143,32 @@ def detect(
         classes = len(nodes)
     class_names = resolve_names(data, names, classes)
 
-    from darkpy.net.inference import Predictor
+    from darkpy.detect.detector import DetectOptions, Detector
 
-    predictor = Predictor(net, inplace=True)
+    options = DetectOptions(thresh=thresh, hier_thresh=hier_thresh, nms=nms, letterbox=letterbox, batch=batch,
+                            workers=workers, names=class_names, class_map=nodes, keep_image=True)
+    detector = Detector(net, options=options)
     if source is not None:
-        _video(predictor, source, out, frames, thresh, hier_thresh, nms, letterbox, class_names, show,
-               as_json)
+        _video(detector, source, out, frames, show, as_json)
         return
 
     import cv2
 
-    from darkpy.detect.pipeline import _run, draw_detections, expand_inputs, format_detections
+    from darkpy.detect.pipeline import draw_detections, expand_inputs, format_detections
 
     paths = expand_inputs(images)
     many = len(paths) > 1
     done = skipped = 0
     written: set[Path] = set()
 
-    def on_error(path: str, message: str) -> None:
+    def on_error(path: str, error) -> None:
         nonlocal skipped
         skipped += 1
-        typer.echo(f"darkpy: skipping {message}", err=True)
+        typer.echo(f"darkpy: skipping {error}", err=True)
 
     t = time.perf_counter()
-    results = _run(predictor, paths, thresh, hier_thresh, nms, letterbox, batch, class_names, False, True,
-                   workers, on_error, nodes)
-    for path, (h, w), dets, img in results:
+    for r in detector.stream(paths, on_error=on_error):
+        path, (h, w), dets, img = r.source, (r.height, r.width), r.detections, r.image
         elapsed, t = time.perf_counter() - t, time.perf_counter()
         done += 1
         if as_json:
@@ -194,15 +194,14 @@ def detect(
         raise DataError(f"none of the {skipped} input(s) could be read")
 
 
-def _video(predictor, source, out, frames, thresh, hier_thresh, nms, letterbox, names, show, as_json) -> None:
+def _video(detector, source, out, frames, show, as_json) -> None:
     from darkpy.detect.video import run_video
 
     def on_frame(i: int, dets) -> None:
         if as_json:
             typer.echo(json.dumps({"frame": i, "detections": [d.to_dict() for d in dets]}))
 
-    stats = run_video(predictor, source, out, frames, thresh, hier_thresh, nms, letterbox, names, show,
-                      on_frame)
+    stats = run_video(detector, source, out, frames, show=show, on_frame=on_frame)
     typer.echo(stats.message, err=as_json)
     if stats.out is not None:
         typer.echo(f"wrote {stats.out}", err=as_json)
