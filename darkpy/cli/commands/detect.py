@@ -8,6 +8,8 @@ from typing import List, Optional
 
 import typer
 
+from darkpy.cli.precision import inference_predictor, precision_option
+
 from darkpy.assets import ROOT
 
 # The bundled model (trained by `darkpy train`, README "darkpy train"): cfg/demo.cfg with
@@ -95,7 +97,8 @@ def detect(
                                         "(default), or stretch to the network size."),
     device: Optional[str] = typer.Option(None, "--device", "-d",
                                          help="cpu, cuda, cuda:N (default: CUDA if present)."),
-    batch: int = typer.Option(1, "--batch", "-b", help="Images per forward pass."),
+    batch: Optional[int] = typer.Option(None, "--batch", "-b", help="Images per forward pass (default: 8 "
+                                        "for several images, 1 for one)."),
     workers: int = typer.Option(0, "--workers", help="Image-loading processes (0: load in this process)."),
     as_json: bool = typer.Option(False, "--json",
                                  help="Print one JSON object per image instead of text lines."),
@@ -110,6 +113,7 @@ def detect(
     show: Optional[bool] = typer.Option(None, "--show/--no-show",
                                         help="Video: show a window (default: when a "
                                         "display exists; otherwise a video file is written)."),
+    precision: str = precision_option(),
 ) -> None:
     """Detect objects in images (Darknet's `detector test`) or in a video / webcam (`detector demo`).
 
@@ -123,7 +127,7 @@ def detect(
         raise UsageError("give either images or --source, not both")
     if source is not None and class_map is not None:
         raise UsageError("--map works with images, not with --source video")
-    if batch < 1:
+    if batch is not None and batch < 1:
         raise UsageError("--batch must be at least 1")
     if not (0 <= thresh <= 1 and 0 <= hier_thresh <= 1 and 0 <= nms <= 1):
         raise UsageError("--thresh, --hier-thresh and --nms must lie in [0, 1]")
@@ -145,9 +149,10 @@ def detect(
 
     from darkpy.detect.detector import DetectOptions, Detector
 
-    options = DetectOptions(thresh=thresh, hier_thresh=hier_thresh, nms=nms, letterbox=letterbox, batch=batch,
-                            workers=workers, names=class_names, class_map=nodes, keep_image=True)
-    detector = Detector(net, options=options)
+    options = DetectOptions(thresh=thresh, hier_thresh=hier_thresh, nms=nms, letterbox=letterbox,
+                            batch=batch or 1, workers=workers, names=class_names, class_map=nodes,
+                            keep_image=True)
+    detector = Detector(inference_predictor(net, precision), options=options)
     if source is not None:
         _video(detector, source, out, frames, show, as_json)
         return
@@ -158,6 +163,8 @@ def detect(
 
     paths = expand_inputs(images)
     many = len(paths) > 1
+    if batch is None and many:  # folders and lists: batches of 8 (1.9x the images/s of 1, issue 15)
+        detector.options = detector.options.replace(batch=min(8, len(paths)))
     done = skipped = 0
     written: set[Path] = set()
 

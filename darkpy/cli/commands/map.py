@@ -12,6 +12,7 @@ from typing import List, Optional
 
 import typer
 
+from darkpy.cli.precision import inference_predictor, precision_option
 from darkpy.errors import UsageError
 
 
@@ -56,6 +57,7 @@ def map_command(
     size: Optional[int] = typer.Option(None, "--size", "-s", help="With a network: input width and height."),
     device: Optional[str] = typer.Option(None, "--device", help="With a network: cpu, cuda, cuda:1 ..."),
     workers: int = typer.Option(2, "--workers", help="With a network: image-loading processes."),
+    precision: str = precision_option(),
 ) -> None:
     """Score detections with VOC07 11-point, VOC area and COCO metrics in one table."""
     from darkpy.eval import evaluate
@@ -73,7 +75,7 @@ def map_command(
             report, note = score_network(Path(paths[0]), Path(paths[1]), Path(paths[2]), metric=metric,
                                          out=out, iou_thresh=iou_thresh, thresh=thresh,
                                          annotations=annotations, batch=batch, size=size, device=device,
-                                         workers=workers)
+                                         workers=workers, precision=precision)
             print_report(report)
             typer.echo(note)
             return
@@ -95,7 +97,8 @@ def map_command(
 
 def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", out: Optional[Path] = None,
                   iou_thresh: float = 0.5, thresh: float = 0.25, annotations: Optional[Path] = None,
-                  batch: int = 8, size: Optional[int] = None, device: Optional[str] = None, workers: int = 2):
+                  batch: int = 8, size: Optional[int] = None, device: Optional[str] = None, workers: int = 2,
+                  precision: str = "auto"):
     """Run `valid` into `out` (default: the .data file's results= folder) and score what it wrote.
     Returns the report and a one-line note on what was run and written."""
     from darkpy.eval import evaluate
@@ -115,7 +118,7 @@ def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", 
     classes = check_classes(net, setup.names, setup.data.resolve("names"), cmap)
     names = setup.names[:classes]
     result = run_detector(net, setup.entries, base=setup.list_path.parent, batch=batch, workers=workers,
-                          class_map=cmap)
+                          class_map=cmap, predictor=inference_predictor(net, precision))
     if not result.entries:
         raise UsageError("no image of the valid list could be read", file=setup.list_path)
     kind = setup.eval_type

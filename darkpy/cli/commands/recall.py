@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from darkpy.cli.precision import inference_predictor, precision_option
+
 
 def recall_command(
     data: Path = typer.Argument(..., help="Darknet .data file (its valid= list, with label files)."),
@@ -26,6 +28,7 @@ def recall_command(
     workers: int = typer.Option(2, "--workers", help="Image-loading processes (0: load in this process)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the final line, not one per image."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the totals to this JSON file."),
+    precision: str = precision_option(),
 ) -> None:
     """Per image: found, objects, proposals per image, average best IoU and recall (running totals)."""
     from darkpy.eval.groundtruth import find_label_files
@@ -37,7 +40,7 @@ def recall_command(
     setup = valid_setup(data)
     labels = find_label_files(setup.entries, setup.list_path)
     net = load_network(cfg, weights, size, device)
-    rep = recall(net, setup.entries, labels, base=setup.list_path.parent, batch=batch, workers=workers,
+    rep = recall(inference_predictor(net, precision), setup.entries, labels, base=setup.list_path.parent, batch=batch, workers=workers,
                  thresh=thresh, iou_thresh=iou_thresh, nms=nms, letterbox=letterbox,
                  on_line=None if quiet else typer.echo)
     if quiet and rep.lines:

@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from darkpy.cli.precision import inference_predictor, precision_option
+
 
 def valid_command(
     data: Path = typer.Argument(
@@ -28,6 +30,7 @@ def valid_command(
     device: Optional[str] = typer.Option(
         None, "--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)."),
     workers: int = typer.Option(2, "--workers", help="Image-loading processes (0: load in this process)."),
+    precision: str = precision_option(),
 ) -> None:
     """Write comp4_det_test_<class>.txt / coco_results.json / imagenet-detection.txt for the valid list."""
     from darkpy.eval.run import (
@@ -40,7 +43,8 @@ def valid_command(
     check_classes(net, setup.names, setup.data.resolve("names"), cmap)
     folder = out if out is not None else setup.results_dir
     result = run_detector(net, setup.entries, base=setup.list_path.parent, batch=batch, workers=workers,
-                          thresh=thresh, hier_thresh=hier, nms=nms, class_map=cmap)
+                          thresh=thresh, hier_thresh=hier, nms=nms, class_map=cmap,
+                          predictor=inference_predictor(net, precision))
     cats = category_ids_for(setup, net)
     written = write_results(result, setup.names, folder, setup.eval_type, cats, prefix)
     skipped = f", {len(result.skipped)} skipped" if result.skipped else ""
