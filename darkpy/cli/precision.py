@@ -11,9 +11,17 @@ def precision_option(default: str = "auto"):
     return typer.Option(default, "--precision", help=PRECISION_HELP)
 
 
-def inference_predictor(net, precision: str, device=None):
+COMPILE_HELP = ("Trace and freeze the network with oneDNN's fused conv+bias+leaky kernels: ~1.1x faster per "
+                "image, 1-5 s to build; worth it for long runs only.")
+
+
+def compile_option():
+    return typer.Option(False, "--compile", help=COMPILE_HELP)
+
+
+def inference_predictor(net, precision: str, device=None, compile: bool = False):
     """The network folded for inference in place (a command owns the network it loaded) at the
     asked precision."""
     from darkpy.net.inference import Predictor
 
-    return Predictor(net, device=device, precision=precision, inplace=True)
+    return Predictor(net, device=device, precision=precision, inplace=True, compile=compile)

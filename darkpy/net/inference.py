@@ -150,6 +150,9 @@ class Predictor:
     - `fuse_bn`: fold batch norm into the convolutions (default on);
     - `inplace`: fold into `net` itself rather than a copy (start-up cost and memory of a
       command-line run: `net` becomes inference-only);
+    - `compile`: trace, freeze and optimise the network per input shape (oneDNN fused
+      conv+bias+leaky, prepacked weights): measured 1.14x eager at fp32 and bf16 on 1 thread, but
+      1-5 s to build, so it pays off only over many images (`--compile`);
     - `channels_last`: NHWC activations (default on), what oneDNN and cuDNN convolve fastest.
       fp32 weights are left in their layout (oneDNN reorders them itself; a channels_last copy
       would double the weights' memory for no measured gain); reduced-precision weights are
@@ -158,7 +161,8 @@ class Predictor:
     layers' outputs as float32 tensors on the same device."""
 
     def __init__(self, net, device=None, fuse_bn: bool = True, half: bool | None = None,
-                 channels_last: bool | None = None, precision=None, inplace: bool = False):
+                 channels_last: bool | None = None, precision=None, inplace: bool = False,
+                 compile: bool = False):
         from darkpy.net.precision import precision_name, resolve_precision
 
         self.device = select_device(device) if device is not None else next(
@@ -189,6 +193,8 @@ class Predictor:
                         t.data = t.data.clone()
         self.model = model
         self.net = net
+        self.compile = bool(compile)
+        self._compiled: dict = {}
 
     @property
     def detection_layers(self):
@@ -207,5 +213,46 @@ class Predictor:
         return x
 
     def __call__(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if self.compile:
+            return self._call_compiled(x)
         with torch.inference_mode():
             return [o.float().contiguous() for o in forward_detections(self.model, self.prepare_input(x))]
+
+    # -- compile=True: one traced, frozen, oneDNN-optimised graph per input shape ---------------
+    def _call_compiled(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The network traced for this input shape, frozen and passed through
+        `torch.jit.optimize_for_inference` (oneDNN fuses conv + bias + activation and keeps the
+        weights prepacked). A smaller batch than one already traced is padded to it (the last
+        batch of a folder) rather than traced again: tracing costs seconds."""
+        with torch.no_grad():
+            xin = self.prepare_input(x)
+            n = xin.shape[0]
+            key = tuple(xin.shape[1:])
+            fn, size = self._compiled.get(key, (None, 0))
+            if fn is None or size < n:
+                fn, size = self._trace(xin), n
+                self._compiled[key] = (fn, size)
+            if size > n:
+                xin = torch.cat([xin, xin.new_zeros((size - n, *xin.shape[1:]))])
+                if self.channels_last:
+                    xin = xin.contiguous(memory_format=torch.channels_last)
+            return [o[:n].float().contiguous() for o in fn(xin)]
+
+    def _trace(self, xin: torch.Tensor):
+        import warnings
+
+        class _Outputs(nn.Module):
+            def __init__(self, model):
+                super().__init__()
+                self.model = model
+
+            def forward(self, x):
+                return tuple(forward_detections(self.model, x))
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer notes: pool padding is constant per input size
+            traced = torch.jit.trace(_Outputs(self.model).eval(), xin, check_trace=False)
+            frozen = torch.jit.freeze(traced)
+            if self.device.type == "cpu":
+                frozen = torch.jit.optimize_for_inference(frozen)
+        return frozen

@@ -80,3 +80,15 @@ def test_map_on_the_demo_set_fp32_vs_bf16_within_0005(cli, tmp_path, monkeypatch
         assert code == 0, out + err
         maps[p] = json.loads((out_dir / "map.json").read_text())["voc_area"]["mAP"]
     assert abs(maps["fp32"] - maps["bf16"]) <= 0.005, maps
+
+
+def test_detect_compile_gives_the_eager_detections(cli):
+    runs = {}
+    for extra in ([], ["--compile"]):
+        code, out, err = cli("detect", IMAGES, *DEMO, "--json", "--no-save", "--precision", "fp32", *extra)
+        assert code == 0, out + err
+        runs[bool(extra)] = _rows(out)
+    for a, b in zip(runs[False], runs[True]):
+        assert [d["class"] for d in a["detections"]] == [d["class"] for d in b["detections"]]
+        for da, db in zip(a["detections"], b["detections"]):
+            assert abs(da["confidence"] - db["confidence"]) <= 1e-4

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from darkpy.cli.precision import inference_predictor, precision_option
+from darkpy.cli.precision import compile_option, inference_predictor, precision_option
 
 from darkpy.assets import ROOT
 
@@ -114,6 +114,7 @@ def detect(
                                         help="Video: show a window (default: when a "
                                         "display exists; otherwise a video file is written)."),
     precision: str = precision_option(),
+    compile_: bool = compile_option(),
 ) -> None:
     """Detect objects in images (Darknet's `detector test`) or in a video / webcam (`detector demo`).
 
@@ -152,7 +153,7 @@ def detect(
     options = DetectOptions(thresh=thresh, hier_thresh=hier_thresh, nms=nms, letterbox=letterbox,
                             batch=batch or 1, workers=workers, names=class_names, class_map=nodes,
                             keep_image=True)
-    detector = Detector(inference_predictor(net, precision), options=options)
+    detector = Detector(inference_predictor(net, precision, compile=compile_), options=options)
     if source is not None:
         _video(detector, source, out, frames, show, as_json)
         return
