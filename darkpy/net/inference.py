@@ -17,7 +17,9 @@ weights file; the network is then for inference only (its batch norm is gone).
 from __future__ import annotations
 
 import copy
+from contextlib import contextmanager
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,11 +34,20 @@ _COPIED = ("index", "line", "section_name", "in_shape", "out_shape", "filters", 
 def _scale_rows_(w: torch.Tensor, k: torch.Tensor, chunk: int = 1 << 18) -> None:
     """w[i] *= k[i] in place, each product in float64 rounded once to w's dtype (what a float64
     fold gives), a few output channels at a time: the float64 temporaries stay ~2 MB and the
-    passes vectorise (a mixed-dtype `mul_` on the whole tensor is ~10x slower)."""
+    passes vectorise (a mixed-dtype `mul_` on the whole tensor is ~10x slower). On the CPU this
+    runs in numpy, single-threaded: these small steps are too short to gain from torch's thread
+    pool and, on a busy machine, its barriers made them ~100x slower (3.4 s for yolov2-tiny)."""
     per = max(1, chunk // max(1, w[0].numel()))
+    shape = (-1, *([1] * (w.dim() - 1)))
+    if w.device.type == "cpu" and w.dtype == torch.float32 and w.is_contiguous():
+        wn, kn = w.numpy(), k.cpu().numpy()
+        for i in range(0, wn.shape[0], per):
+            part = wn[i:i + per]
+            part[...] = part.astype(np.float64) * kn[i:i + per].reshape(shape)
+        return
     for i in range(0, w.shape[0], per):
         part = w[i:i + per]
-        part.copy_(part.double().mul_(k[i:i + per].view(-1, *([1] * (w.dim() - 1)))))
+        part.copy_(part.double().mul_(k[i:i + per].view(shape)))
 
 
 class FusedConv(nn.Module):
@@ -130,6 +141,16 @@ def forward_detections(net, x: torch.Tensor) -> list[torch.Tensor]:
     return found
 
 
+@contextmanager
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
 def _head_convs(model) -> list[int]:
     """Indices of the convolutions that feed a detection layer directly (kept in fp32)."""
     heads = []
@@ -185,16 +206,20 @@ class Predictor:
             fmt = torch.channels_last if self.channels_last else torch.preserve_format
             keep = set(_head_convs(model)) if fuse_bn else set()
             keep |= {l.index for l in model.detection_layers}
-            for i, layer in enumerate(model.blocks):
-                if i not in keep:
-                    layer.to(dtype=self.dtype, memory_format=fmt)
-                elif inplace:  # own copies, so the fp32 file buffer the rest aliased can be freed
-                    for t in list(layer.parameters()) + list(layer.buffers()):
-                        t.data = t.data.clone()
+            with _one_thread():  # many small copies: the thread pool only adds barrier waits
+                self._convert(model, keep, fmt, inplace)
         self.model = model
         self.net = net
         self.compile = bool(compile)
         self._compiled: dict = {}
+
+    def _convert(self, model, keep: set[int], fmt, inplace: bool) -> None:
+        for i, layer in enumerate(model.blocks):
+            if i not in keep:
+                layer.to(dtype=self.dtype, memory_format=fmt)
+            elif inplace:  # own copies, so the fp32 file buffer the rest aliased can be freed
+                for t in list(layer.parameters()) + list(layer.buffers()):
+                    t.data = t.data.clone()
 
     @property
     def detection_layers(self):
