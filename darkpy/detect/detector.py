@@ -318,9 +318,14 @@ class Detector:
         on_error = on_error or _report
         w, h = self.input_size
         opts = self.options
-        for good, _ in image_batches(items, w, h, opts.letterbox, opts.batch, opts.workers, base=base,
-                                     keep_image=opts.keep_image, rgb=opts.rgb,
-                                     on_error=lambda item: on_error(item.entry, item.error)):
+        batches = image_batches(items, w, h, opts.letterbox, opts.batch, opts.workers, base=base,
+                                keep_image=opts.keep_image, rgb=opts.rgb,
+                                on_error=lambda item: on_error(item.entry, item.error))
+        if opts.workers == 0 and len(items) > opts.batch:
+            from darkpy.detect.overlap import prefetch
+
+            batches = prefetch(batches)  # read the next batch while this one runs
+        for good, _ in batches:
             if good:
                 yield from self.run_prepared(torch.stack([g.x for g in good]), [g.size for g in good],
                                              [g.entry for g in good], [g.index for g in good],

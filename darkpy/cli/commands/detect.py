@@ -174,28 +174,34 @@ def detect(
         skipped += 1
         typer.echo(f"darkpy: skipping {error}", err=True)
 
+    def write(target: Path, img, dets) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(target), draw_detections(img, dets, classes)):
+            typer.echo(f"darkpy: could not write {target}", err=True)
+
+    from darkpy.detect.overlap import BackgroundWriter
+
     t = time.perf_counter()
-    for r in detector.stream(paths, on_error=on_error):
-        path, (h, w), dets, img = r.source, (r.height, r.width), r.detections, r.image
-        elapsed, t = time.perf_counter() - t, time.perf_counter()
-        done += 1
-        if as_json:
-            typer.echo(json.dumps({"image": path, "width": w, "height": h,
-                                   "detections": [d.to_dict() for d in dets]}))
-        else:
-            typer.echo(f"{path}: Predicted in {elapsed:.6f} seconds.")
-            for line in format_detections(dets):
-                typer.echo(line)
-        if save:
-            target = _out_path(out, path, many)
-            n = 1
-            while many and target in written:  # same file name from different folders
-                n += 1
-                target = target.with_name(f"{Path(path).stem}_{n}.jpg")
-            written.add(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not cv2.imwrite(str(target), draw_detections(img, dets, classes)):
-                typer.echo(f"darkpy: could not write {target}", err=True)
+    with BackgroundWriter() as writer:  # draw + encode in a thread while the next batch runs
+        for r in detector.stream(paths, on_error=on_error):
+            path, (h, w), dets, img = r.source, (r.height, r.width), r.detections, r.image
+            elapsed, t = time.perf_counter() - t, time.perf_counter()
+            done += 1
+            if as_json:
+                typer.echo(json.dumps({"image": path, "width": w, "height": h,
+                                       "detections": [d.to_dict() for d in dets]}))
+            else:
+                typer.echo(f"{path}: Predicted in {elapsed:.6f} seconds.")
+                for line in format_detections(dets):
+                    typer.echo(line)
+            if save:
+                target = _out_path(out, path, many)
+                n = 1
+                while many and target in written:  # same file name from different folders
+                    n += 1
+                    target = target.with_name(f"{Path(path).stem}_{n}.jpg")
+                written.add(target)
+                writer.submit(write, target, img, dets)
     if skipped and not done:
         from darkpy.errors import DataError
 
