@@ -18,7 +18,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from darkpy.eval import Detections, GroundTruth, evaluate  # noqa: E402
-from darkpy.eval.boxes import coco_iou  # noqa: E402
+from darkpy.boxes import coco_iou  # noqa: E402
 from darkpy.eval.coco import AREA_RANGES, IOU_THRS  # noqa: E402
 
 

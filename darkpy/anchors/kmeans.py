@@ -32,6 +32,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from darkpy.boxes import wh_iou as iou_wh
 from darkpy.errors import DataError, UsageError
 
 # Bounds are loosened by this much so that float32 rounding can never make a skipped box one
@@ -42,16 +43,6 @@ _CHUNK = 1 << 16
 # (measured on the 1M-box benchmark: 0.5%..2% are equally good, 10% and more clearly worse).
 _BOUNDED_BELOW = 0.01
 _RUNNER_UP_BELOW = 0.03
-
-
-def iou_wh(boxes: np.ndarray, anchors: np.ndarray) -> np.ndarray:
-    """(n, k) IoU of every centre-aligned box with every anchor; both arrays are (·, 2) w, h."""
-    boxes = np.asarray(boxes, dtype=np.float64)
-    anchors = np.asarray(anchors, dtype=np.float64)
-    w, h = boxes[:, :1], boxes[:, 1:2]
-    aw, ah = anchors[None, :, 0], anchors[None, :, 1]
-    inter = np.minimum(w, aw) * np.minimum(h, ah)
-    return inter / (w * h + aw * ah - inter)
 
 
 def avg_iou(boxes: np.ndarray, anchors: np.ndarray, weights: np.ndarray | None = None) -> float:

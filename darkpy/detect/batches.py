@@ -13,7 +13,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from darkpy.errors import DarkpyError, DataError
+from darkpy.errors import DarkpyError
 
 
 @dataclass
@@ -48,7 +48,7 @@ class ImageSet(torch.utils.data.Dataset):
         return len(self.entries)
 
     def __getitem__(self, i: int) -> LoadedImage:
-        from darkpy.formats.image import prepare_bgr, read_bgr
+        from darkpy.formats.image import read_bgr
 
         entry = self.entries[i]
         try:
@@ -57,25 +57,23 @@ class ImageSet(torch.utils.data.Dataset):
                 entry = f"<array {i}>"
             else:
                 bgr = read_bgr(find_image(entry, self.base))
-            # resized from the uint8 decode, bit-identical to Darknet's float resize
-            x = torch.from_numpy(prepare_bgr(bgr, self.w, self.h, self.letterbox))
+            x, size = prepare_bgr(bgr, self.w, self.h, self.letterbox)
         except DarkpyError as exc:
             return LoadedImage(entry, None, None, error=exc, index=i)
-        return LoadedImage(entry, x, (int(bgr.shape[1]), int(bgr.shape[0])), bgr if self.keep_image else None,
-                           index=i)
+        return LoadedImage(entry, x, size, bgr if self.keep_image else None, index=i)
+
+
+def prepare_bgr(bgr: np.ndarray, w: int, h: int, letterbox: bool) -> tuple[torch.Tensor, tuple[int, int]]:
+    """The (3, h, w) network input for one uint8 BGR image, and the image's (width, height).
+    Resized from the uint8 decode (`darkpy.formats.image.prepare_bgr`), bit-identical to Darknet's
+    float pipeline."""
+    from darkpy.formats.image import prepare_bgr as prepare_uint8
+
+    return torch.from_numpy(prepare_uint8(bgr, w, h, letterbox)), (int(bgr.shape[1]), int(bgr.shape[0]))
 
 
 def _collate(items):
     return items
-
-
-def detection_layers(predictor) -> list:
-    """The predictor's region/yolo layers; a network without any is not a detector."""
-    layers = predictor.detection_layers
-    if not layers:
-        raise DataError("the network has no [region] or [yolo] layer: it is not a detector",
-                        file=getattr(predictor.model, "cfg_path", None))
-    return layers
 
 
 def image_batches(entries: Sequence, w: int, h: int, letterbox: bool, batch: int = 1, workers: int = 0,

@@ -25,8 +25,12 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from darkpy.boxes import nms_obj, nms_sort
+from darkpy.boxes import center_to_corners, nms_obj, nms_sort
+from darkpy.detect.batches import image_batches, prepare_bgr
+from darkpy.detect.decode import decode, decode_mapped, tree_map_applies
 from darkpy.errors import DarkpyError, DataError, UsageError
+from darkpy.net.inference import Predictor
+from darkpy.net.model import load_network
 
 # Darknet's `detector test` / `darknet detect` defaults (src/detector.c, src/darknet.c).
 DEFAULT_THRESH = 0.5
@@ -42,7 +46,6 @@ RECALL_NMS = 0.4
 
 NMS_KINDS = ("sort", "obj")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-
 
 
 @dataclass
@@ -178,10 +181,7 @@ class DetectionResult:
 
     @property
     def boxes(self) -> np.ndarray:
-        r = self.rel_boxes
-        scale = np.array([self.width, self.height], np.float64)
-        half = r[:, 2:] / 2
-        return np.concatenate([(r[:, :2] - half) * scale, (r[:, :2] + half) * scale], 1)
+        return center_to_corners(self.rel_boxes) * np.array([self.width, self.height] * 2, np.float64)
 
     @property
     def pixel_boxes(self) -> np.ndarray:
@@ -196,6 +196,18 @@ class DetectionResult:
     def class_ids(self) -> np.ndarray:
         """Each box's best class."""
         return self.probs.argmax(1) if self.probs.size else np.zeros(len(self.probs), np.int64)
+
+    @property
+    def scores(self) -> np.ndarray:
+        """Each box's best class probability."""
+        return self.probs.max(1) if self.probs.size else np.zeros(len(self.probs))
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """The names of `class_ids` (None without names)."""
+        if self.names is None:
+            return None
+        return [self.names[c] if c < len(self.names) else str(c) for c in self.class_ids.tolist()]
 
     @property
     def detections(self) -> list[Detection]:
@@ -248,8 +260,6 @@ class Detector:
 
     def __init__(self, cfg, weights: str | Path | None = None, options: DetectOptions | None = None,
                  **changes):
-        from darkpy.net.inference import Predictor
-
         options = options if options is not None else DetectOptions()
         if changes:
             options = replace(options, **changes)
@@ -259,8 +269,6 @@ class Detector:
             predictor = cfg
         else:
             if isinstance(cfg, (str, Path)):
-                from darkpy.net.model import load_network
-
                 net = load_network(cfg, weights, size=size, device=options.device)
                 size = None
                 own = True  # loaded here: fold batch norm into it, no copy
@@ -276,8 +284,6 @@ class Detector:
                             file=getattr(predictor.net, "cfg_path", None))
         self.layers = layers
         if options.class_map is not None:
-            from darkpy.detect.decode import tree_map_applies
-
             if not tree_map_applies(predictor.net):
                 raise UsageError("a class map applies to WordTree networks (a [region] layer with tree=) only")
 
@@ -312,8 +318,6 @@ class Detector:
                base: Path | None = None) -> Iterator[DetectionResult]:
         """`detect`, one result at a time as batches finish (long lists, progress bars).
         `base`: folder a relative entry is also looked for in (an image list's own folder)."""
-        from darkpy.detect.batches import image_batches
-
         items = _as_list(images)
         on_error = on_error or _report
         w, h = self.input_size
@@ -333,12 +337,9 @@ class Detector:
 
     def prepare(self, image: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
         """The network input (C, H, W) for one uint8 array and the image's (width, height)."""
-        from darkpy.formats.image import prepare_bgr
-
         w, h = self.input_size
         bgr = image[:, :, ::-1] if self.options.rgb and image.ndim == 3 else image
-        return (torch.from_numpy(prepare_bgr(bgr, w, h, self.options.letterbox)),
-                (int(bgr.shape[1]), int(bgr.shape[0])))
+        return prepare_bgr(bgr, w, h, self.options.letterbox)
 
     def run_prepared(self, x: torch.Tensor, sizes: Sequence[tuple[int, int]],
                      sources: Sequence[str] | None = None, indices: Sequence[int] | None = None,
@@ -352,8 +353,6 @@ class Detector:
                     sources: Sequence[str] | None = None, indices: Sequence[int] | None = None,
                     images: Sequence[np.ndarray | None] | None = None) -> list[DetectionResult]:
         """Decode and NMS of the detection layers' outputs for a batch."""
-        from darkpy.detect.decode import decode, decode_mapped
-
         opts = self.options
         w, h = self.input_size
         if opts.class_map is not None:

@@ -42,6 +42,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from darkpy.boxes import iou_cwh
+
 CLASS_ONLY = 100000.0  # Darknet tests truth.x > 100000 && truth.y > 100000
 WARMUP_IMAGES = 12800
 
@@ -76,20 +78,6 @@ class RegionLossResult:
         s = self.summary()
         return (f"Region Avg IOU: {s['avg_iou']:f}, Class: {s['class']:f}, Obj: {s['obj']:f}, "
                 f"No Obj: {s['no_obj']:f}, Avg Recall: {s['avg_recall']:f},  count: {s['count']}")
-
-
-def _overlap(x1, w1, x2, w2):
-    left = torch.maximum(x1 - w1 / 2, x2 - w2 / 2)
-    right = torch.minimum(x1 + w1 / 2, x2 + w2 / 2)
-    return right - left
-
-
-def box_iou(ax, ay, aw, ah, bx, by, bw, bh):
-    """Darknet's box_iou (centre/size boxes), broadcasting."""
-    w = _overlap(ax, aw, bx, bw)
-    h = _overlap(ay, ah, by, bh)
-    inter = torch.where((w < 0) | (h < 0), torch.zeros_like(w), w * h)
-    return inter / (aw * ah + bw * bh - inter)
 
 
 def _merge_max(dest: torch.Tensor, rows: torch.Tensor, src: torch.Tensor) -> None:
@@ -180,7 +168,7 @@ class RegionLoss(nn.Module):
 
         # ---- objectness for every anchor: best IoU with any truth of the image ---------------
         vb = lambda t: t.view(N, 1, 1, 1, T)  # noqa: E731
-        ious = box_iou(pbx.unsqueeze(-1), pby.unsqueeze(-1), pbw.unsqueeze(-1), pbh.unsqueeze(-1),
+        ious = iou_cwh(pbx.unsqueeze(-1), pby.unsqueeze(-1), pbw.unsqueeze(-1), pbh.unsqueeze(-1),
                        vb(tx_), vb(ty_), vb(tw_), vb(th_))                           # (N, A, H, W, T)
         ious = torch.where(vb(valid), ious, torch.zeros_like(ious))
         best_iou = ious.amax(dim=-1) if T else torch.zeros_like(obj)
@@ -220,7 +208,7 @@ class RegionLoss(nn.Module):
             sw = pbw.permute(0, 2, 3, 1)[bidx, cj, ci]                              # (N, T, A)
             sh = pbh.permute(0, 2, 3, 1)[bidx, cj, ci]
         zero = torch.zeros((), device=dev, dtype=dt)
-        shape_iou = box_iou(zero, zero, sw, sh, zero, zero, tw_.unsqueeze(-1), th_.unsqueeze(-1))
+        shape_iou = iou_cwh(zero, zero, sw, sh, zero, zero, tw_.unsqueeze(-1), th_.unsqueeze(-1))
         best_n = shape_iou.argmax(dim=-1) if A > 1 else torch.zeros((N, T), dtype=torch.long, device=dev)
         slot = ((bidx * A + best_n) * H + cj) * W + ci                              # flat (N, A, H, W)
 
@@ -229,7 +217,7 @@ class RegionLoss(nn.Module):
 
         s_px, s_py, s_tw, s_th, s_obj = at(px), at(py), at(tw), at(th), at(obj)
         bw_n, bh_n = bw_anchor[best_n], bh_anchor[best_n]
-        iou = box_iou(at(pbx.expand(N, A, H, W)), at(pby.expand(N, A, H, W)), at(pbw), at(pbh),
+        iou = iou_cwh(at(pbx.expand(N, A, H, W)), at(pby.expand(N, A, H, W)), at(pbw), at(pbh),
                       tx_, ty_, tw_, th_)
         scale = self.coord_scale * (2 - tw_ * th_)
         cif, cjf = ci.to(dt), cj.to(dt)

@@ -19,6 +19,8 @@ from typing import Callable
 
 import numpy as np
 
+from darkpy.detect.detector import Detector
+from darkpy.detect.pipeline import draw_detections
 from darkpy.errors import DataError, UsageError
 
 _END = object()
@@ -172,9 +174,6 @@ def run_video(detector, source: str | int, out: str | Path | None = None, frames
     `show=None` shows a window when a display exists; frames are written to `out` when given, or
     when no window can be shown (then `predictions.mp4` by default). `on_frame(i, result)` gets
     each frame's `DetectionResult` (a sequence of detections)."""
-    from darkpy.detect.detector import Detector
-    from darkpy.detect.pipeline import draw_detections
-
     if frames is not None and frames < 1:
         raise UsageError("--frames must be at least 1")
     if not isinstance(detector, Detector):

@@ -1,4 +1,4 @@
-"""The records shared by every reader, writer and metric, and the IoU arithmetic.
+"""The records shared by every reader, writer and metric (the IoU arithmetic is in darkpy.boxes).
 
 Coordinates are Darknet's internal ones: continuous pixels, 0-based, boxes as x1 y1 x2 y2.
 Readers of 1-based formats (VOC result files, VOC XML) subtract 1 and writers add it back, so
@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
+
+from darkpy.boxes import center_to_corners, coco_iou, voc_iou  # noqa: F401  (re-exported)
 
 
 class Detection(NamedTuple):
@@ -129,36 +131,3 @@ class GroundTruth:
 
     def index_of(self) -> dict[str, int]:
         return {key: i for i, key in enumerate(self.images)}
-
-
-def center_to_corners(box: np.ndarray) -> np.ndarray:
-    """Darknet's (x, y, w, h) box centres in pixels to x1 y1 x2 y2."""
-    box = np.asarray(box, np.float64)
-    half = box[..., 2:] / 2.0
-    return np.concatenate([box[..., :2] - half, box[..., :2] + half], -1)
-
-
-def voc_iou(det: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """IoU with VOC's inclusive-pixel convention (+1 on widths), broadcasting (..., 4) boxes."""
-    iw = np.maximum(np.minimum(det[..., 2], gt[..., 2]) - np.maximum(det[..., 0], gt[..., 0]) + 1.0, 0.0)
-    ih = np.maximum(np.minimum(det[..., 3], gt[..., 3]) - np.maximum(det[..., 1], gt[..., 1]) + 1.0, 0.0)
-    inter = iw * ih
-    union = ((det[..., 2] - det[..., 0] + 1.0) * (det[..., 3] - det[..., 1] + 1.0)
-             + (gt[..., 2] - gt[..., 0] + 1.0) * (gt[..., 3] - gt[..., 1] + 1.0) - inter)
-    return inter / union
-
-
-def coco_iou(det: np.ndarray, gt: np.ndarray, crowd: np.ndarray | bool = False) -> np.ndarray:
-    """COCO's box IoU, broadcasting; against a crowd box the union is the detection's own area.
-
-    Boxes are x1 y1 x2 y2; widths are plain differences (no +1), as COCO's xywh boxes imply.
-    """
-    iw = np.minimum(det[..., 2], gt[..., 2]) - np.maximum(det[..., 0], gt[..., 0])
-    ih = np.minimum(det[..., 3], gt[..., 3]) - np.maximum(det[..., 1], gt[..., 1])
-    inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
-    da = (det[..., 2] - det[..., 0]) * (det[..., 3] - det[..., 1])
-    ga = (gt[..., 2] - gt[..., 0]) * (gt[..., 3] - gt[..., 1])
-    union = np.where(crowd, da, da + ga - inter)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = inter / union
-    return np.where(union > 0, out, 0.0)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from darkpy.boxes import box_iou, nms_obj  # noqa: F401  (nms_obj re-exported)
-from darkpy.detect.detector import RECALL_NMS, RECALL_THRESH
+from darkpy.detect.detector import RECALL_NMS, RECALL_THRESH, DetectOptions, Detector
 
 RECALL_IOU = 0.5
 
@@ -82,7 +82,6 @@ def recall(net, entries: Sequence[str], labels: Sequence[Path], *, base: Path | 
     over `entries` (with their `labels` files, in the same order) and count."""
     from tqdm import tqdm
 
-    from darkpy.detect.detector import DetectOptions, Detector
     from darkpy.eval.run import _skip_message
 
     if isinstance(net, Detector):

@@ -18,9 +18,10 @@ from typing import Callable, Sequence
 
 from darkpy.formats.datafile import DataFile, read_data_file, read_list, read_names
 from darkpy.detect.decode import decode_mapped, tree_map_applies  # noqa: F401  (re-exported)
-from darkpy.detect.detector import VALID_HIER, VALID_NMS, VALID_THRESH  # noqa: F401
+from darkpy.detect.detector import VALID_HIER, VALID_NMS, VALID_THRESH, DetectOptions, Detector
 from darkpy.errors import DataError, UsageError
-from darkpy.eval.boxes import Detections, center_to_corners
+from darkpy.boxes import center_to_corners
+from darkpy.eval.boxes import Detections
 from darkpy.eval.results import (
     VOC_PREFIX, default_category_ids, image_key, coco_image_id, read_category_map, write_coco_results,
     write_imagenet_results, write_voc_results)
@@ -61,8 +62,6 @@ def run_detector(net, entries: Sequence[str], *, base: Path | None = None, batch
     import time
 
     from tqdm import tqdm
-
-    from darkpy.detect.detector import DetectOptions, Detector
 
     if detector is None:
         detector = net if isinstance(net, Detector) else None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from darkpy.eval.boxes import voc_iou
+from darkpy.boxes import voc_iou
 
 EPS = np.finfo(np.float64).eps
 

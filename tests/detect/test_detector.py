@@ -135,6 +135,7 @@ def test_result_fields_on_a_known_box(tmp_path):
     (r,) = det.detect([img])
     assert isinstance(r, DetectionResult) and (r.width, r.height) == (128, 64)
     assert len(r) == 1 and r[0].name == "yellowish" and r.class_ids.tolist() == [0]
+    assert r.class_names == ["yellowish"] and r.scores.tolist() == [r[0].prob]
     np.testing.assert_allclose(r.rel_boxes, [[0.25, 0.0, 0.5, 1.0]], atol=1e-5)
     np.testing.assert_allclose(r.boxes, [[0, -32, 64, 32]], atol=1e-3)
     np.testing.assert_allclose(r.pixel_boxes, [[32, 0, 64, 64]], atol=1e-3)
@@ -168,3 +169,25 @@ def test_size_option_resizes_a_copy(tmp_path):
     det = Detector(net, options=DetectOptions(size=128))
     assert det.input_size == (128, 128) and (net.net.width, net.net.height) == (64, 64)
     assert Detector(cfg, weights, DetectOptions(size=96, device="cpu")).input_size == (96, 96)
+
+
+def test_a_classifier_is_not_a_detector(golden):
+    from darkpy.errors import DataError
+
+    with pytest.raises(DataError, match="not a detector"):
+        Detector(golden / "cfg" / "g_classifier_mini.cfg", options=DetectOptions(device="cpu"))
+
+
+def test_class_map_needs_a_tree_network(tmp_path):
+    cfg, weights, _ = make_detector(tmp_path / "m")
+    with pytest.raises(UsageError, match="WordTree"):
+        Detector(cfg, weights, DetectOptions(class_map=[0, 1], device="cpu"))
+
+
+@pytest.mark.parametrize("command,flag", [("valid", "--thresh"), ("recall", "--nms")])
+def test_out_of_range_settings_are_one_line_errors(cli, tmp_path, command, flag):
+    from tests.eval.netdata import make_valid_set
+
+    s = make_valid_set(tmp_path / "set")
+    code, _, err = cli(command, s["data"], s["cfg"], s["weights"], "--workers", "0", flag, "1.5")
+    assert code == 2 and "must lie in [0, 1]" in err

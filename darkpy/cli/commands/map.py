@@ -101,6 +101,7 @@ def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", 
                   precision: str = "auto"):
     """Run `valid` into `out` (default: the .data file's results= folder) and score what it wrote.
     Returns the report and a one-line note on what was run and written."""
+    from darkpy.detect.detector import DetectOptions, Detector
     from darkpy.eval import evaluate
     from darkpy.eval.groundtruth import find_label_files, gt_from_labels, gt_from_voc
     from darkpy.eval.load import load_results
@@ -117,8 +118,9 @@ def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", 
     cmap = class_map_for(setup, net)
     classes = check_classes(net, setup.names, setup.data.resolve("names"), cmap)
     names = setup.names[:classes]
-    result = run_detector(net, setup.entries, base=setup.list_path.parent, batch=batch, workers=workers,
-                          class_map=cmap, predictor=inference_predictor(net, precision))
+    options = DetectOptions.valid(batch=batch, workers=workers, device=device, class_map=cmap)
+    result = run_detector(Detector(inference_predictor(net, precision), options=options), setup.entries,
+                          base=setup.list_path.parent)
     if not result.entries:
         raise UsageError("no image of the valid list could be read", file=setup.list_path)
     kind = setup.eval_type

@@ -31,6 +31,7 @@ def recall_command(
     precision: str = precision_option(),
 ) -> None:
     """Per image: found, objects, proposals per image, average best IoU and recall (running totals)."""
+    from darkpy.detect.detector import DetectOptions, Detector
     from darkpy.eval.groundtruth import find_label_files
     from darkpy.eval.recall import recall
     from darkpy.eval.run import valid_setup
@@ -40,9 +41,10 @@ def recall_command(
     setup = valid_setup(data)
     labels = find_label_files(setup.entries, setup.list_path)
     net = load_network(cfg, weights, size, device)
-    rep = recall(inference_predictor(net, precision), setup.entries, labels, base=setup.list_path.parent, batch=batch, workers=workers,
-                 thresh=thresh, iou_thresh=iou_thresh, nms=nms, letterbox=letterbox,
-                 on_line=None if quiet else typer.echo)
+    options = DetectOptions.recall(thresh=thresh, nms=nms, letterbox=letterbox, batch=batch, workers=workers,
+                                   device=device)
+    rep = recall(Detector(inference_predictor(net, precision), options=options), setup.entries, labels, base=setup.list_path.parent,
+                 iou_thresh=iou_thresh, on_line=None if quiet else typer.echo)
     if quiet and rep.lines:
         typer.echo(rep.lines[-1])
     if rep.objects:

@@ -33,6 +33,7 @@ def valid_command(
     precision: str = precision_option(),
 ) -> None:
     """Write comp4_det_test_<class>.txt / coco_results.json / imagenet-detection.txt for the valid list."""
+    from darkpy.detect.detector import DetectOptions, Detector
     from darkpy.eval.run import (
         category_ids_for, check_classes, class_map_for, run_detector, valid_setup, write_results)
     from darkpy.net.model import load_network
@@ -42,9 +43,10 @@ def valid_command(
     cmap = class_map_for(setup, net)
     check_classes(net, setup.names, setup.data.resolve("names"), cmap)
     folder = out if out is not None else setup.results_dir
-    result = run_detector(net, setup.entries, base=setup.list_path.parent, batch=batch, workers=workers,
-                          thresh=thresh, hier_thresh=hier, nms=nms, class_map=cmap,
-                          predictor=inference_predictor(net, precision))
+    options = DetectOptions.valid(thresh=thresh, hier_thresh=hier, nms=nms, batch=batch, workers=workers,
+                                  device=device, class_map=cmap)
+    result = run_detector(Detector(inference_predictor(net, precision), options=options), setup.entries,
+                          base=setup.list_path.parent)
     cats = category_ids_for(setup, net)
     written = write_results(result, setup.names, folder, setup.eval_type, cats, prefix)
     skipped = f", {len(result.skipped)} skipped" if result.skipped else ""
