@@ -1,20 +1,20 @@
 """Collecting the (w, h) of every training box, from a .data file, an image list or a label folder.
 
-Images are mapped to labels with Darknet's own rule (`label_path_for`), so the boxes clustered are
-exactly the ones `darknet detector train` would read. An image without a label file is counted,
-not fatal (Darknet also trains on it, as background); zero-size boxes are dropped and counted,
-since they have no shape to cluster and would make IoU undefined.
+Images are mapped to labels with Darknet's own rule (`darkpy.formats.labels.label_file`, the
+resolver training uses), so the boxes clustered are exactly the ones `darknet detector train`
+would read. An image without a label file is counted, not fatal (Darknet also trains on it, as
+background); zero-size boxes and classification-only lines (YOLO9000's `class 0 0 w h`, which
+have no shape) are left out and counted.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 
 from darkpy.formats.datafile import read_data_file, read_list
 from darkpy.errors import DataError, UsageError
-from darkpy.formats.labels import label_path_for, parse_labels
+from darkpy.formats.labels import label_file, label_path_for, read_label_file
 
 
 @dataclass
@@ -26,6 +26,7 @@ class BoxSet:
     files: int = 0          # label files read
     missing: int = 0        # listed images without a label file
     zero_size: int = 0      # boxes with w == 0 or h == 0, ignored
+    class_only: int = 0     # classification-only lines (no box), ignored
 
     def __len__(self) -> int:
         return len(self.wh)
@@ -58,16 +59,15 @@ def _from_list(path: Path, progress: bool) -> BoxSet:
     if not images:
         raise DataError("image list is empty", file=path)
     parts: list[np.ndarray] = []
-    files = missing = 0
+    files = missing = class_only = 0
     for image in _progress(images, progress, "reading labels", "image"):
-        rows = _read_label(str(label_path_for(image)))
-        if rows is None and not os.path.isabs(image):  # a list written relative to itself
-            rows = _read_label(str(label_path_for(path.parent / image)))
+        rows = _read_label(label_file(image, path.parent))
         if rows is None:
             missing += 1
             continue
         files += 1
-        parts.append(rows)
+        parts.append(rows[0])
+        class_only += rows[1]
     if files == 0:
         raise DataError(
             f"no label files found for the {len(images)} images listed; looked for "
@@ -75,7 +75,7 @@ def _from_list(path: Path, progress: bool) -> BoxSet:
             "and the same beside the list",
             file=path,
         )
-    boxes = _collect(parts, files, str(path))
+    boxes = _collect(parts, files, str(path), class_only)
     boxes.missing = missing
     return boxes
 
@@ -87,25 +87,24 @@ def _from_folder(folder: Path, progress: bool) -> BoxSet:
     if not files:
         raise DataError("no label .txt files found in this folder or below it", file=folder)
     parts = []
+    class_only = 0
     for f in _progress(files, progress, "reading labels", "file"):
         rows = _read_label(f)
         if rows is None:
             raise DataError("cannot read label file", file=f)
-        parts.append(rows)
-    return _collect(parts, len(files), str(folder))
+        parts.append(rows[0])
+        class_only += rows[1]
+    return _collect(parts, len(files), str(folder), class_only)
 
 
-def _read_label(path: str) -> np.ndarray | None:
-    """The (n, 2) w, h of one label file, or None if it does not exist. Plain strings and one
-    open() per file: with a hundred thousand label files, pathlib and stat calls add up."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
-    except (FileNotFoundError, NotADirectoryError):
+def _read_label(path) -> tuple[np.ndarray, int] | None:
+    """(the (n, 2) w, h of one label file's boxes, its classification-only lines), or None if the
+    file does not exist; a bad line is an error naming file and line."""
+    labels = read_label_file(path, missing_ok=True)
+    if labels is None:
         return None
-    except OSError as exc:
-        raise DataError(f"cannot read label file: {exc.strerror}", file=path) from None
-    return parse_labels(text, path)[:, 3:5]
+    labels.raise_first()
+    return labels.boxes[:, 3:5], len(labels.class_only)
 
 
 def _progress(items, enabled: bool, desc: str, unit: str):
@@ -114,10 +113,11 @@ def _progress(items, enabled: bool, desc: str, unit: str):
     return tqdm(items, desc=desc, unit=unit, disable=not enabled or None, leave=False)
 
 
-def _collect(parts: list[np.ndarray], files: int, source: str) -> BoxSet:
+def _collect(parts: list[np.ndarray], files: int, source: str, class_only: int = 0) -> BoxSet:
     wh = np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, 2), np.float32)
     ok = (wh[:, 0] > 0) & (wh[:, 1] > 0)
-    result = BoxSet(np.ascontiguousarray(wh[ok]), source, files=files, zero_size=int((~ok).sum()))
+    result = BoxSet(np.ascontiguousarray(wh[ok]), source, files=files, zero_size=int((~ok).sum()),
+                    class_only=class_only)
     if len(result) == 0:
         extra = f" ({result.zero_size} had zero width or height)" if result.zero_size else ""
         raise DataError(f"the {files} label files hold no usable boxes{extra}", file=source)

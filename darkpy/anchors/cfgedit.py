@@ -1,12 +1,15 @@
 """Reading the anchor layers of a Darknet .cfg and rewriting their anchors in place.
 
-The rewrite touches only the values that must change (`anchors`, `num`, `mask` when the anchor
-count changes, and `filters` of the [convolutional] feeding each layer); every other byte (comments,
-spacing, blank lines, CRLF line endings) is kept. Lines are read the way Darknet reads them: all
-whitespace removed, `#`/`;` lines are comments, `[...]` starts a section.
+The cfg is read by the one cfg reader (`darkpy.net.cfg.CfgDocument`, as the network builder reads
+it: first value wins). The rewrite touches only the values that must change (`anchors`, `num`,
+`mask` when the anchor count changes, and `filters` of the [convolutional] feeding each layer);
+every other byte (comments, spacing, blank lines, CRLF line endings) is kept. The file is written
+atomically, keeps its permission bits, and a symlink is followed (its target is edited).
 
 Units: a [region] layer (YOLOv2) takes anchors in cells of its output grid, a [yolo] layer
-(YOLOv3) in pixels of the network input, so each layer gets the anchors in its own units.
+(YOLOv3) in pixels of the network input, so each layer gets the anchors in its own units. The
+grid's cell size (the stride) is the network's own: input size / region grid, computed by
+building the network's shapes (`region_stride`), not assumed to be 32.
 
 Masks: in YOLOv3 every [yolo] layer lists all `num` anchors but predicts only those in its `mask`
 (the coarsest grid takes the biggest ones). If the anchor count stays the same, masks are kept.
@@ -18,109 +21,52 @@ len(mask)*(classes+5).
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from darkpy.errors import CfgError, UsageError
-from darkpy.fileio import atomic_write
+from darkpy.net.cfg import Change, CfgDocument, Section, read_cfg_document
 
-_VALUE = re.compile(r"^([^=]*=[ \t]*)(.*?)([ \t]*)$")
-
-
-@dataclass
-class Section:
-    kind: str                     # "net", "convolutional", "region", "yolo", ...
-    line: int                     # 0-based index of the header line
-    options: dict[str, tuple[int, str]] = field(default_factory=dict)  # key -> (line, value)
-
-    def get(self, key: str, default: str | None = None) -> str | None:
-        return self.options[key][1] if key in self.options else default
-
-    def int(self, key: str, default: int, path: Path) -> int:
-        value = self.get(key)
-        if value is None:
-            return default
-        try:
-            return int(value)
-        except ValueError:
-            raise CfgError(f"'{key}' must be an integer, got {value!r}", file=path,
-                           line=self.options[key][0] + 1) from None
-
-    def floats(self, key: str, path: Path) -> list[float] | None:
-        value = self.get(key)
-        if value is None:
-            return None
-        try:
-            return [float(v) for v in value.split(",") if v != ""]
-        except ValueError:
-            raise CfgError(f"'{key}' must be a list of numbers, got {value!r}", file=path,
-                           line=self.options[key][0] + 1) from None
+__all__ = ["Change", "CfgDocument", "anchor_layers", "check_anchor_cfg", "format_anchors", "layer_units",
+           "net_size", "read_cfg_text", "region_stride", "write_anchors"]
 
 
-@dataclass
-class CfgText:
-    """A cfg file as its raw lines (ends kept) plus the sections Darknet would see."""
+def read_cfg_text(path: str | Path) -> CfgDocument:
+    """The cfg as an editable document (`darkpy.net.cfg.read_cfg_document`)."""
+    return read_cfg_document(path)
 
-    path: Path
-    lines: list[str]
-    sections: list[Section]
-    newline: str
 
-    @property
-    def net(self) -> Section | None:
-        for s in self.sections:
-            if s.kind in ("net", "network"):
-                return s
+def anchor_layers(cfg: CfgDocument) -> list[Section]:
+    return [s for s in cfg.sections if s.name in ("region", "yolo")]
+
+
+def net_size(cfg: CfgDocument) -> tuple[int | None, int | None]:
+    w, h = cfg.net.int("width", 0), cfg.net.int("height", 0)
+    return (w or None), (h or None)
+
+
+def region_stride(cfg: CfgDocument) -> float | None:
+    """Input pixels per cell of the [region] grid (416 / 13 = 32 for YOLOv2; 16 for cfg/demo.cfg),
+    from the network's own shapes; None without a [region] layer. Several [region] layers must
+    agree."""
+    if not any(s.name == "region" for s in cfg.sections):
         return None
+    from darkpy.net.model import build_network   # torch: only needed for a [region] cfg
 
-    def anchor_layers(self) -> list[Section]:
-        return [s for s in self.sections if s.kind in ("region", "yolo")]
-
-    def net_size(self) -> tuple[int | None, int | None]:
-        net = self.net
-        if net is None:
-            return None, None
-        w, h = net.int("width", 0, self.path), net.int("height", 0, self.path)
-        return (w or None), (h or None)
-
-    def text(self) -> str:
-        return "".join(self.lines)
-
-
-def read_cfg_text(path: str | Path) -> CfgText:
-    path = Path(path)
-    try:
-        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise CfgError(f"cannot read cfg: {exc.strerror}", file=path) from None
-    lines = text.splitlines(keepends=True)
-    newline = "\r\n" if "\r\n" in text else "\n"
-    sections: list[Section] = []
-    for i, raw in enumerate(lines):
-        content = "".join(raw.split())
-        if not content or content[0] in "#;":
-            continue
-        if content[0] == "[":
-            if not content.endswith("]"):
-                raise CfgError(f"section header not closed: {raw.strip()!r}", file=path, line=i + 1)
-            sections.append(Section(content[1:-1], i))
-            continue
-        if not sections:
-            raise CfgError("option before the first [section]", file=path, line=i + 1)
-        key, eq, value = content.partition("=")
-        if not eq:
-            raise CfgError(f"expected 'key=value', got {raw.strip()!r}", file=path, line=i + 1)
-        sections[-1].options[key] = (i, value)
-    return CfgText(path, lines, sections, newline)
+    width, _ = net_size(cfg)
+    net = build_network(read_cfg_document(cfg.path).sections if cfg.path else cfg.sections, cfg.path)
+    strides = {net.net.width / layer.in_shape[2] for layer in net.detection_layers
+               if layer.section_name == "region"}
+    if len(strides) != 1:
+        raise CfgError(f"[region] layers on grids of different strides ({sorted(strides)}): give --stride",
+                       file=cfg.path)
+    return strides.pop()
 
 
 def layer_units(cfg: CfgText) -> str | None:
     """'grid' for [region] layers, 'pixels' for [yolo]; None without anchor layers."""
-    kinds = {s.kind for s in cfg.anchor_layers()}
+    kinds = {s.name for s in anchor_layers(cfg)}
     if not kinds:
         return None
     if kinds == {"region"}:
@@ -146,130 +92,88 @@ def _grid(v: float) -> str:
     return f"{v:.4f}" if v >= 0.01 else f"{v:.3g}"
 
 
-@dataclass
-class Change:
-    line: int         # 1-based, in the original file (for inserted lines: the line it follows)
-    old: str | None
-    new: str
-
-    def __str__(self) -> str:
-        if self.old is None:
-            return f"line {self.line}: inserted after it: {self.new}"
-        return f"line {self.line}: {self.old} -> {self.new}"
-
-
 def write_anchors(
     path: str | Path,
     anchors: np.ndarray,
     *,
     width: int | None = None,
     height: int | None = None,
-    stride: int = 32,
+    stride: float | None = None,
     out: str | Path | None = None,
 ) -> list[Change]:
     """Set the anchors (normalised (k, 2) w, h, sorted by area) of every [region]/[yolo] layer.
 
-    Writes `out` (default: the cfg itself) atomically and returns what changed.
+    `stride` (pixels per [region] grid cell) defaults to the network's own. Writes `out`
+    (default: the cfg itself, through a symlink, mode kept) atomically and returns what changed.
     """
-    cfg = read_cfg_text(path)
-    edits, inserts = _plan(cfg, np.asarray(anchors, dtype=np.float64).reshape(-1, 2), width, height, stride)
-    changes: list[Change] = []
-    lines = list(cfg.lines)
-    for i, value in edits.items():
-        body = lines[i].rstrip("\r\n")
-        ending = lines[i][len(body):]
-        m = _VALUE.match(body)
-        assert m is not None  # every edited line was parsed as key=value
-        if m.group(2) == value:
-            continue
-        lines[i] = m.group(1) + value + m.group(3) + ending
-        changes.append(Change(i + 1, body.strip(), lines[i].strip()))
-    for i in sorted(inserts, reverse=True):
-        if not lines[i].endswith(("\n", "\r")):
-            lines[i] += cfg.newline
-        lines[i + 1:i + 1] = [text + cfg.newline for text in inserts[i]]
-        changes.extend(Change(i + 1, None, text) for text in inserts[i])
-    changes.sort(key=lambda c: c.line)
-    target = Path(out) if out is not None else cfg.path
-    with atomic_write(target, "wb") as fh:
-        fh.write("".join(lines).encode("utf-8", errors="surrogateescape"))
-    return changes
+    cfg = read_cfg_document(path)
+    _plan(cfg, np.asarray(anchors, dtype=np.float64).reshape(-1, 2), width, height, stride)
+    cfg.write(out)
+    return list(cfg.changes)
 
 
 def check_anchor_cfg(path: str | Path, k: int, *, width: int | None = None, height: int | None = None,
-                     stride: int = 32) -> None:
+                     stride: float | None = None) -> None:
     """Raise the error `write_anchors` would raise for k anchors, before any clustering is done."""
-    _plan(read_cfg_text(path), np.ones((k, 2)), width, height, stride)
+    _plan(read_cfg_document(path), np.ones((k, 2)), width, height, stride)
 
 
-def _plan(cfg: CfgText, anchors: np.ndarray, width: int | None, height: int | None,
-          stride: int) -> tuple[dict[int, str], dict[int, list[str]]]:
-    """New values for existing lines (by index) and new lines to insert (after an index)."""
+def _plan(cfg: CfgDocument, anchors: np.ndarray, width: int | None, height: int | None,
+          stride: float | None) -> None:
+    """Record the new values in the document (`cfg.changes` lists them)."""
     k = len(anchors)
-    layers = cfg.anchor_layers()
+    layers = anchor_layers(cfg)
     if not layers:
         raise CfgError("no [region] or [yolo] layer to write anchors into", file=cfg.path)
-    net_w, net_h = cfg.net_size()
+    net_w, net_h = net_size(cfg)
     width, height = width or net_w, height or net_h
     if not width or not height:
         raise CfgError("no width/height in [net]; give --width/--height (or --size)", file=cfg.path)
-
-    edits: dict[int, str] = {}      # line index -> new value
-    inserts: dict[int, list[str]] = {}  # line index -> lines to insert after it
-    masks = _new_masks(cfg, layers, k)
+    masks = _new_masks(layers, k)
+    convs = {id(sec): _feeding_conv(cfg, sec) for sec in layers}
+    if stride is None and any(sec.name == "region" for sec in layers):
+        stride = region_stride(cfg)
 
     for sec in layers:
-        classes = sec.int("classes", 20, cfg.path)
-        if sec.kind == "region":
+        classes = sec.int("classes", 20)
+        if sec.name == "region":
             scaled = anchors * [width / stride, height / stride]
-            filters = k * (sec.int("coords", 4, cfg.path) + 1 + classes)
+            filters = k * (sec.int("coords", 4) + 1 + classes)
         else:
             scaled = anchors * [width, height]
             mask = masks[sec.line]
             filters = (len(mask) if mask is not None else k) * (classes + 5)
             if mask is not None:
-                _set(sec, "mask", ",".join(str(m) for m in mask), edits, inserts, after="anchors")
-        _set(sec, "anchors", format_anchors(scaled, "pixels" if sec.kind == "yolo" else "grid"),
-             edits, inserts)
-        _set(sec, "num", str(k), edits, inserts, after="anchors")
-        conv = _feeding_conv(cfg, sec)
-        _set(conv, "filters", str(filters), edits, inserts)
-    return edits, inserts
+                cfg.set(sec, "mask", ",".join(str(m) for m in mask), after="anchors")
+        cfg.set(sec, "anchors", format_anchors(scaled, "pixels" if sec.name == "yolo" else "grid"))
+        cfg.set(sec, "num", str(k), after="anchors")
+        cfg.set(convs[id(sec)], "filters", str(filters))
 
 
-def _set(sec: Section, key: str, value: str, edits: dict[int, str], inserts: dict[int, list[str]],
-         after: str | None = None) -> None:
-    if key in sec.options:
-        edits[sec.options[key][0]] = value
-        return
-    anchor_line = sec.options[after][0] if after and after in sec.options else sec.line
-    inserts.setdefault(anchor_line, []).append(f"{key}={value}")
-
-
-def _feeding_conv(cfg: CfgText, layer: Section) -> Section:
+def _feeding_conv(cfg: CfgDocument, layer: Section) -> Section:
     idx = cfg.sections.index(layer)
     prev = cfg.sections[idx - 1] if idx > 0 else None
-    if prev is None or prev.kind not in ("convolutional", "conv"):
+    if prev is None or prev.name != "convolutional":
         raise CfgError(
-            f"[{layer.kind}] must follow a [convolutional] layer, whose filters depend on the "
-            "number of anchors", file=cfg.path, line=layer.line + 1,
+            f"[{layer.name}] must follow a [convolutional] layer, whose filters depend on the "
+            "number of anchors", file=cfg.path, line=layer.line,
         )
     return prev
 
 
-def _new_masks(cfg: CfgText, layers: list[Section], k: int) -> dict[int, list[int] | None]:
+def _new_masks(layers: list[Section], k: int) -> dict[int, list[int] | None]:
     """New mask per [yolo] layer (keyed by header line): kept if the anchor count is unchanged,
     else the k anchors split into contiguous groups in the order of the old masks."""
     masked = []
     result: dict[int, list[int] | None] = {}
     for sec in layers:
-        if sec.kind != "yolo":
+        if sec.name != "yolo":
             continue
-        old = sec.floats("mask", cfg.path)
-        if old is None:
+        if not sec.has("mask"):
             result[sec.line] = None
             continue
-        num = sec.int("num", 1, cfg.path)
+        old = sec.floats("mask")
+        num = sec.int("num", 1)
         if num == k:
             result[sec.line] = [int(m) for m in old]
         else:

@@ -22,24 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from darkpy.errors import DataError
-
-_TO_FLOAT = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
+from darkpy.formats.image import read_rgb
+from darkpy.formats.image import resize_image as resize_chw
+from darkpy.formats.image import letterbox_image as letterbox_chw
+from darkpy.train.augment import distort
 
 
 def load_rgb(path: str | Path) -> np.ndarray:
-    """(H, W, 3) RGB float32 in [0, 1]; DataError naming the file when it cannot be read."""
-    import cv2
-
-    path = Path(path)
-    try:
-        raw = np.fromfile(str(path), dtype=np.uint8)
-    except (OSError, ValueError):
-        raise DataError("image not found or unreadable", file=path) from None
-    bgr = cv2.imdecode(raw, cv2.IMREAD_COLOR) if raw.size else None
-    if bgr is None:
-        raise DataError("cannot decode image", file=path)
-    return _TO_FLOAT[bgr[:, :, ::-1]]
+    """(H, W, 3) RGB float32 in [0, 1]; DataError naming the file when it cannot be read
+    (`darkpy.formats.image.read_rgb`, the reader of every command)."""
+    return read_rgb(path)
 
 
 def to_chw(im: np.ndarray) -> np.ndarray:
@@ -49,8 +41,6 @@ def to_chw(im: np.ndarray) -> np.ndarray:
 def resize_image(im: np.ndarray, w: int, h: int) -> np.ndarray:
     """Darknet's `resize_image` for an (H, W, C) float32 image (`darkpy.formats.image.resize_image`,
     which works on (C, H, W))."""
-    from darkpy.formats.image import resize_image as resize_chw
-
     ih, iw = im.shape[:2]
     if (iw, ih) == (w, h):
         return im.copy()
@@ -99,8 +89,6 @@ def resize_center_crop(im: np.ndarray, w: int, h: int) -> np.ndarray:
 def letterbox_image(im: np.ndarray, w: int, h: int) -> np.ndarray:
     """Darknet's `letterbox_image` (used by `classifier predict`): aspect kept, centred on 0.5 grey
     (`darkpy.formats.image.letterbox_image` on the (C, H, W) layout)."""
-    from darkpy.formats.image import letterbox_image as letterbox_chw
-
     out = letterbox_chw(np.asarray(im, np.float32).transpose(2, 0, 1), w, h)
     return np.ascontiguousarray(out.transpose(1, 2, 0))
 
@@ -134,6 +122,4 @@ def distort_image(im: np.ndarray, hue: float, sat: float, val: float) -> np.ndar
     """Darknet's `distort_image`: in HSV (hue in [0, 1)), add `hue` (wrapping), scale saturation
     by `sat` and value by `val`; back to RGB and clamp to [0, 1] (the detection augmentation's
     implementation, `darkpy.train.augment.distort`)."""
-    from darkpy.train.augment import distort
-
     return distort(np.ascontiguousarray(im, dtype=np.float32), hue, sat, val)

@@ -228,5 +228,5 @@ def read_classifier_data(path: str | Path, *, need_labels: bool = True) -> Class
     if top > classes:
         raise DataError(f"top={top} is larger than classes={classes}", file=data.path,
                         line=data.lines.get("top"))
-    backup = Path(data.get("backup", "backup/"))
+    backup = data.resolve("backup", "backup/")
     return ClassifierData(data, classes, labels, names, top, backup)

@@ -178,20 +178,3 @@ def classification_loss(net, head: Head, images: torch.Tensor, truth: torch.Tens
     value = (soft_cost + cost_cost).detach() / max(1, counted)
     loss = value + surrogate - surrogate.detach()
     return LossParts(loss, p.detach(), float(soft_cost), float(cost_cost))
-
-
-def hierarchy_predictions(probs: torch.Tensor, tree, only_leaves: bool = True) -> torch.Tensor:
-    """Darknet's `hierarchy_predictions`: conditional probabilities multiplied down the tree
-    (parents come before children, so one pass in node order gives absolute probabilities);
-    with `only_leaves`, inner nodes are set to 0. `probs` is (N, nodes)."""
-    out = probs.clone()
-    parent = np.asarray(tree.parent)
-    depth = tree.depth()
-    for d in range(2, int(depth.max()) + 1 if len(depth) else 0):
-        nodes = np.nonzero(depth == d)[0]
-        idx = torch.as_tensor(nodes, device=out.device)
-        out[:, idx] = out[:, idx] * out[:, torch.as_tensor(parent[nodes], device=out.device)]
-    if only_leaves:
-        leaf = torch.as_tensor(np.asarray(tree.leaf), device=out.device)
-        out = torch.where(leaf, out, torch.zeros_like(out))
-    return out

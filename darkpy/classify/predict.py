@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from darkpy.classify import image as I
-from darkpy.classify.loss import hierarchy_predictions
+from darkpy.wordtree.hierarchy import hierarchy_predictions
 
 PREPROCESS = ("letterbox", "center", "resize")
 

@@ -24,7 +24,8 @@ import torch
 from darkpy.classify.augment import AugmentConfig, augment
 from darkpy.classify.image import load_rgb, to_chw
 from darkpy.classify.labels import LabelledList
-from darkpy.classify.loss import Head, build_truth, classification_loss, find_head, hierarchy_predictions
+from darkpy.classify.loss import Head, build_truth, classification_loss, find_head
+from darkpy.wordtree.hierarchy import hierarchy_predictions
 from darkpy.train.engine import StepReport
 
 

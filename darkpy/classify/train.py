@@ -15,13 +15,14 @@ from pathlib import Path
 from darkpy.classify.labels import read_classifier_data
 from darkpy.classify.task import ClassificationTask
 from darkpy.errors import UsageError
+from darkpy.net.model import load_network
+from darkpy.train.engine import Trainer
+from darkpy.train import distributed as dd
 
 
 def build_training(data: str | Path, cfg: str | Path, weights: str | Path | None = None, *, device=None,
                    seed: int = 0, threads: int | None = None, smooth: float | None = None, log=print):
     """(network, task, classifier data) ready for the Trainer; the weights' load report is logged."""
-    from darkpy.net.model import load_network
-
     d = read_classifier_data(data)
     items = d.split("train")
     net = load_network(cfg, weights, device=device, seed=seed)
@@ -38,8 +39,6 @@ def train_classifier(data: str | Path, cfg: str | Path, weights: str | Path | No
                      smooth: float | None = None, hooks=(), log=print, ddp=None, **trainer_options):
     """Train; returns the finished `Trainer`. `ddp` is a `darkpy.train.distributed.DistInfo`
     when this process is one rank of several (see `run_training`)."""
-    from darkpy.train.engine import Trainer
-
     main = ddp is None or ddp.is_main
     say = log if main else (lambda *_: None)
     net, task, d = build_training(data, cfg, weights, device="cpu", seed=seed, threads=threads, smooth=smooth,
@@ -69,8 +68,6 @@ def _rank_main(info, kwargs: dict, gpus) -> None:
 def run_training(*, gpus: list[int] | None = None, ddp_cpu: int = 0, log=print, **kwargs) -> None:
     """Single process, or several: under torchrun (RANK/WORLD_SIZE set), one process per GPU of
     `gpus` (NCCL), or `ddp_cpu` gloo processes on the CPU. The cfg's batch is split over them."""
-    from darkpy.train import distributed as dd
-
     info = dd.from_env()
     if info.enabled:
         dd.init(info)

@@ -7,8 +7,10 @@ command group) and calls library functions. A module joins the CLI by defining
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
+import warnings
 
 import typer
 
@@ -41,6 +43,8 @@ def _root(
 
 
 _loaded = False
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_python_show_warning = warnings.showwarning
 
 
 def load_commands() -> typer.Typer:
@@ -67,7 +71,17 @@ def report_error(exc: BaseException) -> None:
     )
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """darkpy's own warnings (they name the user's file and line) as one line, without the
+    Python source location; others as Python prints them."""
+    if issubclass(category, UserWarning) and str(filename).startswith(_PACKAGE_DIR):
+        print(f"darkpy: warning: {message}", file=file or sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> None:
+    warnings.showwarning = _show_warning
     load_commands()
     try:
         app(args=argv, prog_name="darkpy", standalone_mode=True)

@@ -10,7 +10,6 @@ Errors make an entry unusable; warnings (an empty label file) are legitimate for
 """
 from __future__ import annotations
 
-import math
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ import numpy as np
 from darkpy.formats.datafile import read_data_file, read_names, read_list
 from darkpy.errors import DataError
 from darkpy.fileio import write_text_atomic
-from darkpy.formats.labels import label_path_for
+from darkpy.formats.labels import label_file, parse_label_text, resolve_entry
 from darkpy.formats.imagesize import ImageUnreadable, image_size
 
 ERRORS = {
@@ -31,7 +30,7 @@ ERRORS = {
     "missing-label": "label file not found",
     "bad-label": "label line is not 'class x y w h'",
     "class-range": "class id out of range",
-    "bad-coordinates": "coordinate outside (0, 1]",
+    "bad-coordinates": "coordinate outside [0, 1]",
     "zero-size": "box with zero width or height",
     "duplicate": "entry repeated in the list",
 }
@@ -64,6 +63,7 @@ class ListCheck:
     good: np.ndarray              # (entries,) bool: usable by Darknet
     problems: list[Problem]
     boxes: np.ndarray             # (n, 5) float: class x y w h of every good box
+    class_only: int = 0           # classification-only label lines (YOLO9000) of good entries
 
     @property
     def errors(self) -> list[Problem]:
@@ -94,45 +94,26 @@ class CheckReport:
         return Counter(p.kind for p in self.problems)
 
 
-def check_labels(text: str, classes: int | None) -> tuple[np.ndarray, list[tuple[int, str, str]]]:
-    """Parse label text; returns the good rows and (line, kind, detail) for each bad one."""
-    rows = []
-    bad = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        fields = raw.split()
-        if not fields:
-            continue
-        if len(fields) != 5:
-            bad.append((number, "bad-label", f"line {number}: {len(fields)} fields, expected 5"))
-            continue
-        try:
-            values = [float(v) for v in fields]
-        except ValueError:
-            bad.append((number, "bad-label", f"line {number}: not a number in {raw.strip()!r}"))
-            continue
-        cls = values[0]
-        if not math.isfinite(cls) or cls != int(cls) or cls < 0 or (classes is not None and cls >= classes):
-            limit = f" (classes={classes})" if classes is not None else ""
-            bad.append((number, "class-range", f"line {number}: class {fields[0]} out of range{limit}"))
-            continue
-        x, y, w, h = values[1:]
-        if w == 0.0 or h == 0.0:
-            bad.append((number, "zero-size", f"line {number}: box of size {fields[3]} x {fields[4]}"))
-            continue
-        if not all(0.0 < v <= 1.0 for v in (x, y, w, h)):  # NaN fails too
-            coords = " ".join(fields[1:])
-            bad.append((number, "bad-coordinates", f"line {number}: {coords} not all in (0, 1]"))
-            continue
-        rows.append(values)
-    return np.asarray(rows, dtype=np.float32).reshape(-1, 5), bad
+def check_labels(text: str, classes: int | None, path: str = "<labels>"
+                 ) -> tuple[np.ndarray, list[tuple[int, str, str]], int]:
+    """Read label text with the one label reader (`darkpy.formats.labels`); returns the good
+    boxes, (line, kind, detail) for each bad line, and the number of classification-only lines.
+    A box of zero width or height parses but is an error here: Darknet drops it silently."""
+    labels = parse_label_text(text, path, classes)
+    bad = [(p.line, p.kind, f"line {p.line}: {p.detail}") for p in labels.problems]
+    boxes = labels.boxes
+    zero = (boxes[:, 3] == 0) | (boxes[:, 4] == 0)
+    for line, (w, h) in zip(labels.box_lines[zero], boxes[zero, 3:5]):
+        bad.append((int(line), "zero-size", f"line {line}: box of size {w:g} x {h:g}"))
+    bad.sort(key=lambda b: b[0])
+    return boxes[~zero], bad, len(labels.class_only)
 
 
 def _check_entry(image: str, base: Path, classes: int | None, decode: bool):
-    """Problems (kind, detail, file) and boxes of one list entry; runs in a worker thread."""
+    """Problems (kind, detail, file), boxes and classification-only lines of one list entry;
+    runs in a worker thread."""
     problems = []
-    path = Path(image)
-    if not path.is_absolute() and not path.exists() and (base / path).exists():
-        path = base / path  # Darknet resolves against the working directory; accept the list's folder too
+    path = resolve_entry(image, base)
     try:
         image_size(path, decode)
     except FileNotFoundError:
@@ -140,21 +121,21 @@ def _check_entry(image: str, base: Path, classes: int | None, decode: bool):
     except (OSError, ImageUnreadable) as exc:
         why = getattr(exc, "strerror", None) or exc
         problems.append(("unreadable-image", f"cannot read image: {why}", str(path)))
-    label = label_path_for(path)
+    label = label_file(image, base)
     try:
         text = label.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         problems.append(("missing-label", "label file not found", str(label)))
-        return problems, np.zeros((0, 5), np.float32)
+        return problems, np.zeros((0, 5), np.float32), 0
     except OSError as exc:
         problems.append(("missing-label", f"cannot read label file: {exc.strerror}", str(label)))
-        return problems, np.zeros((0, 5), np.float32)
-    boxes, bad = check_labels(text, classes)
+        return problems, np.zeros((0, 5), np.float32), 0
+    boxes, bad, class_only = check_labels(text, classes, str(label))
     for _, kind, detail in bad:
         problems.append((kind, detail, str(label)))
-    if not bad and len(boxes) == 0:
+    if not bad and len(boxes) == 0 and not class_only:
         problems.append(("empty-label", "label file has no boxes", str(label)))
-    return problems, boxes
+    return problems, boxes, class_only
 
 
 def check_list(path: Path, role: str = "list", classes: int | None = None, *, decode: bool = False,
@@ -184,20 +165,22 @@ def check_list(path: Path, role: str = "list", classes: int | None = None, *, de
     unique = [i for i in range(len(entries)) if good[i]]
     base = path.parent.resolve()
     all_boxes = []
+    class_only = 0
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         results = pool.map(lambda i: _check_entry(entries[i], base, classes, decode), unique, chunksize=64)
-        for i, (found, boxes) in zip(unique, results):
+        for i, (found, boxes, only) in zip(unique, results):
             for kind, detail, file in found:
                 problems.append(Problem(path, lines[i], entries[i], kind, detail, file))
                 if kind in ERRORS:
                     good[i] = False
             if good[i]:
                 all_boxes.append(boxes)
+                class_only += only
             if progress is not None:
                 progress(1)
     problems.sort(key=lambda p: p.line)
     boxes = np.concatenate(all_boxes) if all_boxes else np.zeros((0, 5), np.float32)
-    return ListCheck(path, role, entries, lines, good, problems, boxes)
+    return ListCheck(path, role, entries, lines, good, problems, boxes, class_only)
 
 
 def lists_of(target: str | Path) -> tuple[list[tuple[str, Path]], int | None, list[str], Path | None]:

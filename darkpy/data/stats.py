@@ -14,7 +14,7 @@ import numpy as np
 from darkpy.charts import Chart
 from darkpy.data.check import check_labels, lists_of
 from darkpy.formats.datafile import read_list
-from darkpy.formats.labels import label_path_for
+from darkpy.formats.labels import label_file
 
 MAX_POINTS = 20000
 
@@ -25,6 +25,7 @@ class BoxStats:
     images: int
     classes: int           # number of classes (from the .data file, else the largest id + 1)
     names: list[str]
+    class_only: int = 0    # classification-only label lines (YOLO9000 `class 0 0 w h`), no box
 
     def per_class(self) -> np.ndarray:
         return np.bincount(self.boxes[:, 0].astype(np.int64), minlength=self.classes)[: self.classes]
@@ -39,21 +40,21 @@ def collect(target: str | Path) -> BoxStats:
     _, path = lists[0]
     base = path.parent.resolve()
     found = []
+    class_only = 0
     entries = read_list(path)
     for entry in entries:
-        image = Path(entry)
-        if not image.is_absolute() and not image.exists() and (base / image).exists():
-            image = base / image
+        label = label_file(entry, base)
         try:
-            text = label_path_for(image).read_text(encoding="utf-8", errors="replace")
+            text = label.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        boxes, _ = check_labels(text, classes)
+        boxes, _, only = check_labels(text, classes, str(label))
         found.append(boxes)
+        class_only += only
     boxes = np.concatenate(found) if found else np.zeros((0, 5), np.float32)
     if classes is None:
         classes = int(boxes[:, 0].max()) + 1 if len(boxes) else 0
-    return BoxStats(boxes, len(entries), classes, names)
+    return BoxStats(boxes, len(entries), classes, names, class_only)
 
 
 def scatter(stats: BoxStats, out: str | Path, title: str = "box sizes") -> Path:

@@ -38,12 +38,13 @@ def _size_table(boxes: np.ndarray) -> Table:
 
 def print_check(report: CheckReport, console: Console) -> None:
     lists = Table(title=f"data check: {report.target}")
-    for column in ("list", "entries", "usable", "boxes", "errors", "warnings"):
+    for column in ("list", "entries", "usable", "boxes", "class-only", "errors", "warnings"):
         lists.add_column(column, justify="left" if column == "list" else "right")
     for lc in report.lists:
         errors = len({p.line for p in lc.errors})
         lists.add_row(f"{lc.role}: {lc.path}", str(len(lc.entries)), str(int(lc.good.sum())),
-                      str(len(lc.boxes)), str(errors), str(len(lc.problems) - len(lc.errors)))
+                      str(len(lc.boxes)), str(lc.class_only), str(errors),
+                      str(len(lc.problems) - len(lc.errors)))
     console.print(lists)
     boxes = np.concatenate([lc.boxes for lc in report.lists]) if report.lists else np.zeros((0, 5))
     console.print(_class_table(boxes, report.classes, report.names))
@@ -73,6 +74,7 @@ def print_check(report: CheckReport, console: Console) -> None:
 
 
 def print_stats(stats: BoxStats, console: Console) -> None:
-    console.print(f"{stats.images} images, {len(stats.boxes)} boxes")
+    console.print(f"{stats.images} images, {len(stats.boxes)} boxes"
+                  + (f", {stats.class_only} classification-only lines (no box)" if stats.class_only else ""))
     console.print(_class_table(stats.boxes, stats.classes, stats.names))
     console.print(_size_table(stats.boxes))

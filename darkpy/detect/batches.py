@@ -14,6 +14,8 @@ import numpy as np
 import torch
 
 from darkpy.errors import DarkpyError
+from darkpy.formats.image import prepare_bgr as prepare_uint8, read_bgr
+from darkpy.formats.labels import resolve_entry
 
 
 @dataclass
@@ -24,15 +26,6 @@ class LoadedImage:
     image: np.ndarray | None = None      # the BGR image, when asked for (drawing)
     error: DarkpyError | None = None
     index: int = 0                       # position in the input
-
-
-def find_image(entry: str, base: Path | None) -> Path:
-    """A list entry as written (Darknet reads it relative to the working directory), else beside the list."""
-    p = Path(entry)
-    if p.is_file() or base is None or p.is_absolute():
-        return p
-    beside = base / entry
-    return beside if beside.is_file() else p
 
 
 class ImageSet(torch.utils.data.Dataset):
@@ -48,15 +41,13 @@ class ImageSet(torch.utils.data.Dataset):
         return len(self.entries)
 
     def __getitem__(self, i: int) -> LoadedImage:
-        from darkpy.formats.image import read_bgr
-
         entry = self.entries[i]
         try:
             if isinstance(entry, np.ndarray):
                 bgr = entry[:, :, ::-1] if self.rgb and entry.ndim == 3 else entry
                 entry = f"<array {i}>"
             else:
-                bgr = read_bgr(find_image(entry, self.base))
+                bgr = read_bgr(resolve_entry(entry, self.base))
             x, size = prepare_bgr(bgr, self.w, self.h, self.letterbox)
         except DarkpyError as exc:
             return LoadedImage(entry, None, None, error=exc, index=i)
@@ -67,8 +58,6 @@ def prepare_bgr(bgr: np.ndarray, w: int, h: int, letterbox: bool) -> tuple[torch
     """The (3, h, w) network input for one uint8 BGR image, and the image's (width, height).
     Resized from the uint8 decode (`darkpy.formats.image.prepare_bgr`), bit-identical to Darknet's
     float pipeline."""
-    from darkpy.formats.image import prepare_bgr as prepare_uint8
-
     return torch.from_numpy(prepare_uint8(bgr, w, h, letterbox)), (int(bgr.shape[1]), int(bgr.shape[0]))
 
 

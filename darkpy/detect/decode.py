@@ -29,6 +29,7 @@ import torch
 
 from darkpy.errors import DataError
 from darkpy.formats.image import letterbox_size
+from darkpy.wordtree.hierarchy import hierarchy_predictions, hierarchy_top_prediction
 from darkpy.wordtree.tree import Tree
 
 
@@ -45,67 +46,6 @@ def _grid(h: int, w: int, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
     rows = torch.arange(h, device=device, dtype=dtype).view(h, 1).expand(h, w)
     cols = torch.arange(w, device=device, dtype=dtype).view(1, w).expand(h, w)
     return rows, cols
-
-
-def hierarchy_predictions(cond: torch.Tensor, tree: Tree) -> torch.Tensor:
-    """Absolute probabilities from conditional ones (..., n): each node times its parent's
-    absolute probability (Darknet's `hierarchy_predictions`, only_leaves=0)."""
-    depth = tree.depth()
-    parent = torch.as_tensor(tree.parent, device=cond.device)
-    out = cond.clone()
-    for d in range(2, int(depth.max()) + 1):
-        nodes = torch.as_tensor((depth == d).nonzero()[0], device=cond.device)
-        out[..., nodes] = cond[..., nodes] * out[..., parent[nodes]]
-    return out
-
-
-def _group_table(tree: Tree, device) -> tuple[torch.Tensor, torch.Tensor]:
-    size = int(tree.group_size.max())
-    offs = torch.as_tensor(tree.group_offset, device=device)
-    sizes = torch.as_tensor(tree.group_size, device=device)
-    ar = torch.arange(size, device=device)
-    table = offs[:, None] + ar[None, :]
-    valid = ar[None, :] < sizes[:, None]
-    return torch.where(valid, table, torch.zeros_like(table)), valid
-
-
-def hierarchy_top_prediction(probs: torch.Tensor, tree: Tree, thresh: float) -> torch.Tensor:
-    """Darknet's tree walk for many boxes at once. probs (B, n) as `hierarchy_predictions`
-    leaves them; returns (B,) node indices."""
-    device = probs.device
-    b = probs.shape[0]
-    table, valid = _group_table(tree, device)
-    child = torch.as_tensor(tree.child, device=device)
-    parent = torch.as_tensor(tree.parent, device=device)
-    offs = torch.as_tensor(tree.group_offset, device=device)
-    p = torch.ones(b, dtype=probs.dtype, device=device)
-    group = torch.zeros(b, dtype=torch.long, device=device)
-    result = torch.zeros(b, dtype=torch.long, device=device)
-    active = torch.ones(b, dtype=torch.bool, device=device)
-    zero = torch.zeros((), dtype=probs.dtype, device=device)
-    for _ in range(tree.n + 1):
-        if not bool(active.any()):
-            break
-        nodes = table[group]                                   # (B, S)
-        vals = probs.gather(1, nodes)
-        vals = torch.where(valid[group], vals, zero)
-        best, k = vals.max(dim=1)                              # first maximum, like Darknet's strict >
-        best_i = nodes.gather(1, k[:, None]).squeeze(1)
-        pos = best > 0
-        best_i = torch.where(pos, best_i, torch.zeros_like(best_i))  # Darknet's max starts at 0, index 0
-        best = torch.where(pos, best, zero)
-        go = p * best > thresh
-        nxt = child[best_i]
-        leaf_stop = go & (nxt < 0)
-        top_stop = ~go & (group == 0)
-        up_stop = ~go & (group != 0)
-        done_now = active & (leaf_stop | top_stop | up_stop)
-        answer = torch.where(up_stop, parent[offs[group]], best_i)
-        result = torch.where(done_now, answer, result)
-        active = active & ~done_now
-        p = torch.where(active, p * best, p)
-        group = torch.where(active, nxt.clamp(min=0), group)
-    return result
 
 
 def correct_boxes(boxes: torch.Tensor, image_w: int, image_h: int, net_w: int, net_h: int,

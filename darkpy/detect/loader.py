@@ -27,23 +27,27 @@ import torch
 
 from darkpy.train.augment import augment_detection
 from darkpy.errors import DataError
-from darkpy.formats.labels import label_path_for, parse_labels
+from darkpy.formats.image import read_rgb as read_image_rgb
+from darkpy.formats.labels import label_file, read_label_file, resolve_entry
+from darkpy.formats.datafile import read_list
 
 MISSING_LABELS = "missing-labels"
 
 
-def read_rgb(path: str, warnings: list) -> np.ndarray | None:
-    """An image as RGB float32 in [0, 1] (H x W x 3), or None with a warning when unreadable:
-    training replaces a corrupt image instead of stopping."""
-    import cv2
+def missing_labels_message(path, image, why: str = "") -> str:
+    return (f"no label file {path} for {image}{why}: trained as an image with no objects, as Darknet "
+            f"does (other images without labels are not reported)")
 
-    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
-    if bgr is None or not bgr.size:
-        warnings.append((f"bad-image:{path}", f"cannot read image {path}: skipped"))
+
+def read_rgb(path: str, warnings: list) -> np.ndarray | None:
+    """An image as RGB float32 in [0, 1] (H x W x 3), or None with a warning when unreadable
+    (`darkpy.formats.image.read_bgr` decides, for every command): training replaces it by
+    another draw instead of stopping."""
+    try:
+        return read_image_rgb(path)
+    except DataError as exc:
+        warnings.append((f"bad-image:{path}", f"{exc}: skipped"))
         return None
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32)
-    rgb *= 1.0 / 255.0
-    return rgb
 
 
 @dataclass(frozen=True)
@@ -70,33 +74,19 @@ class DetectionSource:
     list_dir: str = ""
 
     def resolve(self, path: str) -> str:
-        if self.list_dir and not Path(path).is_absolute() and not Path(path).exists():
-            beside = Path(self.list_dir) / path
-            if beside.exists():
-                return str(beside)
-        return path
+        return str(resolve_entry(path, self.list_dir or None))
 
     def read_labels(self, image: str, warnings: list[tuple[str, str]]) -> np.ndarray:
-        path = label_path_for(image)
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            warnings.append((MISSING_LABELS, f"no label file {path} for {image}: trained as an image with no "
-                                             f"objects, as Darknet does (other images without labels are "
-                                             f"not reported)"))
+        """The (n, 5) class x y w h rows of `image` (classification-only lines as marker rows);
+        unusable lines are skipped and reported, a missing file means no objects."""
+        path = label_file(image, self.list_dir or None)
+        labels = read_label_file(path, self.classes, missing_ok=True)
+        if labels is None:
+            warnings.append((MISSING_LABELS, missing_labels_message(path, image)))
             return np.zeros((0, 5), np.float32)
-        try:
-            return parse_labels(text, path, self.classes)
-        except DataError:
-            pass
-        rows = []
-        for number, line in enumerate(text.splitlines(), 1):
-            try:
-                rows.append(parse_labels(line, path, self.classes))
-            except DataError as exc:
-                msg = str(exc).replace(f"{path}:1:", f"{path}:{number}:", 1)
-                warnings.append((msg, msg + " (line skipped)"))
-        return np.concatenate(rows) if rows else np.zeros((0, 5), np.float32)
+        for problem in labels.problems:
+            warnings.append((str(problem), f"{problem} (line skipped)"))
+        return labels.rows()
 
     def load(self, req: Request) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]]:
 
@@ -188,8 +178,6 @@ def _identity(x):
 
 
 def read_image_list(path: str | Path) -> list[str]:
-    from darkpy.formats.datafile import read_list
-
     paths = read_list(path)
     if not paths:
         raise DataError("the training list is empty", file=path)

@@ -43,6 +43,7 @@ import torch
 from torch import nn
 
 from darkpy.boxes import iou_cwh
+from darkpy.wordtree.hierarchy import path_probability
 
 CLASS_ONLY = 100000.0  # Darknet tests truth.x > 100000 && truth.y > 100000
 WARMUP_IMAGES = 12800
@@ -271,7 +272,7 @@ class RegionLoss(nn.Module):
             writer = touched & ~later_touch
             wmask = (writer.to(dt) @ gon.to(dt).T) > 0                                 # (N, T, K)
             target = path.to(dt)
-            pred = torch.where(path, s_cls, torch.ones_like(s_cls)).prod(dim=-1)
+            pred = path_probability(s_cls, path)
             cat_sum = cat_sum + (pred * box_truth).sum(dtype=torch.float64)
         elif self.softmax:
             wmask = is_last.unsqueeze(-1).expand(N, T, K)
@@ -302,7 +303,7 @@ class RegionLoss(nn.Module):
             co_class = (truth_class * first_co).sum(dim=1).clamp(0, K - 1)           # (N,)
             co_path = self.tree_ancestors.to(dev)[co_class]                            # (N, K)
             cls_img = cls.permute(0, 1, 3, 4, 2).reshape(N, A * H * W, K)
-            p = torch.where(co_path.view(N, 1, K), cls_img, torch.ones_like(cls_img)).prod(dim=-1)
+            p = path_probability(cls_img, co_path.view(N, 1, K))
             p = obj.reshape(N, A * H * W) * p
             maxi = p.argmax(dim=1)                                                     # first max
             maxi = torch.where(p.gather(1, maxi.view(N, 1)).view(N) > 0, maxi, torch.zeros_like(maxi))
@@ -312,7 +313,7 @@ class RegionLoss(nn.Module):
             co_wm = (co_wm & image_class_only.view(N, 1)).to(dt)
             _merge_max(c_written, co_slot, co_wm)
             _merge_max(c_target, co_slot, co_path.to(dt) * co_wm)
-            co_pred = torch.where(co_path, cls_flat[co_slot], torch.ones_like(co_wm)).prod(dim=-1)
+            co_pred = path_probability(cls_flat[co_slot], co_path)
             cat_sum = cat_sum + (co_pred * image_class_only).sum(dtype=torch.float64)
             # objectness delta is zero at the chosen anchor
             obj_zero = torch.zeros(M, dtype=torch.bool, device=dev)

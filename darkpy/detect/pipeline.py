@@ -22,6 +22,7 @@ from darkpy.detect.detector import (  # noqa: F401  (re-exported)
     Detector)
 from darkpy.errors import DataError
 from darkpy.formats.image import IMAGE_SUFFIXES
+from darkpy.formats.datafile import read_list
 
 
 def detections_from_raw(raw: RawBoxes, width: int, height: int, names: Sequence[str] | None = None,
@@ -63,8 +64,6 @@ def detect_images(net, paths: Sequence[str | Path], thresh: float = DEFAULT_THRE
 def expand_inputs(items: Iterable[str], stdin=None) -> list[str]:
     """Image paths from command-line items: files, folders (their images, sorted), globs, `.txt`
     lists (one path per line, as Darknet's lists) and `-` (a list read from stdin)."""
-    from darkpy.formats.datafile import read_list
-
     paths: list[str] = []
     for item in items:
         item = str(item)

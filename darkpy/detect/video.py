@@ -22,6 +22,9 @@ import numpy as np
 from darkpy.detect.detector import Detector
 from darkpy.detect.pipeline import draw_detections
 from darkpy.errors import DataError, UsageError
+from darkpy.formats.image import quiet_opencv
+from darkpy.detect.detector import Detector
+from darkpy.detect.pipeline import draw_detections
 
 _END = object()
 
@@ -40,6 +43,7 @@ def open_capture(source: str | int):
     src = parse_source(source)
     if isinstance(src, str) and "://" not in src and not Path(src).is_file():
         raise DataError("video file not found", file=src)
+    quiet_opencv()  # darkpy says "cannot open ..." itself; OpenCV's [ WARN ] lines would repeat it
     cap = cv2.VideoCapture(src)
     if not cap.isOpened():
         what = f"camera {src}" if isinstance(src, int) else f"video {src}"

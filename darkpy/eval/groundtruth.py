@@ -12,14 +12,13 @@ from darkpy.formats.datafile import read_list
 from darkpy.errors import DataError
 from darkpy.eval.boxes import GroundTruth
 from darkpy.eval.results import coco_image_id, image_key
-from darkpy.formats.labels import label_path_for, read_labels
+from darkpy.formats.labels import label_file, read_labels, resolve_entry
+from darkpy.formats.imagesize import ImageUnreadable
+from darkpy.formats.imagesize import image_size as header_size
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
     """(width, height) from the file header (darkpy.formats.imagesize), as a DataError when unreadable."""
-    from darkpy.formats.imagesize import ImageUnreadable
-    from darkpy.formats.imagesize import image_size as header_size
-
     try:
         return header_size(path)
     except ImageUnreadable as exc:
@@ -28,36 +27,20 @@ def image_size(path: str | Path) -> tuple[int, int]:
         raise DataError(f"cannot read image: {exc.strerror}", file=path) from None
 
 
-def _find_labels(entry: str, list_dir: Path) -> Path | None:
-    """Darknet's label path for a list entry; relative entries are also tried beside the list,
-    and a bare name also as `labels/<name>.txt` beside the list."""
-    candidates = [label_path_for(entry)]
-    if not candidates[0].suffix:
-        candidates[0] = candidates[0].with_name(candidates[0].name + ".txt")
-    if not Path(entry).is_absolute():
-        candidates.append(list_dir / candidates[0])
-    candidates.append(list_dir / "labels" / (image_key(entry) + ".txt"))
-    for c in candidates:
-        if c.is_file():
-            return c
-    return None
-
-
 def _find_image(entry: str, list_dir: Path) -> Path | None:
-    from darkpy.detect.batches import find_image
-
-    path = find_image(entry, list_dir)
+    path = resolve_entry(entry, list_dir)
     return path if path.is_file() else None
 
 
 def find_label_files(entries: Sequence[str], list_path: str | Path) -> list[Path]:
-    """The label file of every entry; the first entry without one is an error naming both."""
+    """The label file of every entry (`darkpy.formats.labels.label_file`, the rule training uses);
+    the first entry without one is an error naming both."""
     list_path = Path(list_path)
     out = []
     for entry in entries:
-        label = _find_labels(entry, list_path.parent)
-        if label is None:
-            raise DataError(f"no label file for image {entry!r} (looked for {label_path_for(entry)})", file=list_path)
+        label = label_file(entry, list_path.parent)
+        if not label.is_file():
+            raise DataError(f"no label file for image {entry!r} (looked for {label})", file=list_path)
         out.append(label)
     return out
 

@@ -10,7 +10,7 @@ with the same evaluator as `darkpy map`. Then:
 - the points are kept in `BACKUP/NAME_map.json` (read back by `--resume`) and drawn under the
   loss curve in `BACKUP/chart.png`.
 
-Wiring in a training command (the engine's `Hook` is used when present)::
+Wiring in a training command::
 
     from darkpy.eval.hook import map_hook
     hooks.append(map_hook(data_path, every=map_every))
@@ -27,7 +27,15 @@ from typing import Any
 
 import numpy as np
 
+from darkpy.charts import Chart
+from darkpy.detect.detector import DetectOptions, Detector
 from darkpy.errors import UsageError
+from darkpy.eval import evaluate
+from darkpy.eval.groundtruth import gt_from_labels
+from darkpy.eval.results import as_voc_written
+from darkpy.eval.run import class_map_for, run_detector, valid_setup
+from darkpy.fileio import atomic_write, write_text_atomic
+from darkpy.train.engine import Hook
 
 
 @dataclass
@@ -42,9 +50,6 @@ class MapEvaluator:
 
     def __init__(self, data: str | Path, *, metric: str = "voc", iou_thresh: float = 0.5, batch: int = 8,
                  workers: int = 0, every: int = 0):
-        from darkpy.eval.groundtruth import gt_from_labels
-        from darkpy.eval.run import valid_setup
-
         self.setup = valid_setup(data)
         self.metric = metric
         if metric not in ("voc07", "voc", "coco"):
@@ -59,12 +64,6 @@ class MapEvaluator:
     # -- scoring -------------------------------------------------------------------------------
     def score(self, net, size: tuple[int, int] | None = None) -> tuple[float, Any]:
         """mAP of `net` (left untouched: a fused copy is run) at `size` (default: its current one)."""
-        from darkpy.eval import evaluate
-        from darkpy.eval.groundtruth import gt_from_labels
-        from darkpy.eval.results import as_voc_written
-        from darkpy.detect.detector import DetectOptions, Detector
-        from darkpy.eval.run import class_map_for, run_detector
-
         width, height = size if size is not None else (None, None)
         options = DetectOptions.valid(batch=self.batch, workers=self.workers, width=width, height=height,
                                       class_map=class_map_for(self.setup, net))
@@ -140,8 +139,6 @@ class MapEvaluator:
             f"({point.seconds:.1f} s); best {self.best.map:.4f} at batch {self.best.iteration}"
             + (f" -> saved {best_path}" if improved else ""))
         try:
-            from darkpy.fileio import write_text_atomic
-
             write_text_atomic(side, json.dumps({
                 "metric": self.metric, "iou_thresh": self.iou_thresh,
                 "points": [[p.iteration, p.map, p.seconds] for p in self.points],
@@ -154,9 +151,6 @@ class MapEvaluator:
     def save_chart(self, trainer, original=None) -> Path | None:
         """chart.png: the engine's loss curve, and under it mAP against batches (0..1)."""
         import cv2
-
-        from darkpy.charts import Chart
-        from darkpy.fileio import atomic_write
 
         if not getattr(trainer, "is_main", True):
             return None
@@ -195,29 +189,11 @@ class MapEvaluator:
         return path
 
 
-@dataclass
-class _Hook:
-    """Stand-in for `darkpy.train.engine.Hook` (same fields) when the engine is not installed."""
-
-    every: int
-    fn: Any
-    when: str = "after"
-    name: str = ""
-    at_end: bool = False
-
-    def due(self, i: int) -> bool:
-        return self.every > 0 and i % self.every == 0
-
-
 def map_hook(data: str | Path, every: int = 100, **kwargs):
     """A hook evaluating mAP on `data`'s valid list every `every` batches and after the last one."""
     if every <= 0:
         raise UsageError(f"--map-every must be a positive number of batches, got {every}")
     evaluator = MapEvaluator(data, every=every, **kwargs)
-    try:
-        from darkpy.train.engine import Hook
-    except ImportError:
-        Hook = _Hook
     hook = Hook(every, evaluator, when="after", name="map", at_end=True)
     hook.evaluator = evaluator
     return hook

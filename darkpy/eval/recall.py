@@ -25,6 +25,8 @@ import torch
 
 from darkpy.boxes import box_iou, nms_obj  # noqa: F401  (nms_obj re-exported)
 from darkpy.detect.detector import RECALL_NMS, RECALL_THRESH, DetectOptions, Detector
+from darkpy.formats.labels import read_labels
+from darkpy.eval.run import _skip_message
 
 RECALL_IOU = 0.5
 
@@ -68,8 +70,6 @@ class RecallReport:
 
 def truth_boxes(label: Path) -> np.ndarray:
     """(n, 4) relative x, y, w, h of a label file (classes are not needed)."""
-    from darkpy.formats.labels import read_labels
-
     return read_labels(label)[:, 1:5].astype(np.float64)
 
 
@@ -81,8 +81,6 @@ def recall(net, entries: Sequence[str], labels: Sequence[Path], *, base: Path | 
     """Run `net` (a Network, Predictor or a `Detector` with `DetectOptions.recall()`-style options)
     over `entries` (with their `labels` files, in the same order) and count."""
     from tqdm import tqdm
-
-    from darkpy.eval.run import _skip_message
 
     if isinstance(net, Detector):
         detector = net

@@ -18,6 +18,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from darkpy.errors import DataError
+from darkpy.formats.datafile import read_map as read_category_map  # noqa: F401  (the one map= reader)
 from darkpy.eval.boxes import Detections
 from darkpy.fileio import atomic_write
 
@@ -48,24 +49,6 @@ def default_category_ids(classes: int) -> list[int]:
     """The ids Darknet writes without a map: its COCO table, whatever the class count (a 20-class
     net's class 11 is written as 13); beyond 80 classes (where Darknet reads past its table) 1..N."""
     return list(COCO_IDS[:classes]) if classes <= len(COCO_IDS) else list(range(1, classes + 1))
-
-
-def read_category_map(path: str | Path) -> list[int]:
-    """A Darknet `map=` file: one integer per line, the id written for each class in turn."""
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        raise DataError(f"cannot read map file: {exc.strerror}", file=path) from None
-    out = []
-    for number, raw in enumerate(lines, 1):
-        if not raw.strip():
-            continue
-        try:
-            out.append(int(raw.strip()))
-        except ValueError:
-            raise DataError(f"expected an integer, got {raw.strip()!r}", file=path, line=number) from None
-    return out
 
 
 def _clamped(dets: Detections, sizes: dict[str, tuple[int, int]] | None, low: float, shift: float) -> np.ndarray:

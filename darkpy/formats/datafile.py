@@ -1,6 +1,13 @@
-"""Darknet's `.data` files: `key = value` lines naming classes, lists, names, backup folder..."""
+"""Darknet's `.data` files: `key = value` lines naming classes, lists, names, backup folder...
+
+The one reader of `.data` files (training, joint training, evaluation, the classifier, `kmeans`,
+`data check`, `detect --data`). As in Darknet's option lists, a key given twice keeps its FIRST
+value (with a warning, as for cfg files). `DataConfig` is the typed view: every path resolved
+the same way (`DataFile.resolve`).
+"""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,26 +73,81 @@ def read_data_file(path: str | Path) -> DataFile:
         if "=" not in line:
             raise DataError(f"expected 'key = value', got {raw.strip()!r}", file=path, line=number)
         key, value = line.split("=", 1)
-        data.options[key.strip()] = value.strip()
-        data.lines[key.strip()] = number
+        key = key.strip()
+        if key in data.options:
+            warnings.warn(f"{path}:{number}: '{key}' repeated; Darknet keeps the first value "
+                          f"({data.options[key]}, line {data.lines[key]})", stacklevel=2)
+            continue
+        data.options[key] = value.strip()
+        data.lines[key] = number
     return data
+
+
+@dataclass
+class DataConfig:
+    """The keys of a `.data` file, typed; paths resolved by `DataFile.resolve`, None when absent."""
+
+    source: DataFile
+    classes: int | None
+    train: Path | None
+    valid: Path | None
+    names: Path | None
+    backup: Path
+    labels: Path | None = None
+    map: Path | None = None
+    classify: Path | None = None
+    eval: str | None = None
+    results: Path | None = None
+    top: int | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.source.path
+
+    def line(self, key: str) -> int | None:
+        return self.source.lines.get(key)
+
+
+def data_config(data: DataFile) -> DataConfig:
+    return DataConfig(
+        source=data, classes=data.int("classes"), train=data.resolve("train"), valid=data.resolve("valid"),
+        names=data.resolve("names"), backup=data.resolve("backup", "backup/"), labels=data.resolve("labels"),
+        map=data.resolve("map"), classify=data.resolve("classify"), eval=data.get("eval"),
+        results=data.resolve("results"), top=data.int("top"))
+
+
+def read_data_config(path: str | Path) -> DataConfig:
+    """A `.data` file as a typed `DataConfig` (missing keys are None; callers say what they need)."""
+    return data_config(read_data_file(path))
+
+
+def read_lines(path: str | Path, what: str) -> list[str]:
+    """The lines of a small text file (names, lists, maps); a read error is one line naming it."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        raise DataError(f"cannot read {what}: {exc.strerror}", file=path) from None
 
 
 def read_names(path: str | Path) -> list[str]:
     """One class name per line, as Darknet's `get_labels` reads them (blank lines kept out)."""
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        raise DataError(f"cannot read names file: {exc.strerror}", file=path) from None
-    return [line.strip() for line in lines if line.strip()]
+    return [line.strip() for line in read_lines(path, "names file") if line.strip()]
 
 
 def read_list(path: str | Path) -> list[str]:
     """An image list: one path per line (blank lines and trailing spaces ignored)."""
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        raise DataError(f"cannot read list: {exc.strerror}", file=path) from None
-    return [line.strip() for line in lines if line.strip()]
+    return [line.strip() for line in read_lines(path, "list") if line.strip()]
+
+
+def read_map(path: str | Path) -> list[int]:
+    """A Darknet `map=` file: one integer per line, the id written for each class in turn."""
+    out = []
+    for number, raw in enumerate(read_lines(path, "map file"), 1):
+        if not raw.strip():
+            continue
+        try:
+            out.append(int(raw.strip()))
+        except ValueError:
+            raise DataError(f"expected an integer, got {raw.strip()!r}", file=path, line=number) from None
+    return out

@@ -14,7 +14,14 @@ the tests compare them with.
 """
 from __future__ import annotations
 
+import atexit
+import os
+import sys
+import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -42,18 +49,131 @@ def to_bgr(im: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
-def read_bgr(path: str | Path) -> np.ndarray:
-    """Decode an image file with OpenCV (uint8 BGR); DataError when it cannot be read."""
+_QUIET = False
+
+
+def quiet_opencv() -> None:
+    """Silence OpenCV's own `[ WARN ]` lines: darkpy prints one line of its own for a bad image."""
+    global _QUIET
+    if _QUIET:
+        return
     import cv2
 
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    except AttributeError:  # pragma: no cover - builds without the logging module
+        cv2.setLogLevel(0)
+    _QUIET = True
+
+
+def _why_undecodable(data: np.ndarray) -> str:
+    head = data[:3].tobytes()
+    if head == b"\xff\xd8\xff":
+        tail = data[-4096:].tobytes()
+        if b"\xff\xd9" not in tail:
+            return "truncated JPEG (no end-of-image marker)"
+        return "corrupt JPEG data"
+    if data[:8].tobytes() == b"\x89PNG\r\n\x1a\n":
+        return "truncated or corrupt PNG"
+    return "cannot decode image (not an image, or a format OpenCV cannot read)"
+
+
+_STDERR_LOCK = threading.Lock()
+# libjpeg's warnings that mean pixels are missing or wrong ("premature end of data segment",
+# "bad Huffman code": the rest of the picture is grey or garbage) refuse the image; "N extraneous
+# bytes before marker", common in real data sets and harmless, does not.
+
+
+def _damaged(line: bytes) -> bool:
+    return line.startswith(b"Premature end") or (line.startswith(b"Corrupt JPEG data")
+                                                 and b"extraneous bytes" not in line)
+
+
+_CAPTURE: dict[int, object] = {}   # pid -> the temporary file this process captures into
+
+
+@contextmanager
+def _c_stderr() -> Iterator[list[bytes]]:
+    """Collect what C code writes to file descriptor 2 meanwhile (libjpeg prints its warnings
+    there, past OpenCV's logging). Output of other threads that lands there in the meantime is
+    written back to stderr afterwards, so nothing else is lost."""
+    lines: list[bytes] = []
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (AttributeError, ValueError, OSError):  # pragma: no cover - no usable fd 2
+            yield lines
+            return
+        tmp = _CAPTURE.get(os.getpid())
+        if tmp is None:
+            tmp = _CAPTURE[os.getpid()] = tempfile.TemporaryFile()
+            atexit.register(tmp.close)
+        fd = tmp.fileno()
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.dup2(fd, 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            size = os.lseek(fd, 0, os.SEEK_END)
+            if size:
+                os.lseek(fd, 0, os.SEEK_SET)
+                other = []
+                for line in os.read(fd, size).splitlines(keepends=True):
+                    (lines if _is_libjpeg(line) else other).append(line)
+                if other:
+                    os.write(2, b"".join(other))
+
+
+def _is_libjpeg(line: bytes) -> bool:
+    return line.startswith((b"Corrupt JPEG data", b"Premature end of JPEG", b"Invalid JPEG", b"Warning: unknown JFIF",
+                            b"Unsupported marker", b"Inconsistent progression"))
+
+
+def read_bgr(path: str | Path) -> np.ndarray:
+    """THE image reader of every command (uint8 BGR, decoded by OpenCV from the file's bytes).
+
+    One decision for damaged files: an image OpenCV cannot decode completely (a truncated JPEG,
+    say) is a DataError naming the file, and every command skips it with that one line
+    (`detect`, `map`/`valid`/`recall`, training, the classifier; `data check --decode` lists
+    it). So is a JPEG whose data libjpeg finds cut short ("premature end of data segment"), which
+    OpenCV would decode with grey where the data is missing; libjpeg's harmless warnings (extra
+    bytes before a marker) are silenced. `cv2.imread` returns a half-grey picture of a truncated
+    JPEG after printing libjpeg's warning, so it is not used anywhere."""
+    import cv2
+
+    quiet_opencv()
     path = Path(path)
-    if not path.is_file():
-        raise DataError("image not found", file=path)
-    data = np.fromfile(str(path), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if img is None:
-        raise DataError("cannot decode image (not an image, or a format OpenCV cannot read)", file=path)
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except FileNotFoundError:
+        raise DataError("image not found", file=path) from None
+    except (OSError, ValueError) as exc:
+        if not path.is_file():
+            raise DataError("image not found", file=path) from None
+        raise DataError(f"cannot read image: {getattr(exc, 'strerror', None) or exc}", file=path) from None
+    if not data.size:
+        raise DataError("empty image file", file=path)
+    if data[:3].tobytes() != b"\xff\xd8\xff":
+        img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    else:  # a JPEG: libjpeg says on stderr when data is missing, and decodes the rest as grey
+        with _c_stderr() as said:
+            img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        damage = [line for line in said if _damaged(line)]
+        if img is not None and damage:
+            raise DataError("truncated or corrupt JPEG data (libjpeg: "
+                            f"{damage[0].decode('ascii', 'replace').strip()})", file=path)
+    if img is None or not img.size:
+        raise DataError(_why_undecodable(data), file=path)
     return img
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """(H, W, 3) RGB float32 in [0, 1] (pixel / 255, as Darknet), from `read_bgr`."""
+    return _TO_FLOAT[read_bgr(path)[:, :, ::-1]]
 
 
 def load_image_color(path: str | Path) -> np.ndarray:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from darkpy.errors import DataError
+from darkpy.formats.image import read_bgr
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
@@ -52,7 +54,8 @@ def _jpeg(fh) -> tuple[int, int]:
 def image_size(path: str | Path, decode: bool = False) -> tuple[int, int]:
     """(width, height) of an image; raises ImageUnreadable (or OSError if it cannot be opened).
 
-    With `decode`, the whole image is decoded with OpenCV, which also catches truncated data.
+    With `decode`, the whole image is decoded by `darkpy.formats.image.read_bgr` (the reader of
+    every command), which also catches truncated data.
     """
     if not decode:
         with open(path, "rb") as fh:
@@ -73,9 +76,11 @@ def image_size(path: str | Path, decode: bool = False) -> tuple[int, int]:
         if width <= 0 or height <= 0:
             raise ImageUnreadable(f"header says {width}x{height}")
         return width, height
-    import cv2
 
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise ImageUnreadable("OpenCV cannot decode it")
+    if not Path(path).exists():
+        raise FileNotFoundError(path)
+    try:
+        img = read_bgr(path)
+    except DataError as exc:
+        raise ImageUnreadable(exc.message) from None
     return int(img.shape[1]), int(img.shape[0])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
+from darkpy.net.inference import Predictor
 
 
 @dataclass
@@ -61,8 +62,6 @@ def matmul_gflops(device: torch.device | str = "cpu", n: int = 1024, iters: int 
 def benchmark_network(net, sizes: Sequence[int], batch: int = 1, device=None, iters: int = 5, warmup: int = 1,
                       half: bool | None = None, budget_s: float | None = None, precision=None) -> list[BenchRow]:
     """Time `net` (a darkpy Network) at each input size; returns one BenchRow per size."""
-    from darkpy.net.inference import Predictor
-
     rows = []
     for size in sizes:
         net.resize(size, size)

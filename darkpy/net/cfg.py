@@ -6,14 +6,22 @@ start with `#` or `;`, and opens a section at `[name]`. A key given twice keeps 
 
 Unlike Darknet, which ignores keys it does not know and reads `12abc` as 12, darkpy rejects
 unknown keys and malformed numbers with the file and line, because both are always mistakes.
+
+This is the one cfg reader: the network builder and `kmeans --write-cfg` both read a
+`CfgDocument`, which keeps the file's text (comments, order, blank lines, line endings) next to
+the sections, so a value can be set and the text written back byte-identical except the edited
+lines.
 """
 from __future__ import annotations
 
+import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from darkpy.errors import CfgError
+from darkpy.fileio import atomic_write
 
 
 @dataclass
@@ -42,6 +50,11 @@ class Section:
 
     def has(self, key: str) -> bool:
         return key in self.options
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        """The value as written (first occurrence), without marking the key as read."""
+        opt = self.options.get(key)
+        return default if opt is None else opt.value
 
     def raw(self, key: str) -> str | None:
         self.used.add(key)
@@ -147,9 +160,119 @@ def parse_cfg_text(text: str, file: str | Path = "<cfg>") -> list[Section]:
 
 
 def parse_cfg(path: str | Path) -> list[Section]:
+    return read_cfg_document(path).sections
+
+
+# -- the editable document ------------------------------------------------------------------
+
+_VALUE = re.compile(r"^([^=]*=[ \t]*)(.*?)([ \t]*)$")
+
+
+@dataclass
+class Change:
+    line: int         # 1-based, in the original file (for inserted lines: the line it follows)
+    old: str | None
+    new: str
+
+    def __str__(self) -> str:
+        if self.old is None:
+            return f"line {self.line}: inserted after it: {self.new}"
+        return f"line {self.line}: {self.old} -> {self.new}"
+
+
+@dataclass
+class CfgDocument:
+    """A cfg file as its raw lines (endings kept) plus the sections Darknet would see.
+
+    `set` records edits against the original line numbers (the sections keep theirs); `text()`
+    renders the file with them applied, every other byte as read."""
+
+    path: Path | None
+    lines: list[str]
+    sections: list[Section]
+    newline: str = "\n"
+    edits: dict[int, str] = field(default_factory=dict)          # 0-based line -> new line text
+    inserts: dict[int, list[str]] = field(default_factory=dict)  # 0-based line -> lines after it
+    changes: list[Change] = field(default_factory=list)
+
+    @property
+    def net(self) -> Section:
+        return self.sections[0]
+
+    def set(self, section: Section, key: str, value: str, after: str | None = None) -> Change | None:
+        """Give `key` of `section` a new value: its (first, the one Darknet reads) line is edited,
+        or, when the key is absent, a `key=value` line is inserted after the `after` key's line
+        (else after the section header). Returns the change, None when the value is already so."""
+        opt = section.options.get(key)
+        if opt is not None:
+            i = opt.line - 1
+            body = self.edits.get(i, self.lines[i]).rstrip("\r\n")
+            ending = self.lines[i][len(self.lines[i].rstrip("\r\n")):]
+            m = _VALUE.match(body)
+            if m is None:  # pragma: no cover - every option line was parsed as key=value
+                raise CfgError(f"cannot edit {body.strip()!r}", file=self.path, line=opt.line)
+            if m.group(2) == value:
+                return None
+            new = m.group(1) + value + m.group(3)
+            self.edits[i] = new + ending
+            opt.value = "".join(value.split())
+            change = Change(opt.line, self.lines[i].strip(), new.strip())
+        else:
+            at = section.options[after].line if after and after in section.options else section.line
+            self.inserts.setdefault(at - 1, []).append(f"{key}={value}")
+            section.options[key] = Option(key, value, at)
+            change = Change(at, None, f"{key}={value}")
+        self.changes = [c for c in self.changes if not (c.old is not None and c.line == change.line)]
+        self.changes.append(change)
+        self.changes.sort(key=lambda c: c.line)
+        return change
+
+    def text(self) -> str:
+        out = []
+        for i, line in enumerate(self.lines):
+            line = self.edits.get(i, line)
+            extra = self.inserts.get(i)
+            if extra and not line.endswith(("\n", "\r")):
+                line += self.newline
+            out.append(line)
+            out.extend(t + self.newline for t in extra or ())
+        return "".join(out)
+
+    def write(self, path: str | Path | None = None) -> Path:
+        """Write the text atomically. Writing the document's own file follows a symlink (the
+        target is edited, the link kept) and keeps the file's permission bits."""
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            raise CfgError("this cfg was not read from a file: give a path to write")
+        target = Path(os.path.realpath(target))
+        mode = None
+        try:
+            mode = target.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            pass
+        with atomic_write(target, "wb") as fh:
+            fh.write(self.text().encode("utf-8", errors="surrogateescape"))
+            if mode is not None:
+                os.fchmod(fh.fileno(), mode)
+        return target
+
+
+def parse_cfg_document(text: str, file: str | Path | None = None) -> CfgDocument:
+    """`text` may hold surrogate escapes (bytes that are not UTF-8): the lines keep them for a
+    byte-exact rewrite, the sections see U+FFFD instead (printable in messages)."""
+    lines = text.splitlines(keepends=True)
+    readable = text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
+    sections = parse_cfg_text(readable, file if file is not None else "<cfg>")
+    newline = "\r\n" if "\r\n" in text else "\n"
+    return CfgDocument(Path(file) if file is not None else None, lines, sections, newline)
+
+
+def read_cfg_document(path: str | Path) -> CfgDocument:
+    """Read a cfg losslessly (bytes that are not UTF-8 survive a rewrite)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
+            text = fh.read()
     except OSError as exc:
         raise CfgError(f"cannot read cfg: {exc.strerror}", file=path) from None
-    return parse_cfg_text(text, path)
+    return parse_cfg_document(text, path)

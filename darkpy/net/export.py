@@ -17,6 +17,9 @@ import torch
 from torch import nn
 
 from darkpy.errors import UsageError
+from darkpy.wordtree.hierarchy import group_softmax
+from darkpy.net.inference import forward_detections
+from darkpy.net.inference import fuse
 
 
 def require_onnx():
@@ -33,16 +36,6 @@ def require_onnxruntime():
     except ImportError:
         raise UsageError("running ONNX models needs 'onnxruntime': pip install onnxruntime") from None
     return onnxruntime
-
-
-def _tree_softmax(cls: torch.Tensor, group: torch.Tensor, groups: int) -> torch.Tensor:
-    """Group softmax over the last axis with ops every ONNX runtime knows (no negative perms)."""
-    index = group.view(*([1] * (cls.dim() - 1)), -1).expand_as(cls)
-    shape = list(cls.shape[:-1]) + [groups]
-    mx = torch.full(shape, -1e30, dtype=cls.dtype).scatter_reduce(-1, index, cls, reduce="amax")
-    e = torch.exp(cls - mx.gather(-1, index))
-    total = torch.zeros(shape, dtype=cls.dtype).scatter_add(-1, index, e)
-    return e / total.gather(-1, index)
 
 
 class _ExportRegion(nn.Module):
@@ -65,7 +58,7 @@ class _ExportRegion(nn.Module):
         v = x.reshape(b, self.num, self.coords + 1 + self.classes, h, w)
         obj = v[:, :, self.coords:self.coords + 1]
         cls = v[:, :, self.coords + 1:].permute(0, 1, 3, 4, 2)
-        cls = _tree_softmax(cls, self.group, self.tree.groups).permute(0, 1, 4, 2, 3)
+        cls = group_softmax(cls, self.group, self.tree.groups).permute(0, 1, 4, 2, 3)
         obj = obj if self.background else torch.sigmoid(obj)
         parts = [torch.sigmoid(v[:, :, 0:2]), v[:, :, 2:self.coords], obj, cls]
         return torch.cat(parts, dim=2).reshape(x.shape)
@@ -80,8 +73,6 @@ class _DetectionOutputs(nn.Module):
         self.net = net
 
     def forward(self, x):
-        from darkpy.net.inference import forward_detections
-
         outs = forward_detections(self.net, x)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
@@ -99,7 +90,6 @@ def export_onnx(net, path: str | Path, size: int | tuple[int, int] | None = None
     (width, height)); `dynamic` makes batch, height and width symbolic (any multiple of 32 then
     works, as in Darknet). Returns the path."""
     require_onnx()
-    from darkpy.net.inference import fuse
 
     model = fuse(net) if fuse_bn else copy.deepcopy(net)
     model = model.cpu().float().eval()

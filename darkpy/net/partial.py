@@ -12,6 +12,7 @@ from pathlib import Path
 
 from darkpy.errors import UsageError, WeightsError
 from darkpy.net.weights import WeightsHeader
+from darkpy.net.model import parse_network
 
 
 @dataclass
@@ -30,8 +31,6 @@ class PartialReport:
 
 def write_partial(cfg: str | Path, weights: str | Path, out: str | Path, n: int, *,
                   keep_seen: bool = False) -> PartialReport:
-    from darkpy.net.model import parse_network
-
     if n < 0:
         raise UsageError(f"N must be 0 or more, got {n}")
     net = parse_network(cfg)

@@ -20,15 +20,19 @@ Steps 1-3 are one `cv2.warpAffine` (the crop, resize and flip are one affine map
 `cv2.cvtColor` calls on the whole image; nothing runs per pixel in Python. Random draws come from
 a `numpy.random.Generator`, so an image's augmentation is reproducible from its seed.
 
-Two deliberate differences from Darknet's C: boxes whose centre is exactly (0, 0), which Darknet
-turns into a 999999-sized "box", are dropped; dropped small boxes do not leave holes in the truth
-list (Darknet's later `fill_truth_detection` compacts them too).
+Classification-only labels (YOLO9000): a label row with x = y = 0 (Darknet's written form) or
+x, y >= 100000 (the marker itself, `darkpy.formats.labels`) is not a box: as in Darknet's
+`correct_boxes` it becomes the marker row (x = y = MARK) that the region loss reads as "class
+only", untouched by the crop and flip and never dropped as small. One deliberate difference from
+Darknet's C: dropped small boxes do not leave holes in the truth list.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from darkpy.formats.labels import MARK, is_class_only
 
 MIN_BOX = 0.001
 
@@ -111,7 +115,8 @@ def distort(img: np.ndarray, dhue: float, dsat: float, dexp: float) -> np.ndarra
 
 def correct_boxes(labels: np.ndarray, j: Jitter, ow: int, oh: int) -> np.ndarray:
     """Labels (n, 5: class x y w h, normalised to the original image) -> (n, 5: x y w h class)
-    in the augmented image, clipped as Darknet clips them."""
+    in the augmented image, clipped as Darknet clips them; classification-only rows become marker
+    rows `MARK MARK w h class` (Darknet's 999999), in place."""
     if labels.size == 0:
         return np.zeros((0, 5), np.float32)
     sw, sh = ow - j.pleft - j.pright, oh - j.ptop - j.pbot
@@ -126,15 +131,19 @@ def correct_boxes(labels: np.ndarray, j: Jitter, ow: int, oh: int) -> np.ndarray
     top, bottom = np.clip(top, 0, 1), np.clip(bottom, 0, 1)
     out = np.stack([(left + right) / 2, (top + bottom) / 2, np.clip(right - left, 0, 1),
                     np.clip(bottom - top, 0, 1), cls], 1)
-    keep = ~((x == 0) & (y == 0))
-    return out[keep].astype(np.float32)
+    marker = is_class_only(x, y)
+    if marker.any():
+        out[marker] = np.stack([np.full_like(x, MARK), np.full_like(y, MARK), w, h, cls], 1)[marker]
+    return out.astype(np.float32)
 
 
 def fill_truth(boxes: np.ndarray, max_boxes: int) -> np.ndarray:
     """(max_boxes, 5) x y w h class: the first max_boxes boxes, tiny ones dropped, zero-padded."""
     truth = np.zeros((max_boxes, 5), np.float32)
     boxes = boxes[:max_boxes]
-    boxes = boxes[(boxes[:, 2] >= MIN_BOX) & (boxes[:, 3] >= MIN_BOX)] if len(boxes) else boxes
+    if len(boxes):
+        marker = is_class_only(boxes[:, 0], boxes[:, 1])
+        boxes = boxes[marker | ((boxes[:, 2] >= MIN_BOX) & (boxes[:, 3] >= MIN_BOX))]
     truth[: len(boxes)] = boxes
     return truth
 

@@ -61,6 +61,8 @@ from darkpy.errors import UsageError
 from darkpy.train import backup as bk
 from darkpy.train import distributed as dd
 from darkpy.train.optimizer import current_rate, images_per_step, make_optimizer
+from darkpy.device import select_device
+from darkpy.charts import Chart
 
 
 @dataclass
@@ -149,8 +151,6 @@ class Trainer:
                  hooks: Iterable[Hook] = (), ddp: dd.DistInfo | None = None, seed: int = 0,
                  log_every: int = 1, chart_every: int = 100, console=None, quiet: bool = False,
                  multiscale: bool | None = None, backups: bool = True):
-        from darkpy.device import select_device
-
         self.net = net
         self.task = task
         self.name = name
@@ -435,7 +435,6 @@ class Trainer:
     def save_chart(self) -> Path | None:
         if not self.is_main or not self.history:
             return None
-        from darkpy.charts import Chart
 
         xs = [h[0] for h in self.history]
         chart = Chart(f"{self.name}: training loss", "batch", "loss")

@@ -29,6 +29,9 @@ from pathlib import Path
 from darkpy.errors import DataError
 from darkpy.wordtree.tree import Tree, build_tree
 from darkpy.wordtree.wordnet import WordNet, parse_wnid
+from darkpy.formats.datafile import read_names
+from darkpy.fileio import write_text_atomic
+from darkpy.wordtree.tree import write_tree
 
 PHYSICAL_OBJECT = "n00002684"
 
@@ -81,8 +84,6 @@ def read_label_list(path: str | Path) -> LabelList:
 
 def read_mapped_names(names_path: str | Path, wnids_path: str | Path) -> LabelList:
     """A names file (like coco.names) and a parallel file holding one wnid per name."""
-    from darkpy.formats.datafile import read_names
-
     names = read_names(names_path)
     wnids = read_label_list(wnids_path)
     if len(names) != len(wnids.wnids):
@@ -347,9 +348,6 @@ def output_paths(out: str | Path, lists: list[LabelList]) -> dict[str, Path]:
 
 
 def write_outputs(result: BuildResult, paths: dict[str, Path], which: set[str] | None = None) -> list[Path]:
-    from darkpy.fileio import write_text_atomic
-    from darkpy.wordtree.tree import write_tree
-
     written: list[Path] = []
     for key, path in paths.items():
         kind = key.split(":")[0]

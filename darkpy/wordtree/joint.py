@@ -8,8 +8,9 @@ hierarchical class loss, at the one anchor/cell that predicts that class most co
 
 Where classification-only images come from:
 
-- a label file line whose x and y are both >= 100000 (`class 1000000 1000000 w h`, Darknet's
-  convention; `class` is a tree index, not mapped through the cfg's `map=`);
+- a label file line in Darknet's form `class 0 0 w h` (x = y = 0), or with x and y both >= 100000
+  (`class 1000000 1000000 w h`, the marker itself); `class` is a tree index, not mapped through
+  the cfg's `map=` (`darkpy.formats.labels` reads both forms);
 - an image in the training list with NO label file whose path contains exactly one entry of the
   `.data` file's `labels=` list (Darknet's classifier rule, `darkpy.classify.labels`): the class is
   that entry's line, mapped through the `.data` file's `map=` when that map has one entry per
@@ -38,19 +39,16 @@ import torch
 
 from darkpy.train.augment import augment_detection
 from darkpy.errors import CfgError, DataError, UsageError
-from darkpy.formats.labels import label_path_for, parse_labels
-from darkpy.detect.train import DetectionTask
+from darkpy.formats.datafile import read_map, read_names
+from darkpy.formats.labels import MARK, MARK_MIN, label_file, parse_label_text, resolve_entry
+from darkpy.detect.task import DetectionTask
 from darkpy.train.engine import StepReport
-from darkpy.detect.loader import MISSING_LABELS, DetectionSource, Request
+from darkpy.detect.loader import (MISSING_LABELS, DetectionSource, Request, missing_labels_message,
+                                  read_image_list, read_rgb)
+from darkpy.classify.labels import LabelMatcher
 
-MARK = 1_000_000.0       # what darkpy writes for x and y of a classification-only truth
-MARK_MIN = 100_000.0     # a label line with x and y at least this is classification-only
 DEFAULT_RATIO = 4.0      # YOLO9000: at most 4 ImageNet images per COCO image
 SHOWN = 5
-
-
-def is_marker(x: float, y: float) -> bool:
-    return x >= MARK_MIN and y >= MARK_MIN
 
 
 def class_only_row(cls: int, w: float = 1.0, h: float = 1.0) -> np.ndarray:
@@ -70,34 +68,18 @@ def split_label_text(text: str, path, classes: int | None,
                      box_classes: int | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """A label file's (boxes `class x y w h`, class-only truth rows `x y w h class`, problems).
 
-    Marker lines (x, y >= 1e5) become class-only rows; the other lines are read as boxes
-    (`darkpy.formats.labels.parse_labels` rules; box classes below `box_classes`, default `classes`: a
-    cfg with `map=` takes the mapped dataset's ids). A line that cannot be used is a problem
-    `path:line: ...` and is skipped."""
-    boxes, marks, problems = [], [], []
-    for number, raw in enumerate(text.splitlines(), 1):
-        fields = raw.split()
-        if not fields:
-            continue
-        try:
-            values = [float(v) for v in fields]
-        except ValueError:
-            values = []
-        if len(values) == 5 and is_marker(values[1], values[2]):
-            cls = values[0]
-            if cls != int(cls) or cls < 0 or (classes is not None and cls >= classes):
-                problems.append(f"{path}:{number}: class {fields[0]} of a classification-only line is out of "
-                                f"range (classes={classes})")
-                continue
-            marks.append(class_only_row(int(cls), values[3], values[4])[0])
-            continue
-        try:
-            boxes.append(parse_labels(raw, path, box_classes if box_classes is not None else classes))
-        except DataError as exc:
-            problems.append(str(exc).replace(f"{path}:1:", f"{path}:{number}:", 1))
-    box = np.concatenate(boxes) if boxes else np.zeros((0, 5), np.float32)
-    mark = np.stack(marks).astype(np.float32) if marks else np.zeros((0, 5), np.float32)
-    return box, mark, problems
+    Read by `darkpy.formats.labels.parse_label_text`: classification-only lines (Darknet's
+    `class 0 0 w h`, or x, y >= 1e5) have classes below `classes` (tree indexes), boxes below
+    `box_classes` (default `classes`: a cfg with `map=` takes the mapped dataset's ids). A line
+    that cannot be used is a problem `path:line: ...` and is skipped."""
+    labels = parse_label_text(text, path, box_classes if box_classes is not None else classes,
+                              class_only_classes=classes)
+    marks = np.zeros((len(labels.class_only), 5), np.float32)
+    if len(marks):
+        marks[:, 0:2] = MARK
+        marks[:, 2:4] = labels.class_only[:, 1:3]
+        marks[:, 4] = labels.class_only[:, 0]
+    return labels.boxes, marks, [str(p) for p in labels.problems]
 
 
 def augment_joint(img: np.ndarray, boxes: np.ndarray, class_only: np.ndarray, rng: np.random.Generator,
@@ -125,8 +107,6 @@ class PathClasses:
 
     def matches(self, path: str) -> list[int]:
         if self._matcher is None:
-            from darkpy.classify.labels import LabelMatcher
-
             self._matcher = LabelMatcher(self.labels)
         return self._matcher.matches(path)
 
@@ -210,10 +190,10 @@ class JointSource(DetectionSource):
 
     def read_joint_labels(self, image: str, warnings: list) -> tuple[np.ndarray, np.ndarray] | None:
         """(boxes, class-only rows) for a train-list image; None: leave the image out."""
-        path = label_path_for(image)
+        path = label_file(image, self.list_dir or None)
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+        except (FileNotFoundError, NotADirectoryError):
             if self.rule is not None:
                 cls, found = self.rule.classify(image)
                 if cls is not None:
@@ -223,9 +203,7 @@ class JointSource(DetectionSource):
                     warnings.append((f"path-class:{image}", text))
                     return None
             why = " and no label of the labels list in its path" if self.rule else ""
-            text = (f"no label file {path} for {image}{why}: trained as an image with no objects, as Darknet "
-                    f"does (other images without labels are not reported)")
-            warnings.append((MISSING_LABELS, text))
+            warnings.append((MISSING_LABELS, missing_labels_message(path, image, why)))
             return np.zeros((0, 5), np.float32), np.zeros((0, 5), np.float32)
         boxes, marks, problems = split_label_text(text, path, self.tree_classes or self.classes,
                                                   self.box_classes or None)
@@ -237,8 +215,6 @@ class JointSource(DetectionSource):
         return boxes, marks
 
     def _read_image(self, path: str, warnings: list):
-        from darkpy.detect.loader import read_rgb
-
         return read_rgb(path, warnings)
 
     def load(self, req: Request) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]]:
@@ -306,24 +282,14 @@ class JointTask(DetectionTask):
             lines.append(f"joint training: {len(self.cls_paths)} classification images, at most "
                          f"{float(self.ratio):g} per detection image")
         if self.rule is not None:
-            lines.append(f"classification-only images: label files with x, y >= 1e5, or no label file and "
+            lines.append(f"classification-only images: label lines `class 0 0 w h` (or x, y >= 1e5), or no label file and "
                          f"one of {len(self.rule.labels)} labels in the path"
                          + (" (mapped through map=)" if self.rule.mapping is not None else ""))
         return lines
 
 
-def _read_map(path: Path, data) -> list[int]:
-    try:
-        return [int(v) for v in path.read_text().split()]
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read map= file {path}: {exc}", file=data.path,
-                        line=data.lines.get("map")) from None
-
-
 def path_rule(data, classes: int) -> PathClasses | None:
     """The class-from-path rule of a `.data` file (`labels=`, optional `map=`), or None."""
-    from darkpy.formats.datafile import read_names
-
     if data.get("labels") is None:
         return None
     labels = read_names(data.resolve("labels"))
@@ -331,7 +297,7 @@ def path_rule(data, classes: int) -> PathClasses | None:
         raise DataError("the labels= list is empty", file=data.path, line=data.lines.get("labels"))
     mapping = None
     if data.get("map") is not None:
-        m = _read_map(data.resolve("map"), data)
+        m = read_map(data.resolve("map"))
         if len(m) == len(labels):
             mapping = m
         elif len(labels) != classes:
@@ -353,10 +319,7 @@ def path_rule(data, classes: int) -> PathClasses | None:
 def make_detection_task(net, paths: list[str], config, opts, *, list_dir: str = ""):
     """The task `darkpy train` runs: a `JointTask` for a tree cfg or a `.data` file with
     `classify=`, the plain `DetectionTask` otherwise."""
-    from darkpy.formats.datafile import read_data_file
-    from darkpy.detect.loader import read_image_list
-
-    data = read_data_file(opts.data)
+    data = config.source
     classes = config.classes
     regions = [l for l in net.detection_layers if l.section_name == "region"]
     tree = regions[-1].tree if regions else None
@@ -393,13 +356,7 @@ def make_detection_task(net, paths: list[str], config, opts, *, list_dir: str = 
     elif opts.class_ratio is not None:
         raise UsageError("--class-ratio needs a `classify = LIST` entry in the .data file")
     cls_dir = str(Path(data.resolve("classify")).parent) if classify is not None else ""
-    task = JointTask(net, paths, classes, rule=rule, cls_paths=[_beside(p, cls_dir) for p in cls_paths],
-                     cls_classes=cls_classes, ratio=ratio, workers=opts.workers, list_dir=list_dir)
+    cls_paths = [str(resolve_entry(p, cls_dir or None)) for p in cls_paths]   # relative: beside the list
+    task = JointTask(net, paths, classes, rule=rule, cls_paths=cls_paths, cls_classes=cls_classes, ratio=ratio,
+                     workers=opts.workers, list_dir=list_dir)
     return task
-
-
-def _beside(path: str, folder: str) -> str:
-    """A relative path of the classify= list: as written if it exists, else beside the list."""
-    if folder and not Path(path).is_absolute() and not Path(path).exists() and (Path(folder) / path).exists():
-        return str(Path(folder) / path)
-    return path

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from darkpy.errors import DataError
+from darkpy.fileio import write_text_atomic
 
 
 @dataclass
@@ -165,35 +166,7 @@ def check_tree(path: str | Path) -> Tree:
 
 
 def write_tree(tree: Tree, path: str | Path) -> None:
-    from darkpy.fileio import write_text_atomic
-
     write_text_atomic(path, "".join(f"{name} {int(p)}\n" for name, p in zip(tree.names, tree.parent)))
-
-
-def hierarchy_top_prediction(probs: np.ndarray, tree: Tree, thresh: float) -> int:
-    """Darknet's tree walk: from the top group, follow the most likely child while the
-    running product of conditional probabilities stays above `thresh`.
-
-    `probs` are conditional probabilities (softmax within groups), one per node."""
-    p = 1.0
-    group = 0
-    while True:
-        lo = int(tree.group_offset[group])
-        size = int(tree.group_size[group])
-        vals = probs[lo:lo + size]
-        k = int(np.argmax(vals))
-        best, best_i = float(vals[k]), lo + k
-        if best <= 0:
-            best_i = 0  # Darknet's running max starts at 0 with index 0: no positive value -> node 0
-        if p * best > thresh:
-            p *= best
-            group = int(tree.child[best_i])
-            if group < 0:
-                return best_i
-        elif group == 0:
-            return best_i
-        else:
-            return int(tree.parent[lo])
 
 
 def tree_stats(tree: Tree) -> dict[str, int]:

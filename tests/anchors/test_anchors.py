@@ -14,7 +14,7 @@ from darkpy.anchors import (
     sweep,
     write_anchors,
 )
-from darkpy.anchors.cfgedit import format_anchors, layer_units
+from darkpy.anchors.cfgedit import anchor_layers, format_anchors, layer_units
 from darkpy.anchors.units import from_units, parse_anchor_list, to_units
 from darkpy.errors import CfgError, DataError, UsageError
 
@@ -337,10 +337,10 @@ def test_changed_count_splits_anchors_over_yolo_masks(tmp_path, repo):
     cfg = tmp_path / "v3.cfg"
     shutil.copy(repo / "cfg" / "yolov3.cfg", cfg)
     write_anchors(cfg, ANCHORS[:4].tolist() + [[0.7, 0.7], [0.9, 0.95]])
-    layers = read_cfg_text(cfg).anchor_layers()
+    layers = anchor_layers(read_cfg_text(cfg))
     assert [s.get("mask") for s in layers] == ["4,5", "2,3", "0,1"]  # coarsest grid: biggest
     assert all(s.get("num") == "6" for s in layers)
-    convs = [s for s in read_cfg_text(cfg).sections if s.kind == "convolutional" and s.get("filters") == "170"]
+    convs = [s for s in read_cfg_text(cfg).sections if s.name == "convolutional" and s.get("filters") == "170"]
     assert len(convs) == 3  # 2 * (80 + 5)
 
 
@@ -349,7 +349,7 @@ def test_crlf_comments_and_missing_num_are_kept(tmp_path):
     text = ("[net]\r\n# size\r\nwidth = 320\r\nheight=320\r\n\r\n[convolutional]\r\nfilters = 125 \r\n"
             "activation=linear\r\n\r\n; the detector\r\n[region]\r\nanchors = 1,1\r\nclasses=2\r\n")
     cfg.write_bytes(text.encode())
-    write_anchors(cfg, ANCHORS[:2])
+    write_anchors(cfg, ANCHORS[:2], stride=32)   # (this toy cfg's own grid would be 1 pixel a cell)
     out = cfg.read_bytes().decode()
     assert out == text.replace("filters = 125 ", "filters = 14 ").replace(
         "anchors = 1,1\r\n", "anchors = 0.5000,0.8000,  1.0000,2.0000\r\nnum=2\r\n")
@@ -368,3 +368,9 @@ def test_layer_units(repo):
     assert layer_units(read_cfg_text(repo / "cfg" / "yolov2-voc.cfg")) == "grid"
     assert layer_units(read_cfg_text(repo / "cfg" / "yolov3.cfg")) == "pixels"
     assert layer_units(read_cfg_text(repo / "cfg" / "darknet19.cfg")) is None
+
+
+def test_class_only_lines_are_skipped_and_counted(tmp_path):
+    write_dataset(tmp_path, [[(0.1, 0.2)], [(0.3, 0.4)]], extra_lines=["1 0 0 0.5 0.5\n", "1 1e6 1e6 1 1\n"])
+    for got in (load_boxes(data=tmp_path / "d.data"), load_boxes(labels=tmp_path / "labels")):
+        assert len(got) == 2 and got.class_only == 2

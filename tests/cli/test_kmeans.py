@@ -162,3 +162,38 @@ def test_median_and_a_sweep_list(cli, dataset, tmp_path):
     assert "median centroids" in out
     assert re.findall(r"^│\s+(\d+) │", out, re.M)[:3] == ["2", "3", "5"]
     assert (tmp_path / "s.png").exists()
+
+
+def test_stride_16_cfg_uses_its_real_grid(cli, dataset, repo, tmp_path):
+    """cfg/demo.cfg is 96x96 on a 6x6 grid: 16 pixels a cell, not 32 (issue 13 item 7)."""
+    cfg = tmp_path / "demo.cfg"
+    shutil.copy(repo / "cfg" / "demo.cfg", cfg)
+    code, out, _ = cli("kmeans", "--k", "3", "--data", dataset / "voc.data", "--restarts", "2",
+                       "--cfg", cfg, "--write-cfg", cfg)
+    assert code == 0, out
+    assert "96x96, stride 16" in out and "stride 32" not in out
+    want = FAMILIES[np.argsort(FAMILIES.prod(axis=1))] * 96 / 16
+    np.testing.assert_allclose(anchors_line(out), want, rtol=0.03)
+    from darkpy.net.cfg import parse_cfg
+
+    region = [s for s in parse_cfg(cfg) if s.name == "region"][0]
+    np.testing.assert_allclose(np.array(region.floats("anchors")).reshape(-1, 2), want, rtol=0.03)
+    assert region.int("num") == 3
+
+
+def test_write_cfg_follows_a_symlink_and_keeps_the_mode(cli, dataset, repo, tmp_path):
+    import os
+    import stat
+
+    real = tmp_path / "real" / "v2.cfg"
+    real.parent.mkdir()
+    shutil.copy(repo / "cfg" / "yolov2-voc.cfg", real)
+    os.chmod(real, 0o640)
+    link = tmp_path / "link.cfg"
+    link.symlink_to(real)
+    code, out, _ = cli("kmeans", "--k", "3", "--data", dataset / "voc.data", "--restarts", "1", "--write-cfg", link)
+    assert code == 0, out
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+    assert "num=3" in real.read_text()
+    assert not [p for p in real.parent.iterdir() if p.name != "v2.cfg"], "no temporary left behind"

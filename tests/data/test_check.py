@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from darkpy.data.check import check, check_labels, fixed_path, write_fixed
@@ -58,7 +59,7 @@ def test_data_file_checks_train_and_valid(dataset):
     (lambda img, lab: lab.write_text("-1 0.5 0.5 0.2 0.2\n"), "class-range"),
     (lambda img, lab: lab.write_text("0.5 0.5 0.5 0.2 0.2\n"), "class-range"),
     (lambda img, lab: lab.write_text("0 1.5 0.5 0.2 0.2\n"), "bad-coordinates"),
-    (lambda img, lab: lab.write_text("0 0 0.5 0.2 0.2\n"), "bad-coordinates"),
+    (lambda img, lab: lab.write_text("0 -0.1 0.5 0.2 0.2\n"), "bad-coordinates"),
     (lambda img, lab: lab.write_text("0 0.5 0.5 0.2 nan\n"), "bad-coordinates"),
     (lambda img, lab: lab.write_text("0 0.5 0.5 0 0.2\n"), "zero-size"),
 ])
@@ -137,7 +138,7 @@ def test_fix_of_a_data_file_writes_fixed_data(dataset, tmp_path):
 
 
 def test_check_labels_collects_all_bad_lines():
-    boxes, bad = check_labels("0 0.5 0.5 0.1 0.1\n1 2\n\n2 0.5 0.5 0.1 0.1\n", classes=2)
+    boxes, bad, _ = check_labels("0 0.5 0.5 0.1 0.1\n1 2\n\n2 0.5 0.5 0.1 0.1\n", classes=2)
     assert boxes.tolist() == [[0, 0.5, 0.5, pytest.approx(0.1), pytest.approx(0.1)]]
     assert [(line, kind) for line, kind, _ in bad] == [(2, "bad-label"), (4, "class-range")]
 
@@ -179,3 +180,22 @@ def test_empty_list_is_a_user_error(cli, tmp_path):
     (tmp_path / "empty.txt").write_text("\n")
     code, _, err = cli("data", "check", tmp_path / "empty.txt")
     assert code == 2 and "empty.txt" in err and "no entries" in err
+
+
+def test_class_only_lines_are_counted_by_check_and_stats(tmp_path):
+    import cv2
+
+    from darkpy.data.stats import collect
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    for name, text in (("a", "0 0.5 0.5 0.2 0.2\n"), ("b", "1 0 0 1 1\n"), ("c", "1 1000000 1000000 1 1\n")):
+        cv2.imwrite(str(tmp_path / "images" / f"{name}.png"), np.zeros((8, 8, 3), np.uint8))
+        (tmp_path / "labels" / f"{name}.txt").write_text(text)
+    lst = tmp_path / "list.txt"
+    lst.write_text("".join(f"{tmp_path}/images/{n}.png\n" for n in "abc"))
+    report = check(lst, classes=2)
+    assert report.ok, report.problems
+    assert report.lists[0].class_only == 2 and len(report.lists[0].boxes) == 1
+    stats = collect(lst)
+    assert stats.class_only == 2 and len(stats.boxes) == 1

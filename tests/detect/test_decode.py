@@ -9,9 +9,33 @@ import torch
 
 import darkpy
 from darkpy.boxes import box_iou, nms_sort
-from darkpy.detect.decode import decode, hierarchy_predictions, hierarchy_top_prediction
+from darkpy.detect.decode import decode
+from darkpy.wordtree.hierarchy import hierarchy_predictions, hierarchy_top_prediction
 from darkpy.wordtree.tree import build_tree
-from darkpy.wordtree.tree import hierarchy_top_prediction as top_one
+
+
+def top_one(probs: np.ndarray, tree, thresh: float) -> int:
+    """Straight transcription of Darknet's `hierarchy_top_prediction` (the reference the
+    vectorised `darkpy.wordtree.hierarchy.darknet_walk` is checked against)."""
+    p = 1.0
+    group = 0
+    while True:
+        lo = int(tree.group_offset[group])
+        size = int(tree.group_size[group])
+        vals = probs[lo:lo + size]
+        k = int(np.argmax(vals))
+        best, best_i = float(vals[k]), lo + k
+        if best <= 0:
+            best_i = 0  # Darknet's running max starts at 0 with index 0: no positive value -> node 0
+        if p * best > thresh:
+            p *= best
+            group = int(tree.child[best_i])
+            if group < 0:
+                return best_i
+        elif group == 0:
+            return best_i
+        else:
+            return int(tree.parent[lo])
 
 
 def _golden_boxes(golden, name, fused=False):

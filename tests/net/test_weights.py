@@ -98,12 +98,41 @@ def test_missing_weights_file_is_one_clear_error(tmp_path):
         darkpy.load_network(CASES[0][0], tmp_path / "nothing.weights")
 
 
-def test_weights_loading_does_not_unpickle(monkeypatch):
+class _Payload:
+    """Unpickling this object opens (creates) the marker file: proof that a pickle ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_pickle_payloads_in_weights_or_resume_state_are_never_run(tmp_path):
     import pickle
 
-    def boom(*a, **k):
-        raise AssertionError("pickle used")
+    from darkpy.train.backup import load_state
 
-    monkeypatch.setattr(pickle, "load", boom)
-    monkeypatch.setattr(pickle, "loads", boom)
-    darkpy.load_network(*CASES[0])
+    live = tmp_path / "live"
+    pickle.loads(pickle.dumps(_Payload(live)))
+    assert live.exists(), "the payload works: plain unpickling creates the marker"
+
+    marker = tmp_path / "marker"
+    # a resume state (torch.save, i.e. a pickle) carrying the payload
+    state = tmp_path / "x.backup.state"
+    torch.save({"momentum": [_Payload(marker)]}, state)
+    with pytest.raises(Exception):
+        load_state(state)
+    # a .weights file that is a pickle, and one with a pickle after a valid header
+    cfg, weights = CASES[0]
+    as_weights = tmp_path / "pickled.weights"
+    torch.save(_Payload(marker), as_weights)
+    header = weights.read_bytes()[:20]
+    spliced = tmp_path / "spliced.weights"
+    spliced.write_bytes(header + pickle.dumps(_Payload(marker)))
+    for path in (as_weights, spliced):
+        try:
+            darkpy.load_network(cfg, path, device="cpu")
+        except WeightsError:
+            pass
+    assert not marker.exists(), "a pickle payload was executed"

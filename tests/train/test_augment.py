@@ -81,3 +81,17 @@ def test_draws_stay_in_darknet_ranges():
         j = draw_jitter(rng, 100, 50, 0.2, 0.1, 1.5, 1.5)
         assert -20 <= j.pleft <= 20 and -10 <= j.ptop <= 10
         assert -0.1 <= j.dhue <= 0.1 and 1 / 1.5 <= j.dsat <= 1.5 and 1 / 1.5 <= j.dexp <= 1.5
+
+
+def test_correct_boxes_keeps_darknets_class_only_marker():
+    """Darknet's correct_boxes turns x = y = 0 into its 999999 marker; the marker form passes too."""
+    from darkpy.formats.labels import MARK
+
+    j = Jitter(pleft=10, pright=-5, ptop=3, pbot=7, flip=True)
+    labels = np.array([[4, 0, 0, 0.3, 0.2], [2, 0.5, 0.5, 0.2, 0.2], [6, 1e6, 1e6, 1, 1]], np.float32)
+    out = correct_boxes(labels, j, 100, 100)
+    assert out[0].tolist() == pytest.approx([MARK, MARK, 0.3, 0.2, 4])
+    assert out[2].tolist() == [MARK, MARK, 1, 1, 6]
+    assert out[1, 0] < 1 and out[1, 4] == 2
+    truth = fill_truth(np.array([[MARK, MARK, 0.0, 0.0, 4]], np.float32), 3)
+    assert truth[0, 4] == 4, "a marker is never dropped as a small box"

@@ -252,3 +252,29 @@ def test_cfg_map_applies_to_boxes_only(tmp_path):
     truth[0, 0, 4] = 2
     with pytest.raises(ValueError, match="outside 0..1"):
         loss(raw, truth, 0)
+
+
+def test_darknet_form_class_only_labels_train_the_class(tmp_path):
+    """Darknet writes classification-only labels as `class 0 0 w h`: they train the class (not as
+    'no objects'), exactly as the x, y >= 1e5 form does."""
+    cfg = write_cfg(tmp_path)
+    files = make_data(tmp_path, n_det=1, n_cls=0, markers=2, classify_list=False)
+    for p in files["marks"]:
+        label = p.replace("/images/", "/labels/").replace(".png", ".txt")
+        with open(label, "w") as fh:
+            fh.write(f"{CAT} 0 0 0.8 0.6\n")
+    net, task, source = _task(cfg, files["data"])
+    source.paths = files["marks"]
+    images, truth, warn = source.load(Request(0, 0, 2, 64, 64))
+    assert not warn
+    assert truth[:, 0].tolist() == [[1e6, 1e6, pytest.approx(0.8), pytest.approx(0.6), CAT]] * 2
+    assert joint.count_class_only(truth) == 2
+    _, inputs = net.forward_with_inputs(images)
+    (index, raw), = inputs.items()
+    raw = raw.detach().requires_grad_(True)
+    r = task.losses[index](raw, truth, seen=0)
+    r.loss.backward()
+    g = raw.grad.reshape(2, 3, 5 + 9, 4, 4)
+    for k in range(2):
+        assert torch.count_nonzero(g[k, :, 5:]) > 0, "class loss on a Darknet-form class-only image"
+        assert torch.count_nonzero(g[k, :, :4]) == 0, "no box loss"

@@ -1,8 +1,10 @@
-import numpy as np
 import pytest
 
 from darkpy.errors import DataError
-from darkpy.wordtree.tree import build_tree, hierarchy_top_prediction, read_tree
+import torch
+
+from darkpy.wordtree.hierarchy import darknet_walk
+from darkpy.wordtree.tree import build_tree, read_tree
 
 
 def test_mini_tree_groups_match_darknet_numbering(golden):
@@ -26,7 +28,7 @@ def test_parent_after_child_is_an_error():
 
 def test_top_prediction_walks_while_product_exceeds_thresh(golden):
     t = read_tree(golden / "cfg" / "mini.tree")
-    probs = np.array([0.9, 0.1, 0.8, 0.1, 0.1, 0.5, 0.5, 0.3, 0.7])
-    assert hierarchy_top_prediction(probs, t, 0.55) == 2     # 0.9*0.8=.72 ok, *0.7=.504 not > .55
-    assert hierarchy_top_prediction(probs, t, 0.4) == 8
-    assert hierarchy_top_prediction(probs, t, 0.95) == 0     # top group: best node anyway
+    probs = torch.tensor([[0.9, 0.1, 0.8, 0.1, 0.1, 0.5, 0.5, 0.3, 0.7]])
+    assert darknet_walk(probs, t, 0.55).tolist() == [2]     # 0.9*0.8=.72 ok, *0.7=.504 not > .55
+    assert darknet_walk(probs, t, 0.4).tolist() == [8]
+    assert darknet_walk(probs, t, 0.95).tolist() == [0]     # top group: best node anyway

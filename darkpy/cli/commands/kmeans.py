@@ -22,7 +22,9 @@ def kmeans(
         None, "--size", help="Network input width and height (default: the cfg's \\[net], else 416)."),
     width: Optional[int] = typer.Option(None, "--width", help="Network input width (overrides --size)."),
     height: Optional[int] = typer.Option(None, "--height", help="Network input height (overrides --size)."),
-    stride: int = typer.Option(32, "--stride", help="Pixels per grid cell of a \\[region] layer."),
+    stride: Optional[float] = typer.Option(
+        None, "--stride",
+        help="Pixels per grid cell of a \\[region] layer (default: the cfg's own, input size / grid; else 32)."),
     units: Optional[str] = typer.Option(
         None, "--units", help="grid or pixels (default: from --cfg, else grid)."),
     restarts: int = typer.Option(10, "--restarts", help="k-means++ restarts; the best average IoU wins."),
@@ -51,7 +53,7 @@ def kmeans(
         read_cfg_text, to_units, write_anchors,
     )
     from darkpy.anchors import sweep as run_sweep
-    from darkpy.anchors.cfgedit import check_anchor_cfg, layer_units
+    from darkpy.anchors.cfgedit import check_anchor_cfg, layer_units, net_size, region_stride
     from darkpy.errors import UsageError
 
     console = Console() if Console().is_terminal else Console(width=120)
@@ -62,7 +64,9 @@ def kmeans(
     if units is not None and units not in ("grid", "pixels"):
         raise UsageError(f"--units must be grid or pixels, got {units!r}")
     units = units or (layer_units(info_cfg) if info_cfg else None) or "grid"
-    cfg_w, cfg_h = info_cfg.net_size() if info_cfg else (None, None)
+    cfg_w, cfg_h = net_size(info_cfg) if info_cfg else (None, None)
+    if stride is None:
+        stride = (region_stride(info_cfg) if info_cfg is not None and units == "grid" else None) or 32
     net_w = width or size or cfg_w or 416
     net_h = height or size or cfg_h or 416
     checks = (("width", net_w), ("height", net_h), ("stride", stride), ("restarts", restarts),
@@ -81,6 +85,8 @@ def kmeans(
         notes.append(f"{boxes.missing:,} listed images have no label file")
     if boxes.zero_size:
         notes.append(f"{boxes.zero_size:,} zero-size boxes ignored")
+    if boxes.class_only:
+        notes.append(f"{boxes.class_only:,} classification-only lines (no box) skipped")
     err.print("; ".join(notes), highlight=False)
 
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
@@ -97,7 +103,7 @@ def kmeans(
             result = kmeans_anchors(boxes.wh, k, restarts=restarts, seed=seed, median=median,
                                     max_iter=max_iter, progress=step)
 
-    size_note = f"{net_w}x{net_h}" + (f", stride {stride}" if units == "grid" else "")
+    size_note = f"{net_w}x{net_h}" + (f", stride {stride:g}" if units == "grid" else "")
     if result_sweep is not None:
         table = Table()
         table.add_column("k", justify="right")

@@ -68,7 +68,7 @@ def train(
     chart.png. Ctrl-C finishes the batch, saves a backup and stops.
 
     With a WordTree cfg (tree=) this is YOLO9000's joint training: classification-only images
-    (label lines with x, y >= 1e5, images named by labels=, or the classify= list) train only
+    (label lines `class 0 0 w h` or x, y >= 1e5, images named by labels=, or the classify= list) train only
     the class at their most confident anchor; see README."""
     _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed, max_batches, backup, name,
            device, quiet, class_ratio, map_every if map_ else 0)

@@ -6,6 +6,7 @@ import torch
 from darkpy.net.cfg import Section
 from darkpy.errors import DataError
 from darkpy.net.layers.base import BuildContext, Layer, register
+from darkpy.wordtree.hierarchy import group_softmax
 from darkpy.wordtree.tree import Tree, read_tree
 
 
@@ -20,21 +21,6 @@ def load_tree_option(s: Section, ctx: BuildContext) -> Tree | None:
         return read_tree(path)
     except DataError as exc:
         raise s.error(f"bad tree file: {exc}", "tree") from None
-
-
-def group_softmax(x: torch.Tensor, group: torch.Tensor, groups: int, dim: int,
-                  temperature: float = 1.0) -> torch.Tensor:
-    """Softmax inside each group along `dim` (group[i] names entry i's group), all groups at once."""
-    x = x.movedim(dim, -1)
-    if temperature != 1:
-        x = x / temperature
-    lead = x.shape[:-1]
-    index = group.to(x.device).expand(*lead, -1)
-    mx = torch.full((*lead, groups), float("-inf"), dtype=x.dtype, device=x.device)
-    mx = mx.scatter_reduce(-1, index, x.detach(), reduce="amax", include_self=True)
-    e = torch.exp(x - mx.gather(-1, index))
-    total = torch.zeros((*lead, groups), dtype=x.dtype, device=x.device).scatter_add(-1, index, e)
-    return (e / total.gather(-1, index)).movedim(-1, dim)
 
 
 @register("softmax")

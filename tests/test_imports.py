@@ -1,0 +1,145 @@
+"""darkpy's import graph: no cycles, and no imports hidden inside functions to dodge them.
+
+An AST walk over darkpy/ collects every `import darkpy...` / `from darkpy... import ...`, at
+module level and inside functions (imports under `if TYPE_CHECKING:` are type-only and left
+out). `from darkpy.a import b` counts as an import of `darkpy.a.b` when that is a module, else of
+`darkpy.a`. Importing a submodule also runs its package's `__init__`; that implicit edge is not
+counted (package `__init__` files only re-export)."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "darkpy"
+
+# Imports of darkpy modules that stay inside functions, each for start-up speed: a command
+# module is imported when its command runs, not when `darkpy --help` lists the commands; a
+# heavy module (torch and what it pulls in) only when the one path needing it runs.
+LAZY_ALLOWED = {
+    "darkpy.cli": "the CLI imports command modules (and their libraries) only when one runs",
+    "darkpy.cli.commands": "thin typer commands import their library when the command runs (fast --help)",
+    "darkpy:__getattr__": "`import darkpy` stays light; the network API (torch) loads on first use",
+    "darkpy.__main__": "entry point",
+    "darkpy.anchors.cfgedit:region_stride": "torch (network shapes) only for a [region] cfg",
+}
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+MODULES = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def _target(name: str) -> str | None:
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _imports(module: str, path: Path):
+    """(imported module, function name or None, line) for every darkpy import of `module`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = []
+
+    def visit(node, func):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _is_type_checking(child):
+                for sub in child.orelse:
+                    visit(sub, func)
+                continue
+            inner = func
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                inner = child.name if func is None else func
+            if isinstance(child, ast.Import):
+                for alias in child.names:
+                    if alias.name.split(".")[0] == "darkpy":
+                        found.append((_target(alias.name), inner, child.lineno))
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    up = package.split(".")
+                    up = up[: len(up) - (child.level - 1)]
+                    base = ".".join(up + ([base] if base else []))
+                if base.split(".")[0] != "darkpy":
+                    continue
+                for alias in child.names:
+                    full = f"{base}.{alias.name}"
+                    found.append((full if full in MODULES else _target(base), inner, child.lineno))
+            visit(child, inner)
+
+    visit(tree, None)
+    return [(t, f, line) for t, f, line in found if t and t != module]
+
+
+GRAPH = {m: _imports(m, p) for m, p in MODULES.items()}
+
+
+def _cycles() -> list[list[str]]:
+    """Strongly connected components with more than one module (or a self-loop)."""
+    edges = {m: sorted({t for t, _, _ in imps}) for m, imps in GRAPH.items()}
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def strong(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in edges.get(v, ()):
+            if w not in index:
+                strong(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    import sys
+
+    sys.setrecursionlimit(10000)
+    for v in sorted(edges):
+        if v not in index:
+            strong(v)
+    return out
+
+
+def _allowed(module: str, func: str) -> bool:
+    return any(module == key or (":" not in key and module.startswith(key + ".")) or f"{module}:{func}" == key
+               for key in LAZY_ALLOWED)
+
+
+def test_the_walk_sees_the_package():
+    assert "darkpy.net.model" in MODULES and "darkpy.net.cfg" in {t for t, _, _ in GRAPH["darkpy.net.model"]}
+
+
+def test_no_import_cycles():
+    cycles = _cycles()
+    assert not cycles, "import cycles (module-level and function-level imports):\n" + "\n".join(
+        " <-> ".join(c) for c in cycles)
+
+
+def test_no_function_level_imports_of_darkpy_modules():
+    hidden = sorted({f"{m}:{line} ({func}) imports {t}" for m, imps in GRAPH.items() for t, func, line in imps
+                     if func is not None and not _allowed(m, func)})
+    assert not hidden, "imports inside functions (move them to the top, or add to LAZY_ALLOWED with a reason):\n" \
+        + "\n".join(sorted(hidden))
