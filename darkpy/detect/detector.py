@@ -28,6 +28,7 @@ import torch
 from darkpy.boxes import center_to_corners, nms_obj, nms_sort
 from darkpy.detect.batches import image_batches, prepare_bgr
 from darkpy.detect.decode import decode, decode_mapped, tree_map_applies
+from darkpy.detect.overlap import prefetch
 from darkpy.errors import DarkpyError, DataError, UsageError
 from darkpy.net.inference import Predictor
 from darkpy.net.model import load_network
@@ -326,8 +327,6 @@ class Detector:
                                 keep_image=opts.keep_image, rgb=opts.rgb,
                                 on_error=lambda item: on_error(item.entry, item.error))
         if opts.workers == 0 and len(items) > opts.batch:
-            from darkpy.detect.overlap import prefetch
-
             batches = prefetch(batches)  # read the next batch while this one runs
         for good, _ in batches:
             if good:

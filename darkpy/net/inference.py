@@ -26,6 +26,8 @@ from torch import nn
 
 from darkpy.device import select_device
 from darkpy.net.layers.conv import BN_EPS, Convolutional
+from darkpy.net.model import Network
+from darkpy.net.precision import precision_name, resolve_precision
 
 _COPIED = ("index", "line", "section_name", "in_shape", "out_shape", "filters", "size", "stride",
            "padding", "groups", "activation_name", "batch_normalize")
@@ -102,8 +104,6 @@ def fuse(net, inplace: bool = False) -> "torch.nn.Module":
     By default a new network is returned and the original is left untouched (train it, save its
     weights as usual); only the convolution weights are copied (once, in float32). With
     `inplace=True` the network itself is converted and returned: nothing is copied."""
-    from darkpy.net.model import Network
-
     if inplace:
         target = net
         for i, layer in enumerate(net.blocks):
@@ -184,8 +184,6 @@ class Predictor:
     def __init__(self, net, device=None, fuse_bn: bool = True, half: bool | None = None,
                  channels_last: bool | None = None, precision=None, inplace: bool = False,
                  compile: bool = False):
-        from darkpy.net.precision import precision_name, resolve_precision
-
         self.device = select_device(device) if device is not None else next(
             (p.device for p in net.parameters()), torch.device("cpu"))
         if precision is None:

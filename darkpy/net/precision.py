@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from darkpy.errors import UsageError
+
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
@@ -68,8 +70,6 @@ def cpu_summary() -> str:
 def resolve_precision(precision, device) -> "torch.dtype":
     """The torch dtype for a `--precision` value (or a torch dtype) on `device`."""
     import torch
-
-    from darkpy.errors import UsageError
 
     if isinstance(precision, torch.dtype):
         return precision

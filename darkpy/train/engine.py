@@ -58,6 +58,7 @@ import numpy as np
 import torch
 
 from darkpy.errors import UsageError
+from darkpy.net import precision
 from darkpy.train import backup as bk
 from darkpy.train import distributed as dd
 from darkpy.train.optimizer import current_rate, images_per_step, make_optimizer
@@ -140,9 +141,7 @@ def amp_dtype(device: torch.device) -> torch.dtype | None:
     if device.type == "cuda":
         return torch.float16
     if device.type == "cpu":
-        from darkpy.net.precision import cpu_has_native_bf16
-
-        return torch.bfloat16 if cpu_has_native_bf16() else None
+        return torch.bfloat16 if precision.cpu_has_native_bf16() else None
     return None
 
 class Trainer:
