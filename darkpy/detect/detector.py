@@ -18,6 +18,7 @@ Every knob lives in `DetectOptions`; the presets `DetectOptions.valid()` and
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
@@ -28,7 +29,7 @@ import torch
 from darkpy.boxes import center_to_corners, nms_obj, nms_sort
 from darkpy.detect.batches import image_batches, prepare_bgr
 from darkpy.detect.decode import decode, decode_mapped, tree_map_applies
-from darkpy.detect.overlap import prefetch
+from darkpy.detect.overlap import leave_a_core_for_io, prefetch
 from darkpy.errors import DarkpyError, DataError, UsageError
 from darkpy.net.inference import Predictor
 from darkpy.net.model import load_network
@@ -326,13 +327,15 @@ class Detector:
         batches = image_batches(items, w, h, opts.letterbox, opts.batch, opts.workers, base=base,
                                 keep_image=opts.keep_image, rgb=opts.rgb,
                                 on_error=lambda item: on_error(item.entry, item.error))
-        if opts.workers == 0 and len(items) > opts.batch:
+        overlap = opts.workers == 0 and len(items) > opts.batch
+        if overlap:
             batches = prefetch(batches)  # read the next batch while this one runs
-        for good, _ in batches:
-            if good:
-                yield from self.run_prepared(torch.stack([g.x for g in good]), [g.size for g in good],
-                                             [g.entry for g in good], [g.index for g in good],
-                                             [g.image for g in good])
+        with leave_a_core_for_io() if overlap else nullcontext():
+            for good, _ in batches:
+                if good:
+                    yield from self.run_prepared(torch.stack([g.x for g in good]), [g.size for g in good],
+                                                 [g.entry for g in good], [g.index for g in good],
+                                                 [g.image for g in good])
 
     def prepare(self, image: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
         """The network input (C, H, W) for one uint8 array and the image's (width, height)."""

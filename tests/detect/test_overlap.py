@@ -54,3 +54,20 @@ def test_background_writer_runs_in_order_and_reports_errors():
     with pytest.raises(OSError, match="disk full"):
         with BackgroundWriter() as w:
             w.submit(fail, 1)
+
+
+def test_leave_a_core_for_io_restores_the_thread_count(monkeypatch):
+    import torch
+
+    from darkpy.detect import overlap
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    n = torch.get_num_threads()
+    monkeypatch.setattr(overlap.os, "sched_getaffinity", lambda pid: set(range(n)), raising=False)
+    with overlap.leave_a_core_for_io():
+        inside = torch.get_num_threads()
+    assert torch.get_num_threads() == n
+    assert inside == (n - 1 if n >= 2 else n)
+    monkeypatch.setenv("OMP_NUM_THREADS", str(n))
+    with overlap.leave_a_core_for_io():
+        assert torch.get_num_threads() == n
