@@ -125,8 +125,8 @@ def main() -> None:
             cfg = ROOT / "cfg" / f"{args.folder_cfg}.cfg"
             weights = make_weights(cfg, tmp)
             paths = make_folder(tmp / "folder", args.images)
-            dp = [sys.executable, "-m", "darkpy", "detect", str(tmp / "folder"), "--cfg", str(cfg), "--weights",
-                  str(weights), "--names", str(names), "--out", str(tmp / "darkpy_out"),
+            dp = [sys.executable, "-m", "darkpy", "detect", str(tmp / "folder"), "--cfg", str(cfg),
+                  "--weights", str(weights), "--names", str(names), "--out", str(tmp / "darkpy_out"),
                   "--precision", args.precision]
             dn = [args.darknet, "detector", "test", str(voc_data), str(cfg), str(weights), "-out",
                   str(tmp / "darknet")]
@@ -134,8 +134,10 @@ def main() -> None:
             w_dp, _, c_dp = timed(dp, tmp, env=env)
             w_dn, _, c_dn = timed(dn, tmp, stdin=listing, env=env)
             got = len(list((tmp / "darkpy_out").glob("*.jpg")))
-            print(f"{args.folder_cfg} folder of {args.images} images (whole process, annotated images written):")
-            print(f"  darkpy  {w_dp:.1f} s, {args.images / w_dp:.2f} images/s, CPU {c_dp:.1f} s ({got} written)")
+            print(f"{args.folder_cfg} folder of {args.images} images "
+                  "(whole process, annotated images written):")
+            print(f"  darkpy  {w_dp:.1f} s, {args.images / w_dp:.2f} images/s, CPU {c_dp:.1f} s "
+                  f"({got} written)")
             print(f"  darknet {w_dn:.1f} s, {args.images / w_dn:.2f} images/s, CPU {c_dn:.1f} s")
             print(f"  darkpy / darknet images/s: {w_dn / w_dp:.2f}")
     print(f"load average at end {os.getloadavg()[0]:.2f}")

@@ -104,8 +104,8 @@ def main() -> None:
     ap.add_argument("--device", default=None)
     ap.add_argument("--amp", action="store_true")
     ap.add_argument("--compare-amp", action="store_true",
-                    help="only the in-memory step, fp32 and --amp alternating (bf16 autocast on AMX/AVX512_BF16 "
-                         "CPUs, fp16 on CUDA), 2 rounds: images/s and their ratio")
+                    help="only the in-memory step, fp32 and --amp alternating (bf16 autocast on "
+                         "AMX/AVX512_BF16 CPUs, fp16 on CUDA), 2 rounds: images/s and their ratio")
     args = ap.parse_args()
     classes = max(l.classes for l in load_network(args.cfg, device="cpu").detection_layers)
     devices = [args.device] if args.device else (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])

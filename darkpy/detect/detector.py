@@ -62,7 +62,8 @@ class DetectOptions:
     batch: images per forward pass; workers: image-loading processes; device: cpu, cuda, cuda:N
     (default: where the network is, CUDA for a cfg when present); precision: "fp32" (Darknet's),
     "auto" (fp16 on CUDA, bf16 on CPUs with AMX or AVX512_BF16, else fp32), "bf16" or "fp16";
-    names: class names; class_map: a `map=` file's tree nodes, for WordTree networks (one class per listed node);
+    names: class names; class_map: a `map=` file's tree nodes, for WordTree networks (one class per
+    listed node);
     rgb: numpy inputs are RGB rather than OpenCV's BGR; keep_image: results carry the BGR image
     (for drawing)."""
 

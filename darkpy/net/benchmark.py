@@ -60,7 +60,8 @@ def matmul_gflops(device: torch.device | str = "cpu", n: int = 1024, iters: int 
 
 
 def benchmark_network(net, sizes: Sequence[int], batch: int = 1, device=None, iters: int = 5, warmup: int = 1,
-                      half: bool | None = None, budget_s: float | None = None, precision=None) -> list[BenchRow]:
+                      half: bool | None = None, budget_s: float | None = None,
+                      precision=None) -> list[BenchRow]:
     """Time `net` (a darkpy Network) at each input size; returns one BenchRow per size."""
     rows = []
     for size in sizes:

@@ -70,7 +70,8 @@ class FusedConv(nn.Module):
             if not inplace:
                 w, b = w.clone(), b.clone()
             if layer.batch_normalize:
-                k = layer.scales.detach().double() / (layer.rolling_variance.detach().double().sqrt() + BN_EPS)
+                std = layer.rolling_variance.detach().double().sqrt()
+                k = layer.scales.detach().double() / (std + BN_EPS)
                 _scale_rows_(w, k)
                 b.copy_(b.double() - layer.rolling_mean.detach().double() * k)
         self.weight = nn.Parameter(w, requires_grad=False)

@@ -13,7 +13,8 @@ def _imported(args: list[str]) -> set[str]:
     run = subprocess.run([sys.executable, "-X", "importtime", "-m", "darkpy", *args], capture_output=True,
                          text=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
-    return {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time")}
+    lines = run.stderr.splitlines()
+    return {line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import time")}
 
 
 def test_help_imports_neither_torch_nor_cv2():

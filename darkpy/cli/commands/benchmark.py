@@ -19,7 +19,8 @@ def benchmark(
     device: Optional[str] = typer.Option(None, "--device", "-d",
                                          help="cpu, cuda, cuda:N (default: CUDA if present)."),
     iters: int = typer.Option(5, "--iters", help="Timed runs per size (the best one is reported)."),
-    half: Optional[bool] = typer.Option(None, "--half/--no-half", help="fp16 (same as --precision fp16/fp32)."),
+    half: Optional[bool] = typer.Option(None, "--half/--no-half",
+                                        help="fp16 (same as --precision fp16/fp32)."),
     matmul_size: int = typer.Option(2048, "--matmul-size", help="Side of the matmul yardstick (same dtype)."),
     precision: str = precision_option(),
 ) -> None:

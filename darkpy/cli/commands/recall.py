@@ -43,7 +43,8 @@ def recall_command(
     net = load_network(cfg, weights, size, device)
     options = DetectOptions.recall(thresh=thresh, nms=nms, letterbox=letterbox, batch=batch, workers=workers,
                                    device=device)
-    rep = recall(Detector(inference_predictor(net, precision), options=options), setup.entries, labels, base=setup.list_path.parent,
+    rep = recall(Detector(inference_predictor(net, precision), options=options), setup.entries, labels,
+                 base=setup.list_path.parent,
                  iou_thresh=iou_thresh, on_line=None if quiet else typer.echo)
     if quiet and rep.lines:
         typer.echo(rep.lines[-1])
