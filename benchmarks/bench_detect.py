@@ -1,59 +1,143 @@
-"""yolov2-voc at 416, batch 1, on the CPU: images/s and achieved GFLOP/s as a ratio to a float32
-matrix product measured in the same run (target on 2 cores: >= 0.6). Also times OpenCV's Darknet
-importer (cv2.dnn.readNetFromDarknet) when the installed OpenCV has it."""
+"""Forward speed of a detector at fp32 and bf16 (fp16 on CUDA), each against the matrix-product
+ceiling of the same dtype, measured in one run with interleaved repeats.
+
+    .venv/bin/python benchmarks/bench_detect.py [--cfg cfg/yolov2-voc.cfg] [--size 416] [--batch 1]
+                                                [--rounds 5] [--jit] [--device cpu|cuda]
+
+Every round times each variant once (best of 2 calls), in turn, so all see the same machine load;
+the best round per variant is reported. Variants: the eager `Predictor` (batch norm folded,
+channels_last, leaky_relu in place) at each precision; with `--jit`, the same traced, frozen and
+passed through `torch.jit.optimize_for_inference` (oneDNN conv+bias+activation fusion, prepacked
+weights), with its build time. Random weights (the speed does not depend on them). Targets
+(issue 15): fp32 >= 0.7 of the fp32 matmul; bf16 >= 3x fp32 on an AMX CPU. The CPU model, its
+AMX/AVX512_BF16 flags and the load average are printed, since the numbers mean little without them.
+"""
 from __future__ import annotations
 
+import argparse
+import os
 import sys
-import tempfile
+import time
 from pathlib import Path
-
-import numpy as np
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import torch  # noqa: E402
+
 import darkpy  # noqa: E402
-from darkpy.net.benchmark import benchmark_network, best_time, matmul_gflops  # noqa: E402
+from darkpy.net.inference import Predictor, forward_detections  # noqa: E402
+from darkpy.net.precision import cpu_has_native_bf16, cpu_summary, precision_name  # noqa: E402
 
 
-def opencv_dnn(cfg: Path, net, x: np.ndarray) -> str:
-    import cv2
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
-    if not hasattr(cv2, "dnn") or not hasattr(cv2.dnn, "readNetFromDarknet"):
-        return f"OpenCV {cv2.__version__}: cv2.dnn.readNetFromDarknet not available, not compared"
-    with tempfile.TemporaryDirectory() as tmp:
-        w = Path(tmp) / "r.weights"
-        net.save_weights(w)
-        dnn = cv2.dnn.readNetFromDarknet(str(cfg), str(w))
-    dnn.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
-    dnn.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+
+def best_of(fn, device, n=2) -> float:
+    best = float("inf")
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        _sync(device)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+class _Outputs(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return tuple(forward_detections(self.model, x))
+
+
+def jit_variant(predictor: Predictor, x: torch.Tensor):
+    """Trace + freeze + optimize_for_inference; returns (callable, build seconds)."""
+    import warnings
+
+    t = time.perf_counter()
+    xin = predictor.prepare_input(x)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(_Outputs(predictor.model).eval(), xin, check_trace=False)
+        frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+        frozen(xin)
+    build = time.perf_counter() - t
 
     def run():
-        dnn.setInput(x)
-        dnn.forward()
+        with torch.no_grad():
+            return frozen(xin)
 
-    t = best_time(run, torch.device("cpu"), iters=5)
-    return f"OpenCV {cv2.__version__} dnn (readNetFromDarknet): {1 / t:.2f} images/s ({t * 1e3:.0f} ms)"
+    return run, build
 
 
 def main() -> None:
-    cfg = ROOT / "cfg" / "yolov2-voc.cfg"
-    net = darkpy.load_network(cfg, size=416, device="cpu")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    # interleave the yardstick with the network so both see the same machine load
-    mms, rows = [], []
-    for _ in range(3):
-        mms.append(matmul_gflops("cpu", 2048, iters=2))
-        rows.append(benchmark_network(net, [416], 1, "cpu", iters=2)[0])
-    mm = max(mms)
-    row = max(rows, key=lambda r: r.gflops)
-    print(f"yolov2-voc 416x416, batch 1, CPU: {row.fps:.2f} images/s ({row.latency_ms:.0f} ms), "
-          f"{row.bflops:.2f} BFLOPs/image -> {row.gflops:.1f} GFLOP/s")
-    print(f"float32 matmul 2048x2048: {mm:.1f} GFLOP/s")
-    ratio = row.gflops / mm
-    print(f"ratio achieved/matmul: {ratio:.2f} (target >= 0.6): {'OK' if ratio >= 0.6 else 'BELOW TARGET'}")
-    print(opencv_dnn(cfg, net, np.random.rand(1, 3, 416, 416).astype(np.float32)))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cfg", default=str(ROOT / "cfg" / "yolov2-voc.cfg"))
+    ap.add_argument("--size", type=int, default=416)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--matmul", type=int, default=2048)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--jit", action="store_true", help="also time torch.jit freeze + optimize_for_inference")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    device = torch.device(args.device)
+    low = torch.float16 if device.type == "cuda" else torch.bfloat16
+    print(f"CPU: {cpu_summary()}; native bf16: {cpu_has_native_bf16()}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"load average at start {os.getloadavg()[0]:.2f}")
+    net = darkpy.load_network(args.cfg, size=args.size, device="cpu")
+    bflops = sum(l.bflops for l in net.layers) * args.batch
+    x = torch.rand(args.batch, 3, args.size, args.size)
+    variants, yard = {}, {}
+    for dtype in (torch.float32, low):
+        name = precision_name(dtype)
+        p = Predictor(net, device=device, precision=dtype)
+        xin = p.prepare_input(x)
+
+        def eager(p=p, xin=xin):
+            with torch.inference_mode():
+                return forward_detections(p.model, xin)
+
+        variants[f"eager {name}"] = (eager, dtype)
+        if args.jit:
+            fn, build = jit_variant(p, x)
+            variants[f"jit {name}"] = (fn, dtype)
+            print(f"jit {name}: trace + freeze + optimize_for_inference took {build:.1f} s")
+        a = torch.rand(args.matmul, args.matmul, device=device).to(dtype)
+        b = torch.rand(args.matmul, args.matmul, device=device).to(dtype)
+        yard[dtype] = lambda a=a, b=b: a @ b
+    for fn, _ in variants.values():  # warm-up (oneDNN primitive creation)
+        fn()
+    times = {k: [] for k in variants}
+    mm = {d: [] for d in yard}
+    for _ in range(args.rounds):
+        for d, fn in yard.items():
+            mm[d].append(best_of(fn, device))
+        for k, (fn, _) in variants.items():
+            times[k].append(best_of(fn, device))
+    n = args.matmul
+    mm_gf = {d: 2.0 * n ** 3 / min(v) / 1e9 for d, v in mm.items()}
+    cfg_name = Path(args.cfg).stem
+    print(f"{cfg_name} {args.size}x{args.size}, batch {args.batch}: {bflops:.2f} BFLOPs per pass; "
+          f"{args.rounds} interleaved rounds, best round shown (median in brackets)")
+    for d, gf in mm_gf.items():
+        print(f"  matmul {n}x{n} {precision_name(d)}: {gf:.0f} GFLOP/s")
+    base = min(times["eager fp32"])
+    for k, (fn, d) in variants.items():
+        t = min(times[k])
+        med = sorted(times[k])[len(times[k]) // 2]
+        gf = bflops / t
+        print(f"  {k:12s} {t * 1e3:8.1f} ms [{med * 1e3:.1f}]  {gf:6.0f} GFLOP/s  "
+              f"{gf / mm_gf[d]:.2f} of {precision_name(d)} matmul  {base / t:.2f}x eager fp32")
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -103,12 +103,30 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--device", default=None)
     ap.add_argument("--amp", action="store_true")
+    ap.add_argument("--compare-amp", action="store_true",
+                    help="only the in-memory step, fp32 and --amp alternating (bf16 autocast on "
+                         "AMX/AVX512_BF16 CPUs, fp16 on CUDA), 2 rounds: images/s and their ratio")
     args = ap.parse_args()
+    classes = max(l.classes for l in load_network(args.cfg, device="cpu").detection_layers)
     devices = [args.device] if args.device else (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     with tempfile.TemporaryDirectory() as tmp:
-        paths = make_images(Path(tmp), 64, 20)
+        paths = make_images(Path(tmp), 64, classes)
         print(f"{Path(args.cfg).name} at {args.size}, batch {args.batch} in {args.subdivisions} subdivisions, "
               f"{args.iters} timed batches, {args.workers} data workers, torch threads {torch.get_num_threads()}")
+        if args.compare_amp:
+            from darkpy.net.precision import cpu_summary
+
+            print(f"CPU: {cpu_summary()}")
+            for device in devices:
+                rates = {False: [], True: []}
+                for _ in range(2):
+                    for amp in (False, True):
+                        args.amp = amp
+                        rates[amp].append(run(args.cfg, paths, args, True, device)[0])
+                f32, mixed = max(rates[False]), max(rates[True])
+                print(f"[{device}] in-memory step: fp32 {f32:.2f} img/s, --amp {mixed:.2f} img/s "
+                      f"(ratio {mixed / f32:.2f})")
+            return
         for device in devices:
             if device == "cuda" and args.iters < 10:
                 args.iters = 10

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from darkpy.errors import DarkpyError
-from darkpy.formats.image import from_bgr, prepare, read_bgr
+from darkpy.formats.image import prepare_bgr as prepare_uint8, read_bgr
 from darkpy.formats.labels import resolve_entry
 
 
@@ -55,9 +55,10 @@ class ImageSet(torch.utils.data.Dataset):
 
 
 def prepare_bgr(bgr: np.ndarray, w: int, h: int, letterbox: bool) -> tuple[torch.Tensor, tuple[int, int]]:
-    """The (3, h, w) network input for one uint8 BGR image, and the image's (width, height)."""
-    im = from_bgr(bgr)
-    return torch.from_numpy(prepare(im, w, h, letterbox)), (int(im.shape[2]), int(im.shape[1]))
+    """The (3, h, w) network input for one uint8 BGR image, and the image's (width, height).
+    Resized from the uint8 decode (`darkpy.formats.image.prepare_bgr`), bit-identical to Darknet's
+    float pipeline."""
+    return torch.from_numpy(prepare_uint8(bgr, w, h, letterbox)), (int(bgr.shape[1]), int(bgr.shape[0]))
 
 
 def _collate(items):

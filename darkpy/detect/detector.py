@@ -18,6 +18,7 @@ Every knob lives in `DetectOptions`; the presets `DetectOptions.valid()` and
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
@@ -28,6 +29,7 @@ import torch
 from darkpy.boxes import center_to_corners, nms_obj, nms_sort
 from darkpy.detect.batches import image_batches, prepare_bgr
 from darkpy.detect.decode import decode, decode_mapped, tree_map_applies
+from darkpy.detect.overlap import leave_a_core_for_io, prefetch
 from darkpy.errors import DarkpyError, DataError, UsageError
 from darkpy.net.inference import Predictor
 from darkpy.net.model import load_network
@@ -61,8 +63,9 @@ class DetectOptions:
     cfg's); letterbox: keep the aspect ratio (Darknet's test/valid) or stretch (recall);
     batch: images per forward pass; workers: image-loading processes; device: cpu, cuda, cuda:N
     (default: where the network is, CUDA for a cfg when present); precision: "fp32" (Darknet's),
-    "auto" (fp16 on CUDA) or a reduced precision the predictor supports; names: class names;
-    class_map: a `map=` file's tree nodes, for WordTree networks (one class per listed node);
+    "auto" (fp16 on CUDA, bf16 on CPUs with AMX or AVX512_BF16, else fp32), "bf16" or "fp16";
+    names: class names; class_map: a `map=` file's tree nodes, for WordTree networks (one class per
+    listed node);
     rgb: numpy inputs are RGB rather than OpenCV's BGR; keep_image: results carry the BGR image
     (for drawing)."""
 
@@ -276,9 +279,10 @@ class Detector:
             if isinstance(cfg, (str, Path)):
                 net = load_network(cfg, weights, size=size, device=options.device)
                 size = None
+                own = True  # loaded here: fold batch norm into it, no copy
             else:
-                net = cfg
-            predictor = Predictor(net, device=options.device, precision=options.precision)
+                net, own = cfg, False
+            predictor = Predictor(net, device=options.device, precision=options.precision, inplace=own)
         if size is not None and (predictor.model.net.width, predictor.model.net.height) != size:
             predictor.model.resize(*size)
         self.predictor = predictor
@@ -326,13 +330,18 @@ class Detector:
         on_error = on_error or _report
         w, h = self.input_size
         opts = self.options
-        for good, _ in image_batches(items, w, h, opts.letterbox, opts.batch, opts.workers, base=base,
-                                     keep_image=opts.keep_image, rgb=opts.rgb,
-                                     on_error=lambda item: on_error(item.entry, item.error)):
-            if good:
-                yield from self.run_prepared(torch.stack([g.x for g in good]), [g.size for g in good],
-                                             [g.entry for g in good], [g.index for g in good],
-                                             [g.image for g in good])
+        batches = image_batches(items, w, h, opts.letterbox, opts.batch, opts.workers, base=base,
+                                keep_image=opts.keep_image, rgb=opts.rgb,
+                                on_error=lambda item: on_error(item.entry, item.error))
+        overlap = opts.workers == 0 and len(items) > opts.batch
+        if overlap:
+            batches = prefetch(batches)  # read the next batch while this one runs
+        with leave_a_core_for_io() if overlap else nullcontext():
+            for good, _ in batches:
+                if good:
+                    yield from self.run_prepared(torch.stack([g.x for g in good]), [g.size for g in good],
+                                                 [g.entry for g in good], [g.index for g in good],
+                                                 [g.image for g in good])
 
     def prepare(self, image: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
         """The network input (C, H, W) for one uint8 array and the image's (width, height)."""

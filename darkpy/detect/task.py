@@ -102,7 +102,8 @@ class DetectionTask:
         cost = 0.0
         sums: dict[str, float] = {}
         for index, raw in inputs.items():
-            r = self.losses[index](raw, targets, seen)
+            with torch.autocast(raw.device.type, enabled=False):  # the loss in float32 under --amp
+                r = self.losses[index](raw.float(), targets, seen)
             total = r.loss if total is None else total + r.loss
             cost += float(r.cost)
             for k, v in r.summary().items():

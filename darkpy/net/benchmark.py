@@ -48,23 +48,26 @@ def best_time(fn: Callable[[], object], device: torch.device, iters: int = 5, wa
     return best
 
 
-def matmul_gflops(device: torch.device | str = "cpu", n: int = 1024, iters: int = 5) -> float:
-    """GFLOP/s of an n×n float32 matrix product (fp16 is not used even on CUDA)."""
+def matmul_gflops(device: torch.device | str = "cpu", n: int = 1024, iters: int = 5,
+                  dtype: torch.dtype = torch.float32) -> float:
+    """GFLOP/s of an n×n matrix product in `dtype` (float32 by default): the yardstick a network
+    running in that dtype is compared with."""
     device = torch.device(device)
-    a = torch.rand(n, n, device=device)
-    b = torch.rand(n, n, device=device)
+    a = torch.rand(n, n, device=device).to(dtype)
+    b = torch.rand(n, n, device=device).to(dtype)
     t = best_time(lambda: a @ b, device, iters)
     return 2.0 * n ** 3 / t / 1e9
 
 
 def benchmark_network(net, sizes: Sequence[int], batch: int = 1, device=None, iters: int = 5, warmup: int = 1,
-                      half: bool | None = None, budget_s: float | None = None) -> list[BenchRow]:
+                      half: bool | None = None, budget_s: float | None = None,
+                      precision=None) -> list[BenchRow]:
     """Time `net` (a darkpy Network) at each input size; returns one BenchRow per size."""
     rows = []
     for size in sizes:
         net.resize(size, size)
         bflops = sum(l.bflops for l in net.layers)
-        predictor = Predictor(net, device=device, half=half)
+        predictor = Predictor(net, device=device, half=half, precision=precision)
         x = torch.rand(batch, net.net.channels, size, size)
         x = x.to(predictor.device)
         t = best_time(lambda: predictor(x), predictor.device, iters, warmup, budget_s)

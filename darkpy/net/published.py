@@ -85,6 +85,8 @@ UNPUBLISHED = {
     "cfg/darknet9000.cfg": "no published weights: train it (docs/wordtree) or use yolo9000.weights",
     "cfg/yolov3-voc.cfg": "no published weights: train from darknet53.conv.74",
     "cfg/darknet53.cfg": "the full classifier weights are not in this table; darknet53.conv.74 is",
+    "cfg/darknet19_1k_tree.cfg": "no published weights: WordTree1k classifier over data/1k.tree, train it "
+                                 "with darkpy classifier train (docs/yolo9000.md)",
     "cfg/demo.cfg": "bundled: data/demo/demo.weights (darkpy's synthetic-shapes demo)",
 }
 

@@ -67,6 +67,7 @@ import numpy as np
 import torch
 
 from darkpy.errors import UsageError
+from darkpy.net import precision
 from darkpy.train import backup as bk
 from darkpy.train import distributed as dd
 from darkpy.train.hooks import Hook, default_hooks
@@ -134,6 +135,16 @@ def multiscale_size(base: tuple[int, int], iteration: int, max_batches: int, see
 # -- the trainer -----------------------------------------------------------------------------
 
 
+
+def amp_dtype(device: torch.device) -> torch.dtype | None:
+    """What `--amp` autocasts to: fp16 on CUDA (with loss scaling), bf16 on CPUs that multiply it
+    natively (AMX, AVX512_BF16; no scaling needed), None (float32) elsewhere."""
+    if device.type == "cuda":
+        return torch.float16
+    if device.type == "cpu":
+        return torch.bfloat16 if precision.cpu_has_native_bf16() else None
+    return None
+
 class Trainer:
     def __init__(self, net, task: Task, *, name: str, backup_dir: str | Path, device=None,
                  max_batches: int | None = None, clear: bool = False, resume: bool = False, amp: bool = False,
@@ -150,7 +161,8 @@ class Trainer:
         self.device = select_device(device)
         self.max_batches = int(max_batches if max_batches is not None else net.net.max_batches)
         self.clear, self.resume = clear, resume
-        self.amp = bool(amp) and self.device.type == "cuda"
+        self.amp_dtype = amp_dtype(self.device) if amp else None
+        self.amp = self.amp_dtype is not None
         self.amp_requested = bool(amp)
         self.seed = int(seed)
         first, last = default_hooks(log_every=log_every, chart_every=chart_every, backups=backups)
@@ -353,13 +365,14 @@ class Trainer:
         self.ddp_module = dd.wrap(self.net, self.dist, self.device)
         self.proxy = dd.NetProxy(self.net, self.ddp_module)
         self.optimizer = make_optimizer(self.net, self.net.net)
-        self.scaler = torch.amp.GradScaler("cuda") if self.amp else None
+        # fp16 needs loss scaling; bf16 has float32's range and does not
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         for hook in self.hooks:
             hook.attach(self)
         if self._pending_state is not None:
             self.load_state_dict(self._pending_state)
         if self.amp_requested and not self.amp:
-            self.warn_once("--amp needs CUDA; training in float32")
+            self.warn_once("--amp needs CUDA or a CPU with AMX/AVX512_BF16; training in float32")
         self.start_iteration = self.iteration
         self.t_start = time.perf_counter()
         setup = getattr(self.task, "setup", None)
@@ -403,7 +416,8 @@ class Trainer:
             sync = self.ddp_module is None or nxt is None
             ctx = self.ddp_module.no_sync() if not sync else _null()
             with ctx:
-                with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
+                with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
+                                    enabled=self.amp):
                     report = self.task.loss(self.proxy, images_t, targets, seen_now)
                 loss = report.loss.float() * self.world_size
                 if self.scaler is not None:

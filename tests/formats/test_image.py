@@ -56,3 +56,28 @@ def test_unreadable_image(tmp_path):
         load_image_color(bad)
     with pytest.raises(DataError, match="not found"):
         load_image_color(tmp_path / "missing.jpg")
+
+
+def test_prepare_bgr_is_bit_identical_to_float_then_resize():
+    """The uint8 path (gather the rows/columns the resize reads, then convert) must give exactly
+    Darknet's float pipeline, so golden boxes do not move."""
+    from darkpy.formats.image import from_bgr, prepare, prepare_bgr, resize_bgr, resize_image
+
+    rng = np.random.default_rng(0)
+    cases = 0
+    for shape in [(576, 768, 3), (1, 1, 3), (1, 50, 3), (50, 1, 3), (7, 9, 3), (300, 200, 3), (100, 100),
+                  (2, 2, 3), (33, 517, 4)]:
+        for w, h in [(416, 416), (1, 1), (13, 1), (1, 13), (96, 96), (5, 600), (2, 2)]:
+            bgr = rng.integers(0, 256, shape, dtype=np.uint8)
+            got = resize_bgr(bgr, w, h)
+            ref = resize_image(from_bgr(bgr[:, :, :3] if bgr.ndim == 3 else bgr), w, h)
+            assert np.array_equal(got.view(np.uint32), ref.view(np.uint32)), (shape, w, h)
+            for letterbox in (True, False):
+                try:
+                    ref = prepare(from_bgr(bgr[:, :, :3] if bgr.ndim == 3 else bgr), w, h, letterbox)
+                except ValueError:  # a letterbox side of 0 pixels: not an input Darknet takes either
+                    continue
+                got = prepare_bgr(bgr, w, h, letterbox)
+                assert np.array_equal(got.view(np.uint32), ref.view(np.uint32)), (shape, w, h, letterbox)
+                cases += 1
+    assert cases > 50

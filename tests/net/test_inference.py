@@ -54,3 +54,49 @@ def test_half_precision_path_runs_close(golden):
     with torch.no_grad():
         ref = forward_detections(net, x)[0]
     assert got.dtype == torch.float32 and (got - ref).abs().max().item() < 2e-2
+
+
+def test_inplace_fold_converts_the_network_itself_and_matches(golden):
+    """`inplace=True` (what the CLI uses) folds in the network's own tensors: no copy, same numbers."""
+    name = "g_yolov2_mini"
+    folder = golden / "forward" / name
+    net = darkpy.load_network(golden / "cfg" / f"{name}.cfg", folder / "weights", device="cpu")
+    c, h, w = net.input_shape
+    x = torch.from_numpy(np.fromfile(folder / "input.f32", np.float32).reshape(1, c, h, w))
+    ref = Predictor(net, device="cpu")(x)
+    conv = next(l for l in net.blocks if hasattr(l, "rolling_mean"))
+    ptr = conv.weight.data_ptr()
+    p = Predictor(net, device="cpu", inplace=True)
+    assert p.model is net and any(isinstance(l, FusedConv) for l in net.blocks)
+    assert any(isinstance(l, FusedConv) and l.weight.data_ptr() == ptr for l in net.blocks)  # not copied
+    for a, b in zip(p(x), ref):
+        assert torch.equal(a, b)
+
+
+def test_fused_copy_is_a_network_that_resizes(golden):
+    name = "g_tiny_mini"
+    net = darkpy.load_network(golden / "cfg" / f"{name}.cfg", golden / "forward" / name / "weights",
+                              device="cpu")
+    fused = fuse(net)
+    assert fused is not net and fused.detection_layers
+    fused.resize(64, 64)
+    assert fused.net.width == 64 and net.net.width != 64 or net.net.width == 64
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_compiled_predictor_matches_eager_and_pads_small_batches(golden, precision):
+    name = "g_yolov2_mini"
+    folder = golden / "forward" / name
+    net = darkpy.load_network(golden / "cfg" / f"{name}.cfg", folder / "weights", device="cpu")
+    c, h, w = net.input_shape
+    x = torch.rand(3, c, h, w, generator=torch.Generator().manual_seed(1))
+    eager = Predictor(net, device="cpu", precision=precision)(x)
+    p = Predictor(net, device="cpu", precision=precision, compile=True)
+    got = p(x)
+    tol = 1e-4 if precision == "fp32" else 5e-2
+    for a, b in zip(got, eager):
+        assert a.shape == b.shape and (a - b).abs().max().item() <= tol * max(1.0, b.abs().max().item())
+    small = p(x[:2])  # padded to the traced batch of 3, not traced again
+    assert len(p._compiled) == 1 and small[0].shape[0] == 2
+    for a, b in zip(small, got):
+        assert (a - b[:2]).abs().max().item() <= 1e-5 * max(1.0, b.abs().max().item())

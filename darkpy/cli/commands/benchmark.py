@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from darkpy.cli.precision import precision_option
+
 
 def benchmark(
     cfg: Path = typer.Argument(..., help="Darknet .cfg file."),
@@ -17,8 +19,10 @@ def benchmark(
     device: Optional[str] = typer.Option(None, "--device", "-d",
                                          help="cpu, cuda, cuda:N (default: CUDA if present)."),
     iters: int = typer.Option(5, "--iters", help="Timed runs per size (the best one is reported)."),
-    half: Optional[bool] = typer.Option(None, "--half/--no-half", help="fp16 (default: on CUDA only)."),
-    matmul_size: int = typer.Option(2048, "--matmul-size", help="Side of the float32 matmul yardstick."),
+    half: Optional[bool] = typer.Option(None, "--half/--no-half",
+                                        help="fp16 (same as --precision fp16/fp32)."),
+    matmul_size: int = typer.Option(2048, "--matmul-size", help="Side of the matmul yardstick (same dtype)."),
+    precision: str = precision_option(),
 ) -> None:
     """Latency, FPS and achieved GFLOP/s per input size (YOLOv2's speed/accuracy trade-off)."""
     from rich.console import Console
@@ -40,12 +44,17 @@ def benchmark(
         check_size(s)
     if batch < 1 or iters < 1:
         raise UsageError("--batch and --iters must be at least 1")
+    from darkpy.net.precision import precision_name, resolve_precision
+
     dev = select_device(device)
+    if half is not None:
+        precision = "fp16" if half else "fp32"
+    dtype = resolve_precision(precision, dev)
     net = darkpy.load_network(cfg, weights, device="cpu")
-    rows = benchmark_network(net, size_list, batch, dev, iters, half=half)
-    mm = matmul_gflops(dev, max(16, matmul_size), iters=3)
-    fp16 = half if half is not None else dev.type == "cuda"
-    table = Table(title=f"{cfg.name} on {dev} (batch {batch}{', fp16' if fp16 else ''})")
+    rows = benchmark_network(net, size_list, batch, dev, iters, precision=dtype)
+    mm = matmul_gflops(dev, max(16, matmul_size), iters=3, dtype=dtype)
+    name = precision_name(dtype)
+    table = Table(title=f"{cfg.name} on {dev} (batch {batch}, {name})")
     for col in ("size", "BFLOPs", "latency ms", "FPS", "GFLOP/s", "vs matmul"):
         table.add_column(col, justify="right")
     for r in rows:
@@ -53,7 +62,7 @@ def benchmark(
                       f"{r.gflops:.1f}", f"{r.gflops / mm:.2f}")
     console = Console() if Console().is_terminal else Console(width=120)
     console.print(table)
-    console.print(f"float32 matmul on {dev}: {mm:.1f} GFLOP/s")
+    console.print(f"{name} matmul on {dev}: {mm:.1f} GFLOP/s")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from darkpy.assets import locate
+from darkpy.cli.precision import compile_option, inference_predictor, precision_option
 
 
 def resolve_names(data: Optional[Path], names: Optional[Path], classes: int) -> Optional[list[str]]:
@@ -99,7 +100,8 @@ def detect(
                                         "(default), or stretch to the network size."),
     device: Optional[str] = typer.Option(None, "--device", "-d",
                                          help="cpu, cuda, cuda:N (default: CUDA if present)."),
-    batch: int = typer.Option(1, "--batch", "-b", help="Images per forward pass."),
+    batch: Optional[int] = typer.Option(None, "--batch", "-b", help="Images per forward pass (default: 8 "
+                                        "for several images, 1 for one)."),
     workers: int = typer.Option(0, "--workers", help="Image-loading processes (0: load in this process)."),
     as_json: bool = typer.Option(False, "--json",
                                  help="Print one JSON object per image instead of text lines."),
@@ -114,6 +116,8 @@ def detect(
     show: Optional[bool] = typer.Option(None, "--show/--no-show",
                                         help="Video: show a window (default: when a "
                                         "display exists; otherwise a video file is written)."),
+    precision: str = precision_option(),
+    compile_: bool = compile_option(),
 ) -> None:
     """Detect objects in images (Darknet's `detector test`) or in a video / webcam (`detector demo`).
 
@@ -142,7 +146,7 @@ def detect(
         raise UsageError("give either images or --source, not both")
     if source is not None and class_map is not None:
         raise UsageError("--map works with images, not with --source video")
-    if batch < 1:
+    if batch is not None and batch < 1:
         raise UsageError("--batch must be at least 1")
     from darkpy.wordtree.walk import walk_function
 
@@ -165,10 +169,10 @@ def detect(
 
     from darkpy.detect.detector import DetectOptions, Detector
 
-    options = DetectOptions(thresh=thresh, hier_thresh=hier_thresh, nms=nms, letterbox=letterbox, batch=batch,
+    options = DetectOptions(thresh=thresh, hier_thresh=hier_thresh, nms=nms, letterbox=letterbox, batch=batch or 1,
                             workers=workers, names=class_names, class_map=nodes, keep_image=True,
                             hier_walk=hier_walk)
-    detector = Detector(net, options=options)
+    detector = Detector(inference_predictor(net, precision, compile=compile_), options=options)
     if source is not None:
         from darkpy.fileio import refuse_overwrite
 
@@ -190,6 +194,8 @@ def detect(
         for folder in {t.parent for t in targets}:
             if folder.exists() and not folder.is_dir():
                 raise UsageError(f"--out {folder} is a file: give a folder, or an image name for one image")
+    if batch is None and many:  # folders and lists: batches of 8 (1.9x the images/s of 1, issue 15)
+        detector.options = detector.options.replace(batch=min(8, len(paths)))
     done = skipped = 0
     written: set[Path] = set()
 
@@ -198,28 +204,34 @@ def detect(
         skipped += 1
         typer.echo(f"darkpy: skipping {error}", err=True)
 
+    def write(target: Path, img, dets) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(target), draw_detections(img, dets, classes)):
+            typer.echo(f"darkpy: could not write {target}", err=True)
+
+    from darkpy.detect.overlap import BackgroundWriter
+
     t = time.perf_counter()
-    for r in detector.stream(paths, on_error=on_error):
-        path, (h, w), dets, img = r.source, (r.height, r.width), r.detections, r.image
-        elapsed, t = time.perf_counter() - t, time.perf_counter()
-        done += 1
-        if as_json:
-            typer.echo(json.dumps({"image": path, "width": w, "height": h,
-                                   "detections": [d.to_dict() for d in dets]}))
-        else:
-            typer.echo(f"{path}: Predicted in {elapsed:.6f} seconds.")
-            for line in format_detections(dets):
-                typer.echo(line)
-        if save:
-            target = _out_path(out, path, many)
-            n = 1
-            while many and target in written:  # same file name from different folders
-                n += 1
-                target = target.with_name(f"{Path(path).stem}_{n}.jpg")
-            written.add(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not cv2.imwrite(str(target), draw_detections(img, dets, classes)):
-                typer.echo(f"darkpy: could not write {target}", err=True)
+    with BackgroundWriter() as writer:  # draw + encode in a thread while the next batch runs
+        for r in detector.stream(paths, on_error=on_error):
+            path, (h, w), dets, img = r.source, (r.height, r.width), r.detections, r.image
+            elapsed, t = time.perf_counter() - t, time.perf_counter()
+            done += 1
+            if as_json:
+                typer.echo(json.dumps({"image": path, "width": w, "height": h,
+                                       "detections": [d.to_dict() for d in dets]}))
+            else:
+                typer.echo(f"{path}: Predicted in {elapsed:.6f} seconds.")
+                for line in format_detections(dets):
+                    typer.echo(line)
+            if save:
+                target = _out_path(out, path, many)
+                n = 1
+                while many and target in written:  # same file name from different folders
+                    n += 1
+                    target = target.with_name(f"{Path(path).stem}_{n}.jpg")
+                written.add(target)
+                writer.submit(write, target, img, dets)
     if skipped and not done:
         from darkpy.errors import DataError
 

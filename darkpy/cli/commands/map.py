@@ -12,6 +12,7 @@ from typing import List, Optional
 
 import typer
 
+from darkpy.cli.precision import inference_predictor, precision_option
 from darkpy.errors import UsageError
 
 
@@ -60,6 +61,7 @@ def map_command(
     size: Optional[int] = typer.Option(None, "--size", "-s", help="With a network: input width and height."),
     device: Optional[str] = typer.Option(None, "--device", help="With a network: cpu, cuda, cuda:1 ..."),
     workers: int = typer.Option(2, "--workers", help="With a network: image-loading processes."),
+    precision: str = precision_option(),
 ) -> None:
     """Score detections with VOC07 11-point, VOC area and COCO metrics in one table."""
     from darkpy.eval import evaluate
@@ -77,7 +79,7 @@ def map_command(
             report, note = score_network(Path(paths[0]), Path(paths[1]), Path(paths[2]), metric=metric,
                                          out=out, iou_thresh=iou_thresh, thresh=thresh,
                                          annotations=annotations, batch=batch, size=size, device=device,
-                                         workers=workers, coco_split=coco_split)
+                                         workers=workers, coco_split=coco_split, precision=precision)
             print_report(report)
             typer.echo(note)
             return
@@ -107,7 +109,7 @@ def map_command(
 def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", out: Optional[Path] = None,
                   iou_thresh: float = 0.5, thresh: float = 0.25, annotations: Optional[Path] = None,
                   batch: int = 8, size: Optional[int] = None, device: Optional[str] = None, workers: int = 2,
-                  coco_split: Optional[Path] = None):
+                  coco_split: Optional[Path] = None, precision: str = "auto"):
     """Run `valid` into `out` (default: the .data file's results= folder) and score what it wrote.
     Returns the report and a one-line note on what was run and written."""
     from darkpy.detect.detector import DetectOptions, Detector
@@ -128,7 +130,8 @@ def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", 
     classes = check_classes(net, setup.names, setup.data.resolve("names"), cmap)
     names = setup.names[:classes]
     options = DetectOptions.valid(batch=batch, workers=workers, device=device, class_map=cmap)
-    result = run_detector(Detector(net, options=options), setup.entries, base=setup.list_path.parent)
+    result = run_detector(Detector(inference_predictor(net, precision), options=options), setup.entries,
+                          base=setup.list_path.parent)
     if not result.entries:
         raise UsageError("no image of the valid list could be read", file=setup.list_path)
     kind = setup.eval_type

@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from darkpy.cli.precision import inference_predictor, precision_option
+
 
 def recall_command(
     data: Path = typer.Argument(..., help="Darknet .data file (its valid= list, with label files)."),
@@ -26,6 +28,7 @@ def recall_command(
     workers: int = typer.Option(2, "--workers", help="Image-loading processes (0: load in this process)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the final line, not one per image."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the totals to this JSON file."),
+    precision: str = precision_option(),
 ) -> None:
     """Per image: found, objects, proposals per image, average best IoU and recall (running totals)."""
     from darkpy.detect.detector import DetectOptions, Detector
@@ -44,7 +47,8 @@ def recall_command(
     net = load_network(cfg, weights, size, device)
     options = DetectOptions.recall(thresh=thresh, nms=nms, letterbox=letterbox, batch=batch, workers=workers,
                                    device=device)
-    rep = recall(Detector(net, options=options), setup.entries, labels, base=setup.list_path.parent,
+    rep = recall(Detector(inference_predictor(net, precision), options=options), setup.entries, labels,
+                 base=setup.list_path.parent,
                  iou_thresh=iou_thresh, on_line=None if quiet else typer.echo)
     if quiet and rep.lines:
         typer.echo(rep.lines[-1])

@@ -49,7 +49,7 @@ def train(
     ddp_cpu: int = typer.Option(0, "--ddp-cpu", help="Train with N gloo processes on the CPU (DDP without GPUs)."),
     clear: bool = typer.Option(False, "--clear", "-clear", help="Reset the images-seen counter (restart the schedule from batch 0, e.g. to fine-tune from trained weights), as Darknet's -clear."),
     resume: bool = typer.Option(False, "--resume", help="Continue from BACKUP/NAME.backup with its optimiser state."),
-    amp: bool = typer.Option(False, "--amp", help="Mixed precision (CUDA only)."),
+    amp: bool = typer.Option(False, "--amp", help="Mixed precision: fp16 on CUDA, bf16 on CPUs with AMX or AVX512_BF16."),
     workers: int = typer.Option(2, "--workers", "-j", help="Data loading processes (0: load in the training process)."),
     seed: int = typer.Option(0, "--seed", help="Seed for initial weights, data order and augmentation."),
     max_batches: Optional[int] = typer.Option(None, "--max-batches", help="Stop after this many batches (default: the cfg's max_batches)."),

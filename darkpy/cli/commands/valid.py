@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from darkpy.cli.precision import inference_predictor, precision_option
+
 
 def valid_command(
     data: Path = typer.Argument(
@@ -28,6 +30,7 @@ def valid_command(
     device: Optional[str] = typer.Option(
         None, "--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)."),
     workers: int = typer.Option(2, "--workers", help="Image-loading processes (0: load in this process)."),
+    precision: str = precision_option(),
 ) -> None:
     """Write comp4_det_test_<class>.txt / coco_results.json / imagenet-detection.txt for the valid list."""
     from darkpy.detect.detector import DetectOptions, Detector
@@ -45,7 +48,8 @@ def valid_command(
     refuse_overwrite(folder, [data, cfg, weights, setup.list_path])
     options = DetectOptions.valid(thresh=thresh, hier_thresh=hier, nms=nms, batch=batch, workers=workers,
                                   device=device, class_map=cmap)
-    result = run_detector(Detector(net, options=options), setup.entries, base=setup.list_path.parent)
+    result = run_detector(Detector(inference_predictor(net, precision), options=options), setup.entries,
+                          base=setup.list_path.parent)
     cats = category_ids_for(setup, net)
     written = write_results(result, setup.names, folder, setup.eval_type, cats, prefix)
     skipped = f", {len(result.skipped)} skipped" if result.skipped else ""

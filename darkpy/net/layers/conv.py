@@ -95,6 +95,8 @@ class Convolutional(Layer):
     def forward(self, x: torch.Tensor, outputs=None) -> torch.Tensor:
         y = F.conv2d(x, self.weight, None, self.stride, self.padding, 1, self.groups)
         if self.batch_normalize:
+            if y.dtype in (torch.bfloat16, torch.float16):  # autocast: statistics in float32, as AMP's BN
+                y = y.float()
             y = darknet_batchnorm(y, self.scales, self.bias, self.rolling_mean, self.rolling_variance, self.training)
         else:
             y = y + self.bias.view(1, -1, 1, 1)

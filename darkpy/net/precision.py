@@ -1,0 +1,92 @@
+"""Which floating-point type inference runs in: `auto`, `fp32`, `bf16` or `fp16`.
+
+`auto` picks what is both fast and accurate enough on the machine at hand: fp16 on CUDA; bf16 on
+CPUs whose instruction set multiplies bf16 natively (AMX tiles, or AVX512_BF16), where oneDNN's
+bf16 convolutions run several times faster than fp32; fp32 everywhere else (bf16 emulated on
+older CPUs is slower than fp32). bf16 keeps fp32's range, so no scaling is needed; the
+detection heads still run in fp32 (see `darkpy.net.inference`), which keeps boxes within a
+fraction of a pixel of fp32's (tests/net/test_precision.py holds the guard).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from darkpy.errors import UsageError
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags the kernel reports (Linux /proc/cpuinfo); empty elsewhere."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+@lru_cache(maxsize=1)
+def cpu_model_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def cpu_has_native_bf16(flags: frozenset[str] | None = None) -> bool:
+    """True when this CPU multiplies bf16 in hardware (AMX or AVX512_BF16) and torch's oneDNN
+    can use it."""
+    flags = cpu_flags() if flags is None else flags
+    if not any(f in flags for f in _BF16_FLAGS):
+        return False
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # torch built without oneDNN
+        return False
+
+
+def cpu_summary() -> str:
+    """One line naming the CPU and what matters for speed here (for benchmark output)."""
+    import os
+
+    flags = cpu_flags()
+    has = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
+    return f"{cpu_model_name()}, {os.cpu_count()} cores, flags: {' '.join(has) or 'none of avx2/avx512/amx'}"
+
+
+def resolve_precision(precision, device) -> "torch.dtype":
+    """The torch dtype for a `--precision` value (or a torch dtype) on `device`."""
+    import torch
+
+    if isinstance(precision, torch.dtype):
+        return precision
+    text = "auto" if precision is None else str(precision).strip().lower()
+    aliases = {"float32": "fp32", "float": "fp32", "bfloat16": "bf16", "float16": "fp16", "half": "fp16"}
+    text = aliases.get(text, text)
+    if text not in PRECISIONS:
+        raise UsageError(f"unknown precision {precision!r} (one of {', '.join(PRECISIONS)})")
+    if text == "auto":
+        dev = torch.device(device) if device is not None else torch.device("cpu")
+        if dev.type == "cuda":
+            return torch.float16
+        return torch.bfloat16 if dev.type == "cpu" and cpu_has_native_bf16() else torch.float32
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[text]
+
+
+def precision_name(dtype) -> str:
+    import torch
+
+    return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, str(dtype))

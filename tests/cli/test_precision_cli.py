@@ -1,0 +1,94 @@
+"""`--precision` on the inference commands; folders batch by default."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from darkpy.assets import ROOT
+
+DEMO = ["--cfg", ROOT / "cfg" / "demo.cfg", "--weights", ROOT / "data" / "demo" / "demo.weights",
+        "--names", ROOT / "data" / "demo" / "demo.names"]
+IMAGES = ROOT / "data" / "demo" / "images"
+
+
+def _rows(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def test_detect_fp32_and_bf16_agree_on_the_demo_folder(cli, tmp_path):
+    runs = {}
+    for p in ("fp32", "bf16"):
+        code, out, err = cli("detect", IMAGES, *DEMO, "--json", "--no-save", "--thresh", "0.25",
+                             "--precision", p)
+        assert code == 0, out + err
+        runs[p] = _rows(out)
+    assert len(runs["fp32"]) == 12
+    for a, b in zip(runs["fp32"], runs["bf16"]):
+        assert a["image"] == b["image"]
+        assert [d["class"] for d in a["detections"]] == [d["class"] for d in b["detections"]]
+        for da, db in zip(a["detections"], b["detections"]):
+            assert abs(da["confidence"] - db["confidence"]) <= 0.02
+
+
+def test_bad_precision_is_one_line(cli):
+    code, out, err = cli("detect", IMAGES / "001988.jpg", *DEMO, "--precision", "fp8", "--no-save")
+    assert code == 2 and "unknown precision 'fp8'" in out + err
+
+
+def test_folder_batches_by_eight_by_default(cli, monkeypatch):
+    from darkpy.net import inference
+
+    seen = []
+    call = inference.Predictor.__call__
+
+    def spy(self, x):
+        seen.append(x.shape[0])
+        return call(self, x)
+
+    monkeypatch.setattr(inference.Predictor, "__call__", spy)
+    code, out, err = cli("detect", IMAGES, *DEMO, "--json", "--no-save", "--precision", "fp32")
+    assert code == 0, out + err
+    assert seen == [8, 4]
+    seen.clear()
+    code, out, err = cli("detect", IMAGES / "001988.jpg", *DEMO, "--json", "--no-save")
+    assert code == 0 and seen == [1]
+
+
+@pytest.mark.parametrize("command", ["valid", "recall", "map", "benchmark"])
+def test_precision_flag_is_offered(cli, command):
+    code, out, err = cli(command, "--help")
+    assert code == 0 and "--precision" in out
+
+
+def test_benchmark_reports_the_precision(cli, golden):
+    code, out, err = cli("benchmark", golden / "cfg" / "g_tiny_mini.cfg", "--sizes", "64", "--iters", "1",
+                         "--device", "cpu", "--matmul-size", "128", "--precision", "bf16")
+    assert code == 0, out + err
+    assert "bf16" in out
+
+
+def test_map_on_the_demo_set_fp32_vs_bf16_within_0005(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    maps = {}
+    for p in ("fp32", "bf16"):
+        out_dir = tmp_path / p
+        code, out, err = cli("map", ROOT / "data" / "demo" / "demo.data", ROOT / "cfg" / "demo.cfg",
+                             ROOT / "data" / "demo" / "demo.weights", "--metric", "voc", "--out", out_dir,
+                             "--workers", "0", "--precision", p)
+        assert code == 0, out + err
+        maps[p] = json.loads((out_dir / "map.json").read_text())["voc_area"]["mAP"]
+    assert abs(maps["fp32"] - maps["bf16"]) <= 0.005, maps
+
+
+def test_detect_compile_gives_the_eager_detections(cli):
+    runs = {}
+    for extra in ([], ["--compile"]):
+        code, out, err = cli("detect", IMAGES, *DEMO, "--json", "--no-save", "--precision", "fp32", *extra)
+        assert code == 0, out + err
+        runs[bool(extra)] = _rows(out)
+    for a, b in zip(runs[False], runs[True]):
+        assert [d["class"] for d in a["detections"]] == [d["class"] for d in b["detections"]]
+        for da, db in zip(a["detections"], b["detections"]):
+            assert abs(da["confidence"] - db["confidence"]) <= 1e-4
