@@ -1,0 +1,71 @@
+"""The torch-free numpy engine (darkpy.net.numpy_forward) against Darknet's golden vectors and
+against darkpy's torch engine; and `darkpy detect` running it without importing torch."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from darkpy.net.numpy_forward import NumpyNetwork, NumpyUnsupported
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "tests" / "golden"
+SUPPORTED = ["g_tiny_mini", "g_yolov2_mini"]
+
+
+@pytest.mark.golden
+@pytest.mark.parametrize("name", SUPPORTED)
+def test_every_layer_output_matches_darknet(name):
+    cfg, folder = GOLDEN / "cfg" / f"{name}.cfg", GOLDEN / "forward" / name
+    net = NumpyNetwork.load(cfg, folder / "weights")
+    x = np.fromfile(folder / "input.f32", np.float32).reshape(1, net.channels, net.height, net.width)
+    outs = net.forward(x, keep=True)
+    files = sorted(folder.glob("layer*.f32"))
+    assert files
+    for f in files:
+        i = int(f.stem[5:])
+        ref = np.fromfile(f, np.float32)
+        got = np.ascontiguousarray(outs[i]).ravel()
+        assert got.size == ref.size, i
+        err = np.abs(got - ref).max()
+        assert err <= 1e-4 * np.abs(ref).max(), f"layer {i} ({net.layers[i].kind}): max abs error {err}"
+
+
+@pytest.mark.parametrize("name", ["g_tree_mini", "g_yolov3_mini", "g_classifier_mini", "g_connected_mini"])
+def test_other_layer_types_are_declined(name):
+    with pytest.raises(NumpyUnsupported):
+        NumpyNetwork.build(GOLDEN / "cfg" / f"{name}.cfg")
+
+
+def _torch_outputs(cfg, weights, x):
+    import torch
+
+    import darkpy
+    from darkpy.net.inference import Predictor
+
+    net = darkpy.load_network(cfg, weights, device="cpu")
+    pred = Predictor(net, precision="fp32")
+    return [o.numpy() for o in pred(torch.from_numpy(x))]
+
+
+@pytest.mark.parametrize("cfg", ["cfg/demo.cfg", "cfg/yolov2-tiny-voc.cfg"])
+def test_region_outputs_equal_the_torch_engine(cfg, tmp_path):
+    import darkpy
+
+    cfg = ROOT / cfg
+    if cfg.stem == "demo":
+        weights = ROOT / "data" / "demo" / "demo.weights"
+    else:
+        weights = tmp_path / "w.weights"
+        darkpy.load_network(cfg, device="cpu").save_weights(weights)
+    net = NumpyNetwork.load(cfg, weights)
+    x = np.random.default_rng(0).random((1, 3, net.height, net.width), np.float32)
+    got, = net.forward(x)
+    ref, = _torch_outputs(cfg, weights, x)
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
