@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Optional
 
 from darkpy.assets import asset
-from darkpy.net.model import parse_network
 
 DEFAULT_BASE_URL = "https://pjreddie.com/media/files/"
 BASE_URL_ENV = "DARKPY_WEIGHTS_URL"
@@ -43,6 +42,8 @@ class Published:
 
     def floats(self) -> int:
         """Floats the file holds according to the cfg (the model builder's own count)."""
+        from darkpy.net.model import parse_network  # torch: only when asked
+
         net = parse_network(self.cfg_path())
         return sum(l.num_weight_floats() for l in net.blocks
                    if l.has_weights and (self.upto is None or l.index < self.upto))
