@@ -244,3 +244,42 @@ def nms_obj(boxes: "torch.Tensor", objectness: "torch.Tensor", thresh: float) ->
     keep = greedy_keep(over, obj[idx][None])[0]
     obj[idx[~keep]] = 0
     return obj
+
+
+def box_iou_numpy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`box_iou` for numpy arrays (the same float arithmetic, in the arrays' dtype)."""
+    a_lo, a_hi = a[:, :2] - a[:, 2:] / 2, a[:, :2] + a[:, 2:] / 2
+    b_lo, b_hi = b[:, :2] - b[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2
+    ow = np.minimum(a_hi[:, None, 0], b_hi[None, :, 0]) - np.maximum(a_lo[:, None, 0], b_lo[None, :, 0])
+    oh = np.minimum(a_hi[:, None, 1], b_hi[None, :, 1]) - np.maximum(a_lo[:, None, 1], b_lo[None, :, 1])
+    inter = np.maximum(ow, 0) * np.maximum(oh, 0)
+    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None, :] - inter
+    return inter / union
+
+
+def nms_sort_numpy(boxes: np.ndarray, objectness: np.ndarray, probs: np.ndarray, thresh: float) -> np.ndarray:
+    """`nms_sort` for numpy arrays, for the torch-free engine: the same candidates, order (ties:
+    lower index first) and IoU arithmetic. The greedy walk loops over the candidates of each class
+    that has more than one (a handful at detection thresholds)."""
+    probs = probs.copy()
+    if thresh <= 0 or probs.size == 0:
+        return probs
+    idx = np.flatnonzero((objectness != 0) & (probs > 0).any(axis=1))
+    if idx.size < 2:
+        return probs
+    sub = probs[idx]
+    classes = np.flatnonzero((sub > 0).sum(axis=0) > 1)
+    if classes.size == 0:
+        return probs
+    over = box_iou_numpy(boxes[idx], boxes[idx]) > thresh
+    np.fill_diagonal(over, False)
+    for c in classes.tolist():
+        col = sub[:, c]
+        order = np.argsort(-col, kind="stable")
+        removed = np.zeros(len(col), bool)
+        for i in order[:int((col > 0).sum())].tolist():
+            if not removed[i]:
+                removed |= over[i]
+        col[removed] = 0
+    probs[idx] = sub
+    return probs
