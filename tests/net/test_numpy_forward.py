@@ -116,3 +116,65 @@ def test_random_tiny_voc_detections_equal_the_torch_engine(tmp_path):
     # random weights give every class about the same probability: greedy NMS on near-ties is
     # decided by float noise, so the boxes are compared before suppression
     assert _compare(cfg, weights, [str(ROOT / "data" / "dog.jpg")], thresh=0.02, nms=0) > 0
+
+
+DEMO = ["--cfg", str(ROOT / "cfg" / "demo.cfg"), "--weights", str(ROOT / "data" / "demo" / "demo.weights"),
+        "--names", str(ROOT / "data" / "demo" / "demo.names")]
+PROBE = ("import runpy, sys; sys.argv = ['darkpy'] + sys.argv[1:]\n"
+         "try:\n    runpy.run_module('darkpy', run_name='__main__')\n"
+         "except SystemExit as e:\n    code = e.code\nelse:\n    code = 0\n"
+         "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', file=sys.stderr)\nsys.exit(code)\n")
+
+
+def _run(args, cwd, env_extra=None):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), CUDA_VISIBLE_DEVICES="")
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-c", PROBE, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_detect_runs_without_importing_torch_and_prints_what_torch_prints(tmp_path):
+    images = sorted(str(p) for p in (ROOT / "data" / "demo" / "images").glob("*.jpg"))[:3]
+    fast = _run(["detect", *images, *DEMO, "--json", "--out", str(tmp_path / "np")], tmp_path)
+    assert fast.returncode == 0, fast.stderr
+    assert "NO-TORCH" in fast.stderr
+    slow = _run(["detect", *images, *DEMO, "--json", "--engine", "torch", "--precision", "fp32",
+                 "--out", str(tmp_path / "pt")], tmp_path)
+    assert slow.returncode == 0, slow.stderr
+    assert "NO-TORCH" not in slow.stderr
+    assert [json.loads(l) for l in fast.stdout.splitlines()] == [json.loads(l) for l in slow.stdout.splitlines()]
+    assert sorted(p.name for p in (tmp_path / "np").iterdir()) == sorted(p.name for p in (tmp_path / "pt").iterdir())
+    text = _run(["detect", images[0], *DEMO, "--no-save"], tmp_path)
+    assert text.returncode == 0 and "NO-TORCH" in text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0].startswith(f"{images[0]}: Predicted in ") and lines[1].endswith("%")
+
+
+def test_auto_takes_torch_for_many_images_and_unsupported_cfgs(tmp_path):
+    images = sorted(str(p) for p in (ROOT / "data" / "demo" / "images").glob("*.jpg"))[:5]
+    many = _run(["detect", *images, *DEMO, "--no-save"], tmp_path)
+    assert many.returncode == 0 and "NO-TORCH" not in many.stderr
+    tree = GOLDEN / "forward" / "g_tree_mini"
+    forced = _run(["detect", images[0], "--cfg", str(GOLDEN / "cfg" / "g_tree_mini.cfg"), "--weights",
+                   str(tree / "weights"), "--no-save", "--engine", "numpy"], tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert "numpy engine does not run this network" in forced.stderr
+
+
+def test_engine_rule(monkeypatch):
+    from darkpy.detect.numpy_engine import choose_engine
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert choose_engine("auto", 1, "auto", None) == "numpy"
+    assert choose_engine("auto", 4, "fp32", "cpu") == "numpy"
+    assert choose_engine("auto", 5, "fp32", "cpu") == "torch"
+    assert choose_engine("auto", 1, "bf16", None) == "torch"
+    assert choose_engine("auto", 1, "fp32", "cuda") == "torch"
+    assert choose_engine("auto", 1, "fp32", None, compile_=True) == "torch"
+    assert choose_engine("torch", 1, "fp32", "cpu") == "torch"
+    assert choose_engine("numpy", 9, "bf16", None) == "numpy"
+
+
+def test_bad_engine_is_a_usage_error(tmp_path):
+    r = _run(["detect", str(ROOT / "data" / "dog.jpg"), *DEMO, "--engine", "onnx"], tmp_path)
+    assert r.returncode == 2 and "--engine must be" in r.stderr

@@ -118,6 +118,10 @@ def detect(
                                         "display exists; otherwise a video file is written)."),
     precision: str = precision_option(),
     compile_: bool = compile_option(),
+    engine: str = typer.Option(
+        "auto", "--engine", help="auto, torch or numpy. numpy: a torch-free fp32 forward for YOLOv2-style "
+        "[region] nets (no WordTree), fast to start; auto picks it for up to 4 images at fp32/auto "
+        "precision when CUDA is not wanted (docs/detect.md)."),
 ) -> None:
     """Detect objects in images (Darknet's `detector test`) or in a video / webcam (`detector demo`).
 
@@ -148,11 +152,70 @@ def detect(
         raise UsageError("--map works with images, not with --source video")
     if batch is not None and batch < 1:
         raise UsageError("--batch must be at least 1")
-    from darkpy.wordtree.walk import walk_function
+    if hier_walk not in ("darknet", "paper"):  # the walk module imports torch: only for the error
+        from darkpy.wordtree.walk import walk_function
 
-    walk_function(hier_walk)  # an unknown name is a usage error before the network loads
+        walk_function(hier_walk)  # an unknown name is a usage error before the network loads
     if not (0 <= thresh <= 1 and 0 <= hier_thresh <= 1 and 0 <= nms <= 1):
         raise UsageError("--thresh, --hier-thresh and --nms must lie in [0, 1]")
+    if engine not in ("auto", "torch", "numpy"):
+        raise UsageError(f"--engine must be auto, torch or numpy, got {engine!r}")
+    from darkpy.detect.output import expand_inputs
+
+    paths = expand_inputs(images) if source is None else []
+    detector = None
+    if source is None and class_map is None and not random_weights and cfg is not None and weights is not None:
+        detector = _numpy_detector(engine, len(paths), cfg, weights, size, device, precision, compile_,
+                                   thresh=thresh, nms=nms, letterbox=letterbox, keep_image=True)
+    elif engine == "numpy":
+        typer.echo("darkpy: --engine numpy runs images with --cfg/--weights and no --map; using torch", err=True)
+    if detector is not None:
+        classes = max(l.classes for l in detector.net.detection_layers)
+        detector.names = resolve_names(data, names, classes)
+    else:
+        detector, classes = _torch_detector(
+            cfg, weights, size, device, random_weights, class_map, data, names, thresh, hier_thresh, nms,
+            letterbox, batch, workers, hier_walk, precision, compile_)
+    if source is not None:
+        from darkpy.fileio import refuse_overwrite
+
+        refuse_overwrite(out, [cfg, weights, data, names])
+        _video(detector, source, out, frames, show, as_json)
+        return
+    many = len(paths) > 1
+    if save:
+        from darkpy.fileio import refuse_overwrite
+
+        targets = [_out_path(out, p, many) for p in paths]
+        refuse_overwrite(targets + [out], list(paths) + [cfg, weights, data, names, class_map])
+        for folder in {t.parent for t in targets}:
+            if folder.exists() and not folder.is_dir():
+                raise UsageError(f"--out {folder} is a file: give a folder, or an image name for one image")
+    if batch is None and many and hasattr(detector, "options"):  # torch: batches of 8 (issue 15)
+        detector.options = detector.options.replace(batch=min(8, len(paths)))
+    _write_results(detector, paths, classes, many, save, out, as_json)
+
+
+def _numpy_detector(engine, n_images, cfg, weights, size, device, precision, compile_, **options):
+    """The torch-free engine when `choose_engine` picks it and the cfg is one it runs, else None."""
+    from darkpy.detect.numpy_engine import NumpyDetector, choose_engine
+    from darkpy.net.numpy_forward import NumpyUnsupported
+
+    if choose_engine(engine, n_images, precision, device, compile_) != "numpy":
+        return None
+    check_size(size)
+    try:
+        return NumpyDetector.load(cfg, weights, size, **options)
+    except (NumpyUnsupported, OSError, ValueError) as exc:
+        if engine == "numpy":
+            typer.echo(f"darkpy: the numpy engine does not run this network ({exc}); using torch", err=True)
+        return None
+
+
+def _torch_detector(cfg, weights, size, device, random_weights, class_map, data, names, thresh, hier_thresh,
+                    nms, letterbox, batch, workers, hier_walk, precision, compile_):
+    from darkpy.errors import UsageError
+
     net = load_detector(cfg, weights, size, device, random_weights=random_weights)
     classes = max(l.classes for l in net.detection_layers)
     nodes = None
@@ -172,30 +235,15 @@ def detect(
     options = DetectOptions(thresh=thresh, hier_thresh=hier_thresh, nms=nms, letterbox=letterbox, batch=batch or 1,
                             workers=workers, names=class_names, class_map=nodes, keep_image=True,
                             hier_walk=hier_walk)
-    detector = Detector(inference_predictor(net, precision, compile=compile_), options=options)
-    if source is not None:
-        from darkpy.fileio import refuse_overwrite
+    return Detector(inference_predictor(net, precision, compile=compile_), options=options), classes
 
-        refuse_overwrite(out, [cfg, weights, data, names])
-        _video(detector, source, out, frames, show, as_json)
-        return
 
+def _write_results(detector, paths, classes, many, save, out, as_json) -> None:
+    """Darknet's lines (or JSON) and the annotated images, whichever engine runs."""
     import cv2
 
-    from darkpy.detect.pipeline import draw_detections, expand_inputs, format_detections
+    from darkpy.detect.output import draw_detections, format_detections
 
-    paths = expand_inputs(images)
-    many = len(paths) > 1
-    if save:
-        from darkpy.fileio import refuse_overwrite
-
-        targets = [_out_path(out, p, many) for p in paths]
-        refuse_overwrite(targets + [out], list(paths) + [cfg, weights, data, names, class_map])
-        for folder in {t.parent for t in targets}:
-            if folder.exists() and not folder.is_dir():
-                raise UsageError(f"--out {folder} is a file: give a folder, or an image name for one image")
-    if batch is None and many:  # folders and lists: batches of 8 (1.9x the images/s of 1, issue 15)
-        detector.options = detector.options.replace(batch=min(8, len(paths)))
     done = skipped = 0
     written: set[Path] = set()
 
