@@ -35,7 +35,8 @@ def cuda_may_be_wanted(device: str | None) -> bool:
     return shutil.which("nvidia-smi") is not None
 
 
-def choose_engine(engine: str, n_images: int, precision: str, device: str | None, compile_: bool = False) -> str:
+def choose_engine(engine: str, n_images: int, precision: str, device: str | None,
+                  compile_: bool = False) -> str:
     """'numpy' or 'torch' for `darkpy detect` (before looking at the cfg): `auto` takes numpy for at
     most MAX_NUMPY_IMAGES images at fp32/auto precision, without --compile, when CUDA is not wanted."""
     if engine != "auto":
@@ -60,7 +61,8 @@ def correct_boxes(boxes: np.ndarray, image_w: int, image_h: int, net_w: int, net
     return out.astype(boxes.dtype)
 
 
-def decode_region(layer: NpLayer, out: np.ndarray, thresh: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def decode_region(layer: NpLayer, out: np.ndarray, thresh: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`darkpy.detect.decode.decode_region` (no WordTree, no background) in numpy, float32."""
     b, _, h, w = out.shape
     num, coords, classes = layer.num, layer.coords, layer.classes
@@ -91,7 +93,8 @@ class NumpyDetector:
         self.names, self.keep_image = names, keep_image
 
     @classmethod
-    def load(cls, cfg: str | Path, weights: str | Path, size: int | None = None, **options) -> "NumpyDetector":
+    def load(cls, cfg: str | Path, weights: str | Path, size: int | None = None,
+             **options) -> "NumpyDetector":
         return cls(NumpyNetwork.load(cfg, weights, size), **options)
 
     def stream(self, images: Iterable[str], on_error: Callable[[str, DarkpyError], None] | None = None

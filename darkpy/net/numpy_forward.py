@@ -147,7 +147,8 @@ class NumpyNetwork:
             pos += f
             wt = floats[pos + (3 * f if layer.bn else 0):pos + need - f].reshape(f, c, k, k)
             if layer.bn:
-                scales, mean, var = (floats[pos + i * f:pos + (i + 1) * f].astype(np.float64) for i in range(3))
+                scales, mean, var = (floats[pos + i * f:pos + (i + 1) * f].astype(np.float64)
+                                     for i in range(3))
                 factor = scales / (np.sqrt(var) + BN_EPS)
                 folded = np.empty((f, c, k, k), np.float32)
                 for r in range(0, f, 64):  # float64 a few rows at a time, rounded once (as the torch fold)
@@ -232,7 +233,8 @@ def _build_layer(s: Section, index: int, shape: tuple[int, int, int], before: li
         _check_keys(s, _REGION_KEYS)
         coords, classes, num = _int(s, "coords", 4), _int(s, "classes", 20), _int(s, "num", 1)
         anchors = _floats(s, "anchors") or [0.5] * (2 * num)
-        if coords < 4 or len(anchors) != 2 * num or c != num * (coords + 1 + classes) or not _int(s, "softmax", 0):
+        if (coords < 4 or len(anchors) != 2 * num or c != num * (coords + 1 + classes)
+                or not _int(s, "softmax", 0)):
             raise NumpyUnsupported(f"layer {index}: region options")
         return NpLayer("region", shape, shape, num=num, classes=classes, coords=coords,
                        anchors=np.asarray(anchors, np.float32).reshape(num, 2), section_name="region")
@@ -286,7 +288,8 @@ def _reorg(x: np.ndarray, s: int) -> np.ndarray:
     """darkpy.net.layers.reorg.darknet_reorg on the NCHW buffer, returned NHWC."""
     nchw = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
     b, c, h, w = nchw.shape
-    y = nchw.reshape(b, c // (s * s), h, s, w, s).transpose(0, 3, 5, 1, 2, 4).reshape(b, c * s * s, h // s, w // s)
+    y = nchw.reshape(b, c // (s * s), h, s, w, s).transpose(0, 3, 5, 1, 2, 4)
+    y = y.reshape(b, c * s * s, h // s, w // s)
     return np.ascontiguousarray(y.transpose(0, 2, 3, 1))
 
 

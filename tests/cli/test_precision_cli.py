@@ -52,7 +52,7 @@ def test_folder_batches_by_eight_by_default(cli, monkeypatch):
     assert code == 0, out + err
     assert seen == [8, 4]
     seen.clear()
-    code, out, err = cli("detect", IMAGES / "001988.jpg", *DEMO, "--json", "--no-save")
+    code, out, err = cli("detect", IMAGES / "001988.jpg", *DEMO, "--json", "--no-save", "--engine", "torch")
     assert code == 0 and seen == [1]
 
 

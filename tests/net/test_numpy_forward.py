@@ -142,8 +142,10 @@ def test_detect_runs_without_importing_torch_and_prints_what_torch_prints(tmp_pa
                  "--out", str(tmp_path / "pt")], tmp_path)
     assert slow.returncode == 0, slow.stderr
     assert "NO-TORCH" not in slow.stderr
-    assert [json.loads(l) for l in fast.stdout.splitlines()] == [json.loads(l) for l in slow.stdout.splitlines()]
-    assert sorted(p.name for p in (tmp_path / "np").iterdir()) == sorted(p.name for p in (tmp_path / "pt").iterdir())
+    assert ([json.loads(line) for line in fast.stdout.splitlines()]
+            == [json.loads(line) for line in slow.stdout.splitlines()])
+    written = [sorted(p.name for p in (tmp_path / d).iterdir()) for d in ("np", "pt")]
+    assert written[0] == written[1]
     text = _run(["detect", images[0], *DEMO, "--no-save"], tmp_path)
     assert text.returncode == 0 and "NO-TORCH" in text.stderr
     lines = text.stdout.splitlines()

@@ -164,11 +164,13 @@ def detect(
 
     paths = expand_inputs(images) if source is None else []
     detector = None
-    if source is None and class_map is None and not random_weights and cfg is not None and weights is not None:
+    plain = class_map is None and not random_weights and cfg is not None and weights is not None
+    if source is None and plain:
         detector = _numpy_detector(engine, len(paths), cfg, weights, size, device, precision, compile_,
                                    thresh=thresh, nms=nms, letterbox=letterbox, keep_image=True)
     elif engine == "numpy":
-        typer.echo("darkpy: --engine numpy runs images with --cfg/--weights and no --map; using torch", err=True)
+        typer.echo("darkpy: --engine numpy runs images with --cfg/--weights and no --map; using torch",
+                   err=True)
     if detector is not None:
         classes = max(l.classes for l in detector.net.detection_layers)
         detector.names = resolve_names(data, names, classes)
