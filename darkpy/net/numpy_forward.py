@@ -1,17 +1,18 @@
 """A torch-free forward pass for the layer types YOLOv2 uses, so that one-image `darkpy detect`
 does not pay for `import torch` (1.1-2.3 s here, about Darknet's whole yolov2-tiny-voc run).
 
-Supported: [convolutional] (groups=1, batch norm folded at load as `darkpy.net.inference`
-folds it: a float64 factor, each weight rounded once to float32; leaky or linear), [maxpool]
-(Darknet's padding: `size-1` split with the smaller half top/left), [route], [reorg] (Darknet's
+Supported: [convolutional] (groups=1; batch norm folded at load into a per-channel factor
+(float64, as `darkpy.net.inference`) and bias, the factor applied to the output channels so
+that the weights stay in the read-only mapped file, untouched and uncopied; leaky or linear),
+[maxpool] (Darknet's padding: `size-1` split with the smaller half top/left), [route], [reorg] (Darknet's
 permutation, as `darkpy.net.layers.reorg`) and [region] without a WordTree (logistic on x, y and
 objectness, softmax over the classes). Anything else raises `NumpyUnsupported`, and the caller
 runs the torch engine instead (which also reports bad cfgs and weights with its own messages: on
 any doubt this module declines rather than diagnoses).
 
 Activations are NHWC float32; a convolution is one im2col (stride tricks, one copy) and one BLAS
-matmul; leaky is applied in place. Layer outputs are handed out as NCHW views, the layout of the
-torch engine, for comparison and for the region decode.
+matmul against the mapped weights; leaky is applied in place. Layer outputs are handed out as
+NCHW views, the layout of the torch engine, for comparison and for the region decode.
 """
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ class NpLayer:
     classes: int = 0
     coords: int = 4
     anchors: np.ndarray | None = None
-    weight: np.ndarray | None = None  # (size*size*c, filters), rows in (ky, kx, c) order
+    weight: np.ndarray | None = None  # (filters, c*size*size) as in the file (a read-only map)
+    scale: np.ndarray | None = None   # batch norm: factor per output channel
     bias: np.ndarray | None = None
     section_name: str = ""
     params: dict = field(default_factory=dict)
@@ -123,7 +125,7 @@ class NumpyNetwork:
 
     def load_weights(self, path: str | Path) -> None:
         """Darknet's .weights (see darkpy.net.weights for the header rule), batch norm folded."""
-        raw = np.fromfile(path, dtype=np.uint8)
+        raw = np.memmap(path, dtype=np.uint8, mode="r")
         if raw.size < 16:
             raise NumpyUnsupported("weights shorter than a header")
         major, minor = (int(v) for v in raw[:8].view("<i4"))
@@ -145,18 +147,16 @@ class NumpyNetwork:
                 raise NumpyUnsupported("weights file shorter than the cfg needs")
             bias = floats[pos:pos + f].astype(np.float64)
             pos += f
-            wt = floats[pos + (3 * f if layer.bn else 0):pos + need - f].reshape(f, c, k, k)
+            # the weights stay in the mapped file, (f, c*k*k) as Darknet stores them: no copy, no
+            # page written; batch norm's factor scales the convolution's output channels instead
+            layer.weight = floats[pos + (3 * f if layer.bn else 0):pos + need - f].reshape(f, c * k * k)
             if layer.bn:
                 scales, mean, var = (floats[pos + i * f:pos + (i + 1) * f].astype(np.float64)
                                      for i in range(3))
                 factor = scales / (np.sqrt(var) + BN_EPS)
-                folded = np.empty((f, c, k, k), np.float32)
-                for r in range(0, f, 64):  # float64 a few rows at a time, rounded once (as the torch fold)
-                    folded[r:r + 64] = wt[r:r + 64] * factor[r:r + 64, None, None, None]
-                wt = folded
+                layer.scale = factor.astype(np.float32)
                 bias = bias - mean * factor
             pos += need - f
-            layer.weight = np.ascontiguousarray(wt.transpose(2, 3, 1, 0).reshape(k * k * c, f))
             layer.bias = bias.astype(np.float32)
         if pos != floats.size:
             raise NumpyUnsupported("weights file does not fit the cfg")
@@ -253,11 +253,13 @@ def _conv(x: np.ndarray, layer: NpLayer) -> np.ndarray:
             xp[:, p:p + h, p:p + w] = x
         else:
             xp = x
-        sb, sh, sw, sc = xp.strides
-        view = np.lib.stride_tricks.as_strided(xp, (b, oh, ow, k, k, c), (sb, sh * s, sw * s, sh, sw, sc),
+        sb, sh, sw, sc = xp.strides  # windows in (c, ky, kx) order, the file's weight order
+        view = np.lib.stride_tricks.as_strided(xp, (b, oh, ow, c, k, k), (sb, sh * s, sw * s, sc, sh, sw),
                                                writeable=False)
-        cols = view.reshape(b * oh * ow, k * k * c)
-    y = cols @ layer.weight
+        cols = view.reshape(b * oh * ow, c * k * k)
+    y = cols @ layer.weight.T  # BLAS reads the transposed weights in place
+    if layer.scale is not None:
+        y *= layer.scale
     y += layer.bias
     if layer.leaky:
         np.maximum(y, y * np.float32(0.1), out=y)
