@@ -3,7 +3,12 @@ test` on the same image and the same weights file, runs alternating, as a ratio;
 on a folder of images (one process each, every image written annotated by both).
 
     .venv/bin/python benchmarks/bench_startup.py [--repeats 3] [--images 50] [--precision auto]
-                                                 [--folder-cfg yolov2-tiny-voc] [--darknet /usr/bin/darknet]
+                                                 [--engines numpy,torch] [--folder-cfg yolov2-tiny-voc]
+                                                 [--darknet /usr/bin/darknet]
+
+One image runs once per engine of --engines (`darkpy detect --engine E`: numpy is the torch-free
+engine that `--engine auto` picks for up to 4 images, torch the torch one), alternating with
+Darknet. The folder runs `--engine auto`, which is torch for 50 images.
 
 The weights are random, written by darkpy's own writer in Darknet's format (the speed does not
 depend on the values; nothing is downloaded). Darknet is the `darknet` package (pjreddie's
@@ -80,6 +85,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--images", type=int, default=50, help="folder size for the throughput run (0: skip)")
     ap.add_argument("--precision", default="auto")
+    ap.add_argument("--engines", default="numpy,torch", help="darkpy engines timed on one image")
     ap.add_argument("--models", default="yolov2-voc,yolov2-tiny-voc")
     ap.add_argument("--folder-cfg", default="yolov2-tiny-voc", help="model of the throughput run")
     ap.add_argument("--darknet", default=shutil.which("darknet") or "/usr/bin/darknet")
@@ -100,34 +106,39 @@ def main() -> None:
             cfg = ROOT / "cfg" / f"{model}.cfg"
             weights = make_weights(cfg, tmp)
             size_mb = weights.stat().st_size / 2 ** 20
-            dp = [sys.executable, "-m", "darkpy", "detect", args.image, "--cfg", str(cfg), "--weights",
-                  str(weights), "--names", str(names), "--out", str(tmp / "darkpy.jpg"),
-                  "--precision", args.precision]
-            dn = [args.darknet, "detector", "test", str(voc_data), str(cfg), str(weights), args.image,
-                  "-out", str(tmp / "darknet")]
-            walls = {"darkpy": [], "darknet": []}
-            cpus = {"darkpy": [], "darknet": []}
-            rss = {"darkpy": 0, "darknet": 0}
+            cmds = {}
+            for engine in [e for e in args.engines.split(",") if e]:
+                cmds[f"darkpy {engine}"] = [
+                    sys.executable, "-m", "darkpy", "detect", args.image, "--cfg", str(cfg), "--weights",
+                    str(weights), "--names", str(names), "--out", str(tmp / "darkpy.jpg"),
+                    "--precision", args.precision, "--engine", engine]
+            cmds["darknet"] = [args.darknet, "detector", "test", str(voc_data), str(cfg), str(weights),
+                               args.image, "-out", str(tmp / "darknet")]
+            walls = {name: [] for name in cmds}
+            cpus = {name: [] for name in cmds}
+            rss = {name: 0 for name in cmds}
             for _ in range(args.repeats):
-                for name, cmd in (("darkpy", dp), ("darknet", dn)):
+                for name, cmd in cmds.items():
                     w, r, c = timed(cmd, tmp, env=env)
                     walls[name].append(w)
                     cpus[name].append(c)
                     rss[name] = max(rss[name], r)
-            ratio_med = statistics.median(walls["darkpy"]) / statistics.median(walls["darknet"])
-            ratio_best = min(walls["darkpy"]) / min(walls["darknet"])
             print(f"{model} one image ({size_mb:.0f} MB weights), {args.repeats} alternating runs each:")
             for name in walls:
-                print(f"  {name:8s} {summary(walls[name])}, CPU (user+sys) median "
+                print(f"  {name:13s} {summary(walls[name])}, CPU (user+sys) median "
                       f"{statistics.median(cpus[name]):.2f} s, peak RSS {rss[name]} MiB")
-            print(f"  darkpy / darknet wall: {ratio_med:.2f} (medians), {ratio_best:.2f} (bests)")
+            for name in walls:
+                if name != "darknet":
+                    ratio_med = statistics.median(walls[name]) / statistics.median(walls["darknet"])
+                    ratio_best = min(walls[name]) / min(walls["darknet"])
+                    print(f"  {name} / darknet wall: {ratio_med:.2f} (medians), {ratio_best:.2f} (bests)")
         if args.images:
             cfg = ROOT / "cfg" / f"{args.folder_cfg}.cfg"
             weights = make_weights(cfg, tmp)
             paths = make_folder(tmp / "folder", args.images)
             dp = [sys.executable, "-m", "darkpy", "detect", str(tmp / "folder"), "--cfg", str(cfg),
                   "--weights", str(weights), "--names", str(names), "--out", str(tmp / "darkpy_out"),
-                  "--precision", args.precision]
+                  "--precision", args.precision, "--engine", "auto"]
             dn = [args.darknet, "detector", "test", str(voc_data), str(cfg), str(weights), "-out",
                   str(tmp / "darknet")]
             listing = "".join(f"{p}\n" for p in paths)
@@ -136,7 +147,7 @@ def main() -> None:
             got = len(list((tmp / "darkpy_out").glob("*.jpg")))
             print(f"{args.folder_cfg} folder of {args.images} images "
                   "(whole process, annotated images written):")
-            print(f"  darkpy  {w_dp:.1f} s, {args.images / w_dp:.2f} images/s, CPU {c_dp:.1f} s "
+            print(f"  darkpy (auto: torch) {w_dp:.1f} s, {args.images / w_dp:.2f} images/s, CPU {c_dp:.1f} s "
                   f"({got} written)")
             print(f"  darknet {w_dn:.1f} s, {args.images / w_dn:.2f} images/s, CPU {c_dn:.1f} s")
             print(f"  darkpy / darknet images/s: {w_dn / w_dp:.2f}")
