@@ -17,6 +17,7 @@ import numpy as np
 from darkpy.boxes import nms_sort_numpy
 from darkpy.errors import DarkpyError
 from darkpy.formats.image import letterbox_size, prepare_bgr, read_bgr
+from darkpy.formats.labels import resolve_entry
 from darkpy.net.numpy_forward import NpLayer, NumpyNetwork
 from darkpy.detect.results import DetectionResult
 
@@ -99,8 +100,6 @@ class NumpyDetector:
 
     def stream(self, images: Iterable[str], on_error: Callable[[str, DarkpyError], None] | None = None
                ) -> Iterator[DetectionResult]:
-        from darkpy.formats.labels import resolve_entry
-
         for i, entry in enumerate(images):
             try:
                 bgr = read_bgr(resolve_entry(str(entry), None))
