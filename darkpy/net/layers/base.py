@@ -70,6 +70,20 @@ class BuildContext:
                 return c
         return bundled(p) or bundled(Path("data") / p.name) or p
 
+    def option_file(self, section: Section, key: str, hint: str = "") -> tuple[str, Path] | None:
+        """The file a `key=` option names (`tree=`, `map=`): the name as written and where
+        `resolve_path` finds it, refused with one line when it is missing or not a file; None
+        when the option is absent."""
+        name = section.str(key)
+        if name is None:
+            return None
+        path = self.resolve_path(name)
+        if not path.exists():
+            raise section.error(f"{key} file '{name}' not found{hint}", key)
+        if not path.is_file():
+            raise section.error(f"{key} file '{name}' is not a file", key)
+        return name, path
+
 
 class Layer(nn.Module):
     """A Darknet layer: built from its cfg section, runs forward in Darknet's layout, and reads

@@ -55,13 +55,9 @@ class Region(Layer):
         background = s.bool("background", False)
         tree = load_tree_option(s, ctx)
         class_map = None
-        if s.has("map"):
-            name = s.str("map")
-            path = ctx.resolve_path(name)
-            if not path.exists():
-                raise s.error(f"map file '{name}' not found", "map")
-            if not path.is_file():
-                raise s.error(f"map file '{name}' is not a file", "map")
+        found = ctx.option_file(s, "map")
+        if found is not None:
+            name, path = found
             try:
                 words = path.read_text(encoding="utf-8", errors="replace").split()
             except OSError as exc:
