@@ -101,6 +101,12 @@ class Layer(nn.Module):
         self.out_shape = tuple(out_shape)
 
     # -- construction -------------------------------------------------------------------
+    def set_options(self, options: dict[str, object]) -> None:
+        """Keep plain cfg settings (scales, thresholds, flags) as attributes named as in the
+        cfg, as Darknet's layer struct holds them, for the loss and augmentation to read."""
+        for key, value in options.items():
+            setattr(self, key, value)
+
     @classmethod
     def from_cfg(cls, section: Section, ctx: BuildContext) -> "Layer":
         raise NotImplementedError
