@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -81,15 +81,22 @@ def voc_class_of(path: str | Path, names: Sequence[str], prefix: str = VOC_PREFI
     raise DataError(f"class {stem!r} of this result file is not in the names file", file=path)
 
 
-def parse_voc_results(text: str, cls: int, path: str | Path = "<results>") -> Detections:
-    images, scores, boxes = [], [], []
+def _result_lines(text: str, layout: str, path: str | Path) -> Iterator[tuple[int, str, list[str]]]:
+    """(line number, line, fields) for each non-blank line of a result file, refusing a line
+    that does not hold the fields `layout` names."""
+    count = len(layout.split())
     for number, raw in enumerate(text.splitlines(), 1):
         fields = raw.split()
         if not fields:
             continue
-        if len(fields) != 6:
-            raise DataError(f"expected 6 fields 'image score x1 y1 x2 y2', got {len(fields)}",
-                            file=path, line=number)
+        if len(fields) != count:
+            raise DataError(f"expected {count} fields '{layout}', got {len(fields)}", file=path, line=number)
+        yield number, raw, fields
+
+
+def parse_voc_results(text: str, cls: int, path: str | Path = "<results>") -> Detections:
+    images, scores, boxes = [], [], []
+    for number, raw, fields in _result_lines(text, "image score x1 y1 x2 y2", path):
         try:
             values = [float(v) for v in fields[1:]]
         except ValueError:
@@ -251,13 +258,7 @@ def read_imagenet_results(path: str | Path, images: Sequence[str], classes: int 
     except OSError as exc:
         raise DataError(f"cannot read result file: {exc.strerror}", file=path) from None
     rows = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        fields = raw.split()
-        if not fields:
-            continue
-        if len(fields) != 7:
-            raise DataError(f"expected 7 fields 'index class score x1 y1 x2 y2', got {len(fields)}",
-                            file=path, line=number)
+    for number, raw, fields in _result_lines(text, "index class score x1 y1 x2 y2", path):
         try:
             idx, cls = int(fields[0]), int(fields[1])
             values = [float(v) for v in fields[2:]]

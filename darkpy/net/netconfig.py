@@ -54,49 +54,36 @@ class NetConfig:
     @classmethod
     def from_section(cls, s: Section) -> "NetConfig":
         c = cls(line=s.line)
-        c.batch = s.int("batch", 1)
-        c.subdivisions = s.int("subdivisions", 1)
+        _read_plain(c, s, "batch", "subdivisions")
         if c.batch < 1 or c.subdivisions < 1:
             raise s.error("'batch' and 'subdivisions' must be at least 1", "batch")
-        c.time_steps = s.int("time_steps", 1)
-        c.notruth = s.int("notruth", 0)
-        c.learning_rate = s.float("learning_rate", 0.001)
-        c.momentum = s.float("momentum", 0.9)
-        c.decay = s.float("decay", 0.0001)
-        c.adam = s.int("adam", 0)
-        c.B1 = s.float("B1", 0.9)
-        c.B2 = s.float("B2", 0.999)
-        c.eps = s.float("eps", 1e-7)
-        c.height = s.int("height", 0)
-        c.width = s.int("width", 0)
-        c.channels = s.int("channels", 0)
+        _read_plain(c, s, "time_steps", "notruth", "learning_rate", "momentum", "decay", "adam",
+                    "B1", "B2", "eps", "height", "width", "channels")
         c.inputs = s.int("inputs", c.height * c.width * c.channels)
         c.max_crop = s.int("max_crop", c.width * 2)
         c.min_crop = s.int("min_crop", c.width)
-        c.center = s.int("center", 0)
-        c.label_smooth_eps = s.float("label_smooth_eps", 0.0)
+        _read_plain(c, s, "center", "label_smooth_eps")
         if not 0 <= c.label_smooth_eps < 1:
             raise s.error("'label_smooth_eps' must be in [0, 1)", "label_smooth_eps")
-        c.clip = s.float("clip", 0.0)
-        c.angle = s.float("angle", 0.0)
-        c.aspect = s.float("aspect", 1.0)
-        c.saturation = s.float("saturation", 1.0)
-        c.exposure = s.float("exposure", 1.0)
-        c.hue = s.float("hue", 0.0)
+        _read_plain(c, s, "clip", "angle", "aspect", "saturation", "exposure", "hue")
         if not c.inputs and not (c.height and c.width and c.channels):
             raise s.error("no input size: give width, height and channels (or inputs)")
         c.policy = (s.str("policy", "constant") or "constant").lower()
         if c.policy not in POLICIES:
             raise s.error(f"unknown policy '{c.policy}' (one of {', '.join(POLICIES)})", "policy")
-        c.burn_in = s.int("burn_in", 0)
-        c.power = s.float("power", 4.0)
-        c.step = s.int("step", 1)
-        c.scale = s.float("scale", 1.0)
-        c.gamma = s.float("gamma", 1.0)
+        _read_plain(c, s, "burn_in", "power", "step", "scale", "gamma")
         c.steps = s.ints("steps", [])
         c.scales = s.floats("scales", [])
         if c.policy == "steps" and len(c.steps) != len(c.scales):
             raise s.error(f"'steps' has {len(c.steps)} values but 'scales' has {len(c.scales)}", "scales")
-        c.max_batches = s.int("max_batches", 0)
+        _read_plain(c, s, "max_batches")
         s.check_all_used()
         return c
+
+
+def _read_plain(c: NetConfig, s: Section, *keys: str) -> None:
+    """Read keys whose cfg default is the dataclass default, typed by that default (int or
+    float), so each default is written once."""
+    for key in keys:
+        default = getattr(c, key)
+        setattr(c, key, s.int(key, default) if isinstance(default, int) else s.float(key, default))

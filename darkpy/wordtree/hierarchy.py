@@ -82,6 +82,13 @@ def darknet_walk(probs: torch.Tensor, tree: Tree, thresh: float) -> torch.Tensor
     while the running product `p * best` stays above `thresh`, multiply it in and descend into
     that node's children; stop at a leaf (answer: the leaf), or when the product falls to
     `thresh` or below (answer: the best node in the top group, else the parent of the group)."""
+    return tree_walk(probs, tree, thresh, cumulative=True)
+
+
+def tree_walk(probs: torch.Tensor, tree: Tree, thresh: float, *, cumulative: bool) -> torch.Tensor:
+    """The walk both `darknet_walk` and the paper's walk (`darkpy.wordtree.walk`) run: they
+    differ only in the test that lets a row step down, `p * best > thresh` with `p` the product
+    of the values chosen so far (`cumulative`, Darknet) or `best > thresh` (the paper)."""
     device = probs.device
     b = probs.shape[0]
     table, valid = _group_table(tree, device)
@@ -93,7 +100,7 @@ def darknet_walk(probs: torch.Tensor, tree: Tree, thresh: float) -> torch.Tensor
     result = torch.zeros(b, dtype=torch.long, device=device)
     active = torch.ones(b, dtype=torch.bool, device=device)
     zero = torch.zeros((), dtype=probs.dtype, device=device)
-    for _ in range(tree.n + 1):
+    for _ in range(tree.n + 1):                                # each pass ends a row or descends a level
         if not bool(active.any()):
             break
         nodes = table[group]                                   # (B, S)
@@ -104,7 +111,7 @@ def darknet_walk(probs: torch.Tensor, tree: Tree, thresh: float) -> torch.Tensor
         pos = best > 0
         best_i = torch.where(pos, best_i, torch.zeros_like(best_i))  # Darknet's max starts at 0, index 0
         best = torch.where(pos, best, zero)
-        go = p * best > thresh
+        go = (p * best if cumulative else best) > thresh
         nxt = child[best_i]
         leaf_stop = go & (nxt < 0)
         top_stop = ~go & (group == 0)
@@ -113,7 +120,8 @@ def darknet_walk(probs: torch.Tensor, tree: Tree, thresh: float) -> torch.Tensor
         answer = torch.where(up_stop, parent[offs[group]], best_i)
         result = torch.where(done_now, answer, result)
         active = active & ~done_now
-        p = torch.where(active, p * best, p)
+        if cumulative:
+            p = torch.where(active, p * best, p)
         group = torch.where(active, nxt.clamp(min=0), group)
     return result
 

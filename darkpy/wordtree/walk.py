@@ -30,7 +30,7 @@ from typing import Callable
 import torch
 
 from darkpy.errors import UsageError
-from darkpy.wordtree.hierarchy import _group_table, darknet_walk
+from darkpy.wordtree.hierarchy import darknet_walk, tree_walk
 from darkpy.wordtree.tree import Tree
 
 WALKS = ("darknet", "paper")
@@ -42,33 +42,7 @@ def paper_top_prediction(probs: torch.Tensor, tree: Tree, thresh: float) -> torc
 
     Same inputs as Darknet's walk: `probs` (B, n) absolute probabilities as
     `hierarchy_predictions` leaves them; returns (B,) node indices."""
-    device = probs.device
-    b = probs.shape[0]
-    table, valid = _group_table(tree, device)
-    child = torch.as_tensor(tree.child, device=device)
-    parent = torch.as_tensor(tree.parent, device=device)
-    offs = torch.as_tensor(tree.group_offset, device=device)
-    group = torch.zeros(b, dtype=torch.long, device=device)
-    result = torch.zeros(b, dtype=torch.long, device=device)
-    active = torch.ones(b, dtype=torch.bool, device=device)
-    zero = torch.zeros((), dtype=probs.dtype, device=device)
-    for _ in range(int(tree.depth().max()) + 1):
-        if not bool(active.any()):
-            break
-        nodes = table[group]                                   # (B, S)
-        vals = torch.where(valid[group], probs.gather(1, nodes), zero)
-        best, k = vals.max(dim=1)                              # first maximum, like Darknet's strict >
-        best_i = nodes.gather(1, k[:, None]).squeeze(1)
-        best_i = torch.where(best > 0, best_i, torch.zeros_like(best_i))  # no positive value: node 0
-        go = best > thresh                                     # the path's confidence is P(best)
-        nxt = child[best_i]
-        stop_here = ~go & (group != 0)
-        done_now = active & ((go & (nxt < 0)) | ~go)
-        answer = torch.where(stop_here, parent[offs[group]], best_i)
-        result = torch.where(done_now, answer, result)
-        active = active & ~done_now
-        group = torch.where(active, nxt.clamp(min=0), group)
-    return result
+    return tree_walk(probs, tree, thresh, cumulative=False)
 
 
 darknet_top_prediction = darknet_walk  # Darknet's walk: product of absolute probabilities

@@ -70,6 +70,20 @@ class BuildContext:
                 return c
         return bundled(p) or bundled(Path("data") / p.name) or p
 
+    def option_file(self, section: Section, key: str, hint: str = "") -> tuple[str, Path] | None:
+        """The file a `key=` option names (`tree=`, `map=`): the name as written and where
+        `resolve_path` finds it, refused with one line when it is missing or not a file; None
+        when the option is absent."""
+        name = section.str(key)
+        if name is None:
+            return None
+        path = self.resolve_path(name)
+        if not path.exists():
+            raise section.error(f"{key} file '{name}' not found{hint}", key)
+        if not path.is_file():
+            raise section.error(f"{key} file '{name}' is not a file", key)
+        return name, path
+
 
 class Layer(nn.Module):
     """A Darknet layer: built from its cfg section, runs forward in Darknet's layout, and reads
@@ -87,6 +101,12 @@ class Layer(nn.Module):
         self.out_shape = tuple(out_shape)
 
     # -- construction -------------------------------------------------------------------
+    def set_options(self, options: dict[str, object]) -> None:
+        """Keep plain cfg settings (scales, thresholds, flags) as attributes named as in the
+        cfg, as Darknet's layer struct holds them, for the loss and augmentation to read."""
+        for key, value in options.items():
+            setattr(self, key, value)
+
     @classmethod
     def from_cfg(cls, section: Section, ctx: BuildContext) -> "Layer":
         raise NotImplementedError

@@ -1,15 +1,13 @@
 """[connected] (fully connected, optionally batch-normalised) and [dropout]."""
 from __future__ import annotations
 
-import math
-
 import torch
-from torch import nn
 
 from darkpy.net.cfg import Section
 from darkpy.net.layers.activations import ACTIVATIONS
 from darkpy.net.layers.base import BuildContext, Layer, register
-from darkpy.net.layers.conv import darknet_batchnorm
+from darkpy.net.layers.conv import (add_affine_params, darknet_batchnorm, init_affine, read_batchnorm,
+                                     write_batchnorm)
 
 
 @register("connected")
@@ -23,12 +21,7 @@ class Connected(Layer):
         self.inputs, self.outputs = inputs, outputs
         self.activation_name, self.batch_normalize = activation, batch_normalize
         self.activation = ACTIVATIONS[activation]
-        self.weight = nn.Parameter(torch.empty(outputs, inputs))
-        self.bias = nn.Parameter(torch.zeros(outputs))
-        if batch_normalize:
-            self.scales = nn.Parameter(torch.ones(outputs))
-            self.register_buffer("rolling_mean", torch.zeros(outputs))
-            self.register_buffer("rolling_variance", torch.ones(outputs))
+        add_affine_params(self, (outputs, inputs), batch_normalize)
 
     @classmethod
     def from_cfg(cls, s: Section, ctx: BuildContext) -> "Connected":
@@ -71,27 +64,16 @@ class Connected(Layer):
         else:
             reader.read_into(self.weight, self, "weights")
         if self.batch_normalize:
-            reader.read_into(self.scales, self, "scales")
-            reader.read_into(self.rolling_mean, self, "rolling mean")
-            reader.read_into(self.rolling_variance, self, "rolling variance")
+            read_batchnorm(self, reader)
 
     def save_darknet(self, writer) -> None:
         writer.write(self.bias)
         writer.write(self.weight.t() if writer.transpose else self.weight)
         if self.batch_normalize:
-            writer.write(self.scales)
-            writer.write(self.rolling_mean)
-            writer.write(self.rolling_variance)
+            write_batchnorm(self, writer)
 
     def init_weights(self, generator=None) -> None:
-        bound = math.sqrt(2.0 / self.inputs)
-        with torch.no_grad():
-            self.weight.uniform_(-bound, bound, generator=generator)
-            self.bias.zero_()
-            if self.batch_normalize:
-                self.scales.fill_(1.0)
-                self.rolling_mean.zero_()
-                self.rolling_variance.fill_(1.0)
+        init_affine(self, self.inputs, generator)
 
     @property
     def bflops(self) -> float:

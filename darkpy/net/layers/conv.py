@@ -36,6 +36,44 @@ def darknet_batchnorm(y: torch.Tensor, scales: torch.Tensor, biases: torch.Tenso
     return y * scales.view(view) + biases.view(view)
 
 
+def add_affine_params(layer: nn.Module, weight_shape: tuple[int, ...], batch_normalize: bool) -> None:
+    """Conv and connected layers hold the same parameters (weight, one bias per output, and
+    Darknet's batch-norm scales and rolling statistics); registered in one order so state dicts
+    and optimiser groups keep their order."""
+    n = weight_shape[0]
+    layer.weight = nn.Parameter(torch.empty(weight_shape))
+    layer.bias = nn.Parameter(torch.zeros(n))
+    if batch_normalize:
+        layer.scales = nn.Parameter(torch.ones(n))
+        layer.register_buffer("rolling_mean", torch.zeros(n))
+        layer.register_buffer("rolling_variance", torch.ones(n))
+
+
+def read_batchnorm(layer: Layer, reader) -> None:
+    """The batch-norm block of a `.weights` record: scales, rolling mean, rolling variance."""
+    reader.read_into(layer.scales, layer, "scales")
+    reader.read_into(layer.rolling_mean, layer, "rolling mean")
+    reader.read_into(layer.rolling_variance, layer, "rolling variance")
+
+
+def write_batchnorm(layer: Layer, writer) -> None:
+    writer.write(layer.scales)
+    writer.write(layer.rolling_mean)
+    writer.write(layer.rolling_variance)
+
+
+def init_affine(layer: Layer, fan_in: int, generator: torch.Generator | None) -> None:
+    """Darknet's start: weights uniform in +-sqrt(2 / fan_in), zero biases, unit scales."""
+    bound = math.sqrt(2.0 / fan_in)
+    with torch.no_grad():
+        layer.weight.uniform_(-bound, bound, generator=generator)
+        layer.bias.zero_()
+        if layer.batch_normalize:
+            layer.scales.fill_(1.0)
+            layer.rolling_mean.zero_()
+            layer.rolling_variance.fill_(1.0)
+
+
 @register("convolutional")
 class Convolutional(Layer):
     type_name = "conv"
@@ -51,12 +89,7 @@ class Convolutional(Layer):
         self.groups, self.activation_name, self.batch_normalize = groups, activation, batch_normalize
         self.flipped = flipped
         self.activation = ACTIVATIONS[activation]
-        self.weight = nn.Parameter(torch.empty(filters, c // groups, size, size))
-        self.bias = nn.Parameter(torch.zeros(filters))
-        if batch_normalize:
-            self.scales = nn.Parameter(torch.ones(filters))
-            self.register_buffer("rolling_mean", torch.zeros(filters))
-            self.register_buffer("rolling_variance", torch.ones(filters))
+        add_affine_params(self, (filters, c // groups, size, size), batch_normalize)
 
     @classmethod
     def from_cfg(cls, s: Section, ctx: BuildContext) -> "Convolutional":
@@ -109,30 +142,17 @@ class Convolutional(Layer):
     def load_darknet(self, reader) -> None:
         reader.read_into(self.bias, self, "biases")
         if self.batch_normalize:
-            reader.read_into(self.scales, self, "scales")
-            reader.read_into(self.rolling_mean, self, "rolling mean")
-            reader.read_into(self.rolling_variance, self, "rolling variance")
+            read_batchnorm(self, reader)
         reader.read_into(self.weight, self, "weights")
 
     def save_darknet(self, writer) -> None:
         writer.write(self.bias)
         if self.batch_normalize:
-            writer.write(self.scales)
-            writer.write(self.rolling_mean)
-            writer.write(self.rolling_variance)
+            write_batchnorm(self, writer)
         writer.write(self.weight)
 
     def init_weights(self, generator=None) -> None:
-        # Darknet: uniform in +-sqrt(2 / fan_in), zero biases, unit scales.
-        fan_in = self.size * self.size * self.in_shape[0] // self.groups
-        bound = math.sqrt(2.0 / fan_in)
-        with torch.no_grad():
-            self.weight.uniform_(-bound, bound, generator=generator)
-            self.bias.zero_()
-            if self.batch_normalize:
-                self.scales.fill_(1.0)
-                self.rolling_mean.zero_()
-                self.rolling_variance.fill_(1.0)
+        init_affine(self, self.size * self.size * self.in_shape[0] // self.groups, generator)
 
     @property
     def bflops(self) -> float:

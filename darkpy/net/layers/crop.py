@@ -17,8 +17,7 @@ class Crop(Layer):
         c = in_shape[0]
         super().__init__(index, section, in_shape, (c, crop_height, crop_width))
         self.crop_height, self.crop_width, self.flip, self.noadjust = crop_height, crop_width, flip, noadjust
-        for k, v in options.items():
-            setattr(self, k, v)
+        self.set_options(options)
 
     @classmethod
     def from_cfg(cls, s: Section, ctx: BuildContext) -> "Crop":

@@ -27,8 +27,7 @@ class Region(Layer):
         self.num, self.classes, self.coords = num, classes, coords
         self.anchors = list(anchors)
         self.softmax, self.tree, self.class_map, self.background = softmax, tree, class_map, background
-        for key, value in options.items():
-            setattr(self, key, value)
+        self.set_options(options)
         self.option_names = tuple(options)
         self.register_buffer("biases", torch.tensor(anchors, dtype=torch.float32).reshape(num, 2),
                              persistent=False)
@@ -55,13 +54,9 @@ class Region(Layer):
         background = s.bool("background", False)
         tree = load_tree_option(s, ctx)
         class_map = None
-        if s.has("map"):
-            name = s.str("map")
-            path = ctx.resolve_path(name)
-            if not path.exists():
-                raise s.error(f"map file '{name}' not found", "map")
-            if not path.is_file():
-                raise s.error(f"map file '{name}' is not a file", "map")
+        found = ctx.option_file(s, "map")
+        if found is not None:
+            name, path = found
             try:
                 words = path.read_text(encoding="utf-8", errors="replace").split()
             except OSError as exc:
@@ -127,8 +122,7 @@ class Yolo(Layer):
         super().__init__(index, section, in_shape, in_shape)
         self.classes, self.mask, self.anchors = classes, mask, anchors
         self.num = len(mask)
-        for key, value in options.items():
-            setattr(self, key, value)
+        self.set_options(options)
 
     @classmethod
     def from_cfg(cls, s: Section, ctx: BuildContext) -> "Yolo":

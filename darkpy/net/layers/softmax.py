@@ -11,14 +11,10 @@ from darkpy.wordtree.tree import Tree, read_tree
 
 
 def load_tree_option(s: Section, ctx: BuildContext) -> Tree | None:
-    name = s.str("tree")
-    if name is None:
+    found = ctx.option_file(s, "tree", " (build it with `darkpy wordtree build`)")
+    if found is None:
         return None
-    path = ctx.resolve_path(name)
-    if not path.exists():
-        raise s.error(f"tree file '{name}' not found (build it with `darkpy wordtree build`)", "tree")
-    if not path.is_file():
-        raise s.error(f"tree file '{name}' is not a file", "tree")
+    _, path = found
     try:
         return read_tree(path)
     except DataError as exc:
