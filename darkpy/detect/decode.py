@@ -29,7 +29,7 @@ from typing import Sequence
 import torch
 
 from darkpy.errors import DataError
-from darkpy.formats.image import letterbox_size
+from darkpy.formats.image import correct_boxes
 from darkpy.wordtree.hierarchy import hierarchy_predictions
 from darkpy.wordtree.tree import Tree
 from darkpy.wordtree.walk import walk_function
@@ -49,19 +49,6 @@ def _grid(h: int, w: int, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
     cols = torch.arange(w, device=device, dtype=dtype).view(1, w).expand(h, w)
     return rows, cols
 
-
-def correct_boxes(boxes: torch.Tensor, image_w: int, image_h: int, net_w: int, net_h: int,
-                  letterbox: bool = True) -> torch.Tensor:
-    """Darknet's `correct_region_boxes` (relative=1): letterboxed-canvas coordinates to image ones."""
-    if not letterbox:
-        return boxes
-    new_w, new_h = letterbox_size(image_w, image_h, net_w, net_h)
-    out = boxes.to(torch.float64).clone()
-    out[..., 0] = (out[..., 0] - (net_w - new_w) / 2.0 / net_w) / (new_w / net_w)
-    out[..., 1] = (out[..., 1] - (net_h - new_h) / 2.0 / net_h) / (new_h / net_h)
-    out[..., 2] = out[..., 2] * (net_w / new_w)
-    out[..., 3] = out[..., 3] * (net_h / new_h)
-    return out.to(boxes.dtype)
 
 
 def decode_region(layer, out: torch.Tensor, thresh: float, hier_thresh: float = 0.5,

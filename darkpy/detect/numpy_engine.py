@@ -16,7 +16,7 @@ import numpy as np
 
 from darkpy.boxes import nms_sort_numpy
 from darkpy.errors import DarkpyError
-from darkpy.formats.image import letterbox_size, prepare_bgr, read_bgr
+from darkpy.formats.image import correct_boxes, prepare_bgr, read_bgr
 from darkpy.formats.labels import resolve_entry
 from darkpy.net.numpy_forward import NpLayer, NumpyNetwork
 from darkpy.detect.results import DetectionResult
@@ -47,19 +47,6 @@ def choose_engine(engine: str, n_images: int, precision: str, device: str | None
         return "numpy"
     return "torch"
 
-
-def correct_boxes(boxes: np.ndarray, image_w: int, image_h: int, net_w: int, net_h: int,
-                  letterbox: bool = True) -> np.ndarray:
-    """`darkpy.detect.decode.correct_boxes` in numpy (float64 arithmetic, back to the input dtype)."""
-    if not letterbox:
-        return boxes
-    new_w, new_h = letterbox_size(image_w, image_h, net_w, net_h)
-    out = boxes.astype(np.float64)
-    out[..., 0] = (out[..., 0] - (net_w - new_w) / 2.0 / net_w) / (new_w / net_w)
-    out[..., 1] = (out[..., 1] - (net_h - new_h) / 2.0 / net_h) / (new_h / net_h)
-    out[..., 2] = out[..., 2] * (net_w / new_w)
-    out[..., 3] = out[..., 3] * (net_h / new_h)
-    return out.astype(boxes.dtype)
 
 
 def decode_region(layer: NpLayer, out: np.ndarray, thresh: float

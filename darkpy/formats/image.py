@@ -313,6 +313,22 @@ def letterbox_size(im_w: int, im_h: int, w: int, h: int) -> tuple[int, int]:
     return (im_w * h) // im_h, h
 
 
+def correct_boxes(boxes, image_w: int, image_h: int, net_w: int, net_h: int, letterbox: bool = True):
+    """Darknet's `correct_region_boxes` (relative=1): boxes on the letterboxed canvas to boxes on
+    the image. Takes torch tensors or numpy arrays (the torch and the torch-free engines share it);
+    float64 arithmetic, returned in the input's dtype."""
+    if not letterbox:
+        return boxes
+    new_w, new_h = letterbox_size(image_w, image_h, net_w, net_h)
+    tensor = hasattr(boxes, "double")  # torch.Tensor; numpy arrays have no .double()
+    out = boxes.double().clone() if tensor else boxes.astype(np.float64)
+    out[..., 0] = (out[..., 0] - (net_w - new_w) / 2.0 / net_w) / (new_w / net_w)
+    out[..., 1] = (out[..., 1] - (net_h - new_h) / 2.0 / net_h) / (new_h / net_h)
+    out[..., 2] = out[..., 2] * (net_w / new_w)
+    out[..., 3] = out[..., 3] * (net_h / new_h)
+    return out.to(boxes.dtype) if tensor else out.astype(boxes.dtype)
+
+
 def _place(resized: np.ndarray, w: int, h: int) -> np.ndarray:
     c, new_h, new_w = resized.shape
     boxed = np.full((c, h, w), 0.5, dtype=np.float32)
