@@ -261,27 +261,48 @@ def _write_results(detector, paths, classes, many, save, out, as_json) -> None:
 
     from darkpy.detect.overlap import BackgroundWriter
 
+    # Darknet prints each image's own time; a batch runs its images together, so each of its
+    # images is given an even share of the batch's time (not all of it on the first one)
+    per_batch = max(1, int(getattr(getattr(detector, "options", None), "batch", 1) or 1))
+    pending: list = []
     t = time.perf_counter()
+
+    def emit(r, elapsed: float, writer) -> None:
+        nonlocal done
+        path, (h, w), dets, img = r.source, (r.height, r.width), r.detections, r.image
+        done += 1
+        if as_json:
+            typer.echo(json.dumps({"image": path, "width": w, "height": h,
+                                   "detections": [d.to_dict() for d in dets]}))
+        else:
+            typer.echo(f"{path}: Predicted in {elapsed:.6f} seconds.")
+            for line in format_detections(dets):
+                typer.echo(line)
+        if save:
+            target = _out_path(out, path, many)
+            n = 1
+            while many and target in written:  # same file name from different folders
+                n += 1
+                target = target.with_name(f"{Path(path).stem}_{n}.jpg")
+            written.add(target)
+            writer.submit(write, target, img, dets)
+
+    def flush(writer) -> None:
+        nonlocal t
+        if not pending:
+            return
+        now = time.perf_counter()
+        share, t = (now - t) / len(pending), now
+        for r in pending:
+            emit(r, share, writer)
+        pending.clear()
+
     with BackgroundWriter() as writer:  # draw + encode in a thread while the next batch runs
         for r in detector.stream(paths, on_error=on_error):
-            path, (h, w), dets, img = r.source, (r.height, r.width), r.detections, r.image
-            elapsed, t = time.perf_counter() - t, time.perf_counter()
-            done += 1
-            if as_json:
-                typer.echo(json.dumps({"image": path, "width": w, "height": h,
-                                       "detections": [d.to_dict() for d in dets]}))
-            else:
-                typer.echo(f"{path}: Predicted in {elapsed:.6f} seconds.")
-                for line in format_detections(dets):
-                    typer.echo(line)
-            if save:
-                target = _out_path(out, path, many)
-                n = 1
-                while many and target in written:  # same file name from different folders
-                    n += 1
-                    target = target.with_name(f"{Path(path).stem}_{n}.jpg")
-                written.add(target)
-                writer.submit(write, target, img, dets)
+            pending.append(r)
+            if len(pending) >= per_batch:
+                flush(writer)
+        flush(writer)
     if skipped and not done:
         from darkpy.errors import DataError
 
