@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from darkpy.assets import locate
-from darkpy.cli.precision import compile_option, inference_predictor, precision_option
+from darkpy.cli.precision import compile_option, inference_predictor, precision_note, precision_option
 
 
 def resolve_names(data: Optional[Path], names: Optional[Path], classes: int) -> Optional[list[str]]:
@@ -117,6 +117,7 @@ def detect(
                                         help="Video: show a window (default: when a "
                                         "display exists; otherwise a video file is written)."),
     precision: str = precision_option(),
+    half: bool = typer.Option(False, "--half", help="fp16 (same as --precision fp16)."),
     compile_: bool = compile_option(),
     engine: str = typer.Option(
         "auto", "--engine", help="auto, torch or numpy. numpy: a torch-free fp32 forward for YOLOv2-style "
@@ -158,6 +159,8 @@ def detect(
         walk_function(hier_walk)  # an unknown name is a usage error before the network loads
     if not (0 <= thresh <= 1 and 0 <= hier_thresh <= 1 and 0 <= nms <= 1):
         raise UsageError("--thresh, --hier-thresh and --nms must lie in [0, 1]")
+    if half:
+        precision = "fp16"
     if engine not in ("auto", "torch", "numpy"):
         raise UsageError(f"--engine must be auto, torch or numpy, got {engine!r}")
     from darkpy.detect.output import expand_inputs
@@ -307,6 +310,20 @@ def _write_results(detector, paths, classes, many, save, out, as_json) -> None:
         from darkpy.errors import DataError
 
         raise DataError(f"none of the {skipped} input(s) could be read")
+    typer.echo(_summary(done, written, precision_note(detector)), err=True)
+
+
+def _summary(done: int, written: set, note: str) -> str:
+    """The closing line: how many images, in which precision when not fp32, and where the
+    annotated images went."""
+    line = f"darkpy: {done} image{'s' if done != 1 else ''}{note}"
+    if len(written) == 1:
+        return f"{line}; wrote {next(iter(written))}"
+    if written:
+        folders = sorted({str(p.parent) for p in written})
+        where = folders[0] if len(folders) == 1 else f"{len(folders)} folders"
+        return f"{line}; wrote {len(written)} annotated images to {where}"
+    return line
 
 
 def _video(detector, source, out, frames, show, as_json) -> None:
