@@ -7,8 +7,11 @@ from typing import List, Optional
 
 import typer
 
-group = typer.Typer(help="Train, validate and run image classifiers (Darknet-19 and friends).",
-                    no_args_is_help=True)
+from darkpy.cli.darknet import darknet_group_class
+
+group = typer.Typer(help="Train, validate and run image classifiers (Darknet-19 and friends). Darknet's flags "
+                         "(-clear, -gpus, -t, AlexeyAB's -dont_show...) work anywhere on the line.",
+                    no_args_is_help=True, cls=darknet_group_class())
 
 
 @group.command("train")

@@ -24,12 +24,19 @@ def _gpus(text: Optional[str]) -> tuple[int, ...]:
 
 def _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed, max_batches, backup, name,
            device, quiet, class_ratio=None, map_every=0, batch=None, subdivisions=None) -> None:
-    from darkpy.errors import UsageError
-    from darkpy.detect.train import TrainOptions, train_detector
+    from darkpy.errors import DataError, UsageError
 
+    # argument errors before the heavy imports (torch: seconds): a mistake is answered at once
     if data is None:
         raise UsageError("no --data file: give the .data file naming classes, train list and backup folder "
-                         "(see docs/train.md: `darkpy train cfg/demo.cfg --data ...`)")
+                         "(`darkpy data voc` converts Pascal VOC, `darkpy data synth` makes a small set; "
+                         "see docs/train.md)")
+    from darkpy.assets import locate
+
+    for path, what in ((data, ".data file"), (cfg, "cfg")):
+        if not locate(path).is_file():
+            raise DataError(f"{what} not found", file=path)
+    from darkpy.detect.train import TrainOptions, train_detector
     opts = TrainOptions(data=str(data), cfg=str(cfg), weights=str(weights) if weights else None, gpus=_gpus(gpus),
                         ddp_cpu=ddp_cpu, clear=clear, resume=resume, amp=amp, workers=workers, seed=seed,
                         max_batches=max_batches, backup=str(backup) if backup else None, name=name,
