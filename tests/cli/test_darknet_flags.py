@@ -140,3 +140,15 @@ def test_points_takes_what_alexeyab_takes():
     assert _points("0") == ["--metric", "voc"] and _points("101") == ["--metric", "coco"]
     with pytest.raises(UsageError, match="-points 5"):
         _points("5")
+
+
+def test_dash_d_means_device_everywhere(commands):
+    """Issue 20: `-d` was --device for detect and --data for train."""
+    def walk(cmd, path):
+        for p in getattr(cmd, "params", []):
+            if "-d" in getattr(p, "opts", []):
+                assert "--device" in p.opts, f"darkpy {' '.join(path)}: -d is {p.opts}"
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, path + [name])
+
+    walk(commands, [])

@@ -59,7 +59,7 @@ def map_command(
         None, "--image-size", help="WxH for label ground truth whose images are not on disk."),
     batch: int = typer.Option(8, "--batch", "-b", help="With a network: images per forward pass."),
     size: Optional[int] = typer.Option(None, "--size", "-s", help="With a network: input width and height."),
-    device: Optional[str] = typer.Option(None, "--device", help="With a network: cpu, cuda, cuda:1 ..."),
+    device: Optional[str] = typer.Option(None, "--device", "-d", help="With a network: cpu, cuda, cuda:1 ..."),
     workers: int = typer.Option(2, "--workers", help="With a network: image-loading processes."),
     precision: str = precision_option(),
 ) -> None:

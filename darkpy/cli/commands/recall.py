@@ -24,7 +24,7 @@ def recall_command(
     size: Optional[int] = typer.Option(
         None, "--size", "-s", help="Network input width and height (default: the cfg's)."),
     device: Optional[str] = typer.Option(
-        None, "--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)."),
+        None, "--device", "-d", help="cpu, cuda, cuda:1 ... (default: CUDA when present)."),
     workers: int = typer.Option(2, "--workers", help="Image-loading processes (0: load in this process)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the final line, not one per image."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the totals to this JSON file."),

@@ -28,7 +28,7 @@ def valid_command(
     nms: float = typer.Option(0.45, "--nms", help="do_nms_sort IoU threshold (0 turns NMS off)."),
     hier: float = typer.Option(0.5, "--hier", help="WordTree walk threshold (tree networks)."),
     device: Optional[str] = typer.Option(
-        None, "--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)."),
+        None, "--device", "-d", help="cpu, cuda, cuda:1 ... (default: CUDA when present)."),
     workers: int = typer.Option(2, "--workers", help="Image-loading processes (0: load in this process)."),
     precision: str = precision_option(),
 ) -> None:
