@@ -1,8 +1,8 @@
 """The shell examples of README.md and docs/*.md run as written and print what the page shows
 (convention: docs/index.md, "Writing docs"): every ```console block runs in a fresh folder with
 copies of cfg/ and data/, each `$ ` command exiting 0, and the lines a page shows under a command
-are compared with what that command printed (stdout and stderr together, as a terminal shows
-them). Docs that lie are worse than no docs.
+are compared with what that command printed (stdout and stderr together, as a terminal 160
+columns wide shows them). Docs that lie are worse than no docs.
 
 How a page shows output (the lines under a `$ ` command, up to the next one):
 - a line `...` alone stands for any number of lines (elided output);
@@ -223,7 +223,9 @@ def test_console_example_runs(block: Block, darkpy_bin: Path, tmp_path: Path):
     env["PYTHONPATH"] = str(REPO)
     env.pop("DISPLAY", None)  # detect --source never opens a window here
     env["PYTHONUNBUFFERED"] = "1"  # stdout and stderr interleave as on a terminal
-    script = "set -e\nexec 2>&1\n" + "".join(f"echo '{MARK}{i}'\n{cmd}\n" for i, cmd in enumerate(block.commands))
+    env["COLUMNS"] = str(TERMINAL_COLUMNS)  # rich and ls lay out for a terminal this wide
+    # `ls` in columns, as on a terminal (piped, it would print one name per line)
+    script = "set -e\nexec 2>&1\nls() { command ls -C \"$@\"; }\n" + "".join(f"echo '{MARK}{i}'\n{cmd}\n" for i, cmd in enumerate(block.commands))
     try:
         res = subprocess.run(["bash", "-c", script], cwd=work, env=env, capture_output=True, text=True,
                              timeout=BLOCK_LIMIT_S)
@@ -244,3 +246,4 @@ def test_console_example_runs(block: Block, darkpy_bin: Path, tmp_path: Path):
 
 
 MARK = "@@darkpy-docs-command "
+TERMINAL_COLUMNS = 160

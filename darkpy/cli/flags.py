@@ -278,5 +278,16 @@ def table_markdown() -> str:
         uses = "; ".join(parts) if len(set(f.uses.values())) > 1 or len(f.uses) < 3 else (
             f"every verb: `{next(iter(f.uses.values()))}`" if next(iter(f.uses.values())) else "every verb: ignored")
         why = f" ({f.why})" if f.why and None in f.uses.values() else ""
-        rows.append(f"| {f.family} | `{f.name}` | {f.takes or '-'} | {f.meaning} | {f.source} | {uses}{why} |")
+        later = f"; where the command lacks the option: {f.fallback}" if f.fallback else ""
+        rows.append(f"| {f.family} | `{f.name}` | {f.takes or '-'} | {f.meaning} | {f.source} | {uses}{why}{later} |")
+    return "\n".join(rows)
+
+
+def verbs_markdown() -> str:
+    """Darknet's verbs and the darkpy command that runs each (docs/darknet-to-darkpy.md)."""
+    rows = ["| family | verb | darkpy |", "|---|---|---|"]
+    for family, verbs in VERBS.items():
+        for verb, (command, why) in verbs.items():
+            runs = f"`darkpy {' '.join(command)}` ({why})" if command else f"none: {why}"
+            rows.append(f"| {family} | `{verb}` | {runs} |")
     return "\n".join(rows)

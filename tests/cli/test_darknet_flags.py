@@ -152,3 +152,13 @@ def test_dash_d_means_device_everywhere(commands):
             walk(sub, path + [name])
 
     walk(commands, [])
+
+
+def test_the_docs_show_the_table_as_it_is():
+    from darkpy.assets import ROOT
+    from darkpy.cli.flags import verbs_markdown
+
+    page = (ROOT / "docs" / "darknet-to-darkpy.md").read_text(encoding="utf-8")
+    assert f"<!-- flags:begin -->\n{table_markdown()}\n<!-- flags:end -->" in page, \
+        "regenerate the table in docs/darknet-to-darkpy.md from darkpy.cli.flags.table_markdown()"
+    assert f"<!-- verbs:begin -->\n{verbs_markdown()}\n<!-- verbs:end -->" in page
