@@ -36,7 +36,8 @@ def _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed,
     for path, what in ((data, ".data file"), (cfg, "cfg")):
         if not locate(path).is_file():
             raise DataError(f"{what} not found", file=path)
-    from darkpy.detect.train import TrainOptions, saved_line, train_detector
+    from darkpy.train.detection.train import TrainOptions, saved_line, train_detector
+
     opts = TrainOptions(data=str(data), cfg=str(cfg), weights=str(weights) if weights else None, gpus=_gpus(gpus),
                         ddp_cpu=ddp_cpu, clear=clear, resume=resume, amp=amp, workers=workers, seed=seed,
                         max_batches=max_batches, backup=str(backup) if backup else None, name=name,
