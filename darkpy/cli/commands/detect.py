@@ -393,7 +393,7 @@ def _video(detector, source, out, frames, show, as_json) -> None:
             typer.echo(json.dumps({"frame": i, "detections": [d.to_dict() for d in dets]}))
 
     stats = run_video(detector, source, out, frames, show=show, on_frame=on_frame)
-    typer.echo(stats.message, err=as_json)
+    typer.echo(stats.message + precision_note(detector), err=as_json)
     if stats.out is not None:
         typer.echo(f"wrote {stats.out}", err=as_json)
 
