@@ -53,9 +53,12 @@ def from_env() -> DistInfo:
     return DistInfo(rank, world, local, backend)
 
 
-def init(info: DistInfo) -> None:
+def init(info: DistInfo, device: torch.device | None = None) -> None:
+    """Join the process group; `device` (from `darkpy.train.placement.rank_device`, already made
+    current) binds NCCL's communicator to this process's GPU."""
     if info.enabled and not dist.is_initialized():
-        dist.init_process_group(info.backend, rank=info.rank, world_size=info.world_size)
+        options = {"device_id": device} if device is not None and device.type == "cuda" else {}
+        dist.init_process_group(info.backend, rank=info.rank, world_size=info.world_size, **options)
 
 
 def shutdown() -> None:
@@ -69,25 +72,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(local_rank: int, world: int, backend: str, port: int, fn: Callable, args: tuple) -> None:
+def _worker(local_rank: int, world: int, backend: str, port: int, fn: Callable, args: tuple,
+            place: Callable[[DistInfo], torch.device] | None = None) -> None:
     os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(world),
                        "RANK": str(local_rank), "LOCAL_RANK": str(local_rank),
                        "DARKPY_DIST_BACKEND": backend})
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
     info = from_env()
-    init(info)
+    init(info, place(info) if place is not None else None)   # the GPU is chosen before the group forms
     try:
         fn(info, *args)
     finally:
         shutdown()
 
 
-def launch(fn: Callable[..., Any], nprocs: int, args: tuple = (), backend: str = "gloo") -> None:
+def launch(fn: Callable[..., Any], nprocs: int, args: tuple = (), backend: str = "gloo",
+           place: Callable[[DistInfo], torch.device] | None = None) -> None:
     """Run `fn(info, *args)` in `nprocs` new processes forming one process group (spawned, so
-    `fn` and `args` must be picklable: module-level functions and plain values)."""
+    `fn`, `args` and `place` must be picklable: module-level functions, partials of them and plain
+    values). `place(info)` picks each process's device before the group forms
+    (`darkpy.train.placement.rank_device`)."""
     import torch.multiprocessing as mp
 
-    mp.spawn(_worker, args=(nprocs, backend, free_port(), fn, args), nprocs=nprocs, join=True)
+    mp.spawn(_worker, args=(nprocs, backend, free_port(), fn, args, place), nprocs=nprocs, join=True)
 
 
 class _Forward(nn.Module):

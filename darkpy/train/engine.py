@@ -72,7 +72,7 @@ from darkpy.train import backup as bk
 from darkpy.train import distributed as dd
 from darkpy.train.hooks import Hook, default_hooks
 from darkpy.train.optimizer import current_rate, images_per_step, make_optimizer
-from darkpy.device import select_device
+from darkpy.train.placement import rank_device
 from darkpy.charts import Chart
 from darkpy.fileio import atomic_write
 
@@ -157,9 +157,7 @@ class Trainer:
         self.chart_name = chart_name  # chart_NAME.png for a run given its own --name
         self.backup_dir = Path(backup_dir)
         self.dist = ddp or dd.SINGLE
-        if device is None and self.dist.enabled and torch.cuda.is_available():
-            device = f"cuda:{self.dist.local_rank}"
-        self.device = select_device(device)
+        self.device = rank_device(self.dist, device)   # bare cuda = cuda:{local_rank}, made current
         self.max_batches = int(max_batches if max_batches is not None else net.net.max_batches)
         self.clear, self.resume = clear, resume
         self.amp_dtype = amp_dtype(self.device) if amp else None

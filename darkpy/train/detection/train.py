@@ -7,9 +7,8 @@ runs the engine in one or several processes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-
-import torch
 
 from darkpy.train.detection.loader import read_image_list
 from darkpy.errors import DataError, UsageError
@@ -18,6 +17,7 @@ from darkpy.formats.datafile import DataConfig, data_config, read_data_file
 from darkpy.net.model import load_network
 from darkpy.train import distributed as dd
 from darkpy.train.batchsize import apply_batch
+from darkpy.train.placement import check_gpus, rank_device
 from darkpy.train.engine import Trainer
 from darkpy.train.joint import make_detection_task
 
@@ -70,11 +70,7 @@ def _build(opts: TrainOptions, info) -> Trainer:
     net = load_network(opts.cfg, opts.weights, device="cpu", seed=opts.seed, allow_partial=True)
     warnings: list[str] = []
     apply_batch(net, opts.cfg, opts.batch, opts.subdivisions, warnings.append)
-    device = opts.device
-    if opts.gpus:
-        device = f"cuda:{opts.gpus[info.local_rank % len(opts.gpus)]}"
-    elif opts.ddp_cpu:
-        device = "cpu"
+    device = _device(info, opts)
     task = make_detection_task(net, paths, data, opts, list_dir=str(Path(data.train).parent))
     name = opts.name or Path(opts.cfg).stem
     hooks = []
@@ -96,6 +92,13 @@ def _build(opts: TrainOptions, info) -> Trainer:
     return trainer
 
 
+def _device(info, opts: TrainOptions):
+    """This process's device (`darkpy.train.placement.rank_device`: set current, checked)."""
+    if opts.ddp_cpu:
+        return rank_device(info, "cpu")
+    return rank_device(info, opts.device, opts.gpus)
+
+
 def saved_line(trainer: Trainer) -> str:
     """The closing line of a training run that reached its end."""
     return (f"Saved {trainer.backup_dir / (trainer.name + '_final.weights')} after {trainer.iteration} batches; "
@@ -114,7 +117,7 @@ def train_detector(opts: TrainOptions):
     `--ddp-cpu N` or under torchrun. Returns the Trainer (single process) or None."""
     info = dd.from_env()
     if info.enabled:  # started by torchrun
-        dd.init(info)
+        dd.init(info, _device(info, opts))   # the GPU is made current before the group forms
         try:
             return _run_rank(info, opts)
         finally:
@@ -122,10 +125,9 @@ def train_detector(opts: TrainOptions):
     if opts.gpus and opts.ddp_cpu:
         raise UsageError("--gpus and --ddp-cpu exclude each other")
     if len(opts.gpus) > 1:
-        if not torch.cuda.is_available() or torch.cuda.device_count() <= max(opts.gpus):
-            raise UsageError(f"--gpus {','.join(map(str, opts.gpus))}: only {torch.cuda.device_count()} CUDA "
-                             f"device(s) here")
-        dd.launch(_run_rank, len(opts.gpus), (opts,), backend="nccl")
+        check_gpus(opts.gpus)
+        dd.launch(_run_rank, len(opts.gpus), (opts,), backend="nccl",
+                  place=partial(rank_device, device=opts.device, gpus=tuple(opts.gpus)))
         return None
     if opts.ddp_cpu > 1:
         dd.launch(_run_rank, opts.ddp_cpu, (opts,), backend="gloo")
