@@ -145,3 +145,15 @@ def all_reduce_sum(values: list[float], device: torch.device) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return t.tolist()
+
+
+def is_distributed() -> bool:
+    """Whether this process is one of a process group (collectives needed)."""
+    return dist.is_available() and dist.is_initialized()
+
+
+def all_reduce_vector(t: torch.Tensor) -> list[float]:
+    """Sum a float64 vector over all ranks and read it on the host (one copy)."""
+    if is_distributed():
+        dist.all_reduce(t)
+    return t.tolist()

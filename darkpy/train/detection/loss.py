@@ -75,6 +75,18 @@ class RegionLossResult:
                 "no_obj": div(anyobj, self.anchors_total), "avg_recall": div(recall, count),
                 "count": int(count)}
 
+    def summary_tensors(self) -> dict[str, torch.Tensor]:
+        """`summary()` as 0-dim float64 tensors on the loss's device (no copy to the host: the
+        training engine reads them once per step, with its all-reduce)."""
+        iou, cat, obj, anyobj, recall, count, class_count = self.stats.detach().to(torch.float64).unbind()
+        nan = torch.full((), float("nan"), dtype=torch.float64, device=self.stats.device)
+
+        def div(a: torch.Tensor, b) -> torch.Tensor:
+            return torch.where(b != 0, a / b, nan) if isinstance(b, torch.Tensor) else (a / b if b else nan)
+
+        return {"avg_iou": div(iou, count), "class": div(cat, class_count), "obj": div(obj, count),
+                "no_obj": div(anyobj, self.anchors_total), "avg_recall": div(recall, count), "count": count}
+
     def format(self) -> str:
         s = self.summary()
         return (f"Region Avg IOU: {s['avg_iou']:f}, Class: {s['class']:f}, Obj: {s['obj']:f}, "
@@ -120,12 +132,30 @@ class RegionLoss(nn.Module):
     def from_layer(cls, region, **kwargs) -> "RegionLoss":
         return cls(region, **kwargs)
 
+    def check_classes(self, truth: torch.Tensor) -> None:
+        """ValueError naming the first truth whose class id is outside the classes (or the `map=`
+        table). Checked on the host: the loader's truth is a CPU tensor, so the training step
+        never waits for the GPU here (a truth already on a GPU is copied back for the check)."""
+        t = truth.detach().to("cpu", torch.float32).reshape(truth.shape[0], -1, 5)
+        valid = torch.cumprod((t[..., 0] != 0).to(torch.int32), dim=1).bool()
+        class_only = valid & (t[..., 0] > CLASS_ONLY) & (t[..., 1] > CLASS_ONLY)
+        truth_class = t[..., 4].to(torch.long)                                     # C cast truncates
+        limit = self.class_map.numel() if self.class_map.numel() else self.classes
+        # `map=` applies to box labels only: classification-only labels carry tree indexes (Darknet)
+        limits = torch.where(class_only & (self.tree is not None), self.classes, limit)
+        bad = (valid & ((truth_class < 0) | (truth_class >= limits))).nonzero()
+        if len(bad):
+            b0, t0 = (int(v) for v in bad[0])
+            raise ValueError(f"truth class {int(truth_class[b0, t0])} of image {b0}, slot {t0} is outside "
+                             f"0..{int(limits[b0, t0]) - 1}")
+
     # ------------------------------------------------------------------------------------
     def forward(self, raw_input: torch.Tensor, truth: torch.Tensor, seen: int) -> RegionLossResult:
         """`raw_input`: the region layer's input (N, num*(5+classes), H, W). `truth`: (N, T, 5)
         rows `x y w h class` (normalised; the list ends at the first x == 0). `seen`: Darknet's
         `*net->seen` at this forward, i.e. images seen INCLUDING this mini-batch (Darknet adds the
         mini-batch before its forward); it only matters through `seen < 12800`."""
+        self.check_classes(truth)   # on the CPU copy the loader made: no wait for the GPU
         x = raw_input
         N, C, H, W = x.shape
         A, K = self.num, self.classes
@@ -158,14 +188,6 @@ class RegionLoss(nn.Module):
             image_class_only = torch.zeros(N, dtype=torch.bool, device=dev)
         box_truth = valid & ~class_only & ~image_class_only.view(N, 1)              # (N, T)
         truth_class = truth[..., 4].to(torch.long)                                 # C cast truncates
-        limit = self.class_map.numel() if self.class_map.numel() else K
-        # `map=` applies to box labels only: classification-only labels carry tree indexes (Darknet)
-        limits = torch.where(class_only & (self.tree is not None), K, limit)
-        bad = (valid & ((truth_class < 0) | (truth_class >= limits))).nonzero()
-        if len(bad):
-            b0, t0 = (int(v) for v in bad[0])
-            raise ValueError(f"truth class {int(truth_class[b0, t0])} of image {b0}, slot {t0} is outside "
-                             f"0..{int(limits[b0, t0]) - 1}")
 
         # ---- objectness for every anchor: best IoU with any truth of the image ---------------
         vb = lambda t: t.view(N, 1, 1, 1, T)  # noqa: E731
