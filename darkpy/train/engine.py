@@ -443,8 +443,7 @@ class Trainer:
             sync = self.ddp_module is None or nxt is None
             ctx = self.ddp_module.no_sync() if not sync else _null()
             with ctx:
-                with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
-                                    enabled=self.amp):
+                with (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp else _null()):
                     report = self.task.loss(self.proxy, images_t, targets, seen_now)
                 loss = report.loss.float() * self.world_size
                 if self.scaler is not None:

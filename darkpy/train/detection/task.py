@@ -14,6 +14,7 @@ picks the task and runs the engine.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Iterator
 
 import torch
@@ -101,7 +102,7 @@ class DetectionTask:
         total = cost = None
         sums: dict[str, torch.Tensor] = {}
         for index, raw in inputs.items():
-            with torch.autocast(raw.device.type, enabled=False):  # the loss in float32 under --amp
+            with _float32(raw.device):  # the loss in float32 under --amp
                 r = self.losses[index](raw.float(), targets, seen)
             total = r.loss if total is None else total + r.loss
             cost = r.cost if cost is None else cost + r.cost
@@ -115,3 +116,10 @@ class DetectionTask:
             self._it = None
             self.loader.close()
             self.loader = None
+
+
+def _float32(device: torch.device):
+    """Autocast off for the loss (a no-op where autocast does not exist, as on `meta`)."""
+    if torch.amp.is_autocast_available(device.type):
+        return torch.autocast(device.type, enabled=False)
+    return contextlib.nullcontext()
