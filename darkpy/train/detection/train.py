@@ -74,8 +74,8 @@ def _build(opts: TrainOptions, info) -> Trainer:
     task = make_detection_task(net, paths, data, opts, list_dir=str(Path(data.train).parent))
     name = opts.name or Path(opts.cfg).stem
     hooks = []
-    if opts.map_every > 0 and info.is_main:
-        hooks.append(map_hook(opts.data, every=opts.map_every))
+    if opts.map_every > 0:   # every rank: rank 0 scores, the others wait for it (darkpy.train.map_hook)
+        hooks.append(map_hook(opts.data, every=opts.map_every, main=info.is_main))
     trainer = Trainer(net, task, name=name, backup_dir=opts.backup or data.backup, device=device, hooks=hooks,
                       max_batches=opts.max_batches, clear=opts.clear, resume=opts.resume, amp=opts.amp,
                       ddp=info, seed=opts.seed, quiet=opts.quiet, log_every=opts.log_every,
