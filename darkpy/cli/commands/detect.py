@@ -116,6 +116,14 @@ def detect(
     show: Optional[bool] = typer.Option(None, "--show/--no-show",
                                         help="Video: show a window (default: when a "
                                         "display exists; otherwise a video file is written)."),
+    mjpeg_port: Optional[int] = typer.Option(
+        None, "--mjpeg-port", help="Video: also serve the annotated frames as an MJPEG stream on this port "
+        "(a browser or <img> shows it live; AlexeyAB's -mjpeg_port; 0: any free port). Needs darkpy[serve]."),
+    json_port: Optional[int] = typer.Option(
+        None, "--json-port", help="Video: also serve each frame's detections as JSON lines on this port "
+        "(AlexeyAB's -json_port fields). Needs darkpy[serve]."),
+    stream_host: str = typer.Option("127.0.0.1", "--stream-host", help="Address the --mjpeg-port / --json-port "
+                                    "streams listen on (0.0.0.0: every interface)."),
     precision: str = precision_option(),
     compile_: bool = compile_option(),
     engine: str = typer.Option(
@@ -148,6 +156,8 @@ def detect(
         raise UsageError("give images (or a folder, glob, .txt list, -) or --source VIDEO|CAMERA")
     if source is not None and images:
         raise UsageError("give either images or --source, not both")
+    if source is None and (mjpeg_port is not None or json_port is not None):
+        raise UsageError("--mjpeg-port and --json-port stream a video or camera: give --source too")
     if source is not None and class_map is not None:
         raise UsageError("--map works with images, not with --source video")
     if batch is not None and batch < 1:
@@ -182,7 +192,7 @@ def detect(
         from darkpy.fileio import refuse_overwrite
 
         refuse_overwrite(out, [cfg, weights, data, names])
-        _video(detector, source, out, frames, show, as_json)
+        _video(detector, source, out, frames, show, as_json, mjpeg_port, json_port, stream_host)
         return
     many = len(paths) > 1
     if save:
@@ -309,14 +319,35 @@ def _write_results(detector, paths, classes, many, save, out, as_json) -> None:
         raise DataError(f"none of the {skipped} input(s) could be read")
 
 
-def _video(detector, source, out, frames, show, as_json) -> None:
+def _video(detector, source, out, frames, show, as_json, mjpeg_port=None, json_port=None,
+           stream_host="127.0.0.1") -> None:
     from darkpy.detect.video import run_video
+
+    streams = None
+    if mjpeg_port is not None or json_port is not None:
+        from darkpy.cli.commands.serve import require_aiohttp
+
+        require_aiohttp("--mjpeg-port / --json-port")
+        from darkpy.serve.engine import frame_json
+        from darkpy.serve.streams import StreamServer
+
+        streams = StreamServer(stream_host, mjpeg_port, json_port).start()
+        for kind, flag in (("mjpeg", "MJPEG"), ("json", "JSON")):
+            if kind in streams.ports:
+                typer.echo(f"darkpy: {flag} stream on {streams.url(kind)}", err=True)
 
     def on_frame(i: int, dets) -> None:
         if as_json:
             typer.echo(json.dumps({"frame": i, "detections": [d.to_dict() for d in dets]}))
+        if streams is not None:
+            streams.publish_json(frame_json(dets, i + 1, str(source)))
 
-    stats = run_video(detector, source, out, frames, show=show, on_frame=on_frame)
+    try:
+        stats = run_video(detector, source, out, frames, show=show, on_frame=on_frame,
+                          on_drawn=streams.publish_frame if streams is not None else None)
+    finally:
+        if streams is not None:
+            streams.stop()
     typer.echo(stats.message, err=as_json)
     if stats.out is not None:
         typer.echo(f"wrote {stats.out}", err=as_json)
