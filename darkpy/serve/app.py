@@ -182,11 +182,14 @@ class Service:
         self.pool.shutdown(wait=False)
 
 
+SERVICE = web.AppKey("service", Service)
+
+
 def make_app(detector, config: ServeConfig) -> web.Application:
     service = Service(detector, config)
     # the body limit is enforced while reading (uploads.read_upload); this one guards aiohttp's own reads
     app = web.Application(middlewares=[_refusals], client_max_size=config.max_body)
-    app["service"] = service
+    app[SERVICE] = service
     app.router.add_get("/", service.page)
     app.router.add_get("/healthz", service.healthz)
     app.router.add_post("/detect", service.detect)
