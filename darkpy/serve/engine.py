@@ -16,6 +16,7 @@ import torch
 
 from darkpy.detect.detector import Detector, DetectOptions
 from darkpy.detect.results import DetectionResult
+from darkpy.net.inference import Predictor
 
 
 @dataclass(frozen=True)
@@ -27,13 +28,9 @@ class Thresholds:
     hier_thresh: float
 
 
-def load_detector(cfg, weights, *, names: Optional[Sequence[str]], thresh: float, nms: float,
-                  hier_thresh: float, size: Optional[int], letterbox: bool, device: Optional[str],
-                  precision: str, batch: int, random_weights: bool = False) -> Detector:
-    from darkpy.cli.commands.detect import load_detector as load_network
-    from darkpy.net.inference import Predictor
-
-    net = load_network(cfg, weights, size, device, random_weights=random_weights)
+def make_detector(net, *, names: Optional[Sequence[str]], thresh: float, nms: float, hier_thresh: float,
+                  letterbox: bool, device: Optional[str], precision: str, batch: int) -> Detector:
+    """The served detector over a loaded network (folded for inference in place: the server owns it)."""
     options = DetectOptions(thresh=thresh, nms=nms, hier_thresh=hier_thresh, letterbox=letterbox, batch=batch,
                             names=names, device=device, precision=precision)
     return Detector(Predictor(net, device=device, precision=precision, inplace=True), options=options)
@@ -119,7 +116,3 @@ def frame_json(result: DetectionResult, frame_id: int, filename: Optional[str] =
 def detections_of(result) -> list:
     return list(result.detections)
 
-
-def with_names(detector: Detector, names: Optional[Sequence[str]]) -> Detector:
-    detector.options = detector.options.replace(names=names)
-    return detector

@@ -6,14 +6,16 @@ import threading
 
 from aiohttp.test_utils import TestClient, TestServer
 
+import darkpy
+
 from darkpy.serve import engine
 from darkpy.serve.app import SERVICE, ServeConfig, make_app
 from tests.serve.conftest import DEMO_IMAGES, REPO
 
 
 def test_a_full_queue_answers_503_then_recovers():
-    detector = engine.load_detector(REPO / "cfg" / "demo.cfg", REPO / "data" / "demo" / "demo.weights", names=None,
-                                    thresh=0.5, nms=0.45, hier_thresh=0.5, size=None, letterbox=True,
+    net = darkpy.load_network(REPO / "cfg" / "demo.cfg", REPO / "data" / "demo" / "demo.weights", device="cpu")
+    detector = engine.make_detector(net, names=None, thresh=0.5, nms=0.45, hier_thresh=0.5, letterbox=True,
                                     device="cpu", precision="fp32", batch=1)
     app = make_app(detector, ServeConfig(queue_size=1))
     batcher = app[SERVICE].batcher

@@ -325,7 +325,7 @@ def _video(detector, source, out, frames, show, as_json, mjpeg_port=None, json_p
 
     streams = None
     if mjpeg_port is not None or json_port is not None:
-        from darkpy.cli.commands.serve import require_aiohttp
+        from darkpy.serve.extra import require_aiohttp
 
         require_aiohttp("--mjpeg-port / --json-port")
         from darkpy.serve.engine import frame_json

@@ -8,18 +8,6 @@ import typer
 
 from darkpy.cli.precision import precision_option
 
-INSTALL_HINT = "darkpy serve needs aiohttp: pip install 'darkpy[serve]' (or: pip install aiohttp)"
-
-
-def require_aiohttp(what: str = "darkpy serve") -> None:
-    from darkpy.errors import UsageError
-
-    try:
-        import aiohttp  # noqa: F401
-    except ImportError:
-        raise UsageError(INSTALL_HINT.replace("darkpy serve", what)) from None
-
-
 def serve(
     cfg: Optional[Path] = typer.Option(None, "--cfg", "-c", help="Darknet .cfg of a detector."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Its .weights file."),
@@ -60,6 +48,7 @@ def serve(
     curl -s --data-binary @data/demo/images/001988.jpg -H 'Content-Type: image/jpeg' localhost:8080/detect
     Needs aiohttp (pip install 'darkpy[serve]'). See docs/serve.md."""
     from darkpy.errors import UsageError
+    from darkpy.serve.extra import require_aiohttp
 
     require_aiohttp()
     for name, value in (("--thresh", thresh), ("--hier-thresh", hier_thresh), ("--nms", nms)):
@@ -78,7 +67,7 @@ def serve(
 
         open_capture(source).release()  # a missing file or camera is an error now, not a silent page
 
-    from darkpy.cli.commands.detect import check_size, resolve_names
+    from darkpy.cli.commands.detect import check_size, load_detector, resolve_names
     from darkpy.detect.inputs import resolve_detect_inputs
 
     inputs = resolve_detect_inputs([], cfg=cfg, weights=weights, data=data, names=names, model=model,
@@ -92,11 +81,10 @@ def serve(
     from darkpy.serve import engine
     from darkpy.serve.app import ServeConfig, serve as run_server
 
-    detector = engine.load_detector(inputs.cfg, inputs.weights, names=None, thresh=thresh, nms=nms,
-                                    hier_thresh=hier_thresh, size=size, letterbox=letterbox, device=device,
-                                    precision=precision, batch=batch, random_weights=random_weights)
-    class_names = resolve_names(inputs.data, inputs.names, engine.classes(detector))
-    detector = engine.with_names(detector, class_names)
+    net = load_detector(inputs.cfg, inputs.weights, size, device, random_weights=random_weights)
+    class_names = resolve_names(inputs.data, inputs.names, max(l.classes for l in net.detection_layers))
+    detector = engine.make_detector(net, names=class_names, thresh=thresh, nms=nms, hier_thresh=hier_thresh,
+                                    letterbox=letterbox, device=device, precision=precision, batch=batch)
     what = f"{Path(inputs.cfg).name} + {Path(inputs.weights).name if inputs.weights else 'random weights'}"
     if inputs.demo:
         what += " (the bundled demo model: 3 synthetic shapes)"
