@@ -15,6 +15,8 @@ body { font: 15px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
 h1 { font-size: 1.3em; margin: 0 0 .3em; } .note { color: #666; margin: .2em 0 1em; }
 canvas, #stream { max-width: 100%; border: 1px solid #ccc; display: block; margin: .8em 0; }
 #boxes li { font-family: ui-monospace, monospace; } .error { color: #b00; }
+#stream { min-width: 384px; image-rendering: pixelated; }
+#frame { white-space: pre-wrap; word-break: break-all; font-size: 12px; }
 label { margin-right: 1em; }
 </style></head>
 <body data-state="idle">
@@ -58,25 +60,29 @@ async function detect(blob, name) {
     return;
   }
   const bitmap = await createImageBitmap(blob);
+  // small images are drawn enlarged (boxes and labels stay legible); coordinates are the image's
+  const scale = Math.max(1, Math.min(4, 480 / bitmap.width));
   const canvas = $("canvas"), ctx = canvas.getContext("2d");
-  canvas.width = bitmap.width;
-  canvas.height = bitmap.height;
-  ctx.drawImage(bitmap, 0, 0);
+  canvas.width = Math.round(bitmap.width * scale);
+  canvas.height = Math.round(bitmap.height * scale);
+  ctx.imageSmoothingEnabled = scale === 1;
+  ctx.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  ctx.scale(scale, scale);
   const list = $("boxes");
   list.replaceChildren();
-  const thick = Math.max(2, Math.round(bitmap.height * 0.006));
-  ctx.font = Math.max(12, Math.round(bitmap.height / 30)) + "px sans-serif";
+  const thick = Math.max(2, Math.round(bitmap.height * 0.006)) / scale;
+  ctx.font = (Math.max(13, Math.round(canvas.height / 40)) / scale) + "px sans-serif";
   for (const d of body.detections) {
     const [x1, y1, x2, y2] = d.box, color = COLORS[d.class_id % COLORS.length];
     const label = d["class"] + " " + (100 * d.confidence).toFixed(1) + "%";
     ctx.lineWidth = thick;
     ctx.strokeStyle = color;
     ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
-    const tw = ctx.measureText(label).width, th = parseInt(ctx.font, 10);
+    const tw = ctx.measureText(label).width, th = parseFloat(ctx.font), pad = 3 / scale;
     ctx.fillStyle = color;
-    ctx.fillRect(x1, Math.max(0, y1 - th - 4), tw + 6, th + 4);
+    ctx.fillRect(x1, Math.max(0, y1 - th - 2 * pad), tw + 2 * pad, th + 2 * pad);
     ctx.fillStyle = "#000";
-    ctx.fillText(label, x1 + 3, Math.max(th, y1 - 4));
+    ctx.fillText(label, x1 + pad, Math.max(th, y1 - pad));
     const item = document.createElement("li");
     item.className = "box";
     item.textContent = label + "  [" + d.box.map((v) => v.toFixed(1)).join(", ") + "]";
