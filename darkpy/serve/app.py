@@ -124,12 +124,12 @@ class Service:
             self.batcher.arriving(+1)
             try:
                 x, size = await asyncio.get_running_loop().run_in_executor(self.pool, self._prepare, data)
-                try:
-                    future = self.batcher.submit(x, size, settings, name)
-                except QueueFull as exc:
-                    raise Refused(503, f"server busy: {exc}; retry shortly") from None
             finally:
-                self.batcher.arriving(-1)
+                self.batcher.arriving(-1)  # before submitting: a batch never waits for its own request
+            try:
+                future = self.batcher.submit(x, size, settings, name)
+            except QueueFull as exc:
+                raise Refused(503, f"server busy: {exc}; retry shortly") from None
             try:
                 result = await asyncio.wrap_future(future)
             except QueueFull as exc:
