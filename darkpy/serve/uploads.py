@@ -75,10 +75,15 @@ def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
         raise Refused(400, f"not a decodable image: {exc}") from None
     if size is not None and size[0] * size[1] > max_pixels:
         raise Refused(413, f"image of {size[0]}x{size[1]} pixels is over the limit of {max_pixels} pixels")
+    import cv2
+
     try:
         bgr = decode_bgr(data)
     except DataError as exc:
         raise Refused(400, f"not a decodable image: {exc.message}") from None
+    except cv2.error as exc:  # OpenCV refusing a header it cannot handle (a format not checked above)
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "OpenCV error"
+        raise Refused(400, f"not a decodable image: {reason}") from None
     if bgr.shape[0] * bgr.shape[1] > max_pixels:
         raise Refused(413, f"image of {bgr.shape[1]}x{bgr.shape[0]} pixels is over the limit of {max_pixels} "
                            "pixels")

@@ -145,3 +145,22 @@ def test_page_and_unknown_route(server):
     assert status == 404 and json.loads(body)["error"]
     status, _, _ = request(server.url + "detect")  # GET on a POST route
     assert status == 405
+
+
+def test_damaged_images_never_get_a_500(server):
+    """Bytes flipped and files cut at random in a JPEG and a PNG: a result or a 400, nothing else."""
+    rng = np.random.default_rng(1)
+    jpeg = (DEMO_IMAGES / IMAGES[0]).read_bytes()
+    png = cv2.imencode(".png", cv2.imread(str(DEMO_IMAGES / IMAGES[0])))[1].tobytes()
+    for original in (jpeg, png):
+        for _ in range(12):
+            data = bytearray(original)
+            if rng.random() < 0.5:
+                for i in rng.integers(0, len(data), 8):
+                    data[i] = int(rng.integers(0, 256))
+            else:
+                data = data[: int(rng.integers(1, len(data)))]
+            status, answer = post_image(server.url, bytes(data), "application/octet-stream")
+            assert status in (200, 400), answer
+    status, _, _ = request(server.url + "healthz")
+    assert status == 200
