@@ -17,8 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("aiohttp", reason="darkpy[serve] (aiohttp) not installed")
-
 REPO = Path(__file__).resolve().parents[2]
 DEMO_IMAGES = REPO / "data" / "demo" / "images"
 

@@ -13,7 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.serve.conftest import DEMO_IMAGES, multipart, post_image, request
+pytest.importorskip("aiohttp", reason="darkpy[serve] (aiohttp) not installed")
+
+from tests.serve.conftest import DEMO_IMAGES, multipart, post_image, request  # noqa: E402
 
 IMAGES = ["001988.jpg", "001989.jpg", "001990.jpg"]
 

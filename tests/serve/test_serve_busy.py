@@ -4,13 +4,16 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from aiohttp.test_utils import TestClient, TestServer
+import pytest
 
-import darkpy
+pytest.importorskip("aiohttp", reason="darkpy[serve] (aiohttp) not installed")
 
-from darkpy.serve import engine
-from darkpy.serve.app import SERVICE, ServeConfig, make_app
-from tests.serve.conftest import DEMO_IMAGES, REPO
+from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
+
+import darkpy  # noqa: E402
+from darkpy.serve import engine  # noqa: E402
+from darkpy.serve.app import SERVICE, ServeConfig, make_app  # noqa: E402
+from tests.serve.conftest import DEMO_IMAGES, REPO  # noqa: E402
 
 
 def test_a_full_queue_answers_503_then_recovers():

@@ -15,7 +15,9 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.serve.conftest import DEMO_IMAGES
+pytest.importorskip("aiohttp", reason="darkpy[serve] (aiohttp) not installed")
+
+from tests.serve.conftest import DEMO_IMAGES  # noqa: E402
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
                 None)

@@ -17,11 +17,13 @@ import cv2
 import numpy as np
 import pytest
 
-import darkpy
-from darkpy.cli.darknet import DETECTOR, translate
-from darkpy.detect.video import run_video
-from darkpy.serve.streams import StreamServer
-from tests.serve.conftest import REPO, make_video, wait_for
+pytest.importorskip("aiohttp", reason="darkpy[serve] (aiohttp) not installed")
+
+import darkpy  # noqa: E402
+from darkpy.cli.darknet import DETECTOR, translate  # noqa: E402
+from darkpy.detect.video import run_video  # noqa: E402
+from darkpy.serve.streams import StreamServer  # noqa: E402
+from tests.serve.conftest import REPO, make_video, wait_for  # noqa: E402
 
 
 def _open(url: str, timeout: float = 30) -> socket.socket:
