@@ -37,7 +37,8 @@ CORE = {"errors", "fileio", "assets", "device", "charts", "boxes"}
 # The package map, bottom to top: package -> the packages it may import (module-level or inside a
 # function alike). "darkpy" is the root package's lazily loaded public API (`darkpy.Detector`);
 # `darkpy.__main__` belongs to cli.
-_BELOW = ["core", "formats", "wordtree", "net", "anchors", "data", "detect", "eval", "classify", "train"]
+_BELOW = ["core", "formats", "wordtree", "net", "anchors", "data", "detect", "eval", "classify", "train",
+          "serve"]
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "formats": {"core"},
@@ -49,6 +50,7 @@ ALLOWED: dict[str, set[str]] = {
     "eval": {"core", "formats", "wordtree", "net", "anchors", "data", "detect"},
     "classify": {"core", "formats", "wordtree", "net", "anchors", "data", "detect", "eval"},
     "train": {"core", "formats", "wordtree", "net", "anchors", "data", "detect", "eval", "classify"},
+    "serve": {"core", "formats", "wordtree", "net", "anchors", "data", "detect"},
     "darkpy": set(_BELOW),
     "cli": set(_BELOW) | {"darkpy"},
 }
