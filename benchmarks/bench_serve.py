@@ -31,7 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = sorted((ROOT / "data" / "demo" / "images").glob("*.jpg"))
-MODELS = {"demo": [], "yolov2-tiny-voc": ["--cfg", str(ROOT / "cfg" / "yolov2-tiny-voc.cfg"), "--random-weights"]}
+MODELS = {"demo": [],
+          "yolov2-tiny-voc": ["--cfg", str(ROOT / "cfg" / "yolov2-tiny-voc.cfg"), "--random-weights"]}
 
 
 def _env() -> dict:
@@ -39,8 +40,8 @@ def _env() -> dict:
 
 
 def start_server(args: list[str]) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "darkpy", "serve", "--port", "0", *args], cwd=ROOT, env=_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "darkpy", "serve", "--port", "0", *args], cwd=ROOT,
+                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     found: list[str] = []
     ready = threading.Event()
 
@@ -131,9 +132,11 @@ def main() -> None:
                 lat.sort()
                 rps = args.requests / seconds
                 p99 = lat[min(len(lat) - 1, int(round(0.99 * (len(lat) - 1))))]
-                per_batch = (after["served"] - before["served"]) / max(1, after["batches"] - before["batches"])
-                print(f"{name:18s} {clients:7d} {rps:8.1f} {1000 * statistics.median(lat):8.1f} {1000 * p99:8.1f} "
-                      f"{rate:13.1f} {rps / rate:6.2f} {per_batch:10.1f}" + (f"  {failed} failed" if failed else ""))
+                served = after["served"] - before["served"]
+                per_batch = served / max(1, after["batches"] - before["batches"])
+                p50 = 1000 * statistics.median(lat)
+                print(f"{name:18s} {clients:7d} {rps:8.1f} {p50:8.1f} {1000 * p99:8.1f} {rate:13.1f} "
+                      f"{rps / rate:6.2f} {per_batch:10.1f}" + (f"  {failed} failed" if failed else ""))
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)

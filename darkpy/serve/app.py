@@ -98,7 +98,8 @@ class Service:
         self.detector, self.config = detector, config
         self.runner = engine.Runner(detector)
         self.defaults = engine.thresholds(detector)
-        self.batcher = Batcher(self.runner.run, engine.batch_size(detector), config.max_wait, config.queue_size)
+        self.batcher = Batcher(self.runner.run, engine.batch_size(detector), config.max_wait,
+                               config.queue_size)
         self.pool = ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2)),
                                        thread_name_prefix="darkpy-decode")
         self.mjpeg, self.json = FrameHub(), FrameHub()
@@ -109,6 +110,9 @@ class Service:
     def _prepare(self, data: bytes):
         bgr = decode_upload(data, self.config.max_pixels)
         return engine.prepare(self.detector, bgr)
+
+    def prepare_frame(self, frame):
+        return engine.prepare(self.detector, frame)
 
     def draw(self, frame, result):
         return draw_detections(frame, engine.detections_of(result), engine.classes(self.detector))
@@ -166,8 +170,8 @@ class Service:
     # -- life --------------------------------------------------------------------------------
     async def on_startup(self, app: web.Application) -> None:
         if self.config.source is not None:
-            self.live = LiveSource(self.config.source, self.batcher, lambda f: engine.prepare(self.detector, f),
-                                   self.defaults, self.draw, engine.frame_json, self.mjpeg, self.json)
+            self.live = LiveSource(self.config.source, self.batcher, self.prepare_frame, self.defaults,
+                                   self.draw, engine.frame_json, self.mjpeg, self.json)
             self.live.start()
 
     async def on_shutdown(self, app: web.Application) -> None:
@@ -204,7 +208,8 @@ def make_app(detector, config: ServeConfig) -> web.Application:
 
 
 async def _serve(app: web.Application, config: ServeConfig, on_ready: Callable[[str], None]) -> None:
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=config.shutdown_timeout)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None,
+                           shutdown_timeout=config.shutdown_timeout)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
     try:

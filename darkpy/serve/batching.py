@@ -109,8 +109,8 @@ class Batcher:
             if not live:
                 continue
             try:
-                results = self.run_batch([j.x for j in live], [j.size for j in live], [j.settings for j in live],
-                                         [j.source for j in live])
+                results = self.run_batch([j.x for j in live], [j.size for j in live],
+                                         [j.settings for j in live], [j.source for j in live])
             except BaseException as exc:  # handed to each request; the worker goes on
                 for j in live:
                     j.future.set_exception(exc)

@@ -70,7 +70,8 @@ class Runner:
         view = self._views.get(t)
         if view is None:
             view = copy.copy(self.detector)
-            view.options = self.detector.options.replace(thresh=t.thresh, nms=t.nms, hier_thresh=t.hier_thresh)
+            view.options = self.detector.options.replace(thresh=t.thresh, nms=t.nms,
+                                                         hier_thresh=t.hier_thresh)
             if len(self._views) > 64:  # many distinct query values: keep the cache small
                 self._views = {thresholds(self.detector): self.detector}
             self._views[t] = view

@@ -9,4 +9,5 @@ def require_aiohttp(what: str = "darkpy serve") -> None:
     try:
         import aiohttp  # noqa: F401
     except ImportError:
-        raise UsageError(f"{what} needs aiohttp: pip install 'darkpy[serve]' (or: pip install aiohttp)") from None
+        raise UsageError(f"{what} needs aiohttp: pip install 'darkpy[serve]' (or: pip install aiohttp)") \
+            from None

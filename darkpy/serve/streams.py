@@ -94,8 +94,8 @@ async def mjpeg_response(request: web.Request, hub: FrameHub) -> web.StreamRespo
     await resp.prepare(request)
     try:
         async for jpeg in hub.frames():
-            head = (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n").encode()
-            await _send(resp, head + jpeg + b"\r\n")
+            head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+            await _send(resp, head.encode() + jpeg + b"\r\n")
     except (ConnectionError, asyncio.TimeoutError):
         pass  # the client left or stopped reading: its stream ends, detection goes on
     return resp
@@ -170,7 +170,8 @@ class StreamServer:
         self._stop = asyncio.Event()
         runners = []
         try:
-            for kind, hub, handler in (("mjpeg", self.mjpeg, mjpeg_response), ("json", self.json, json_response)):
+            kinds = (("mjpeg", self.mjpeg, mjpeg_response), ("json", self.json, json_response))
+            for kind, hub, handler in kinds:
                 if hub is None:
                     continue
                 app = web.Application()

@@ -39,7 +39,8 @@ class Server:
     def __init__(self, *args: str, timeout: float = 180):
         env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         self.proc = subprocess.Popen([sys.executable, "-m", "darkpy", "serve", "--port", "0", *args],
-                                     cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
         self.lines: list[str] = []
         self.ready = threading.Event()
         self.url = None

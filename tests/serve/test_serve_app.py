@@ -55,7 +55,8 @@ def test_detect_matches_detect_json(server, cli, name):
 def test_png_and_multipart_give_the_same_answer(server, cli):
     path = DEMO_IMAGES / IMAGES[0]
     printed = _cli_json(cli, path)
-    png = cv2.imencode(".png", cv2.imread(str(path)))[1].tobytes()  # lossless: same pixels as the decoded JPEG
+    # lossless: the same pixels as the decoded JPEG
+    png = cv2.imencode(".png", cv2.imread(str(path)))[1].tobytes()
     status, served = post_image(server.url, png, "image/png")
     assert status == 200
     _same(served, printed)

@@ -17,7 +17,8 @@ from tests.serve.conftest import DEMO_IMAGES, REPO  # noqa: E402
 
 
 def test_a_full_queue_answers_503_then_recovers():
-    net = darkpy.load_network(REPO / "cfg" / "demo.cfg", REPO / "data" / "demo" / "demo.weights", device="cpu")
+    net = darkpy.load_network(REPO / "cfg" / "demo.cfg", REPO / "data" / "demo" / "demo.weights",
+                              device="cpu")
     detector = engine.make_detector(net, names=None, thresh=0.5, nms=0.45, hier_thresh=0.5, letterbox=True,
                                     device="cpu", precision="fp32", batch=1)
     app = make_app(detector, ServeConfig(queue_size=1))

@@ -19,10 +19,10 @@ pytest.importorskip("aiohttp", reason="darkpy[serve] (aiohttp) not installed")
 
 from tests.serve.conftest import DEMO_IMAGES  # noqa: E402
 
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
-                None)
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium (Debian: apt-get install chromium; "
-                                "bash scripts/quickstart.sh test installs it when run as root)")
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
+                 if shutil.which(n)), None)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium (Debian: apt-get install "
+                                "chromium; bash scripts/quickstart.sh test installs it when run as root)")
 
 
 class DevTools:
@@ -43,7 +43,8 @@ class DevTools:
                 return msg["result"]
 
     async def value(self, expression: str):
-        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True,
+                                 awaitPromise=True)
         return result["result"].get("value")
 
     async def until(self, expression: str, timeout: float = 60):
@@ -58,8 +59,8 @@ class DevTools:
 
 def _launch(profile: Path) -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                             "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--remote-debugging-port=0",
-                             "--window-size=900,1100", "about:blank"],
+                             "--disable-dev-shm-usage", f"--user-data-dir={profile}",
+                             "--remote-debugging-port=0", "--window-size=900,1100", "about:blank"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     port_file = profile / "DevToolsActivePort"
     deadline = time.monotonic() + 60

@@ -209,8 +209,8 @@ def test_detect_source_mjpeg_and_json_ports(tmp_path):
 
 
 def test_darknet_demo_flags_reach_the_stream_options():
-    argv = translate(DETECTOR["demo"], ["cfg/coco.data", "y.cfg", "y.weights", "clip.mp4", "-mjpeg_port", "8090",
-                                        "-json_port", "8070", "-dont_show"], {})
+    argv = translate(DETECTOR["demo"], ["cfg/coco.data", "y.cfg", "y.weights", "clip.mp4", "-mjpeg_port",
+                                        "8090", "-json_port", "8070", "-dont_show"], {})
     assert argv[argv.index("--mjpeg-port") + 1] == "8090" and argv[argv.index("--json-port") + 1] == "8070"
     assert "--source" in argv and "--no-show" in argv
 

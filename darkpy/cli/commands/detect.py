@@ -118,12 +118,13 @@ def detect(
                                         "display exists; otherwise a video file is written)."),
     mjpeg_port: Optional[int] = typer.Option(
         None, "--mjpeg-port", help="Video: also serve the annotated frames as an MJPEG stream on this port "
-        "(a browser or <img> shows it live; AlexeyAB's -mjpeg_port; 0: any free port). Needs darkpy[serve]."),
+        "(a browser or <img> shows it live; AlexeyAB's -mjpeg_port; 0: any free port). Needs aiohttp (the "
+        "serve extra)."),
     json_port: Optional[int] = typer.Option(
         None, "--json-port", help="Video: also serve each frame's detections as JSON lines on this port "
-        "(AlexeyAB's -json_port fields). Needs darkpy[serve]."),
-    stream_host: str = typer.Option("127.0.0.1", "--stream-host", help="Address the --mjpeg-port / --json-port "
-                                    "streams listen on (0.0.0.0: every interface)."),
+        "(AlexeyAB's -json_port fields). Needs aiohttp (the serve extra)."),
+    stream_host: str = typer.Option("127.0.0.1", "--stream-host", help="Address the --mjpeg-port / "
+                                    "--json-port streams listen on (0.0.0.0: every interface)."),
     precision: str = precision_option(),
     compile_: bool = compile_option(),
     engine: str = typer.Option(

@@ -11,8 +11,8 @@ from darkpy.cli.precision import precision_option
 def serve(
     cfg: Optional[Path] = typer.Option(None, "--cfg", "-c", help="Darknet .cfg of a detector."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Its .weights file."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="A published model by name (`darkpy weights "
-                                        "list`), as `darkpy detect --model`."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="A published model by name (`darkpy "
+                                        "weights list`), as `darkpy detect --model`."),
     random_weights: bool = typer.Option(False, "--random-weights", help="Run --cfg with random weights "
                                         "(load tests; the boxes mean nothing)."),
     data: Optional[Path] = typer.Option(None, "--data", help=".data file whose names= gives class names."),
@@ -24,8 +24,8 @@ def serve(
     hier_thresh: float = typer.Option(0.5, "--hier-thresh", help="Default WordTree threshold (?hier=)."),
     nms: float = typer.Option(0.45, "--nms", help="Default NMS IoU threshold (?nms=)."),
     size: Optional[int] = typer.Option(None, "--size", "-s", help="Network input size, a multiple of 32."),
-    letterbox: bool = typer.Option(True, "--letterbox/--no-letterbox", help="Keep the aspect ratio (Darknet's "
-                                   "`detector test`) or stretch."),
+    letterbox: bool = typer.Option(True, "--letterbox/--no-letterbox", help="Keep the aspect ratio "
+                                   "(Darknet's `detector test`) or stretch."),
     device: Optional[str] = typer.Option(None, "--device", "-d", help="cpu, cuda, cuda:N (default: CUDA if "
                                          "present)."),
     precision: str = precision_option(),
@@ -46,7 +46,7 @@ def serve(
     darkpy serve --model yolov2-voc --port 9000
     darkpy serve --cfg cfg/yolov2-voc.cfg --weights yolov2-voc.weights --data cfg/voc.data --source 0
     curl -s --data-binary @data/demo/images/001988.jpg -H 'Content-Type: image/jpeg' localhost:8080/detect
-    Needs aiohttp (pip install 'darkpy[serve]'). See docs/serve.md."""
+    Needs aiohttp, the serve extra of darkpy (the quick start installs it). See docs/serve.md."""
     from darkpy.errors import UsageError
     from darkpy.serve.extra import require_aiohttp
 
@@ -92,7 +92,8 @@ def serve(
 
     demo_image = asset("data/demo/images/001988.jpg")
     config = ServeConfig(host=host, port=port, max_body=int(max_body_mb * (1 << 20)),
-                         max_pixels=int(max_megapixels * 1e6), queue_size=queue_size, max_wait=max_wait_ms / 1000,
+                         max_pixels=int(max_megapixels * 1e6), queue_size=queue_size,
+                         max_wait=max_wait_ms / 1000,
                          source=source, model=what,
                          demo_image=str(demo_image) if Path(demo_image).is_file() else None)
 
