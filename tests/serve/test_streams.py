@@ -209,10 +209,17 @@ def test_detect_source_mjpeg_and_json_ports(tmp_path):
 
 
 def test_darknet_demo_flags_reach_the_stream_options():
+    from darkpy.cli import load_commands
+    from darkpy.cli.commands.detector import target_arity
+
+    load_commands()
+    notes: list = []
     argv = translate(DETECTOR["demo"], ["cfg/coco.data", "y.cfg", "y.weights", "clip.mp4", "-mjpeg_port",
-                                        "8090", "-json_port", "8070", "-dont_show"], {})
+                                        "8090", "-json_port", "8070", "-dont_show"], target_arity(("detect",)),
+                     notes.append)
     assert argv[argv.index("--mjpeg-port") + 1] == "8090" and argv[argv.index("--json-port") + 1] == "8070"
     assert "--source" in argv and "--no-show" in argv
+    assert not any("mjpeg" in n or "json_port" in n for n in notes), notes
 
 
 def test_stream_ports_need_a_source(cli):
