@@ -252,16 +252,23 @@ def _result(wordnet: WordNet, order: list[str], parent_of: dict[str, str | None]
 # -- keeping an existing order ----------------------------------------------------------------
 
 
-def order_tree(wordnet: WordNet, order: list[str], lists: list[LabelList] | None = None,
-               source: str = "<order>", switch_cost: float = 1.0) -> BuildResult:
-    """Nodes exactly as `order` lists them; each node's parent is a WordNet ancestor listed
-    before it (a node with none is top-level).
+SWITCH_COST = 1.5   # per group: with Darknet's 9k.labels, 1.01..1.5 give the same (best) tree
+ADOPT_COST = 50     # a node joining a group whose parent is not its ancestor
+BEAM = 8            # states kept per node; 8 and 64 give the same 9k tree
 
-    Parents are chosen together, not one by one: a Viterbi pass over the list minimises the total
-    number of hypernym steps from nodes to their parents plus `switch_cost` per group boundary,
-    so a near ancestor is preferred unless it would split a run of siblings. Should a parent then
-    get two separate runs, that choice is banned for the offending node and the pass repeated.
-    If no assignment keeps groups contiguous, the error names the line."""
+
+def order_tree(wordnet: WordNet, order: list[str], lists: list[LabelList] | None = None,
+               source: str = "<order>", switch_cost: float = SWITCH_COST, beam: int = BEAM) -> BuildResult:
+    """Nodes exactly as `order` lists them; each node's parent is a WordNet ancestor listed
+    before it (a node with none is top-level while the top group lasts, else adopted).
+
+    `order` is read as Darknet lays out a tree (`layout`): the top group, then depth-first each
+    node's whole group of children. That fixes a lot: the k-th group after the top one belongs
+    to the k-th node with children in depth-first order, so a group's parent is always the
+    first pending node that has children. Among the parent choices this layout allows, a beam
+    search keeps the cheapest: hypernym steps from each node to its parent plus `switch_cost`
+    per group; ties go to nearer parents for earlier nodes, then to the parent reached through
+    the earlier hypernym pointer (WordNet's order), then to the fewest pending nodes made leaves."""
     index: dict[str, int] = {}
     for i, w in enumerate(order):
         if w in index:
@@ -272,104 +279,89 @@ def order_tree(wordnet: WordNet, order: list[str], lists: list[LabelList] | None
         raise DataError(f"{len(missing)} wnid(s) not in WordNet ({wordnet.data_path}): "
                         f"{', '.join(missing[:10])}",
                         file=source, line=index[missing[0]] + 1)
-    # candidates: earlier ancestors with their distance; {} for a node with none (it is adopted)
-    cands: list[dict[int, int]] = []
+    lists = lists if lists is not None else [LabelList(source, list(order), [])]
+    for lst in lists:
+        absent = [w for w in lst.wnids if w not in index]
+        if absent:
+            raise DataError(f"{len(absent)} label(s) are not in the order file {source}: "
+                            f"{', '.join(absent[:10])}", file=lst.source)
+    # candidates: earlier ancestors -> (distance, rank in WordNet's breadth-first pointer order)
+    cands: list[dict[int, tuple[int, int]]] = []
     for i, w in enumerate(order):
-        cands.append({index[a]: d for a, d in wordnet.ancestors(w).items()
-                      if d > 0 and a in index and index[a] < i})
-    banned: set[tuple[int, int]] = set()
-    memo: list = []
-    start = 0
-    for _ in range(len(order) + 1):
-        parents = _viterbi(cands, banned, switch_cost, memo, start)
-        if parents is None:
-            break
-        bad = _first_split_group(parents)
-        if bad is None:
-            parent_of = {w: (order[p] if p >= 0 else None) for w, p in zip(order, parents)}
-            lists = lists if lists is not None else [LabelList(source, list(order), [])]
-            for lst in lists:
-                absent = [w for w in lst.wnids if w not in index]
-                if absent:
-                    raise DataError(f"{len(absent)} label(s) are not in the order file {source}: "
-                                    f"{', '.join(absent[:10])}", file=lst.source)
-            result = _result(wordnet, list(order), parent_of, lists, [], [], 0)
-            result.adopted = [order[i] for i, c in enumerate(cands)
-                              if parents[i] >= 0 and parents[i] not in c]
-            return result
-        banned.add((bad, parents[bad]))
-        start = bad  # the forward pass before `bad` does not depend on this ban
-    line = bad + 1 if parents is not None and bad is not None else None
-    raise DataError("this order cannot give every WordNet parent one contiguous group of children",
-                    file=source, line=line)
+        found = {}
+        for rank, (a, d) in enumerate(wordnet.ancestors(w).items()):
+            if d > 0 and a in index and index[a] < i:
+                found[index[a]] = (d, rank)
+        cands.append(found)
+    parents = _layout_parse(cands, switch_cost, beam)
+    parent_of = {w: (order[p] if p >= 0 else None) for w, p in zip(order, parents)}
+    result = _result(wordnet, list(order), parent_of, lists, [], [], 0)
+    result.adopted = [order[i] for i, c in enumerate(cands) if parents[i] >= 0 and parents[i] not in c]
+    return result
 
 
-ADOPT_COST = 50.0
+class _Pending:
+    """The nodes waiting for their group, top first: an immutable linked list (states share
+    tails), hashed by content so that states that can no longer differ are merged."""
+
+    __slots__ = ("node", "rest", "key")
+
+    def __init__(self, node: int, rest: "_Pending | None"):
+        self.node, self.rest = node, rest
+        self.key = hash((node, rest.key if rest is not None else 0))
 
 
-def _viterbi(cands: list[dict[int, int]], banned: set[tuple[int, int]], switch_cost: float,
-             memo: list | None = None, start: int = 0) -> list[int] | None:
-    """Cheapest parent per node: distance to the parent, plus `switch_cost` whenever it changes.
+def _layout_parse(cands: list[dict[int, tuple[int, int]]], switch_cost: float, beam: int) -> list[int]:
+    """Parents for every node, consistent with Darknet's layout (see `order_tree`).
 
-    A node may also join the run it sits in without being a descendant of its parent, at a high
-    cost: a node without earlier ancestors is top-level while the top group is open, else it is
-    adopted this way. Darknet's own 9k tree has a few such nodes, placed by name rather than by
-    WordNet's hypernyms."""
-    memo = memo if memo is not None else []
-    del memo[start:]  # memo[i] = (pruned costs, back pointers) after node i
-    back: list[dict[int, int | None]] = [m[1] for m in memo]
-    prev_cost: dict[int, float] = memo[-1][0] if memo else {}
-    for i in range(len(memo), len(cands)):
+    A state is (cost, parent of the open group, its first node, pending nodes, history). At
+    each node a state either continues its group or closes it: the group's nodes become
+    pending (first on top) and the new group takes a pending node as parent, every node above
+    it becoming a leaf. Cost is a tuple compared in order: (steps + switches, position-weighted
+    steps, pointer ranks + leaves made)."""
+    n = len(cands)
+    top = 0
+    while top < n and not cands[top]:
+        top += 1  # the top group: nodes without an earlier ancestor
+    Cost = tuple  # (float, int, int)
+    states: list[tuple[Cost, int, int, _Pending | None, tuple | None]] = [((0.0, 0, 0), -1, 0, None, None)]
+    for i in range(top, n):
         c = cands[i]
-        cost: dict[int, float] = {}
-        bp: dict[int, int | None] = {}
-        if not prev_cost:
-            c = c or {-1: 0}
-            for s, d in c.items():
-                if (i, s) not in banned:
-                    cost[s], bp[s] = float(d), None
-        else:
-            ranked = sorted(prev_cost, key=lambda t: (prev_cost[t], t))[:2]
-            for s in set(c) | set(prev_cost):
-                if (i, s) in banned:
-                    continue
-                options = []
+        weight = n - i
+        merged: dict[tuple[int, int, int], tuple] = {}
+
+        def offer(state: tuple) -> None:
+            key = (state[1], state[2], state[3].key if state[3] is not None else 0)
+            old = merged.get(key)
+            if old is None or state[0] < old[0]:
+                merged[key] = state
+
+        for (main, near, tie), parent, first, pending, hist in states:
+            if parent in c:
+                d, rank = c[parent]
+                offer(((main + d, near + d * weight, tie + rank), parent, first, pending, (i, parent, hist)))
+            else:
+                offer(((main + ADOPT_COST, near, tie), parent, first, pending, (i, parent, hist)))
+            if not c:
+                continue
+            for k in range(i - 1, first - 1, -1):
+                pending = _Pending(k, pending)
+            depth = 0
+            while pending is not None:
+                s = pending.node
                 if s in c:
-                    if s in prev_cost:
-                        options.append((prev_cost[s] + c[s], s))
-                    from_ = ranked[0] if ranked[0] != s else (ranked[1] if len(ranked) > 1 else None)
-                    if from_ is not None:
-                        options.append((prev_cost[from_] + switch_cost + c[s], from_))
-                else:
-                    adopt = 0.0 if (s == -1 and not c) else ADOPT_COST
-                    options.append((prev_cost[s] + adopt, s))
-                best = min(options, key=lambda o: (o[0], o[1]))
-                cost[s], bp[s] = best
-        if not cost:
-            return None
-        # a state costlier than the best plus one switch is never worth continuing: switching
-        # from the best is as cheap, and adopting from the best is cheaper
-        floor = min(cost.values()) + switch_cost
-        back.append(bp)
-        prev_cost = {s: v for s, v in cost.items() if v <= floor}
-        memo.append((prev_cost, bp))
-    state = min(prev_cost, key=lambda s: (prev_cost[s], s))
-    out = [0] * len(cands)
-    for i in range(len(cands) - 1, -1, -1):
-        out[i] = state
-        state = back[i][state]  # type: ignore[assignment]
+                    d, rank = c[s]
+                    offer(((main + switch_cost + d, near + d * weight, tie + rank + depth), s, i,
+                           pending.rest, (i, s, hist)))
+                pending = pending.rest
+                depth += 1
+        states = sorted(merged.values(), key=lambda st: st[0])[:beam]
+    out = [-1] * n
+    hist = states[0][4]
+    while hist is not None:
+        i, parent, hist = hist
+        out[i] = parent
     return out
-
-
-def _first_split_group(parents: list[int]) -> int | None:
-    """Index of the first node whose parent already had a run of children that ended."""
-    ended: set[int] = set()
-    for i, p in enumerate(parents):
-        if i > 0 and p != parents[i - 1]:
-            if p in ended:
-                return i
-            ended.add(parents[i - 1])
-    return None
 
 
 # -- writing ----------------------------------------------------------------------------------
