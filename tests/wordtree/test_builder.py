@@ -148,7 +148,8 @@ def ordered(tmp_path):
 
 def test_order_mode_keeps_the_order_and_takes_the_nearest_listed_ancestor(ordered):
     wn, ids = ordered
-    order = [ids[k] for k in ("R", "A", "D", "B", "G", "E", "C")]
+    # Darknet's layout: top group, then depth-first each node's group (A's, B's, D's)
+    order = [ids[k] for k in ("R", "A", "D", "B", "G", "C", "E")]
     result = order_tree(wn, order)
     assert result.tree.names == order
     expect = {"A": "R", "D": "R", "B": "A", "G": "A", "E": "D", "C": "B"}
@@ -170,6 +171,32 @@ def test_order_mode_reports_nodes_it_had_to_adopt(ordered):
     assert parent_of(result, ids, "Z") == ids["R"]
 
 
+# Darknet's 9k.tree around "conserve": conserve is two steps below sweet, one below confiture
+LAYOUT_SYNSETS = [
+    ("R", ["dainty"], []), ("S", ["sweet"], ["R"]), ("F", ["confiture"], ["S"]), ("K", ["candy"], ["S"]),
+    ("X", ["conserve"], ["F"]), ("J", ["jam"], ["X"]), ("B", ["apple_butter"], ["X"]),
+    ("T", ["toffee"], ["K"]),
+]
+
+
+def test_order_mode_takes_the_parent_darknets_layout_implies(tmp_path):
+    ids = write_wordnet(tmp_path / "wn3", LAYOUT_SYNSETS)
+    wn = WordNet(tmp_path / "wn3")
+    # conserve could join sweet's group (2 steps, one group fewer), but then jam's group would
+    # come before candy's: in Darknet's layout the group after sweet's belongs to confiture
+    order = [ids[k] for k in ("R", "S", "F", "K", "X", "J", "B", "T")]
+    result = order_tree(wn, order)
+    assert layout_of(result) == order
+    expect = {"S": "R", "F": "S", "K": "S", "X": "F", "J": "X", "B": "X", "T": "K"}
+    assert {k: parent_of(result, ids, k) for k in expect} == {k: ids[v] for k, v in expect.items()}
+
+
+def layout_of(result):
+    names = result.tree.names
+    parent_of_ = {w: (names[int(p)] if p >= 0 else None) for w, p in zip(names, result.tree.parent)}
+    return layout(parent_of_, [w for w, p in parent_of_.items() if p is None])
+
+
 def test_order_mode_rejects_repeated_and_unknown_wnids(ordered):
     wn, ids = ordered
     with pytest.raises(DataError, match="listed twice"):
@@ -189,15 +216,23 @@ def _read(path):
     return [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
 
 
+# day nursery, street sign, traffic light, fly, submachine gun, candelabrum, television,
+# ground pine, Cub Scout
+NINE_9K_DIFFERENCES = ["n03165466", "n06794110", "n06874185", "n03373237", "n04347519", "n02947818",
+                       "n04404412", "n13223265", "n09981939"]
+
+
 @pytest.mark.slow
 def test_order_mode_rebuilds_darknets_9k_tree_from_9k_labels(real_wordnet):
-    # data/9k.tree is Darknet's own file; our WordNet reconstruction agrees on >= 99 % of parents
+    # data/9k.tree is Darknet's own file; from 9k.labels and WordNet 3.0 we get 9409 of its 9418
+    # parents. The 9 others are listed in docs/wordtree.md: the files do not decide them.
     order = _read(REPO / "data" / "9k.labels")
     result = order_tree(real_wordnet, order, source="data/9k.labels")
     shipped = read_tree(REPO / "data" / "9k.tree")
     assert shipped.names == order
-    same = int((shipped.parent == result.tree.parent).sum())
-    assert same / shipped.n >= 0.99, f"{shipped.n - same} parents differ"
+    differ = [shipped.names[i] for i in range(shipped.n) if shipped.parent[i] != result.tree.parent[i]]
+    assert sorted(differ) == sorted(NINE_9K_DIFFERENCES), differ
+    assert result.tree.groups == 1844 and shipped.groups == 1846
     assert shipped.n == 9418 and shipped.group_size[0] == 4  # thing, matter, object, atmospheric phenomenon
     coco = _read(REPO / "data" / "coco.wnids")
     assert [order.index(w) for w in coco] == [int(x) for x in _read(REPO / "data" / "coco9k.map")]
