@@ -40,6 +40,14 @@ from darkpy.wordtree.tree import write_tree
 
 PHYSICAL_OBJECT = "n00002684"
 
+# `darkpy wordtree build` with no arguments: the paper's YOLO9000 tree from the bundled lists -
+# Darknet's 9418 wnids and COCO's 80 classes, under the four top-level synsets of Darknet's
+# 9k.tree (thing, matter, physical object, atmospheric phenomenon) - written to ./9k.*
+YOLO9000_LABELS = "data/9k.labels"
+YOLO9000_MAPS = ("data/coco.names=data/coco.wnids",)
+YOLO9000_ROOTS = ("n00002452", "n00020827", "n00002684", "n11425580")
+YOLO9000_OUT = "9k"
+
 
 @dataclass
 class LabelList:
@@ -152,6 +160,13 @@ def dangling(parent_of: dict[str, str | None], labels: set[str]) -> list[str]:
     """Leaves that are not labels: nodes no label needs (a correct build has none)."""
     parents = {p for p in parent_of.values() if p is not None}
     return [n for n in parent_of if n not in parents and n not in labels]
+
+
+def coverage(tree: Tree, wnids: set[str]) -> tuple[list[str], int]:
+    """Leaves of `tree` that are not in `wnids` (dangling), and how many of `wnids` are not
+    nodes of it (missing). `wordtree build` and `wordtree show --labels` both count this way."""
+    loose = [tree.names[i] for i in range(tree.n) if tree.leaf[i] and tree.names[i] not in wnids]
+    return loose, len(wnids - set(tree.names))
 
 
 def layout(parent_of: dict[str, str | None], top: list[str]) -> list[str]:
