@@ -130,11 +130,11 @@ def register(app: typer.Typer) -> None:
                    + (f": {' '.join(loose[:10])}{' ...' if len(loose) > 10 else ''}" if loose else ""))
         if absent:
             typer.echo(f"missing       {absent} input wnid(s) are not nodes of the tree")
-        for what, items in (("skipped (not in WordNet)", result.missing), ("skipped (no path to a root)",
-                            result.orphans), ("parent not a WordNet ancestor", result.adopted)):
+        for what, items in (("  not in WordNet   ", result.missing), ("  no path to a root", result.orphans),
+                            ("adopted      ", result.adopted)):
             if items:
-                typer.echo(f"{what}: {len(items)}: {' '.join(items[:10])}{' ...' if len(items) > 10 else ''}",
-                           err=True)
+                typer.echo(f"{what} {len(items)}: {' '.join(items[:10])}{' ...' if len(items) > 10 else ''}"
+                           + (" (parent is not a WordNet ancestor)" if items is result.adopted else ""))
         for p in written:
             typer.echo(f"wrote {p}")
 
