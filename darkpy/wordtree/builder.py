@@ -22,8 +22,8 @@ children keep the order in which they joined the tree.
 `order_tree` is the other mode: keep the nodes and order of an existing labels file (Darknet's
 `9k.labels`, which `yolo9000.weights` was trained with) and give each node a WordNet ancestor
 among the nodes before it. The order is read as the layout above, which leaves few choices; they
-are made jointly (a beam search: hypernym steps plus a cost per group). With Darknet's 9k.labels
-this gives 9409 of the 9418 parents of Darknet's own 9k.tree (docs/wordtree.md lists the 9).
+are made jointly (a beam search over hypernym steps and groups, see `order_tree`). From Darknet's
+9k.labels and WordNet 3.0 this rebuilds Darknet's own 9k.tree byte for byte.
 """
 from __future__ import annotations
 
@@ -267,9 +267,14 @@ def _result(wordnet: WordNet, order: list[str], parent_of: dict[str, str | None]
 # -- keeping an existing order ----------------------------------------------------------------
 
 
-SWITCH_COST = 1.5   # per group: with Darknet's 9k.labels, 1.01..1.5 give the same (best) tree
-ADOPT_COST = 50     # a node joining a group whose parent is not its ancestor
-BEAM = 8            # states kept per node; 8 and 64 give the same 9k tree
+# Order mode's costs. With Darknet's 9k.labels, any SWITCH_COST in (1, 2], LOOKAHEAD >= 2 and
+# BEAM from 4 to 64 give Darknet's 9k.tree byte for byte (tests/wordtree/test_builder.py).
+SWITCH_COST = 1.5    # per group
+ADOPT_COST = 50      # a node joining a group whose parent is not its WordNet ancestor
+INNER_COST = 30      # a node with children under a parent that is not a nearest listed ancestor
+LONE_LEAF_COST = 10  # a leaf alone in its group
+LOOKAHEAD = 4        # nodes whose nearest listed ancestors keep a state alive beyond the beam
+BEAM = 16            # cheapest states kept per node
 
 
 def order_tree(wordnet: WordNet, order: list[str], lists: list[LabelList] | None = None,
@@ -282,7 +287,10 @@ def order_tree(wordnet: WordNet, order: list[str], lists: list[LabelList] | None
     to the k-th node with children in depth-first order, so a group's parent is always the
     first pending node that has children. Among the parent choices this layout allows, a beam
     search keeps the cheapest: hypernym steps from each node to its parent plus `switch_cost`
-    per group; ties go to nearer parents for earlier nodes, then to the parent reached through
+    per group, and two rules that Darknet's own 9k.tree keeps without exception: a node with
+    children hangs under a *nearest* listed ancestor (no listed node between them on some
+    hypernym path; only leaves sit higher, beside a nearer ancestor), and no leaf is alone in
+    its group. Ties go to nearer parents for earlier nodes, then to the parent reached through
     the earlier hypernym pointer (WordNet's order), then to the fewest pending nodes made leaves."""
     index: dict[str, int] = {}
     for i, w in enumerate(order):
@@ -300,13 +308,15 @@ def order_tree(wordnet: WordNet, order: list[str], lists: list[LabelList] | None
         if absent:
             raise DataError(f"{len(absent)} label(s) are not in the order file {source}: "
                             f"{', '.join(absent[:10])}", file=lst.source)
-    # candidates: earlier ancestors -> (distance, rank in WordNet's breadth-first pointer order)
-    cands: list[dict[int, tuple[int, int]]] = []
+    # candidates: earlier ancestors -> (distance, rank in WordNet's breadth-first pointer order,
+    # whether it is a nearest one: no earlier listed node between them on some hypernym path)
+    cands: list[dict[int, tuple[int, int, bool]]] = []
     for i, w in enumerate(order):
+        nearest = _nearest_listed(wordnet, w, index, i)
         found = {}
         for rank, (a, d) in enumerate(wordnet.ancestors(w).items()):
             if d > 0 and a in index and index[a] < i:
-                found[index[a]] = (d, rank)
+                found[index[a]] = (d, rank, index[a] in nearest)
         cands.append(found)
     parents = _layout_parse(cands, switch_cost, beam)
     parent_of = {w: (order[p] if p >= 0 else None) for w, p in zip(order, parents)}
@@ -315,18 +325,42 @@ def order_tree(wordnet: WordNet, order: list[str], lists: list[LabelList] | None
     return result
 
 
+def _nearest_listed(wordnet: WordNet, wnid: str, index: dict[str, int], before: int) -> set[int]:
+    """Indexes of the listed ancestors of `wnid` (listed before `before`) that some hypernym path
+    reaches without passing another such node first."""
+    found: set[int] = set()
+    seen = {wnid}
+    frontier = [wnid]
+    while frontier:
+        up = []
+        for node in frontier:
+            syn = wordnet.synset(node)
+            for h in (syn.hypernyms if syn is not None else ()):
+                if h in seen:
+                    continue
+                seen.add(h)
+                if h in index and index[h] < before:
+                    found.add(index[h])
+                else:
+                    up.append(h)
+        frontier = up
+    return found
+
+
 class _Pending:
     """The nodes waiting for their group, top first: an immutable linked list (states share
-    tails), hashed by content so that states that can no longer differ are merged."""
+    tails), hashed by content so that states that can no longer differ are merged. `loose`:
+    the node's parent is not one of its nearest listed ancestors; `alone`: its group has no
+    other node."""
 
-    __slots__ = ("node", "rest", "key")
+    __slots__ = ("node", "loose", "alone", "rest", "key")
 
-    def __init__(self, node: int, rest: "_Pending | None"):
-        self.node, self.rest = node, rest
-        self.key = hash((node, rest.key if rest is not None else 0))
+    def __init__(self, node: int, loose: bool, alone: bool, rest: "_Pending | None"):
+        self.node, self.loose, self.alone, self.rest = node, loose, alone, rest
+        self.key = hash((node, loose, alone, rest.key if rest is not None else 0))
 
 
-def _layout_parse(cands: list[dict[int, tuple[int, int]]], switch_cost: float, beam: int) -> list[int]:
+def _layout_parse(cands: list[dict[int, tuple[int, int, bool]]], switch_cost: float, beam: int) -> list[int]:
     """Parents for every node, consistent with Darknet's layout (see `order_tree`).
 
     A state is (cost, parent of the open group, its first node, pending nodes, history). At
@@ -353,26 +387,46 @@ def _layout_parse(cands: list[dict[int, tuple[int, int]]], switch_cost: float, b
 
         for (main, near, tie), parent, first, pending, hist in states:
             if parent in c:
-                d, rank = c[parent]
+                d, rank, _ = c[parent]
                 offer(((main + d, near + d * weight, tie + rank), parent, first, pending, (i, parent, hist)))
             else:
                 offer(((main + ADOPT_COST, near, tie), parent, first, pending, (i, parent, hist)))
             if not c:
                 continue
+            alone = i - first == 1
             for k in range(i - 1, first - 1, -1):
-                pending = _Pending(k, pending)
+                loose = parent >= 0 and not cands[k].get(parent, (0, 0, False))[2]
+                pending = _Pending(k, loose, alone, pending)
+            # a node alone in its group is charged as a leaf now, and refunded if it gets children
+            charge = LONE_LEAF_COST if alone else 0
             depth = 0
             while pending is not None:
                 s = pending.node
                 if s in c:
-                    d, rank = c[s]
-                    offer(((main + switch_cost + d, near + d * weight, tie + rank + depth), s, i,
+                    d, rank, _ = c[s]
+                    extra = charge + (INNER_COST if pending.loose else 0) - (LONE_LEAF_COST if pending.alone else 0)
+                    offer(((main + switch_cost + d + extra, near + d * weight, tie + rank + depth), s, i,
                            pending.rest, (i, s, hist)))
                 pending = pending.rest
                 depth += 1
-        states = sorted(merged.values(), key=lambda st: st[0])[:beam]
+        ranked = sorted(merged.values(), key=lambda st: st[0])
+        # the cheapest `beam` states, and the cheapest one under each WordNet ancestor of this
+        # node and the next few: a parent that costs more now may be the one they need
+        wanted = {s for later in cands[i:i + LOOKAHEAD] for s, (_, _, near) in later.items() if near}
+        kept, parents = ranked[:beam], {st[1] for st in ranked[:beam]}
+        for st in ranked[beam:]:
+            if st[1] in wanted and st[1] not in parents:
+                parents.add(st[1])
+                kept.append(st)
+        states = kept
+
+    def final(state: tuple) -> tuple:
+        """The cost once the open group is closed too."""
+        (main, near, tie), _, first, _, _ = state
+        return (main + (LONE_LEAF_COST if n - first == 1 else 0), near, tie)
+
     out = [-1] * n
-    hist = states[0][4]
+    hist = min(states, key=final)[4]
     while hist is not None:
         i, parent, hist = hist
         out[i] = parent
