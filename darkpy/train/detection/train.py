@@ -1,7 +1,7 @@
 """Detection training (YOLOv2), as `darkpy train` / `darkpy detector train` run it.
 
 `train_detector(...)` reads the `.data` file, builds the network, picks the task (the plain
-`darkpy.detect.task.DetectionTask`, or YOLO9000's joint task from `darkpy.wordtree.joint`) and
+`darkpy.train.detection.task.DetectionTask`, or YOLO9000's joint task from `darkpy.train.joint`) and
 runs the engine in one or several processes.
 """
 from __future__ import annotations
@@ -11,16 +11,16 @@ from pathlib import Path
 
 import torch
 
-from darkpy.detect.loader import read_image_list
-from darkpy.detect.task import STAT_KEYS, DetectionTask  # noqa: F401  (the task, re-exported)
+from darkpy.train.detection.loader import read_image_list
 from darkpy.errors import DataError, UsageError
-from darkpy.eval.hook import map_hook
+from darkpy.train.map_hook import map_hook
 from darkpy.formats.datafile import DataConfig, data_config, read_data_file
 from darkpy.net.model import load_network
 from darkpy.train import distributed as dd
 from darkpy.train.batchsize import apply_batch
 from darkpy.train.engine import Trainer
-from darkpy.wordtree.joint import make_detection_task
+from darkpy.train.joint import make_detection_task
+
 
 def read_training_data(path: str | Path) -> DataConfig:
     """The `.data` file as training needs it: `classes` and an existing `train=` list, else an
@@ -57,9 +57,9 @@ class TrainOptions:
     quiet: bool = False
     log_every: int = 1
     chart_every: int = 100
-    map_every: int = 0                 # > 0: mAP on the valid list every N batches (darkpy.eval.hook)
+    map_every: int = 0                 # > 0: mAP on the valid list every N batches (darkpy.train.map_hook)
     class_ratio: float | None = None   # YOLO9000 joint training: at most this many classification images
-                                       # per detection image (darkpy.wordtree.joint)
+                                       # per detection image (darkpy.train.joint)
     batch: int | None = None           # override the cfg's batch= (images per optimiser step)
     subdivisions: int | None = None    # override the cfg's subdivisions=
 
@@ -83,7 +83,8 @@ def _build(opts: TrainOptions, info) -> Trainer:
     trainer = Trainer(net, task, name=name, backup_dir=opts.backup or data.backup, device=device, hooks=hooks,
                       max_batches=opts.max_batches, clear=opts.clear, resume=opts.resume, amp=opts.amp,
                       ddp=info, seed=opts.seed, quiet=opts.quiet, log_every=opts.log_every,
-                      chart_every=opts.chart_every)
+                      chart_every=opts.chart_every,
+                      chart_name=f"chart_{opts.name}.png" if opts.name else "chart.png")
     for text in warnings:
         trainer.warn_once(text)
     if net.last_load is not None:
@@ -95,8 +96,17 @@ def _build(opts: TrainOptions, info) -> Trainer:
     return trainer
 
 
+def saved_line(trainer: Trainer) -> str:
+    """The closing line of a training run that reached its end."""
+    return (f"Saved {trainer.backup_dir / (trainer.name + '_final.weights')} after {trainer.iteration} batches; "
+            f"data wait {trainer.data_wait_share:.1%} of step time")
+
+
 def _run_rank(info, opts: TrainOptions):
-    return _build(opts, info).run()
+    trainer = _build(opts, info).run()
+    if info.enabled and info.is_main and not getattr(trainer, "interrupted", False):
+        trainer.say(saved_line(trainer))  # several processes: rank 0 closes the run (the caller gets None)
+    return trainer
 
 
 def train_detector(opts: TrainOptions):
