@@ -21,9 +21,6 @@ LAZY_ALLOWED = {
     "darkpy.cli.commands": "thin typer commands import their library when the command runs (fast --help)",
     "darkpy:__getattr__": "`import darkpy` stays light; the network API (torch) loads on first use",
     "darkpy.__main__": "entry point",
-    "darkpy.anchors.cfgedit:region_stride": "torch (network shapes) only for a [region] cfg",
-    "darkpy.net.published:floats": "torch (the model builder) only for the float count: `darkpy detect` "
-                                   "resolves --model through this module and must not import torch",
 }
 
 
