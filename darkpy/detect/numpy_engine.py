@@ -57,7 +57,7 @@ def decode_region(layer: NpLayer, out: np.ndarray, thresh: float
     v = out.astype(np.float32, copy=False).reshape(b, num, coords + 1 + classes, h, w)
     rows = np.arange(h, dtype=np.float32)[:, None]
     cols = np.arange(w, dtype=np.float32)[None, :]
-    anchors = layer.anchors
+    anchors = np.asarray(layer.anchors, np.float32).reshape(num, 2)
     x = (cols + v[:, :, 0]) / np.float32(w)
     y = (rows + v[:, :, 1]) / np.float32(h)
     bw = np.exp(v[:, :, 2]) * anchors[:, 0].reshape(1, num, 1, 1) / np.float32(w)
