@@ -130,10 +130,10 @@ def names_for_cfg(inputs: DetectInputs) -> Optional[Path]:
     reported here, by the spec stage, with its file and line."""
     cfg = inputs.cfg
     entry = next((p for p in CATALOG if p.names and p.upto is None and Path(p.cfg).name == Path(cfg).name), None)
-    if entry is None or not entry.names_path().is_file():
+    path = entry.names_path() if entry is not None else DEMO_NAMES if Path(cfg).name == DEMO_CFG.name else None
+    if path is None or not path.is_file():
         return None
-    classes = inputs.network_spec().classes
-    return entry.names_path() if classes == len(read_names(entry.names_path())) else None
+    return path if inputs.network_spec().classes == len(read_names(path)) else None
 
 
 def resolve_detect_inputs(
