@@ -25,9 +25,9 @@ LAZY_ALLOWED = {
     "darkpy.cli.commands": "thin typer commands import their library when the command runs (fast --help)",
     "darkpy:__getattr__": "`import darkpy` stays light; the network API (torch) loads on first use",
     "darkpy.__main__": "entry point",
-    "darkpy.anchors.cfgedit:region_stride": "torch (network shapes) only for a [region] cfg",
-    "darkpy.net.published:floats": "torch (the model builder) only for the float count: `darkpy detect` "
-                                   "resolves --model through this module and must not import torch",
+    "darkpy.detect.decode:decode_region": "WordTree decoding (torch) only for a tree= region layer: the torch-free "
+                                          "engine decodes through this module",
+    "darkpy.detect.decode:decode_mapped": "WordTree class maps (torch) only when a map= file is given",
 }
 
 

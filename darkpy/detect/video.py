@@ -19,13 +19,12 @@ from typing import Callable
 
 import numpy as np
 
+from darkpy.detect.base import DetectorBase
 from darkpy.detect.detector import Detector
-from darkpy.detect.pipeline import draw_detections
+from darkpy.detect.output import draw_detections
 from darkpy.errors import DataError, UsageError
 from darkpy.fileio import check_output_file, refuse_overwrite
 from darkpy.formats.image import quiet_opencv
-from darkpy.detect.detector import Detector
-from darkpy.detect.pipeline import draw_detections
 
 _END = object()
 
@@ -188,7 +187,7 @@ def run_video(detector, source: str | int, out: str | Path | None = None, frames
               show: bool | None = None, on_frame: Callable[[int, list], None] | None = None,
               options=None, on_drawn: Callable[[np.ndarray], None] | None = None) -> VideoStats:
     """Detect on every frame of `source` (a path or a webcam index) until it ends or after `frames`
-    frames. `detector`: a `Detector` (or a network, run with `options`, default `DetectOptions()`).
+    frames. `detector`: a `Detector` or `NumpyDetector` (or a network, run with `options`, default `DetectOptions()`).
     `show=None` shows a window when a display exists; frames are written to `out` when given, or
     when no window can be shown (then `predictions.mp4` by default). `on_frame(i, result)` gets
     each frame's `DetectionResult` (a sequence of detections); `on_drawn(img)` each annotated
@@ -196,7 +195,7 @@ def run_video(detector, source: str | int, out: str | Path | None = None, frames
     written)."""
     if frames is not None and frames < 1:
         raise UsageError("--frames must be at least 1")
-    if not isinstance(detector, Detector):
+    if not isinstance(detector, DetectorBase):
         detector = Detector(detector, options=options)
     classes = detector.classes
     if show is None:
