@@ -79,7 +79,7 @@ def _worker(local_rank: int, world: int, backend: str, port: int, fn: Callable, 
                        "DARKPY_DIST_BACKEND": backend})
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
     info = from_env()
-    init(info, place(info) if place is not None else None)   # the GPU is chosen before the group forms
+    init(info, device=place(info) if place is not None else None)   # the GPU is chosen before the group forms
     try:
         fn(info, *args)
     finally:

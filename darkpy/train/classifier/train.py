@@ -73,7 +73,7 @@ def run_training(*, gpus: list[int] | None = None, ddp_cpu: int = 0, log=print, 
     info = dd.from_env()
     if info.enabled:
         device = rank_device(info, kwargs.pop("device", None), gpus or ())   # --gpus maps ranks here too
-        dd.init(info, device)
+        dd.init(info, device=device)
         try:
             train_classifier(ddp=info, device=device, log=log, **kwargs)
         finally:

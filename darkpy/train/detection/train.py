@@ -117,7 +117,7 @@ def train_detector(opts: TrainOptions):
     `--ddp-cpu N` or under torchrun. Returns the Trainer (single process) or None."""
     info = dd.from_env()
     if info.enabled:  # started by torchrun
-        dd.init(info, _device(info, opts))   # the GPU is made current before the group forms
+        dd.init(info, device=_device(info, opts))   # the GPU is made current before the group forms
         try:
             return _run_rank(info, opts)
         finally:
