@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from darkpy.net.cfg import Section, parse_cfg
+from darkpy.net.weights import check_finite, read_weights_file
 
 BN_EPS = 1e-6  # Darknet divides by sqrt(var) + 1e-6 (as darkpy.net.layers.conv)
 
@@ -125,24 +126,18 @@ class NumpyNetwork:
 
     def load_weights(self, path: str | Path) -> None:
         """Darknet's .weights (see darkpy.net.weights for the header rule), batch norm folded."""
-        raw = np.memmap(path, dtype=np.uint8, mode="r")
-        if raw.size < 16:
-            raise NumpyUnsupported("weights shorter than a header")
-        major, minor = (int(v) for v in raw[:8].view("<i4"))
-        seen64 = (major * 10 + minor) >= 2 and major < 1000 and minor < 1000
-        if major > 1000 or minor > 1000:
+        path, header, floats = read_weights_file(path, mmap=True)
+        if header.transpose:
             raise NumpyUnsupported("transposed (very old) weights")
-        body = raw[12 + (8 if seen64 else 4):]
-        if body.size % 4:
-            raise NumpyUnsupported("weights are not a whole number of floats")
-        floats = body.view("<f4")
         pos = 0
-        for layer in self.layers:
+        spans = []
+        for index, layer in enumerate(self.layers):
             if layer.kind != "conv":
                 continue
             c = layer.in_shape[0]
             f, k = layer.filters, layer.size
             need = f * (4 if layer.bn else 1) + f * c * k * k
+            spans.append((f"layer {index} [convolutional]", pos, pos + need))
             if pos + need > floats.size:
                 raise NumpyUnsupported("weights file shorter than the cfg needs")
             bias = floats[pos:pos + f].astype(np.float64)
@@ -160,6 +155,7 @@ class NumpyNetwork:
             layer.bias = bias.astype(np.float32)
         if pos != floats.size:
             raise NumpyUnsupported("weights file does not fit the cfg")
+        check_finite(floats, spans, path)
 
     def forward(self, x: np.ndarray, keep: bool = False) -> list[np.ndarray]:
         """x: (B, C, H, W) float32. Returns the [region] outputs (B, C, H, W) after Darknet's
