@@ -33,11 +33,15 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
 }
 
 
+C_SPACE = " \t\n\v\f\r"   # what C's isspace() skips before a number (ASCII only: not U+00A0)
+
+
 class BadNumber(ValueError):
     pass
 
 
 def parse_float(text: str) -> float:
+    text = text.strip(C_SPACE)
     if not FLOAT_RE.fullmatch(text):
         raise BadNumber(text)
     value = float(text)
@@ -49,7 +53,7 @@ def parse_float(text: str) -> float:
 def parse_int(text: str) -> int:
     """An integer; `3.0` is accepted as 3 (as `atoi` reads it). `3.5` and `3e2` are refused: `atoi`
     would read 3 where the writer surely meant something else."""
-    m = INT_ZERO_FRACTION_RE.fullmatch(text)
+    m = INT_ZERO_FRACTION_RE.fullmatch(text.strip(C_SPACE))
     if m is None:
         raise BadNumber(text)
     value = int(m.group(1))

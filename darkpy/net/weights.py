@@ -183,7 +183,7 @@ class WeightsWriter:
         fh.write(header.pack())
 
     def write(self, tensor: torch.Tensor) -> None:
-        self.fh.write(tensor.detach().to("cpu", torch.float32).contiguous().numpy().astype("<f4", copy=False).tobytes())
+        self.fh.write(tensor.detach().float().cpu().contiguous().numpy().astype("<f4", copy=False).tobytes())
 
 
 def load_weights(layers: Iterable["Layer"], path: str | Path, upto: int | None = None, *,
