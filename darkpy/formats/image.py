@@ -307,10 +307,12 @@ def _resize_image_reference(im: np.ndarray, w: int, h: int) -> np.ndarray:
 
 
 def letterbox_size(im_w: int, im_h: int, w: int, h: int) -> tuple[int, int]:
-    """The (new_w, new_h) Darknet resizes to before centring (its integer arithmetic)."""
+    """The (new_w, new_h) Darknet resizes to before centring (its integer arithmetic), each side at
+    least 1 px: Darknet's 0 (a 5000x2 image into 96x96) resizes to nothing and divides by zero
+    when mapping boxes back; one row of pixels keeps the image and finite boxes."""
     if np.float32(w) / np.float32(im_w) < np.float32(h) / np.float32(im_h):
-        return w, (im_h * w) // im_w
-    return (im_w * h) // im_h, h
+        return w, max(1, (im_h * w) // im_w)
+    return max(1, (im_w * h) // im_h), h
 
 
 def correct_boxes(boxes, image_w: int, image_h: int, net_w: int, net_h: int, letterbox: bool = True):

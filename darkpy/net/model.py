@@ -212,6 +212,20 @@ def check_fits(layers: Sequence[Layer], cfg_path: Path | None = None, memory: in
                            f"[{l.section_name}] (line {l.line})", file=cfg_path, line=l.line or None)
 
 
+def check_batch_fits(net: "Network", images: int, memory: int | None = None) -> None:
+    """Refuse a mini-batch whose inputs and activations cannot fit (float32), before the loader
+    tries: `batch=100000000` must be one line naming the cfg, not numpy asking for 10 TiB.
+    `check_fits` covers the parameters and one image; this multiplies by the images per pass."""
+    memory = available_memory() if memory is None else memory
+    per_image = math.prod(net.input_shape) + sum(math.prod(l.out_shape) for l in net.layers)
+    need = 4 * per_image * int(images)
+    if need > memory:
+        line = net.net.line or None
+        raise CfgError(f"[net]: a mini-batch of {images:,} images (batch / subdivisions) needs {need / 1e9:,.1f} GB "
+                       f"for its inputs and activations (float32), more than the {memory / 1e9:,.1f} GB this "
+                       f"machine has available: lower batch= or raise subdivisions=", file=net.cfg_path, line=line)
+
+
 def parse_network(cfg: str | Path, size: int | tuple[int, int] | None = None) -> Network:
     """Build from a cfg path (or cfg text, if it contains a newline) without loading weights."""
     if isinstance(cfg, str) and "\n" in cfg:

@@ -22,6 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
+from darkpy.errors import CfgError
 from darkpy.net.cfg import Section, parse_cfg
 from darkpy.net.weights import check_finite, read_weights_file
 
@@ -109,6 +110,10 @@ class NumpyNetwork:
             w = h = int(size)
         if not (w and h and c):
             raise NumpyUnsupported("[net] without width, height and channels")
+        if c != 3:  # as the torch engine's Detector: detection loads colour images
+            line = net.options["channels"].line if net.has("channels") else net.line
+            raise CfgError(f"[net]: channels={c}, but detection loads 3-channel (colour) images",
+                           file=net.file, line=line)
         shape = (c, h, w)
         layers: list[NpLayer] = []
         for index, s in enumerate(sections[1:]):

@@ -157,3 +157,50 @@ def remove_stale_temporaries(backup_dir: str | Path, name: str) -> list[Path]:
             except OSError:
                 pass
     return removed
+
+
+LOCK_NAME = ".darkpy-train.lock"
+
+
+class FolderLock:
+    """One training per backup folder: two runs writing `NAME_final.weights` into the same
+    folder would silently replace each other's work. The lock is `fcntl.flock` on a file inside
+    the folder, held for the run; the kernel drops it when the process dies, so a killed run
+    never blocks the next one. The file names the holder (pid, host, start time) for the
+    message the second run prints."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK_NAME
+        self.fd: int | None = None
+
+    def acquire(self) -> "FolderLock":
+        import datetime
+        import fcntl
+        import socket
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0),
+                     0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "another process"
+            finally:
+                os.close(fd)
+            raise UsageError(f"backup folder {self.folder} is in use by a training run ({holder}); "
+                             f"one training per backup folder: wait for it, or give another --backup")
+        except OSError:
+            os.close(fd)
+            raise
+        started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+        text = f"pid {os.getpid()} on {socket.gethostname()}, started {started}".encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, text, 0)
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing drops the flock
+            self.fd = None

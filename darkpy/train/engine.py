@@ -68,6 +68,7 @@ import torch
 
 from darkpy.errors import UsageError
 from darkpy.net import precision
+from darkpy.net.model import check_batch_fits
 from darkpy.train import backup as bk
 from darkpy.train import distributed as dd
 from darkpy.train.hooks import Hook, default_hooks
@@ -174,6 +175,7 @@ class Trainer:
                 h.name = f"{h.name or 'hook'}{self.hooks.index(h)}"
         self.log_every, self.chart_every = log_every, chart_every
         self.last_good_backup: tuple[Path, int] | None = None
+        self.final_written: Path | None = None      # where NAME_final.weights really went
         self.write_failures: list[str] = []
         self.quiet = quiet
         self.backups = backups
@@ -192,6 +194,7 @@ class Trainer:
                              f"use a batch divisible by the number of processes")
         self.images_per_rank = self.images_per_step // self.dist.world_size
         self.mini_batch = min(net.net.mini_batch, self.images_per_rank)
+        check_batch_fits(net, self.mini_batch)
         det = getattr(net, "detection_layers", [])
         random_flag = bool(getattr(det[-1], "random", False)) if det else False
         self.multiscale = random_flag if multiscale is None else bool(multiscale)
@@ -305,10 +308,12 @@ class Trainer:
         if final:
             path = bk.final_path(self.backup_dir, self.name)
             if self._write(path, lambda: self.net.save_weights(path), "trying a fallback folder"):
+                self.final_written = path
                 return [path]
             alt = bk.final_path(self.rescue_dir(), self.name)
             if self._write(alt, lambda: self.net.save_weights(alt)):
                 self.say(f"Final weights written to {alt} instead of {path}")
+                self.final_written = alt  # the "Saved" line names the file that exists
                 return [alt]
             last = self.last_good_backup
             raise UsageError(f"could not write the final weights to {path} nor {alt}; "
@@ -522,8 +527,18 @@ class Trainer:
         return path
 
     def run(self) -> "Trainer":
+        lock = None
         if self.is_main and self.backups:
             bk.prepare_folder(self.backup_dir)
+            lock = bk.FolderLock(self.backup_dir).acquire()
+        try:
+            return self._run_locked()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _run_locked(self) -> "Trainer":
+        if self.is_main and self.backups:
             for stale in bk.remove_stale_temporaries(self.backup_dir, self.name):
                 self.say(f"Removed {stale}, left by a run that was killed while writing")
         self._setup()

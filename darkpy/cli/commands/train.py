@@ -37,7 +37,12 @@ def _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed,
                         map_every=map_every, batch=batch, subdivisions=subdivisions)
     trainer = train_detector(opts)
     if trainer is not None and not getattr(trainer, "interrupted", False):
-        trainer.say(f"Saved {trainer.backup_dir / (trainer.name + '_final.weights')} after {trainer.iteration} "
+        # the file actually written: after a full disk, the fallback folder's copy
+        final = getattr(trainer, "final_written", None)
+        if final is None:
+            trainer.say(f"No final weights written ({trainer.iteration} batches, nothing new to save)")
+            return
+        trainer.say(f"Saved {final} after {trainer.iteration} "
                     f"batches; data wait {trainer.data_wait_share:.1%} of step time")
 
 
