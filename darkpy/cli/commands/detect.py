@@ -60,11 +60,16 @@ def load_detector(cfg: Optional[Path], weights: Optional[Path], size: Optional[i
 
 
 def _out_path(out: Optional[Path], path: str, many: bool) -> Optional[Path]:
+    from darkpy.fileio import inside
+
     if out is None:
-        return Path("predictions.jpg") if not many else Path("predictions") / (Path(path).stem + ".jpg")
-    if not many and out.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"):
+        if not many:
+            return Path("predictions.jpg")
+        out = Path("predictions")
+    elif not many and out.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"):
         return out
-    return out / (Path(path).stem + ".jpg")
+    # the image's name (from a list file or a folder) becomes the output's: one file inside `out`
+    return inside(out, Path(path).stem + ".jpg", what="output image name (from the image path)")
 
 
 def detect(
