@@ -221,3 +221,12 @@ def check_regular(path: str | Path, what: str, error=None) -> Path:
     with open_regular(path, what, error):
         pass
     return Path(path)
+
+
+def not_a_file(path: str | Path) -> str | None:
+    """Why `path` cannot be read as a file ("not found", "a named pipe (FIFO)", ...), None if it can."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return "not found"
+    return None if stat.S_ISREG(st.st_mode) else f"{_kind(st.st_mode)}, not a regular file"

@@ -20,7 +20,7 @@ import numpy as np
 
 from darkpy.formats.datafile import read_data_file, read_names, read_list
 from darkpy.errors import DataError
-from darkpy.fileio import write_text_atomic
+from darkpy.fileio import not_a_file, write_text_atomic
 from darkpy.formats.labels import label_file, parse_label_text, resolve_entry
 from darkpy.formats.imagesize import ImageUnreadable, image_size
 
@@ -186,8 +186,9 @@ def check_list(path: Path, role: str = "list", classes: int | None = None, *, de
 def lists_of(target: str | Path) -> tuple[list[tuple[str, Path]], int | None, list[str], Path | None]:
     """The lists to check for a `.data` file (train, valid) or a plain image list."""
     target = Path(target)
-    if not target.is_file():
-        raise DataError("file not found", file=target)
+    why = not_a_file(target)
+    if why is not None:
+        raise DataError(why if why != "not found" else "file not found", file=target)
     if target.suffix == ".data":
         data = read_data_file(target)
         classes = data.classes
@@ -200,8 +201,9 @@ def lists_of(target: str | Path) -> tuple[list[tuple[str, Path]], int | None, li
             p = data.resolve(key)
             if p is None:
                 continue
-            if not p.is_file():
-                raise DataError(f"{key} list {p} not found", file=target, line=data.lines.get(key))
+            why = not_a_file(p)
+            if why is not None:
+                raise DataError(f"{key} list {p}: {why}", file=target, line=data.lines.get(key))
             if (key, p) not in lists and all(p != q for _, q in lists):
                 lists.append((key, p))
         if not lists:

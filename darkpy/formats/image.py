@@ -26,6 +26,7 @@ from typing import Iterator
 import numpy as np
 
 from darkpy.errors import DataError
+from darkpy.fileio import open_regular
 
 _TO_FLOAT = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)  # Darknet: pixel / 255.
 
@@ -148,7 +149,8 @@ def read_bgr(path: str | Path) -> np.ndarray:
     quiet_opencv()
     path = Path(path)
     try:
-        data = np.fromfile(str(path), dtype=np.uint8)
+        with open_regular(path, "image", DataError, os_errors=True) as fh:  # a FIFO must not block
+            data = np.fromfile(fh, dtype=np.uint8)
     except FileNotFoundError:
         raise DataError("image not found", file=path) from None
     except (OSError, ValueError) as exc:

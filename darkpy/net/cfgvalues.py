@@ -70,3 +70,15 @@ def range_problem(key: str, value: float) -> str | None:
     if hi is not None and value > hi:
         return f"'{key}' must be at most {hi:g}, got {value:g}"
     return None
+
+
+def warn_anchors(anchors, file: str, line: int | None, where: str) -> None:
+    """Anchors are box sizes: one at or below zero gives boxes of no (or negative) size, which
+    Darknet takes silently (exp(t) * 0). Warned, naming the cfg line, not refused: the network
+    still runs, only that anchor's boxes are useless."""
+    bad = [a for a in anchors if not a > 0]
+    if bad:
+        import warnings
+
+        warnings.warn(f"{file}:{line}: {where}: anchors must be above 0, got {', '.join(f'{a:g}' for a in bad[:4])}: "
+                      f"those anchors give boxes of no size", stacklevel=3)

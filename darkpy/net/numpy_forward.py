@@ -24,6 +24,7 @@ import numpy as np
 
 from darkpy.errors import CfgError
 from darkpy.net.cfg import Section, parse_cfg
+from darkpy.net.cfgvalues import warn_anchors
 from darkpy.net.weights import check_finite, read_weights_file
 
 BN_EPS = 1e-6  # Darknet divides by sqrt(var) + 1e-6 (as darkpy.net.layers.conv)
@@ -234,6 +235,8 @@ def _build_layer(s: Section, index: int, shape: tuple[int, int, int], before: li
         _check_keys(s, _REGION_KEYS)
         coords, classes, num = _int(s, "coords", 4), _int(s, "classes", 20), _int(s, "num", 1)
         anchors = _floats(s, "anchors") or [0.5] * (2 * num)
+        warn_anchors(anchors, s.file, s.options["anchors"].line if s.has("anchors") else s.line,
+                     f"layer {index} [region]")
         if (coords < 4 or len(anchors) != 2 * num or c != num * (coords + 1 + classes)
                 or not _int(s, "softmax", 0)):
             raise NumpyUnsupported(f"layer {index}: region options")

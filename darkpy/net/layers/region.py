@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from darkpy.net.cfg import Section
+from darkpy.net.cfgvalues import warn_anchors
 from darkpy.net.layers.base import BuildContext, Layer, register, require_image_input
 from darkpy.net.layers.softmax import group_softmax, load_tree_option
 from darkpy.wordtree.tree import Tree
@@ -71,6 +72,7 @@ class Region(Layer):
             raise s.error("'num' must be >= 1, 'classes' >= 0 and 'coords' >= 4")
         if len(anchors) != 2 * num:
             raise s.error(f"{len(anchors)} anchor values for num={num} (need {2 * num}: w,h pairs)", "anchors")
+        _warn_anchors(s, anchors)
         expected = num * (coords + 1 + classes)
         if c != expected:
             raise s.error(f"input has {c} channels but num*(coords+1+classes) = {num}*({coords}+1+{classes}) = "
@@ -139,6 +141,7 @@ class Yolo(Layer):
         s.check_all_used()
         if len(anchors) != 2 * total:
             raise s.error(f"{len(anchors)} anchor values for num={total} (need {2 * total})", "anchors")
+        _warn_anchors(s, anchors)
         if any(m < 0 or m >= total for m in mask):
             raise s.error(f"mask {mask} refers to anchors outside 0..{total - 1}", "mask")
         expected = len(mask) * (classes + 5)
@@ -155,3 +158,8 @@ class Yolo(Layer):
 
     def describe(self) -> dict:
         return {"type": "yolo", "filters": "", "size": "", "extra": f"mask {','.join(map(str, self.mask))}"}
+
+
+def _warn_anchors(s: Section, anchors: list[float]) -> None:
+    opt = s.options.get("anchors")
+    warn_anchors(anchors, s.file, opt.line if opt else s.line, f"layer {s.index} [{s.name}]")
