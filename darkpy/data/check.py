@@ -18,9 +18,9 @@ from typing import Callable
 
 import numpy as np
 
-from darkpy.formats.datafile import read_data_file, read_names, read_list
+from darkpy.formats.datafile import read_data_file, read_lines, read_names, read_list
 from darkpy.errors import DataError
-from darkpy.fileio import not_a_file, write_text_atomic
+from darkpy.fileio import not_a_file, open_regular, write_text_atomic
 from darkpy.formats.labels import label_file, parse_label_text, resolve_entry
 from darkpy.formats.imagesize import ImageUnreadable, image_size
 
@@ -123,7 +123,12 @@ def _check_entry(image: str, base: Path, classes: int | None, decode: bool):
         problems.append(("unreadable-image", f"cannot read image: {why}", str(path)))
     label = label_file(image, base)
     try:
-        text = label.read_text(encoding="utf-8", errors="replace")
+        with open_regular(label, "label file", DataError, "r", os_errors=True, encoding="utf-8",
+                          errors="replace", newline="") as fh:
+            text = fh.read()
+    except DataError as exc:  # a FIFO, a device, a folder
+        problems.append(("missing-label", exc.message, str(label)))
+        return problems, np.zeros((0, 5), np.float32), 0
     except FileNotFoundError:
         problems.append(("missing-label", "label file not found", str(label)))
         return problems, np.zeros((0, 5), np.float32), 0
@@ -142,10 +147,7 @@ def check_list(path: Path, role: str = "list", classes: int | None = None, *, de
                workers: int = 8, progress: Callable[[int], None] | None = None) -> ListCheck:
     path = Path(path)
     entries, lines = [], []
-    try:
-        raw_lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        raise DataError(f"cannot read {role} list: {exc.strerror}", file=path) from None
+    raw_lines = read_lines(path, f"{role} list")  # lines as Darknet's fgetl reads them
     for number, raw in enumerate(raw_lines, 1):
         if raw.strip():
             entries.append(raw.strip())
@@ -245,7 +247,7 @@ def write_fixed(report: CheckReport) -> list[Path]:
         written.append(write_text_atomic(out, "".join(e + "\n" for e in kept)))
     if report.data_file is not None:
         data = read_data_file(report.data_file)
-        text = report.data_file.read_text(encoding="utf-8", errors="replace").splitlines()
+        text = read_lines(report.data_file, ".data file")  # numbered as read_data_file numbers them
         for lc in report.lists:
             for key in ("train", "valid"):
                 line = data.lines.get(key)
