@@ -14,7 +14,7 @@ from pathlib import Path
 from darkpy.assets import bundled, locate
 from darkpy.errors import DataError
 from darkpy.fileio import open_regular
-from darkpy.net.cfgvalues import BadNumber, parse_int
+from darkpy.formats.numbers import BadNumber, parse_int
 
 #: the smallest value each integer key may have (`classes = -1` would reach numpy as a negative
 #: array size; Darknet reads it and fails later or silently)

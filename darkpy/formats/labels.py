@@ -34,6 +34,7 @@ import numpy as np
 from darkpy.assets import bundled
 from darkpy.errors import DataError
 from darkpy.fileio import open_regular
+from darkpy.formats.numbers import c_float
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -138,15 +139,6 @@ class Labels:
 
 C_SPACE = " \t\r\v\f"     # what fscanf skips between numbers (ASCII only: not U+00A0, not U+2028)
 _C_SPACES = re.compile(f"[{C_SPACE}]+")
-_C_FLOAT = re.compile(r"[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|inf(inity)?|nan)", re.ASCII | re.IGNORECASE)
-
-
-def c_float(text: str) -> float:
-    """A number as C's `strtod` reads it (ASCII digits; `nan`/`inf` spelled out), whole field only.
-    Python's `float` also takes `0_1` and Arabic-Indic or full-width digits, which Darknet reads as 0."""
-    if not _C_FLOAT.fullmatch(text):
-        raise ValueError(text)
-    return float(text)
 
 
 def parse_label_text(text: str, path: str | Path = "<labels>", classes: int | None = None,

@@ -9,13 +9,9 @@ line naming the file and line instead of a traceback, a silent NaN or a huge all
 """
 from __future__ import annotations
 
-import math
-import re
+from darkpy.formats.numbers import (  # noqa: F401  (the one grammar; re-exported for the cfg readers)
+    C_SPACE, FLOAT_MAX, FLOAT_RE, INT_MAX, BadNumber, parse_float, parse_int)
 
-INT_ZERO_FRACTION_RE = re.compile(r"([+-]?[0-9]+)(\.0*)?", re.ASCII)
-FLOAT_RE = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
-INT_MAX = 2 ** 31 - 1          # Darknet keeps cfg integers in C ints
-FLOAT_MAX = 3.4028234663852886e38
 
 # key -> (lowest, highest) allowed, whatever the section; None: no bound on that side
 RANGES: dict[str, tuple[float | None, float | None]] = {
@@ -31,35 +27,6 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "momentum": (0, None), "decay": (0, None), "jitter": (0, None), "power": (0, None),
     "saturation": (0, None), "exposure": (0, None), "aspect": (0, None),
 }
-
-
-C_SPACE = " \t\n\v\f\r"   # what C's isspace() skips before a number (ASCII only: not U+00A0)
-
-
-class BadNumber(ValueError):
-    pass
-
-
-def parse_float(text: str) -> float:
-    text = text.strip(C_SPACE)
-    if not FLOAT_RE.fullmatch(text):
-        raise BadNumber(text)
-    value = float(text)
-    if not math.isfinite(value) or abs(value) > FLOAT_MAX:
-        raise BadNumber(text)
-    return value
-
-
-def parse_int(text: str) -> int:
-    """An integer; `3.0` is accepted as 3 (as `atoi` reads it). `3.5` and `3e2` are refused: `atoi`
-    would read 3 where the writer surely meant something else."""
-    m = INT_ZERO_FRACTION_RE.fullmatch(text.strip(C_SPACE))
-    if m is None:
-        raise BadNumber(text)
-    value = int(m.group(1))
-    if abs(value) > INT_MAX:
-        raise BadNumber(text)
-    return value
 
 
 def range_problem(key: str, value: float) -> str | None:

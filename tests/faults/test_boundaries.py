@@ -371,7 +371,7 @@ def test_detection_refuses_other_channel_counts_with_file_and_line(cli, tmp_path
 
 
 def test_detection_training_refuses_one_channel(tmp_path):
-    from darkpy.detect.task import DetectionTask
+    from darkpy.train.detection.task import DetectionTask
     from darkpy.net.model import load_network
 
     cfg = tmp_path / "c.cfg"
@@ -607,7 +607,7 @@ def test_the_saved_line_names_the_fallback_file(tmp_path, monkeypatch):
 
 
 def test_the_cli_saved_line_uses_the_written_file(monkeypatch, capsys, tmp_path):
-    import darkpy.detect.train as dt
+    import darkpy.train.detection.train as dt
     from darkpy.cli.commands import train as cmd
 
     said = []
