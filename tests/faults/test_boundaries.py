@@ -606,26 +606,16 @@ def test_the_saved_line_names_the_fallback_file(tmp_path, monkeypatch):
     assert tr.final_written == tmp_path / "rescue" / "toy_final.weights" and tr.final_written.exists()
 
 
-def test_the_cli_saved_line_uses_the_written_file(monkeypatch, capsys, tmp_path):
-    import darkpy.train.detection.train as dt
-    from darkpy.cli.commands import train as cmd
+def test_the_closing_line_uses_the_written_file(tmp_path):
+    from types import SimpleNamespace
 
-    said = []
+    from darkpy.train.detection.train import saved_line
 
-    class Done:
-        interrupted = False
-        iteration = 2
-        data_wait_share = 0.0
-        backup_dir = tmp_path / "b"
-        name = "toy"
-        final_written = tmp_path / "rescue" / "toy_final.weights"
-
-        def say(self, text):
-            said.append(text)
-
-    monkeypatch.setattr(dt, "train_detector", lambda opts: Done())
-    cmd._train(tmp_path / "d.data", DEMO_CFG, None, None, 0, False, False, False, 0, 0, None, None, None, None, True)
-    assert said and said[-1].startswith(f"Saved {tmp_path / 'rescue' / 'toy_final.weights'} ")
+    done = SimpleNamespace(iteration=2, data_wait_share=0.0, backup_dir=tmp_path / "b", name="toy",
+                           final_written=tmp_path / "rescue" / "toy_final.weights")
+    assert saved_line(done).startswith(f"Saved {tmp_path / 'rescue' / 'toy_final.weights'} after 2 batches")
+    done.final_written = None
+    assert saved_line(done).startswith("No final weights written")
 
 
 # -- 6. one training per backup folder -----------------------------------------------------------------
