@@ -74,7 +74,12 @@ def _open_part(part: Path, resume: bool) -> tuple[int, int]:
     try:
         if st is not None and resume:
             fd = os.open(part, flags | os.O_APPEND)
-            return fd, os.fstat(fd).st_size
+            opened = os.fstat(fd)
+            if opened.st_nlink > 1 or (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
+                os.close(fd)  # a hard link to another file, or swapped since the lstat: not ours
+                raise WeightsError("has other names (a hard link) or changed while opening: darkpy did not leave "
+                                   "it there; remove it to download again", file=part)
+            return fd, opened.st_size
         if st is not None:
             os.unlink(part)
         return os.open(part, flags | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644), 0

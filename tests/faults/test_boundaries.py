@@ -219,6 +219,20 @@ def test_a_planted_part_symlink_is_not_followed(serve, tmp_path, tiny_bytes):
     assert target.read_text() == "precious\n" and not (dest / "tiny.weights").exists()
 
 
+def test_a_planted_part_hard_link_is_not_appended_to(serve, tmp_path, tiny_bytes):
+    from darkpy.net.download import download
+    from darkpy.net.published import find_published
+
+    target = tmp_path / "victim"
+    target.write_bytes(b"precious")
+    dest = tmp_path / "w"
+    dest.mkdir()
+    os.link(target, dest / "tiny.weights.part")
+    with pytest.raises(WeightsError, match="hard link"):
+        download(find_published("tiny"), dest, url=serve(tiny_bytes), progress=False)
+    assert target.read_bytes() == b"precious"
+
+
 @pytest.mark.parametrize("length", [True, False])
 def test_a_huge_body_is_capped_at_the_expected_size(serve, tmp_path, tiny_bytes, length):
     from darkpy.net.download import download
