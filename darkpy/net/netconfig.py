@@ -47,6 +47,7 @@ class NetConfig:
     eps: float = 1e-7
     line: int = 0
     channels_line: int = 0          # where `channels=` is written (0: not written)
+    batch_line: int = 0             # line of the `batch=` key (0: absent), for messages about it
 
     def check_image_channels(self, file, *, detector: bool) -> None:
         """The channel count must be what the image loader gives: detection loads colour images
@@ -67,7 +68,7 @@ class NetConfig:
 
     @classmethod
     def from_section(cls, s: Section) -> "NetConfig":
-        c = cls(line=s.line)
+        c = cls(line=s.line, batch_line=s.options["batch"].line if s.has("batch") else 0)
         _read_plain(c, s, "batch", "subdivisions")
         if c.batch < 1 or c.subdivisions < 1:
             raise s.error("'batch' and 'subdivisions' must be at least 1", "batch")

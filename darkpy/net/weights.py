@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import torch
 
     from darkpy.net.layers.base import Layer
+    from darkpy.net.spec import LayerSpec
 
 
 MAX_SEEN = 2 ** 53
@@ -151,8 +152,8 @@ def check_finite(floats: np.ndarray, spans: Iterable[tuple[str, int, int]], path
 class WeightsReader:
     """Hands out consecutive float runs from a weights file to the layers that own them."""
 
-    def __init__(self, path: str | Path):
-        self.path, self.header, self.floats = read_weights_file(path)
+    def __init__(self, plan: "WeightsPlan"):
+        self.path, self.header, self.floats = plan.path, plan.header, plan.floats
         self.pos = 0
         self.transpose = self.header.transpose
 
@@ -186,41 +187,82 @@ class WeightsWriter:
         self.fh.write(tensor.detach().float().cpu().contiguous().numpy().astype("<f4", copy=False).tobytes())
 
 
-def load_weights(layers: Iterable["Layer"], path: str | Path, upto: int | None = None, *,
-                 allow_partial: bool = False, strict: bool | None = None) -> LoadReport:
-    """Fill `layers` (in cfg order) from a Darknet weights file; `upto` stops before that index.
-    A file that ends at a layer boundary before the last layer is an error unless `allow_partial`.
-    NaN/inf weights are a warning naming the layer, an error with `strict` (see `check_finite`)."""
-    reader = WeightsReader(path)
+@dataclass
+class WeightsPlan:
+    """Where each layer's floats lie in a weights file, checked against the layer specs before
+    anything is read into a network: both engines load through one plan."""
+
+    path: Path
+    header: WeightsHeader
+    floats: np.ndarray               # the file's body (float32)
+    entries: list[tuple["LayerSpec", int]]  # layers the file fills, with their first float
+    layers_total: int                # layers with parameters that were asked for
+
+    @property
+    def end(self) -> int:
+        if not self.entries:
+            return 0
+        spec, start = self.entries[-1]
+        return start + spec.num_weight_floats()
+
+    def report(self) -> LoadReport:
+        last = self.entries[-1][0].index if self.entries else -1
+        return LoadReport(self.path, self.header, len(self.entries), self.layers_total, last, self.end)
+
+
+def plan_weights(layers: Iterable["LayerSpec"], path: str | Path, upto: int | None = None, *,
+                 allow_partial: bool = False, strict: bool | None = None, mmap: bool = False) -> WeightsPlan:
+    """Read a Darknet weights file (`read_weights_file`) and place its floats on `layers` (specs,
+    in cfg order; `upto` stops before that index). A file that ends at a layer boundary before the
+    last layer is an error unless `allow_partial`; one that ends inside a layer, or has floats
+    left over, always is. NaN/inf weights are a warning naming the layer, an error with `strict`
+    (see `check_finite`)."""
+    path, header, floats = read_weights_file(path, mmap=mmap)
     weighted = [l for l in layers if l.has_weights and (upto is None or l.index < upto)]
     total_needed = sum(l.num_weight_floats() for l in weighted)
-    loaded, last = 0, -1
-    spans = []
+    entries: list[tuple[LayerSpec, int]] = []
+    pos = 0
     for layer in weighted:
-        if reader.remaining == 0:
+        remaining = floats.size - pos
+        if remaining == 0:
             break
         need = layer.num_weight_floats()
-        if need > reader.remaining:
+        if need > remaining:
             raise WeightsError(
                 f"truncated: layer {layer.index} ({layer.section_name}) needs {need} floats but only "
-                f"{reader.remaining} remain; the cfg expects {total_needed} floats in all, the file has "
-                f"{reader.floats.size}", file=reader.path)
-        start = reader.pos
-        layer.load_darknet(reader)
-        spans.append((f"layer {layer.index} [{layer.section_name}]", start, reader.pos))
-        loaded, last = loaded + 1, layer.index
-    if reader.remaining and upto is None:
+                f"{remaining} remain; the cfg expects {total_needed} floats in all, the file has "
+                f"{floats.size}", file=path)
+        entries.append((layer, pos))
+        pos += need
+    if pos < floats.size and upto is None:
         raise WeightsError(
-            f"{reader.remaining} floats left over after the last layer: the cfg expects {total_needed} floats, "
-            f"the file has {reader.floats.size} (wrong cfg for these weights?)", file=reader.path)
-    if loaded < len(weighted) and not allow_partial:
-        missing = weighted[loaded]
+            f"{floats.size - pos} floats left over after the last layer: the cfg expects {total_needed} floats, "
+            f"the file has {floats.size} (wrong cfg for these weights?)", file=path)
+    if len(entries) < len(weighted) and not allow_partial:
+        missing = weighted[len(entries)]
         raise WeightsError(
-            f"holds {loaded} of {len(weighted)} layers with weights (it ends before layer {missing.index} "
+            f"holds {len(entries)} of {len(weighted)} layers with weights (it ends before layer {missing.index} "
             f"[{missing.section_name}]): a partial or truncated file; the missing layers would run on random "
-            f"values (use the complete weights for this cfg, or `darkpy train` to start from it)", file=reader.path)
-    check_finite(reader.floats[:reader.pos], spans, reader.path, strict)
-    return LoadReport(Path(path), reader.header, loaded, len(weighted), last, reader.pos)
+            f"values (use the complete weights for this cfg, or `darkpy train` to start from it)", file=path)
+    plan = WeightsPlan(path, header, floats, entries, len(weighted))
+    check_finite(floats[:plan.end], [(f"layer {l.index} [{l.section_name}]", start, start + l.num_weight_floats())
+                                     for l, start in entries], path, strict)
+    return plan
+
+
+def load_weights(layers: Iterable["Layer"], path: str | Path, upto: int | None = None, *,
+                 allow_partial: bool = False, strict: bool | None = None) -> LoadReport:
+    """Fill torch `layers` (in cfg order) from a Darknet weights file, as `plan_weights` places it."""
+    layers = list(layers)
+    by_spec = {id(l.spec): l for l in layers}
+    plan = plan_weights([l.spec for l in layers], path, upto, allow_partial=allow_partial, strict=strict)
+    reader = WeightsReader(plan)
+    for spec, start in plan.entries:
+        reader.pos = start
+        by_spec[id(spec)].load_darknet(reader)
+    report = plan.report()
+    report.path = Path(path)
+    return report
 
 
 def save_weights(layers: Iterable["Layer"], path: str | Path, header: WeightsHeader,

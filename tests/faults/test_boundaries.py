@@ -381,8 +381,18 @@ def test_detection_refuses_other_channel_counts_with_file_and_line(cli, tmp_path
     cfg = tmp_path / "c.cfg"
     cfg.write_text(DEMO_CFG.read_text().replace("channels=3", f"channels={channels}"))
     line = 1 + DEMO_CFG.read_text().splitlines().index("channels=3")
-    code, _, err = cli("detect", "--engine", engine, "--cfg", cfg, "--random-weights", DOG, "--no-save")
-    assert code == 2 and f"c.cfg:{line}:" in err and "3-channel" in err
+    for weights in (["--random-weights"], ["--weights", DEMO_WEIGHTS]):  # before the weights' size check
+        code, _, err = cli("detect", "--engine", engine, "--cfg", cfg, *weights, DOG, "--no-save")
+        assert code == 2 and f"c.cfg:{line}:" in err and "3-channel" in err, err
+
+
+def test_the_numpy_network_refuses_other_channel_counts(tmp_path):
+    from darkpy.net.numpy_forward import NumpyNetwork
+
+    cfg = tmp_path / "c.cfg"
+    cfg.write_text(DEMO_CFG.read_text().replace("channels=3", "channels=1"))
+    with pytest.raises(CfgError, match="3-channel"):
+        NumpyNetwork.build(cfg)
 
 
 def test_detection_training_refuses_one_channel(tmp_path):
