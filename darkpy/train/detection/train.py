@@ -17,6 +17,7 @@ from darkpy.train.map_hook import map_hook
 from darkpy.formats.datafile import DataConfig, data_config, read_data_file
 from darkpy.net.model import load_network
 from darkpy.train import distributed as dd
+from darkpy.train import elastic
 from darkpy.train.batchsize import apply_batch
 from darkpy.train.engine import Trainer
 from darkpy.train.joint import make_detection_task
@@ -62,6 +63,8 @@ class TrainOptions:
                                        # per detection image (darkpy.train.joint)
     batch: int | None = None           # override the cfg's batch= (images per optimiser step)
     subdivisions: int | None = None    # override the cfg's subdivisions=
+    backup_every: int = 100            # NAME.backup every N batches (Darknet: 100)
+    dist_timeout: float = 600.0        # seconds a process waits for its peers (darkpy.train.elastic)
 
 
 def _build(opts: TrainOptions, info) -> Trainer:
@@ -83,7 +86,7 @@ def _build(opts: TrainOptions, info) -> Trainer:
     trainer = Trainer(net, task, name=name, backup_dir=opts.backup or data.backup, device=device, hooks=hooks,
                       max_batches=opts.max_batches, clear=opts.clear, resume=opts.resume, amp=opts.amp,
                       ddp=info, seed=opts.seed, quiet=opts.quiet, log_every=opts.log_every,
-                      chart_every=opts.chart_every)
+                      chart_every=opts.chart_every, backup_every=opts.backup_every)
     for text in warnings:
         trainer.warn_once(text)
     if net.last_load is not None:
@@ -96,7 +99,9 @@ def _build(opts: TrainOptions, info) -> Trainer:
 
 
 def _run_rank(info, opts: TrainOptions):
-    return _build(opts, info).run()
+    trainer = _build(opts, info)
+    with elastic.peer_failures(trainer):   # a lost peer: one line (darkpy.train.elastic)
+        return trainer.run()
 
 
 def train_detector(opts: TrainOptions):
@@ -104,7 +109,7 @@ def train_detector(opts: TrainOptions):
     `--ddp-cpu N` or under torchrun. Returns the Trainer (single process) or None."""
     info = dd.from_env()
     if info.enabled:  # started by torchrun
-        dd.init(info)
+        dd.init(info, opts.dist_timeout)
         try:
             return _run_rank(info, opts)
         finally:
@@ -115,9 +120,9 @@ def train_detector(opts: TrainOptions):
         if not torch.cuda.is_available() or torch.cuda.device_count() <= max(opts.gpus):
             raise UsageError(f"--gpus {','.join(map(str, opts.gpus))}: only {torch.cuda.device_count()} CUDA "
                              f"device(s) here")
-        dd.launch(_run_rank, len(opts.gpus), (opts,), backend="nccl")
+        dd.launch(_run_rank, len(opts.gpus), (opts,), backend="nccl", timeout=opts.dist_timeout)
         return None
     if opts.ddp_cpu > 1:
-        dd.launch(_run_rank, opts.ddp_cpu, (opts,), backend="gloo")
+        dd.launch(_run_rank, opts.ddp_cpu, (opts,), backend="gloo", timeout=opts.dist_timeout)
         return None
     return _run_rank(dd.SINGLE, opts)
