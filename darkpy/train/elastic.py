@@ -28,8 +28,11 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
+import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -204,6 +207,28 @@ def _broadcast_bytes(data: bytes, size: int, device: torch.device) -> bytes:
     return bytes(t.cpu().numpy().tobytes())
 
 
+def watch_agent(rank: int, every: float = 1.0) -> threading.Thread | None:
+    """Under torchrun: when this worker's agent dies (its node is being taken down, or the agent
+    was killed), stop as Ctrl-C does (finish the batch; rank 0 saves a backup) instead of training
+    on unsupervised while the other nodes' agents wait for this one at their exit barrier."""
+    if not under_torchrun():
+        return None
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            if os.getppid() != parent:
+                print(f"darkpy: rank {rank}: its torchrun agent (pid {parent}) is gone: stopping after this batch",
+                      file=sys.stderr, flush=True)
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    thread = threading.Thread(target=watch, name="darkpy-agent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
 # -- a lost peer -------------------------------------------------------------------------------
 
 _DIST_ERRORS: tuple[type[BaseException], ...] = tuple(
@@ -291,9 +316,12 @@ def _expected_backup(trainer) -> tuple[Path, int] | None:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The gist of a communication error: its first sentence, without gloo's source location."""
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
-    return line if len(line) <= 160 else line[:157] + "..."
+    line = re.sub(r"^\[[^\]]*\.(cc|cpp|h|hpp):\d+\]\s*", "", line)
+    line = line.split(". ")[0].rstrip(".")
+    return line if len(line) <= 120 else line[:117] + "..."
 
 
 # -- the launcher ------------------------------------------------------------------------------
@@ -412,5 +440,5 @@ def _exit_text(code: int | None) -> str:
     return f"exit code {code}"
 
 
-__all__ = ["DEFAULT_TIMEOUT", "restart_round", "under_torchrun", "group_options", "joining_failed", "SharedBackup", "resume_mode",
+__all__ = ["DEFAULT_TIMEOUT", "restart_round", "under_torchrun", "group_options", "joining_failed", "watch_agent", "SharedBackup", "resume_mode",
            "shared_backup", "is_peer_failure", "lost_ranks", "describe_loss", "peer_failures", "spawn"]

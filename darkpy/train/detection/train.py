@@ -110,6 +110,7 @@ def train_detector(opts: TrainOptions):
     info = dd.from_env()
     if info.enabled:  # started by torchrun
         dd.init(info, opts.dist_timeout)
+        elastic.watch_agent(info.rank)
         try:
             return _run_rank(info, opts)
         finally:
@@ -123,6 +124,7 @@ def train_detector(opts: TrainOptions):
         dd.launch(_run_rank, len(opts.gpus), (opts,), backend="nccl", timeout=opts.dist_timeout)
         return None
     if opts.ddp_cpu > 1:
+        read_training_data(opts.data)   # a broken .data file: one line before any process starts
         dd.launch(_run_rank, opts.ddp_cpu, (opts,), backend="gloo", timeout=opts.dist_timeout)
         return None
     return _run_rank(dd.SINGLE, opts)
