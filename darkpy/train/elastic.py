@@ -33,6 +33,7 @@ import signal
 import sys
 import tempfile
 import threading
+import uuid
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ CHECK_IN_SECONDS = 3.0       # how long survivors wait for each other before nam
 
 _STORE: dist.Store | None = None   # this round's (prefixed) store, for the check-in after a failure
 _TIMEOUT = DEFAULT_TIMEOUT
+_STARTS = 0
 
 
 # -- rendezvous per round ----------------------------------------------------------------------
@@ -82,8 +84,64 @@ def group_options(rank: int, world_size: int, timeout: float | None = None) -> d
     except (RuntimeError, dist.DistError) as exc:
         raise DistributedError(f"rank {rank}: cannot reach the rendezvous store at {addr}:{port} "
                                f"({_first_line(exc)}); is rank 0 running and reachable?") from None
-    _STORE = dist.PrefixStore(f"darkpy/round{restart_round()}", base)
+    try:
+        round_id = _agree_round(base, rank, world_size, _TIMEOUT)
+    except (RuntimeError, dist.DistError, TimeoutError) as exc:
+        raise joining_failed(rank, world_size, exc) from None
+    _STORE = dist.PrefixStore(f"darkpy/round-{round_id}", base)
     return {"store": _STORE, "timeout": delta}
+
+
+def _agree_round(store: dist.Store, rank: int, world_size: int, timeout: float) -> str:
+    """A key prefix that every rank of this group shares and no earlier group used.
+
+    `TORCHELASTIC_RESTART_COUNT` is not enough: torchrun counts failures per node, and a node
+    whose workers were restarted because another node's failed (a membership change) does not
+    count it, so two nodes can disagree. Instead rank 0 draws a fresh nonce and hands it to each
+    rank in a two-way handshake of nonces (join -> ack -> confirm), which keys left by an earlier
+    round cannot complete. Rank 0 also counts the groups formed on this store (`group_starts`):
+    torchrun's store lives as long as the job, so a count above 1 means a restart."""
+    global _STARTS
+    deadline = time.monotonic() + timeout
+    me = uuid.uuid4().hex
+
+    def text(key: str) -> str | None:
+        return store.get(key).decode() if store.check([key]) else None
+
+    if rank == 0:
+        _STARTS = int(store.add("darkpy/group-starts", 1))
+        acked: dict[int, str] = {}
+        waiting = set(range(1, world_size))
+        while waiting:
+            for r in sorted(waiting):
+                joined = text(f"darkpy/join/{r}")
+                if joined is None:
+                    continue
+                if acked.get(r) != joined:
+                    store.set(f"darkpy/ack/{r}", f"{joined}:{me}")
+                    acked[r] = joined
+                if text(f"darkpy/confirm/{r}") == f"{joined}:{me}":
+                    waiting.discard(r)
+            if waiting:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"rank(s) {', '.join(map(str, sorted(waiting)))} did not join")
+                time.sleep(0.05)
+        return me
+    store.set(f"darkpy/join/{rank}", me)
+    while True:
+        ack = text(f"darkpy/ack/{rank}")
+        if ack is not None and ack.startswith(me + ":"):
+            leader = ack.split(":", 1)[1]
+            store.set(f"darkpy/confirm/{rank}", f"{me}:{leader}")
+            return leader
+        if time.monotonic() > deadline:
+            raise TimeoutError("rank 0 did not answer")
+        time.sleep(0.05)
+
+
+def group_starts() -> int:
+    """Rank 0: how many process groups this job's store has seen (1 on a first start)."""
+    return _STARTS
 
 
 def joining_failed(rank: int, world_size: int, exc: BaseException) -> DistributedError:
@@ -133,12 +191,18 @@ def from_this_job(found: SharedBackup) -> bool:
     return found.state is not None and found.state.get("run_id", "") == run_id()
 
 
+def restarted() -> bool:
+    """This process belongs to a group torchrun started again (on rank 0, the one that decides:
+    also after a restart that torchrun did not count, see `_agree_round`)."""
+    return restart_round() > 0 or _STARTS > 1
+
+
 def resume_mode(resume: bool) -> str:
     """'yes' (--resume: a backup must exist), 'auto' (a torchrun restart: resume when there is a
     backup, else start afresh) or 'no'."""
     if resume:
         return "yes"
-    return "auto" if restart_round() > 0 else "no"
+    return "auto" if restarted() else "no"
 
 
 def shared_backup(backup_dir: str | Path, name: str, resume: bool, info, device: torch.device

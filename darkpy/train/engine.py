@@ -351,14 +351,14 @@ class Trainer:
         path = bk.backup_path(self.backup_dir, self.name)
         if mode == "auto" and found is not None and not elastic.from_this_job(found):
             found.discard()
-            self.say(f"Restarted by torchrun (round {elastic.restart_round()}): {path} is not from this run "
+            self.say(f"Restarted by torchrun: {path} is not from this run "
                      f"(use --resume to continue from it); starting from the beginning")
             return
         if found is None:
             if mode == "yes":
                 raise UsageError(f"--resume: no backup to resume from ({path} does not exist)")
             if mode == "auto":
-                self.say(f"Restarted by torchrun (round {elastic.restart_round()}): no backup yet in "
+                self.say(f"Restarted by torchrun: no backup yet in "
                          f"{self.backup_dir}, starting from the beginning")
             return
         self.net.to("cpu")
@@ -367,7 +367,7 @@ class Trainer:
         finally:
             found.discard()
         if mode == "auto":
-            self.say(f"Restarted by torchrun (round {elastic.restart_round()}): resuming by itself")
+            self.say("Restarted by torchrun: resuming by itself")
         self.say(f"Resuming from {str(report).replace(str(found.weights), str(found.origin))}")
         self.last_good_backup = (found.origin, self.iteration)
         state, why = found.state, found.why
@@ -383,7 +383,7 @@ class Trainer:
     def _setup(self) -> None:
         torch.manual_seed(self.seed + self.rank)
         self._pending_state = None
-        if self.resume or self.dist.enabled or elastic.restart_round() > 0:
+        if self.resume or self.dist.enabled or elastic.restarted():
             self._restore()   # distributed: always, rank 0 decides (see darkpy.train.elastic)
         if self.clear:
             self.net.seen = 0
