@@ -9,6 +9,7 @@ synthetic set, 6 batches with a backup every 2, OMP_NUM_THREADS=1 for bit-exact 
 from __future__ import annotations
 
 import os
+import selectors
 import signal
 import subprocess
 import sys
@@ -158,3 +159,44 @@ def test_ddp_cpu_launcher_forwards_sigterm_and_waits_for_the_backup(data, tmp_pa
     assert header[3] == 4 * 4        # the backup of batch 4 was complete when the launcher returned
     assert (tmp_path / "b" / "demo.backup.state").exists()
     assert not list((tmp_path / "b").glob(".*.tmp"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds torchrun's workers through /proc")
+def test_two_c10d_nodes_restart_after_a_kill_and_need_no_shared_folder(data, reference, tmp_path):
+    """Node 1's worker is killed: node 1's agent counts a restart, node 0's sees a membership change
+    and does not (their TORCHELASTIC_RESTART_COUNT differ), yet both form the new group and resume;
+    node 1's backup folder is never created."""
+    port = str(dd.free_port())
+    agents = []
+    for node in (0, 1):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1",
+               "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "elastic-test",
+               "--max-restarts", "1", "-m", "darkpy", *_args(data, tmp_path / f"node{node}", 6)]
+        agents.append(subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+    logs = ["", ""]   # rank 0 (and its progress lines) may land on either node
+    sel = selectors.DefaultSelector()
+    for i, a in enumerate(agents):
+        sel.register(a.stdout, selectors.EVENT_READ, i)
+    deadline = time.monotonic() + TIMEOUT
+    killed = False
+    while not killed and time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=1):
+            chunk = os.read(key.fileobj.fileno(), 65536)
+            if not chunk:             # that agent ended early: the asserts below show its output
+                sel.unregister(key.fileobj)
+                killed = not sel.get_map()
+                continue
+            logs[key.data] += chunk.decode(errors="replace")
+            if ("\n" + logs[key.data]).find("\n3: ") >= 0:     # batch 3 done: the batch-2 backup is complete
+                os.kill(_worker_pids(agents[1 - key.data].pid)[-1], signal.SIGKILL)   # the other node's: rank 1
+                killed = True
+                break
+    sel.close()
+    for i, a in enumerate(agents):
+        logs[i] += a.communicate(timeout=TIMEOUT)[0].decode(errors="replace")
+        assert a.returncode == 0, logs[i]
+    main = 0 if "Saved " in logs[0] else 1
+    assert "Restarted by torchrun: resuming by itself" in logs[main]
+    assert (tmp_path / f"node{main}" / "demo_final.weights").read_bytes() == reference
+    assert not (tmp_path / f"node{1 - main}").exists()
