@@ -348,8 +348,9 @@ def describe_loss(rank: int, world_size: int, exc: BaseException, last_backup: t
         where = f"the last backup is {backup_hint[0]} on rank 0's machine (batch {backup_hint[1]})"
     else:
         where = "no backup was written yet (start again)"
-    how = ("continue with --resume, or run under torchrun --max-restarts N to resume by itself"
-           if (last_backup or backup_hint) else "")
+    how = ""
+    if last_backup or backup_hint:
+        how = "continue with --resume" + (" (torchrun --max-restarts N resumes by itself)" if under_torchrun() else "")
     return f"rank {rank} {kind} {who} ({_first_line(exc)}); {where}" + (f": {how}" if how else "")
 
 
