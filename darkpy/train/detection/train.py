@@ -86,7 +86,8 @@ def _build(opts: TrainOptions, info) -> Trainer:
     trainer = Trainer(net, task, name=name, backup_dir=opts.backup or data.backup, device=device, hooks=hooks,
                       max_batches=opts.max_batches, clear=opts.clear, resume=opts.resume, amp=opts.amp,
                       ddp=info, seed=opts.seed, quiet=opts.quiet, log_every=opts.log_every,
-                      chart_every=opts.chart_every, backup_every=opts.backup_every)
+                      chart_every=opts.chart_every, backup_every=opts.backup_every,
+                      chart_name=f"chart_{opts.name}.png" if opts.name else "chart.png")
     for text in warnings:
         trainer.warn_once(text)
     if net.last_load is not None:
@@ -98,10 +99,19 @@ def _build(opts: TrainOptions, info) -> Trainer:
     return trainer
 
 
+def saved_line(trainer: Trainer) -> str:
+    """The closing line of a training run that reached its end."""
+    return (f"Saved {trainer.backup_dir / (trainer.name + '_final.weights')} after {trainer.iteration} batches; "
+            f"data wait {trainer.data_wait_share:.1%} of step time")
+
+
 def _run_rank(info, opts: TrainOptions):
     trainer = _build(opts, info)
     with elastic.peer_failures(trainer):   # a lost peer: one line (darkpy.train.elastic)
-        return trainer.run()
+        trainer.run()
+    if info.enabled and info.is_main and not getattr(trainer, "interrupted", False):
+        trainer.say(saved_line(trainer))  # several processes: rank 0 closes the run (the caller gets None)
+    return trainer
 
 
 def train_detector(opts: TrainOptions):
