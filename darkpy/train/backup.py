@@ -52,7 +52,8 @@ def final_path(backup_dir: str | Path, name: str) -> Path:
     return Path(backup_dir) / f"{name}_final.weights"
 
 
-def wants_backup(i: int, every: int = BACKUP_EVERY) -> bool:
+def wants_backup(i: int, every: int | None = None) -> bool:
+    every = BACKUP_EVERY if every is None else every
     return i > 0 and every > 0 and i % every == 0
 
 

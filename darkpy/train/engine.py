@@ -152,7 +152,7 @@ class Trainer:
                  hooks: Iterable[Hook] = (), ddp: dd.DistInfo | None = None, seed: int = 0,
                  log_every: int = 1, chart_every: int = 100, console=None, quiet: bool = False,
                  multiscale: bool | None = None, backups: bool = True, chart_name: str = "chart.png",
-                 backup_every: int = bk.BACKUP_EVERY):
+                 backup_every: int | None = None):
         self.net = net
         self.task = task
         self.name = name
@@ -168,9 +168,10 @@ class Trainer:
         self.amp = self.amp_dtype is not None
         self.amp_requested = bool(amp)
         self.seed = int(seed)
+        backup_every = bk.BACKUP_EVERY if backup_every is None else int(backup_every)
         if backup_every < 1:
             raise UsageError(f"--backup-every must be at least 1, got {backup_every}")
-        self.backup_every = int(backup_every)
+        self.backup_every = backup_every
         first, last = default_hooks(log_every=log_every, chart_every=chart_every, backups=backups,
                                     backup_every=self.backup_every)
         self.hooks: list[Hook] = first + list(hooks) + last

@@ -82,9 +82,9 @@ class BackupHook(Hook):
     """Darknet's backups: NAME.backup (with its state) every 100 batches (`backup_every`; Darknet's
     is fixed), NAME_i.weights snapshots on Darknet's schedule."""
 
-    def __init__(self, backup_every: int = bk.BACKUP_EVERY):
+    def __init__(self, backup_every: int | None = None):
         super().__init__(1, name="backup")
-        self.backup_every = int(backup_every)
+        self.backup_every = backup_every   # None: backup.BACKUP_EVERY
 
     def __call__(self, trainer: "Trainer") -> None:
         i = trainer.iteration
@@ -122,7 +122,7 @@ class ChartHook(Hook):
 
 
 def default_hooks(*, log_every: int, chart_every: int, backups: bool,
-                  backup_every: int = bk.BACKUP_EVERY) -> tuple[list[Hook], list[Hook]]:
+                  backup_every: int | None = None) -> tuple[list[Hook], list[Hook]]:
     """The engine's own hooks: (run before the caller's after-hooks, run after them).
 
     The backup runs last so that the state it saves includes what the other hooks did at that

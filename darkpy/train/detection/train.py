@@ -63,7 +63,7 @@ class TrainOptions:
                                        # per detection image (darkpy.train.joint)
     batch: int | None = None           # override the cfg's batch= (images per optimiser step)
     subdivisions: int | None = None    # override the cfg's subdivisions=
-    backup_every: int = 100            # NAME.backup every N batches (Darknet: 100)
+    backup_every: int | None = None    # NAME.backup every N batches (None: Darknet's 100)
     dist_timeout: float = 600.0        # seconds a process waits for its peers (darkpy.train.elastic)
 
 
