@@ -156,8 +156,10 @@ def dist_timeout() -> float:
 
 
 def forget_store() -> None:
-    global _STORE
+    """The group is gone: forget its store and its start count (a later group starts afresh)."""
+    global _STORE, _STARTS
     _STORE = None
+    _STARTS = 0
 
 
 # -- resume from rank 0's folder ---------------------------------------------------------------
