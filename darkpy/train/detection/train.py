@@ -117,6 +117,8 @@ def _run_rank(info, opts: TrainOptions):
 def train_detector(opts: TrainOptions):
     """Train as Darknet's `detector train` does; several processes with `--gpus a,b,..`,
     `--ddp-cpu N` or under torchrun. Returns the Trainer (single process) or None."""
+    if not opts.dist_timeout > 0:
+        raise UsageError(f"--dist-timeout must be a positive number of seconds, got {opts.dist_timeout:g}")
     info = dd.from_env()
     if info.enabled:  # started by torchrun
         dd.init(info, opts.dist_timeout)
