@@ -279,18 +279,23 @@ def watch_agent(rank: int, every: float = 1.0) -> threading.Thread | None:
     on unsupervised while the other nodes' agents wait for this one at their exit barrier."""
     if not under_torchrun():
         return None
+    return watch_parent(rank, "torchrun agent", every)
+
+
+def watch_parent(rank: int, who: str, every: float = 1.0) -> threading.Thread:
+    """Stop after the batch (SIGTERM to this process) once the process that started it is gone."""
     parent = os.getppid()
 
     def watch() -> None:
         while True:
             time.sleep(every)
             if os.getppid() != parent:
-                print(f"darkpy: rank {rank}: its torchrun agent (pid {parent}) is gone: stopping after this batch",
+                print(f"darkpy: rank {rank}: its {who} (pid {parent}) is gone: stopping after this batch",
                       file=sys.stderr, flush=True)
                 os.kill(os.getpid(), signal.SIGTERM)
                 return
 
-    thread = threading.Thread(target=watch, name="darkpy-agent-watch", daemon=True)
+    thread = threading.Thread(target=watch, name="darkpy-parent-watch", daemon=True)
     thread.start()
     return thread
 
@@ -405,6 +410,7 @@ def _child(rank: int, queue, target: Callable, args: tuple) -> None:
         os.setpgid(0, 0)
     except OSError:
         pass
+    watch_parent(rank, "launcher")   # out of the terminal's process group: stop when the launcher dies
     try:
         target(rank, *args)
     except DarkpyError as exc:
@@ -507,5 +513,5 @@ def _exit_text(code: int | None) -> str:
     return f"exit code {code}"
 
 
-__all__ = ["DEFAULT_TIMEOUT", "restart_round", "under_torchrun", "group_options", "joining_failed", "watch_agent", "SharedBackup", "resume_mode",
+__all__ = ["DEFAULT_TIMEOUT", "restart_round", "under_torchrun", "group_options", "joining_failed", "watch_agent", "watch_parent", "SharedBackup", "resume_mode",
            "shared_backup", "is_peer_failure", "lost_ranks", "describe_loss", "peer_failures", "spawn"]
