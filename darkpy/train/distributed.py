@@ -22,6 +22,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from darkpy.train import elastic
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -53,17 +55,27 @@ def from_env() -> DistInfo:
     return DistInfo(rank, world, local, backend)
 
 
-def init(info: DistInfo, device: torch.device | None = None) -> None:
-    """Join the process group; `device` (from `darkpy.train.placement.rank_device`, already made
-    current) binds NCCL's communicator to this process's GPU."""
+def init(info: DistInfo, timeout: float | None = None, device: torch.device | None = None) -> None:
+    """Join the process group: this restart round's store and the collective timeout (seconds,
+    `--dist-timeout`) come from `darkpy.train.elastic.group_options`; `device` (from
+    `darkpy.train.placement.rank_device`, already made current) binds NCCL's communicator to this
+    process's GPU."""
     if info.enabled and not dist.is_initialized():
-        options = {"device_id": device} if device is not None and device.type == "cuda" else {}
-        dist.init_process_group(info.backend, rank=info.rank, world_size=info.world_size, **options)
+        options = elastic.group_options(info.rank, info.world_size, timeout)
+        if device is not None and device.type == "cuda":
+            options["device_id"] = device
+        try:
+            dist.init_process_group(info.backend, rank=info.rank, world_size=info.world_size, **options)
+        except Exception as exc:
+            if not elastic.is_peer_failure(exc):
+                raise
+            raise elastic.joining_failed(info.rank, info.world_size, exc) from None
 
 
 def shutdown() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+    elastic.forget_store()
 
 
 def free_port() -> int:
@@ -73,13 +85,13 @@ def free_port() -> int:
 
 
 def _worker(local_rank: int, world: int, backend: str, port: int, fn: Callable, args: tuple,
-            place: Callable[[DistInfo], torch.device] | None = None) -> None:
+            timeout: float | None = None, place: Callable[[DistInfo], torch.device] | None = None) -> None:
     os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(world),
                        "RANK": str(local_rank), "LOCAL_RANK": str(local_rank),
                        "DARKPY_DIST_BACKEND": backend})
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
     info = from_env()
-    init(info, device=place(info) if place is not None else None)   # the GPU is chosen before the group forms
+    init(info, timeout, device=place(info) if place is not None else None)   # the GPU is chosen before the group forms
     try:
         fn(info, *args)
     finally:
@@ -87,14 +99,12 @@ def _worker(local_rank: int, world: int, backend: str, port: int, fn: Callable, 
 
 
 def launch(fn: Callable[..., Any], nprocs: int, args: tuple = (), backend: str = "gloo",
-           place: Callable[[DistInfo], torch.device] | None = None) -> None:
+           timeout: float | None = None, place: Callable[[DistInfo], torch.device] | None = None) -> None:
     """Run `fn(info, *args)` in `nprocs` new processes forming one process group (spawned, so
     `fn`, `args` and `place` must be picklable: module-level functions, partials of them and plain
     values). `place(info)` picks each process's device before the group forms
-    (`darkpy.train.placement.rank_device`)."""
-    import torch.multiprocessing as mp
-
-    mp.spawn(_worker, args=(nprocs, backend, free_port(), fn, args, place), nprocs=nprocs, join=True)
+    (`darkpy.train.placement.rank_device`). Signals, errors and waiting: `darkpy.train.elastic.spawn`."""
+    elastic.spawn(_worker, nprocs, (nprocs, backend, free_port(), fn, args, timeout, place))
 
 
 class _Forward(nn.Module):

@@ -94,11 +94,12 @@ def test_cpu_sets_nothing(gpus4):
 def test_process_group_and_ddp_get_the_rank_device(gpus4, monkeypatch):
     seen: dict = {}
     monkeypatch.setattr(dd.dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(dd.elastic, "group_options", lambda rank, world, timeout=None: {})  # no store here
     monkeypatch.setattr(dd.dist, "init_process_group",
                         lambda backend, **kw: seen.update(backend=backend, current=gpus4.current, **kw))
     info = ranks(4)[2]
     dev = placement.rank_device(info, "cuda")
-    dd.init(info, dev)
+    dd.init(info, device=dev)
     assert seen["device_id"] == torch.device("cuda", 2) and seen["current"] == 2 and seen["rank"] == 2
 
     import torch.nn.parallel as par
@@ -116,8 +117,9 @@ def test_process_group_and_ddp_get_the_rank_device(gpus4, monkeypatch):
 def test_cpu_process_group_gets_no_device_id(monkeypatch):
     seen: dict = {}
     monkeypatch.setattr(dd.dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(dd.elastic, "group_options", lambda rank, world, timeout=None: {})  # no store here
     monkeypatch.setattr(dd.dist, "init_process_group", lambda backend, **kw: seen.update(kw))
-    dd.init(DistInfo(0, 2, 0, "gloo"), torch.device("cpu"))
+    dd.init(DistInfo(0, 2, 0, "gloo"), device=torch.device("cpu"))
     assert "device_id" not in seen
 
 
@@ -130,11 +132,12 @@ def _torchrun_env(monkeypatch, rank: int, world: int):
 
 
 def _record_init(monkeypatch, gpus4, log: dict):
-    def init(info, device=None, *a, **k):
+    def init(info, timeout=None, device=None, *a, **k):
         log["init"] = (device, gpus4.current)
 
     monkeypatch.setattr(dd, "init", init)
     monkeypatch.setattr(dd, "shutdown", lambda *a, **k: None)
+    monkeypatch.setattr(dd.elastic, "watch_agent", lambda *a, **k: None)  # no torchrun agent here
 
 
 @pytest.mark.parametrize("gpus,expect", [((), [0, 1]), ((3, 1), [3, 1])])
@@ -174,7 +177,7 @@ def test_gpus_launch_places_each_spawned_rank(gpus4, monkeypatch, which):
     from darkpy.train.detection import train as dtrain
 
     launched: dict = {}
-    monkeypatch.setattr(dd, "launch", lambda fn, n, args=(), backend="gloo", place=None:
+    monkeypatch.setattr(dd, "launch", lambda fn, n, args=(), backend="gloo", timeout=None, place=None:
                         launched.update(n=n, backend=backend, place=place))
     for k in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
         monkeypatch.delenv(k, raising=False)

@@ -129,6 +129,11 @@ def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", 
     cmap = class_map_for(setup, net)
     classes = check_classes(net, setup.names, setup.data.resolve("names"), cmap)
     names = setup.names[:classes]
+    from darkpy.eval.results import voc_result_paths
+
+    # class names become result file names (VOC, and the fallback when COCO ids collide): checked
+    # before the detector runs
+    voc_result_paths(names, out if out is not None else setup.results_dir, names_file=setup.data.resolve("names"))
     options = DetectOptions.valid(batch=batch, workers=workers, device=device, class_map=cmap)
     detector = Detector(inference_predictor(net, precision), options=options)
     result = run_detector(detector, setup.entries,

@@ -46,6 +46,10 @@ def valid_command(
     from darkpy.fileio import refuse_overwrite
 
     refuse_overwrite(folder, [data, cfg, weights, setup.list_path])
+    if setup.eval_type == "voc":  # class names become file names: checked before the detector runs
+        from darkpy.eval.results import VOC_PREFIX, voc_result_paths
+
+        voc_result_paths(setup.names, folder, prefix or VOC_PREFIX, setup.data.resolve("names"))
     options = DetectOptions.valid(thresh=thresh, hier_thresh=hier, nms=nms, batch=batch, workers=workers,
                                   device=device, class_map=cmap)
     detector = Detector(inference_predictor(net, precision), options=options)

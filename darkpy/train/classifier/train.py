@@ -20,6 +20,7 @@ from darkpy.train.batchsize import apply_batch
 from darkpy.train.engine import Trainer
 from darkpy.train import distributed as dd
 from darkpy.train.placement import check_gpus, rank_device
+from darkpy.train import elastic
 
 
 def build_training(data: str | Path, cfg: str | Path, weights: str | Path | None = None, *, device=None,
@@ -55,7 +56,8 @@ def train_classifier(data: str | Path, cfg: str | Path, weights: str | Path | No
                       max_batches=max_batches, clear=clear, resume=resume, amp=amp, hooks=hooks, ddp=ddp,
                       seed=seed, **trainer_options)
     try:
-        return trainer.run()
+        with elastic.peer_failures(trainer):   # a lost peer: one line (darkpy.train.elastic)
+            return trainer.run()
     finally:
         task.close()
 
