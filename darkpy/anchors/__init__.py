@@ -7,7 +7,7 @@
 
 `darkpy kmeans` is the command-line face of this package.
 """
-from darkpy.anchors.boxes import BoxSet, load_boxes
+from darkpy.anchors.boxset import BoxSet, load_boxes
 from darkpy.anchors.cfgedit import format_anchors, read_cfg_text, write_anchors
 from darkpy.anchors.kmeans import (
     Clusters,

@@ -19,13 +19,11 @@ from typing import Callable
 
 import numpy as np
 
-from darkpy.detect.detector import Detector
-from darkpy.detect.pipeline import draw_detections
 from darkpy.errors import DataError, UsageError
 from darkpy.fileio import check_output_file, refuse_overwrite
 from darkpy.formats.image import quiet_opencv
 from darkpy.detect.detector import Detector
-from darkpy.detect.pipeline import draw_detections
+from darkpy.detect.output import draw_detections
 
 _END = object()
 

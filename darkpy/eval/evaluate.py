@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from darkpy.errors import DataError, UsageError
-from darkpy.eval.boxes import Detections, GroundTruth
+from darkpy.eval.detections import Detections, GroundTruth
 from darkpy.eval.coco import CocoResult, coco_evaluate
 from darkpy.eval.ilsvrc import ilsvrc_evaluate
 from darkpy.eval.voc import VocClassResult, voc_class

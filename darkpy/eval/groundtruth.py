@@ -10,8 +10,8 @@ import numpy as np
 
 from darkpy.formats.datafile import read_list
 from darkpy.errors import DataError
-from darkpy.eval.boxes import GroundTruth
-from darkpy.eval.results import coco_image_id, image_key
+from darkpy.eval.detections import GroundTruth
+from darkpy.eval.resultfiles import coco_image_id, image_key
 from darkpy.formats.labels import label_file, read_labels, resolve_entry
 from darkpy.formats.imagesize import ImageUnreadable
 from darkpy.formats.imagesize import image_size as header_size

@@ -7,9 +7,9 @@ from typing import Sequence
 
 from darkpy.formats.datafile import read_names
 from darkpy.errors import DataError, UsageError
-from darkpy.eval.boxes import Detections, GroundTruth
+from darkpy.eval.detections import Detections, GroundTruth
 from darkpy.eval.groundtruth import gt_from_coco, gt_from_labels, gt_from_voc
-from darkpy.eval.results import (
+from darkpy.eval.resultfiles import (
     VOC_PREFIX, default_category_ids, read_category_map, read_coco_results, read_imagenet_results,
     read_voc_results, resolve_coco_results)
 

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from darkpy.formats.datafile import DataFile, read_data_file, read_list, read_names
-from darkpy.detect.decode import decode_mapped, tree_map_applies  # noqa: F401  (re-exported)
+from darkpy.detect.decode import tree_map_applies
 from darkpy.detect.detector import VALID_HIER, VALID_NMS, VALID_THRESH, DetectOptions, Detector
 from darkpy.errors import DataError, UsageError
 from darkpy.boxes import center_to_corners
-from darkpy.eval.boxes import Detections
-from darkpy.eval.results import (
+from darkpy.eval.detections import Detections
+from darkpy.eval.resultfiles import (
     VOC_PREFIX, default_category_ids, image_key, coco_image_id, read_category_map, write_coco_results,
     write_imagenet_results, write_voc_results)
 

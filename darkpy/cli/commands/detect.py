@@ -223,7 +223,7 @@ def _torch_detector(cfg, weights, size, device, random_weights, class_map, data,
     nodes = None
     if class_map is not None:
         from darkpy.detect.decode import tree_map_applies
-        from darkpy.eval.results import read_category_map
+        from darkpy.eval.resultfiles import read_category_map
 
         if not tree_map_applies(net):
             raise UsageError("--map applies to WordTree networks (a [region] layer with tree=) only",

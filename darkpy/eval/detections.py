@@ -12,8 +12,6 @@ from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-from darkpy.boxes import center_to_corners, coco_iou, voc_iou  # noqa: F401  (re-exported)
-
 
 class Detection(NamedTuple):
     """One scored box, as a network or a result file gives it."""
