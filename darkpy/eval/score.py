@@ -38,6 +38,7 @@ class Scored:
     """What `score_valid` produced: the run, the result files written and the report (if asked)."""
 
     run: RunResult  # detections per image, entries run and skipped, image sizes, seconds
+    detector: Detector  # what ran (its options and predictor: precision, device)
     names: list[str]  # the classes written and scored (the names file cut to the network's classes)
     eval_type: str  # layout of the result files: voc, coco or imagenet
     folder: Path | None = None  # where the result files went (None: none written)
@@ -87,7 +88,7 @@ def score_valid(setup: ValidSetup, net, options: DetectOptions | None = None, *,
             and len({coco_image_id(e) for e in result.entries}) != len(result.entries):
         on_note("note: COCO image ids from these file names collide; scoring through VOC result files")
         kind = "voc"
-    scored = Scored(result, names, kind)
+    scored = Scored(result, detector, names, kind)
     cats = category_ids_for(setup, net)
     if out is not None:
         scored.folder = Path(out)
