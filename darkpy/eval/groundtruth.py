@@ -72,7 +72,7 @@ def gt_from_labels(list_path: str | Path, names: Sequence[str],
                 size = default_size
             else:
                 raise DataError(f"image {entry!r} not found: its size is needed to score normalised labels "
-                                "(pass --image-size WxH or --annotations)", file=list_path)
+                                "(give the image size, or VOC XML annotations)", file=list_path)
         sizes[key] = size
         rows = read_labels(label, classes=len(names))
         w, h = size

@@ -26,7 +26,7 @@ def load_ground_truth(gt: str | Path, names: str | Path | None = None, annotatio
     if gt.suffix.lower() == ".json":
         return gt_from_coco(gt, class_names)
     if class_names is None:
-        raise UsageError("--names is needed with an image list as --gt")
+        raise UsageError("class names are needed to score against an image list", file=gt)
     if annotations is not None:
         return gt_from_voc(gt, annotations, class_names)
     return gt_from_labels(gt, class_names, default_size=image_size)
@@ -91,7 +91,7 @@ def load_results(paths: Sequence[Path], gt: GroundTruth, fmt: str = "auto",
             ids = gt.coco_image_ids or list(range(1, len(gt.images) + 1))
             if len(set(ids)) != len(ids):
                 raise UsageError("COCO image ids taken from the list's file names collide (Darknet uses the "
-                                 "number after the last '_'); score against the COCO json as --gt instead")
+                                 "number after the last '_'); score against the COCO json instead")
             parts.append(resolve_coco_results(read_coco_results(path), dict(zip(ids, gt.images)), cats[:len(gt.names)], path))
         else:
             parts.append(read_imagenet_results(path, image_list or gt.images, len(gt.names)))

@@ -90,6 +90,8 @@ def map_command(
         raise UsageError("nothing to score: pass DATA CFG WEIGHTS, or result files with --results")
     if gt is None:
         raise UsageError("--gt is required (an image list or a COCO json)")
+    if names is None and gt.suffix.lower() != ".json":
+        raise UsageError("--names is needed with an image list as --gt")
     if out is not None:
         from darkpy.fileio import refuse_overwrite
 
