@@ -17,7 +17,7 @@ from darkpy.formats.imagesize import ImageUnreadable
 from darkpy.formats.imagesize import image_size as header_size
 
 
-def image_size(path: str | Path) -> tuple[int, int]:
+def _image_size(path: str | Path) -> tuple[int, int]:
     """(width, height) from the file header (darkpy.formats.imagesize), as a DataError when unreadable."""
     try:
         return header_size(path)
@@ -67,7 +67,7 @@ def gt_from_labels(list_path: str | Path, names: Sequence[str],
         if size is None:
             img = _find_image(entry, list_path.parent)
             if img is not None:
-                size = image_size(img)
+                size = _image_size(img)
             elif default_size is not None:
                 size = default_size
             else:

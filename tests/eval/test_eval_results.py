@@ -8,7 +8,8 @@ import pytest
 
 from darkpy.errors import DataError
 from darkpy.eval import Detections, evaluate
-from darkpy.eval.groundtruth import gt_from_labels, image_size
+from darkpy.eval.groundtruth import gt_from_labels
+from darkpy.formats.imagesize import image_size
 from darkpy.eval.resultfiles import (
     coco_image_id, read_coco_results, read_imagenet_results, read_voc_results, resolve_coco_results,
     write_coco_results, write_imagenet_results, write_voc_results)
