@@ -5,12 +5,12 @@ import glob
 from pathlib import Path
 from typing import Sequence
 
-from darkpy.formats.datafile import read_names
+from darkpy.formats.datafile import read_map, read_names
 from darkpy.errors import DataError, UsageError
 from darkpy.eval.detections import Detections, GroundTruth
 from darkpy.eval.groundtruth import gt_from_coco, gt_from_labels, gt_from_voc
 from darkpy.eval.resultfiles import (
-    VOC_PREFIX, default_category_ids, read_category_map, read_coco_results, read_imagenet_results,
+    VOC_PREFIX, default_category_ids, read_coco_results, read_imagenet_results,
     read_voc_results, resolve_coco_results)
 
 FORMATS = ("auto", "voc", "coco", "imagenet")
@@ -83,7 +83,7 @@ def load_results(paths: Sequence[Path], gt: GroundTruth, fmt: str = "auto",
             voc_files.append(path)
         elif kind == "coco":
             if category_map is not None:
-                cats = read_category_map(category_map)
+                cats = read_map(category_map)
             else:
                 cats = gt.category_ids or default_category_ids(len(gt.names))
             if len(cats) < len(gt.names):
