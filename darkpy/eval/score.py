@@ -81,7 +81,7 @@ def score_valid(setup: ValidSetup, net, options: DetectOptions | None = None, *,
     detector = Detector(predictor if predictor is not None else net, options=options)
     result = run_detector(detector, setup.entries, base=setup.list_path.parent, progress=progress,
                           on_skip=on_skip)
-    if score and not result.entries:
+    if score and truth is None and not result.entries:  # (truth read beforehand: an empty run scores 0)
         raise DataError("no image of the valid list could be read", file=setup.list_path)
     kind = setup.eval_type
     if score and out is not None and kind == "coco" \
