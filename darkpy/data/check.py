@@ -21,6 +21,7 @@ import numpy as np
 from darkpy.formats.datafile import read_data_file, read_names, read_list
 from darkpy.errors import DataError
 from darkpy.fileio import write_text_atomic
+from darkpy.formats.alexeyab import label_path as alexeyab_label_path
 from darkpy.formats.labels import label_file, parse_label_text, resolve_entry
 from darkpy.formats.imagesize import ImageUnreadable, image_size
 
@@ -34,7 +35,8 @@ ERRORS = {
     "zero-size": "box with zero width or height",
     "duplicate": "entry repeated in the list",
 }
-WARNINGS = {"empty-label": "label file has no boxes"}
+WARNINGS = {"empty-label": "label file has no boxes",
+            "one-darknet": "labels where only one of pjreddie's and AlexeyAB's Darknet looks"}
 
 
 @dataclass
@@ -122,14 +124,19 @@ def _check_entry(image: str, base: Path, classes: int | None, decode: bool):
         why = getattr(exc, "strerror", None) or exc
         problems.append(("unreadable-image", f"cannot read image: {why}", str(path)))
     label = label_file(image, base)
+    other = alexeyab_label_path(path)
     try:
         text = label.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
-        problems.append(("missing-label", "label file not found", str(label)))
+        also = f" (only AlexeyAB's Darknet finds {other})" if other.is_file() else ""
+        problems.append(("missing-label", f"label file not found{also}", str(label)))
         return problems, np.zeros((0, 5), np.float32), 0
     except OSError as exc:
         problems.append(("missing-label", f"cannot read label file: {exc.strerror}", str(label)))
         return problems, np.zeros((0, 5), np.float32), 0
+    if other != label and not other.is_file():
+        problems.append(("one-darknet", f"AlexeyAB's Darknet looks for {other} (not found): it would train on "
+                         "no objects here; a copy there serves both", str(label)))
     boxes, bad, class_only = check_labels(text, classes, str(label))
     for _, kind, detail in bad:
         problems.append((kind, detail, str(label)))

@@ -23,7 +23,7 @@ from typing import Any, Callable
 from darkpy.formats.datafile import read_data_file
 from darkpy.errors import DataError, UsageError
 from darkpy.fileio import staged_directory
-from darkpy.data.layout import check_link, ensure_label_rule, link_images, list_text
+from darkpy.data.layout import check_link, ensure_label_rule, link_images, list_text, warn_one_darknet
 
 
 @dataclass
@@ -156,6 +156,7 @@ def convert(annotations: str | Path, images: str | Path, out: str | Path, *, spl
     link = final / "images" / split
     check_link(link, images)
     ensure_label_rule(link / "x.jpg", final / "labels" / split / "x.txt")
+    warn_one_darknet(link / "x.jpg", final / "labels" / split / "x.txt")
     existing = final / "coco.data"
     options = dict(read_data_file(existing).options) if existing.is_file() else {}
     if total is not None:

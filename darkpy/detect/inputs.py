@@ -119,15 +119,16 @@ def names_for_cfg(cfg: Path) -> Optional[Path]:
     data/voc.names), when the cfg's detection layer has exactly that many classes. Darknet's
     `detect` always took coco names; a VOC cfg then printed COCO labels."""
     entry = next((p for p in CATALOG if p.names and p.upto is None and Path(p.cfg).name == Path(cfg).name), None)
-    if entry is None or not entry.names_path().is_file():
+    path = entry.names_path() if entry is not None else DEMO_NAMES if Path(cfg).name == DEMO_CFG.name else None
+    if path is None or not path.is_file():
         return None
     try:
         sections = [s for s in parse_cfg(cfg) if s.name in ("region", "yolo")]
         classes = int(sections[-1].options["classes"].value) if sections else None
-        count = len(read_names(entry.names_path()))
+        count = len(read_names(path))
     except Exception:  # the network builder reports a broken cfg properly later
         return None
-    return entry.names_path() if classes == count else None
+    return path if classes == count else None
 
 
 def resolve_detect_inputs(

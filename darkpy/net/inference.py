@@ -165,7 +165,7 @@ def _head_convs(model) -> list[int]:
 class Predictor:
     """A network ready for fast batched inference.
 
-    - `precision`: "auto" (fp16 on CUDA, bf16 on CPUs with AMX/AVX512_BF16, else fp32), "fp32",
+    - `precision`: "auto" (fp16 on CUDA, fp32 on CPU), "fp32",
       "bf16", "fp16" or a torch dtype. Default (None): the historical choice, fp16 on CUDA and
       fp32 on CPU (`half` still selects fp16/fp32 when given). In reduced precision the
       convolutions feeding the detection layers and the detection layers stay in fp32;

@@ -149,7 +149,8 @@ def remove_stale_temporaries(backup_dir: str | Path, name: str) -> list[Path]:
         return removed
     for p in folder.iterdir():
         n = p.name
-        mine = (f".{name}.backup", f"..{name}.backup", f".{name}_", ".chart.png.", ".darkpy-write-test.")
+        mine = (f".{name}.backup", f"..{name}.backup", f".{name}_", ".chart.png.", f".chart_{name}.png.",
+                ".darkpy-write-test.")
         if (n.endswith(".tmp") and n.startswith(mine) or n == "chart.png.tmp.png") and p.is_file():
             try:
                 p.unlink()

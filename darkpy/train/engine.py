@@ -150,10 +150,11 @@ class Trainer:
                  max_batches: int | None = None, clear: bool = False, resume: bool = False, amp: bool = False,
                  hooks: Iterable[Hook] = (), ddp: dd.DistInfo | None = None, seed: int = 0,
                  log_every: int = 1, chart_every: int = 100, console=None, quiet: bool = False,
-                 multiscale: bool | None = None, backups: bool = True):
+                 multiscale: bool | None = None, backups: bool = True, chart_name: str = "chart.png"):
         self.net = net
         self.task = task
         self.name = name
+        self.chart_name = chart_name  # chart_NAME.png for a run given its own --name
         self.backup_dir = Path(backup_dir)
         self.dist = ddp or dd.SINGLE
         if device is None and self.dist.enabled and torch.cuda.is_available():
@@ -185,6 +186,7 @@ class Trainer:
         self.step_time_total = 0.0
         self.images_total = 0
         self.stop_requested = False
+        self._unfinished = None
         self.warnings: set[str] = set()
         self.images_per_step = images_per_step(net.net)
         if self.images_per_step % self.dist.world_size:
@@ -391,6 +393,7 @@ class Trainer:
         t0 = time.perf_counter()
         wait = 0.0
         seen0 = self.net.seen
+        self._unfinished = seen0  # `seen` before the batch now running (None between batches)
         cost_sum, images, passes = 0.0, 0, 0
         stats_sum: dict[str, float] = {}
         totals_sum: dict[str, float] = {}
@@ -442,6 +445,7 @@ class Trainer:
             self.scaler.update()
         else:
             self.optimizer.step()
+        self._unfinished = None
         self.optimizer.zero_grad(set_to_none=True)
         keys = list(stats_sum)   # the task's order (the same in every process)
         tkeys = sorted(totals_sum)
@@ -492,13 +496,14 @@ class Trainer:
         tiles = [t for t in (h.chart_tile(self, xlim) for h in self.hooks) if t is not None]
         if not self.history and not tiles:
             return None
-        path = self.backup_dir / "chart.png"
+        path = self.backup_dir / self.chart_name
         try:
             if tiles:
                 images = []
                 if self.history:
                     xs = [h[0] for h in self.history]
-                    loss = Chart(f"{self.name}: training loss", "batch", "loss", size=(800, 420), xlim=xlim)
+                    loss = Chart(f"{self.name}: training loss", "batch", "loss", size=(800, 420), xlim=xlim,
+                                 integer_x=True)
                     loss.add(xs, [h[1] for h in self.history], "loss")
                     loss.add(xs, [h[2] for h in self.history], "avg loss")
                     images.append(loss.render())
@@ -512,7 +517,7 @@ class Trainer:
                     fh.write(buf.tobytes())
             else:
                 xs = [h[0] for h in self.history]
-                chart = Chart(f"{self.name}: training loss", "batch", "loss")
+                chart = Chart(f"{self.name}: training loss", "batch", "loss", integer_x=True)
                 chart.add(xs, [h[1] for h in self.history], "loss")
                 chart.add(xs, [h[2] for h in self.history], "avg loss")
                 chart.save(path)
@@ -543,11 +548,17 @@ class Trainer:
         except KeyboardInterrupt:
             # a second Ctrl-C (or an interrupt outside a batch boundary): save what there is
             self.interrupted = True
+            unfinished = getattr(self, "_unfinished", None)
+            where = f"after batch {self.iteration}"
+            if unfinished is not None:  # the batch did not finish: the weights are the previous batch's
+                self.net.seen = unfinished
+                where = f"inside batch {self.iteration + 1}"
             if self.backups and hasattr(self, "optimizer"):
                 self.optimizer.zero_grad(set_to_none=True)
                 written = self.save_backup(rescue=True)
                 if written:
-                    self.say(f"Interrupted inside batch {self.iteration}: saved {written[0]}")
+                    self.say(f"Interrupted {where}: saved {written[0]} (the weights after batch "
+                             f"{self.iteration})")
             raise
         finally:
             _restore_signals(old)
@@ -618,7 +629,9 @@ def _install_signals(trainer: "Trainer"):
             raise Interrupted()
         trainer.stop_requested = True
         trainer._signal_stop = True
-        trainer.say("Stopping after this batch (again to stop at once)")
+        # inside a batch: that batch finishes; between batches (hooks, backups): none more runs
+        last = trainer.iteration + (1 if getattr(trainer, "_unfinished", None) is not None else 0)
+        trainer.say(f"Stopping after batch {last} (again to stop at once)")
 
     saved = {}
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from darkpy.assets import locate
-from darkpy.cli.precision import compile_option, inference_predictor, precision_option
+from darkpy.cli.precision import compile_option, inference_predictor, precision_note, precision_option
 
 
 def resolve_names(data: Optional[Path], names: Optional[Path], classes: int) -> Optional[list[str]]:
@@ -109,6 +109,16 @@ def detect(
                                        help="Where annotated output goes: a file for one "
                                        "image or a video, a folder for many images."),
     save: bool = typer.Option(True, "--save/--no-save", help="Write annotated images."),
+    ext_output: bool = typer.Option(False, "--ext-output", "-ext_output",
+                                    help="Also print each box in pixels, as AlexeyAB's -ext_output "
+                                         "(left_x, top_y, width, height)."),
+    save_labels: bool = typer.Option(False, "--save-labels", "-save_labels",
+                                     help="Write a Darknet label file for each image where AlexeyAB's "
+                                          "loader reads it (beside it, or labels/ for JPEGImages/ and "
+                                          "COCO's folders): pseudo-labels, as AlexeyAB's -save_labels."),
+    json_out: Optional[Path] = typer.Option(None, "--json-out",
+                                            help="Write every image's detections to this file in AlexeyAB's "
+                                                 "result JSON (its `detector test ... -out result.json`)."),
     source: Optional[str] = typer.Option(None, "--source",
                                          help="A video file or a webcam index (0, 1, ...)."),
     frames: Optional[int] = typer.Option(None, "--frames",
@@ -117,6 +127,7 @@ def detect(
                                         help="Video: show a window (default: when a "
                                         "display exists; otherwise a video file is written)."),
     precision: str = precision_option(),
+    half: bool = typer.Option(False, "--half", help="fp16 (same as --precision fp16)."),
     compile_: bool = compile_option(),
     engine: str = typer.Option(
         "auto", "--engine", help="auto, torch or numpy. numpy: a torch-free fp32 forward for YOLOv2-style "
@@ -158,11 +169,22 @@ def detect(
         walk_function(hier_walk)  # an unknown name is a usage error before the network loads
     if not (0 <= thresh <= 1 and 0 <= hier_thresh <= 1 and 0 <= nms <= 1):
         raise UsageError("--thresh, --hier-thresh and --nms must lie in [0, 1]")
+    if half:
+        precision = "fp16"
     if engine not in ("auto", "torch", "numpy"):
         raise UsageError(f"--engine must be auto, torch or numpy, got {engine!r}")
     from darkpy.detect.output import expand_inputs
 
+    if source is None and "-" in images:
+        import sys
+
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("- reads a list of image paths from stdin, and stdin is a terminal: pipe a list "
+                             "(darkpy detect - ... < list.txt) or give the paths as arguments")
     paths = expand_inputs(images) if source is None else []
+    if source is None and not paths:
+        raise UsageError("no image paths on stdin (- reads one path per line)" if "-" in images
+                         else "no images given")
     detector = None
     plain = class_map is None and not random_weights and cfg is not None and weights is not None
     if source is None and plain:
@@ -190,12 +212,49 @@ def detect(
 
         targets = [_out_path(out, p, many) for p in paths]
         refuse_overwrite(targets + [out], list(paths) + [cfg, weights, data, names, class_map])
+    if json_out is not None:
+        from darkpy.fileio import refuse_overwrite
+
+        refuse_overwrite([json_out], list(paths) + [cfg, weights, data, names, class_map], flag="--json-out")
+    if save:
         for folder in {t.parent for t in targets}:
             if folder.exists() and not folder.is_dir():
                 raise UsageError(f"--out {folder} is a file: give a folder, or an image name for one image")
     if batch is None and many and hasattr(detector, "options"):  # torch: batches of 8 (issue 15)
         detector.options = detector.options.replace(batch=min(8, len(paths)))
-    _write_results(detector, paths, classes, many, save, out, as_json)
+    extras = _AlexeyAB(ext_output, save_labels, json_out, thresh)
+    _write_results(detector, paths, classes, many, save, out, as_json, extras)
+    if json_out is not None:
+        from darkpy.detect.alexeyab import json_document
+        from darkpy.fileio import write_text_atomic
+
+        write_text_atomic(json_out, json_document(extras.json_entries))
+        typer.echo(f"darkpy: wrote {json_out}", err=True)
+
+
+class _AlexeyAB:
+    """What AlexeyAB's flags add to each image's output (darkpy.detect.alexeyab)."""
+
+    def __init__(self, ext_output: bool, save_labels: bool, json_out, thresh: float):
+        self.ext_output, self.save_labels, self.json_out, self.thresh = ext_output, save_labels, json_out, thresh
+        self.json_entries: list[str] = []
+
+    def lines(self, r, lines: list[str]) -> list[str]:
+        if not self.ext_output:
+            return lines
+        from darkpy.detect.alexeyab import ext_output_line
+
+        return [ext_output_line(d, line) for d, line in zip(r.detections, lines)]
+
+    def after(self, r) -> None:
+        if self.json_out is not None:
+            from darkpy.detect.alexeyab import json_entry
+
+            self.json_entries.append(json_entry(r, len(self.json_entries) + 1))
+        if self.save_labels:
+            from darkpy.detect.alexeyab import save_labels
+
+            save_labels(r, self.thresh)
 
 
 def _numpy_detector(engine, n_images, cfg, weights, size, device, precision, compile_, **options):
@@ -240,7 +299,7 @@ def _torch_detector(cfg, weights, size, device, random_weights, class_map, data,
     return Detector(inference_predictor(net, precision, compile=compile_), options=options), classes
 
 
-def _write_results(detector, paths, classes, many, save, out, as_json) -> None:
+def _write_results(detector, paths, classes, many, save, out, as_json, extras=None) -> None:
     """Darknet's lines (or JSON) and the annotated images, whichever engine runs."""
     import cv2
 
@@ -276,8 +335,11 @@ def _write_results(detector, paths, classes, many, save, out, as_json) -> None:
                                    "detections": [d.to_dict() for d in dets]}))
         else:
             typer.echo(f"{path}: Predicted in {elapsed:.6f} seconds.")
-            for line in format_detections(dets):
+            lines = format_detections(dets)
+            for line in extras.lines(r, lines) if extras is not None else lines:
                 typer.echo(line)
+        if extras is not None:
+            extras.after(r)
         if save:
             target = _out_path(out, path, many)
             n = 1
@@ -307,6 +369,20 @@ def _write_results(detector, paths, classes, many, save, out, as_json) -> None:
         from darkpy.errors import DataError
 
         raise DataError(f"none of the {skipped} input(s) could be read")
+    typer.echo(_summary(done, written, precision_note(detector)), err=True)
+
+
+def _summary(done: int, written: set, note: str) -> str:
+    """The closing line: how many images, in which precision when not fp32, and where the
+    annotated images went."""
+    line = f"darkpy: {done} image{'s' if done != 1 else ''}{note}"
+    if len(written) == 1:
+        return f"{line}; wrote {next(iter(written))}"
+    if written:
+        folders = sorted({str(p.parent) for p in written})
+        where = folders[0] if len(folders) == 1 else f"{len(folders)} folders"
+        return f"{line}; wrote {len(written)} annotated images to {where}"
+    return line
 
 
 def _video(detector, source, out, frames, show, as_json) -> None:
@@ -317,7 +393,7 @@ def _video(detector, source, out, frames, show, as_json) -> None:
             typer.echo(json.dumps({"frame": i, "detections": [d.to_dict() for d in dets]}))
 
     stats = run_video(detector, source, out, frames, show=show, on_frame=on_frame)
-    typer.echo(stats.message, err=as_json)
+    typer.echo(stats.message + precision_note(detector), err=as_json)
     if stats.out is not None:
         typer.echo(f"wrote {stats.out}", err=as_json)
 

@@ -12,7 +12,7 @@ from typing import List, Optional
 
 import typer
 
-from darkpy.cli.precision import inference_predictor, precision_option
+from darkpy.cli.precision import inference_predictor, precision_note, precision_option
 from darkpy.errors import UsageError
 
 
@@ -59,7 +59,7 @@ def map_command(
         None, "--image-size", help="WxH for label ground truth whose images are not on disk."),
     batch: int = typer.Option(8, "--batch", "-b", help="With a network: images per forward pass."),
     size: Optional[int] = typer.Option(None, "--size", "-s", help="With a network: input width and height."),
-    device: Optional[str] = typer.Option(None, "--device", help="With a network: cpu, cuda, cuda:1 ..."),
+    device: Optional[str] = typer.Option(None, "--device", "-d", help="With a network: cpu, cuda, cuda:1 ..."),
     workers: int = typer.Option(2, "--workers", help="With a network: image-loading processes."),
     precision: str = precision_option(),
 ) -> None:
@@ -136,8 +136,8 @@ def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", 
     written = write_pr_curves(scored.report, folder)
     result = scored.run
     skipped = f" ({len(result.skipped)} unreadable images skipped)" if result.skipped else ""
-    note = (f"{len(result.entries)} images in {result.seconds:.1f} s{skipped}; result files, map.json and "
-            f"{len(written)} PR-curve PNG(s) in {folder}")
+    note = (f"{len(result.entries)} images in {result.seconds:.1f} s{precision_note(scored.detector)}{skipped}; "
+            f"result files, map.json and {len(written)} PR-curve PNG(s) in {folder}")
     return scored.report, note
 
 

@@ -24,26 +24,33 @@ def _gpus(text: Optional[str]) -> tuple[int, ...]:
 
 def _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed, max_batches, backup, name,
            device, quiet, class_ratio=None, map_every=0, batch=None, subdivisions=None) -> None:
-    from darkpy.errors import UsageError
-    from darkpy.train.detection.train import TrainOptions, train_detector
+    from darkpy.errors import DataError, UsageError
 
+    # argument errors before the heavy imports (torch: seconds): a mistake is answered at once
     if data is None:
         raise UsageError("no --data file: give the .data file naming classes, train list and backup folder "
-                         "(see docs/train.md: `darkpy train cfg/demo.cfg --data ...`)")
+                         "(`darkpy data voc` converts Pascal VOC, `darkpy data synth` makes a small set; "
+                         "see docs/train.md)")
+    from darkpy.assets import locate
+
+    for path, what in ((data, ".data file"), (cfg, "cfg")):
+        if not locate(path).is_file():
+            raise DataError(f"{what} not found", file=path)
+    from darkpy.train.detection.train import TrainOptions, saved_line, train_detector
+
     opts = TrainOptions(data=str(data), cfg=str(cfg), weights=str(weights) if weights else None, gpus=_gpus(gpus),
                         ddp_cpu=ddp_cpu, clear=clear, resume=resume, amp=amp, workers=workers, seed=seed,
                         max_batches=max_batches, backup=str(backup) if backup else None, name=name,
                         device=device, quiet=quiet, class_ratio=class_ratio,
                         map_every=map_every, batch=batch, subdivisions=subdivisions)
     trainer = train_detector(opts)
-    if trainer is not None and not getattr(trainer, "interrupted", False):
-        trainer.say(f"Saved {trainer.backup_dir / (trainer.name + '_final.weights')} after {trainer.iteration} "
-                    f"batches; data wait {trainer.data_wait_share:.1%} of step time")
+    if trainer is not None and not getattr(trainer, "interrupted", False) and not trainer.dist.enabled:
+        trainer.say(saved_line(trainer))
 
 
 def train(
     cfg: Path = typer.Argument(..., help="Darknet .cfg with a \\[region] layer."),
-    data: Optional[Path] = typer.Option(None, "--data", "-d", help="Darknet .data file (classes, train, names, backup)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Darknet .data file (classes, train, names, backup)."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Initial weights (full or partial, e.g. darknet19_448.conv.23)."),
     gpus: Optional[str] = typer.Option(None, "--gpus", "-gpus", help=HELP_GPUS),
     ddp_cpu: int = typer.Option(0, "--ddp-cpu", help="Train with N gloo processes on the CPU (DDP without GPUs)."),
@@ -57,7 +64,7 @@ def train(
     subdivisions: Optional[int] = typer.Option(None, "--subdivisions", help="Passes the batch is split into (default: the cfg's subdivisions=)."),
     backup: Optional[Path] = typer.Option(None, "--backup", help="Backup folder (default: the .data file's backup=)."),
     name: Optional[str] = typer.Option(None, "--name", help="Backup file prefix (default: the cfg's file name)."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N (default: CUDA when present)."),
+    device: Optional[str] = typer.Option(None, "--device", "-d", help="cpu, cuda, cuda:N (default: CUDA when present)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-batch lines."),
     class_ratio: Optional[float] = typer.Option(None, "--class-ratio", help=HELP_RATIO),
     map_: bool = typer.Option(False, "--map", help="Evaluate mAP on the .data file's valid list during training."),

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from darkpy.cli.precision import inference_predictor, precision_option
+from darkpy.cli.precision import inference_predictor, precision_note, precision_option
 
 
 def valid_command(
@@ -28,7 +28,7 @@ def valid_command(
     nms: float = typer.Option(0.45, "--nms", help="do_nms_sort IoU threshold (0 turns NMS off)."),
     hier: float = typer.Option(0.5, "--hier", help="WordTree walk threshold (tree networks)."),
     device: Optional[str] = typer.Option(
-        None, "--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)."),
+        None, "--device", "-d", help="cpu, cuda, cuda:1 ... (default: CUDA when present)."),
     workers: int = typer.Option(2, "--workers", help="Image-loading processes (0: load in this process)."),
     precision: str = precision_option(),
 ) -> None:
@@ -51,7 +51,7 @@ def valid_command(
     skipped = f", {len(result.skipped)} skipped" if result.skipped else ""
     n = len(result.entries)
     typer.echo(f"{n} images{skipped}, {len(result.dets)} detections in {result.seconds:.1f} s "
-               f"({n / max(result.seconds, 1e-9):.1f} img/s)")
+               f"({n / max(result.seconds, 1e-9):.1f} img/s){precision_note(scored.detector)}")
     if len(written) == 1:
         typer.echo(f"wrote {written[0]}")
     else:

@@ -83,7 +83,8 @@ def _build(opts: TrainOptions, info) -> Trainer:
     trainer = Trainer(net, task, name=name, backup_dir=opts.backup or data.backup, device=device, hooks=hooks,
                       max_batches=opts.max_batches, clear=opts.clear, resume=opts.resume, amp=opts.amp,
                       ddp=info, seed=opts.seed, quiet=opts.quiet, log_every=opts.log_every,
-                      chart_every=opts.chart_every)
+                      chart_every=opts.chart_every,
+                      chart_name=f"chart_{opts.name}.png" if opts.name else "chart.png")
     for text in warnings:
         trainer.warn_once(text)
     if net.last_load is not None:
@@ -95,8 +96,17 @@ def _build(opts: TrainOptions, info) -> Trainer:
     return trainer
 
 
+def saved_line(trainer: Trainer) -> str:
+    """The closing line of a training run that reached its end."""
+    return (f"Saved {trainer.backup_dir / (trainer.name + '_final.weights')} after {trainer.iteration} batches; "
+            f"data wait {trainer.data_wait_share:.1%} of step time")
+
+
 def _run_rank(info, opts: TrainOptions):
-    return _build(opts, info).run()
+    trainer = _build(opts, info).run()
+    if info.enabled and info.is_main and not getattr(trainer, "interrupted", False):
+        trainer.say(saved_line(trainer))  # several processes: rank 0 closes the run (the caller gets None)
+    return trainer
 
 
 def train_detector(opts: TrainOptions):
