@@ -96,8 +96,13 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    strict: bool = typer.Option(
+        False, "--strict", help="Refuse questionable inputs that are otherwise a warning (NaN or infinite "
+                                "weights). Also DARKPY_STRICT=1."),
 ) -> None:
     """Darknet's YOLOv2 / YOLO9000 toolkit on PyTorch."""
+    if strict:  # an environment variable, so data-loading workers and subprocesses see it too
+        os.environ["DARKPY_STRICT"] = "1"
 
 
 _loaded = False

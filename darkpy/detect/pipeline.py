@@ -14,7 +14,8 @@ from typing import Callable, Iterator, Sequence
 import torch
 
 from darkpy.detect.decode import RawBoxes
-from darkpy.detect.detector import DEFAULT_HIER_THRESH, DEFAULT_NMS, DEFAULT_THRESH, DetectOptions, Detector
+from darkpy.detect.detector import Detector
+from darkpy.detect.options import DEFAULT_HIER_THRESH, DEFAULT_NMS, DEFAULT_THRESH, DetectOptions
 from darkpy.detect.results import Detection, DetectionResult
 
 

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from darkpy.boxes import box_iou
-from darkpy.detect.detector import RECALL_NMS, RECALL_THRESH, DetectOptions, Detector
+from darkpy.detect.detector import Detector
+from darkpy.detect.options import RECALL_NMS, RECALL_THRESH, DetectOptions
 from darkpy.formats.labels import read_labels
 from darkpy.eval.run import _skip_message
 

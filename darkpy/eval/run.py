@@ -18,7 +18,8 @@ from typing import Callable, Sequence
 
 from darkpy.formats.datafile import DataFile, read_data_file, read_list, read_map, read_names
 from darkpy.detect.decode import tree_map_applies
-from darkpy.detect.detector import VALID_HIER, VALID_NMS, VALID_THRESH, DetectOptions, Detector
+from darkpy.detect.detector import Detector
+from darkpy.detect.options import VALID_HIER, VALID_NMS, VALID_THRESH, DetectOptions
 from darkpy.errors import DataError, UsageError
 from darkpy.boxes import center_to_corners
 from darkpy.eval.detections import Detections

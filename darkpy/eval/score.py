@@ -20,7 +20,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from darkpy.detect.detector import DetectOptions, Detector
+from darkpy.detect.detector import Detector
+from darkpy.detect.options import DetectOptions
 from darkpy.errors import DataError
 from darkpy.eval.detections import GroundTruth
 from darkpy.eval.evaluate import EvalReport, evaluate, parse_metrics

@@ -136,9 +136,6 @@ def read_bgr(path: str | Path) -> np.ndarray:
     OpenCV would decode with grey where the data is missing; libjpeg's harmless warnings (extra
     bytes before a marker) are silenced. `cv2.imread` returns a half-grey picture of a truncated
     JPEG after printing libjpeg's warning, so it is not used anywhere."""
-    import cv2
-
-    quiet_opencv()
     path = Path(path)
     try:
         data = np.fromfile(str(path), dtype=np.uint8)
@@ -150,6 +147,20 @@ def read_bgr(path: str | Path) -> np.ndarray:
         raise DataError(f"cannot read image: {getattr(exc, 'strerror', None) or exc}", file=path) from None
     if not data.size:
         raise DataError("empty image file", file=path)
+    return decode_bgr(data, path)
+
+
+def decode_bgr(data: bytes | np.ndarray, name: str | Path | None = None) -> np.ndarray:
+    """`read_bgr` for bytes already in memory (an upload): the same decoder and the same refusals,
+    so a served image gives the numbers its file gives. `name` is what errors call it."""
+    import cv2
+
+    quiet_opencv()
+    if not isinstance(data, np.ndarray):
+        data = np.frombuffer(data, dtype=np.uint8)
+    path = name
+    if not data.size:
+        raise DataError("empty image", file=path)
     if data[:3].tobytes() != b"\xff\xd8\xff":
         img = cv2.imdecode(data, cv2.IMREAD_COLOR)
     else:  # a JPEG: libjpeg says on stderr when data is missing, and decodes the rest as grey

@@ -45,6 +45,7 @@ class NetConfig:
     B2: float = 0.999
     eps: float = 1e-7
     line: int = 0
+    batch_line: int = 0             # line of the `batch=` key (0: absent), for messages about it
 
     @property
     def mini_batch(self) -> int:
@@ -53,7 +54,7 @@ class NetConfig:
 
     @classmethod
     def from_section(cls, s: Section) -> "NetConfig":
-        c = cls(line=s.line)
+        c = cls(line=s.line, batch_line=s.options["batch"].line if s.has("batch") else 0)
         _read_plain(c, s, "batch", "subdivisions")
         if c.batch < 1 or c.subdivisions < 1:
             raise s.error("'batch' and 'subdivisions' must be at least 1", "batch")

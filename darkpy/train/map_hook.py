@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from darkpy.charts import Chart
-from darkpy.detect.detector import DetectOptions
+from darkpy.detect.options import DetectOptions
 from darkpy.errors import UsageError
 from darkpy.eval.groundtruth import gt_from_labels
 from darkpy.eval.run import valid_setup

@@ -91,7 +91,8 @@ def test_a_published_cfg_brings_its_class_names(repo, tmp_path):
     assert r.names == repo / "data" / "voc.names" and "voc.names" in r.notes[0]
     # a cfg of the same name with other classes gets no guessed names
     other = tmp_path / "yolov2-voc.cfg"
-    other.write_text((repo / "cfg" / "yolov2-voc.cfg").read_text().replace("classes=20", "classes=3"))
+    other.write_text((repo / "cfg" / "yolov2-voc.cfg").read_text().replace("classes=20", "classes=3")
+                     .replace("filters=125", "filters=40"))
     assert resolve_detect_inputs([str(other), "w.weights", "a.jpg"]).names is None
     assert resolve_detect_inputs([str(repo / "cfg" / "yolov2-voc.cfg"), "w.weights", "a.jpg"],
                                  names=tmp_path / "n.names").names == tmp_path / "n.names"

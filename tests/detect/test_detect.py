@@ -70,7 +70,7 @@ def test_expand_inputs(tmp_path):
 def test_darknet_colours_and_drawing():
     import numpy as np
 
-    from darkpy.detect.detector import Detection
+    from darkpy.detect.results import Detection
     from darkpy.detect.output import class_color, draw_detections, format_detections
 
     assert class_color(11, 20) == (0, 191, 255)  # VOC "dog": Darknet's orange

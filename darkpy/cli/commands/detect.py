@@ -43,22 +43,6 @@ def check_size(size: Optional[int]) -> None:
         raise UsageError(f"--size must be a positive multiple of 32 (YOLOv2 downsamples by 32), got {size}")
 
 
-def load_detector(cfg: Optional[Path], weights: Optional[Path], size: Optional[int], device: Optional[str],
-                  random_weights: bool = False):
-    """The network for detection commands; cfg and weights come resolved
-    (`darkpy.detect.inputs.resolve_detect_inputs`)."""
-    import darkpy
-    from darkpy.errors import UsageError
-
-    if cfg is None or (weights is None and not random_weights):
-        raise UsageError("--cfg and --weights are required")
-    check_size(size)
-    net = darkpy.load_network(cfg, weights, size=size, device=device)
-    if not net.detection_layers:
-        raise UsageError(f"{cfg} has no [region] or [yolo] layer: it is not a detector")
-    return net
-
-
 def _out_path(out: Optional[Path], path: str, many: bool) -> Optional[Path]:
     if out is None:
         return Path("predictions.jpg") if not many else Path("predictions") / (Path(path).stem + ".jpg")
@@ -126,6 +110,15 @@ def detect(
     show: Optional[bool] = typer.Option(None, "--show/--no-show",
                                         help="Video: show a window (default: when a "
                                         "display exists; otherwise a video file is written)."),
+    mjpeg_port: Optional[int] = typer.Option(
+        None, "--mjpeg-port", help="Video: also serve the annotated frames as an MJPEG stream on this port "
+        "(a browser or <img> shows it live; AlexeyAB's -mjpeg_port; 0: any free port). Needs aiohttp (the "
+        "serve extra)."),
+    json_port: Optional[int] = typer.Option(
+        None, "--json-port", help="Video: also serve each frame's detections as JSON lines on this port "
+        "(AlexeyAB's -json_port fields). Needs aiohttp (the serve extra)."),
+    stream_host: str = typer.Option("127.0.0.1", "--stream-host", help="Address the --mjpeg-port / "
+                                    "--json-port streams listen on (0.0.0.0: every interface)."),
     precision: str = precision_option(),
     half: bool = typer.Option(False, "--half", help="fp16 (same as --precision fp16)."),
     compile_: bool = compile_option(),
@@ -159,6 +152,8 @@ def detect(
         raise UsageError("give images (or a folder, glob, .txt list, -) or --source VIDEO|CAMERA")
     if source is not None and images:
         raise UsageError("give either images or --source, not both")
+    if source is None and (mjpeg_port is not None or json_port is not None):
+        raise UsageError("--mjpeg-port and --json-port stream a video or camera: give --source too")
     if source is not None and class_map is not None:
         raise UsageError("--map works with images, not with --source video")
     if batch is not None and batch < 1:
@@ -185,26 +180,16 @@ def detect(
     if source is None and not paths:
         raise UsageError("no image paths on stdin (- reads one path per line)" if "-" in images
                          else "no images given")
-    detector = None
-    plain = class_map is None and not random_weights and cfg is not None and weights is not None
-    if source is None and plain:
-        detector = _numpy_detector(engine, len(paths), cfg, weights, size, device, precision, compile_,
-                                   thresh=thresh, nms=nms, letterbox=letterbox, keep_image=True)
-    elif engine == "numpy":
-        typer.echo("darkpy: --engine numpy runs images with --cfg/--weights and no --map; using torch",
-                   err=True)
-    if detector is not None:
-        classes = max(l.classes for l in detector.net.detection_layers)
-        detector.names = resolve_names(data, names, classes)
-    else:
-        detector, classes = _torch_detector(
-            cfg, weights, size, device, random_weights, class_map, data, names, thresh, hier_thresh, nms,
-            letterbox, batch, workers, hier_walk, precision, compile_)
+    check_size(size)
+    spec = inputs.network_spec(size)  # the cfg, read once for the whole command
+    detector, classes = _detector(spec, weights, engine, len(paths), device, random_weights, class_map, data, names,
+                                  thresh, hier_thresh, nms, letterbox, batch, workers, hier_walk, precision, compile_,
+                                  use_numpy=source is None)
     if source is not None:
         from darkpy.fileio import refuse_overwrite
 
         refuse_overwrite(out, [cfg, weights, data, names])
-        _video(detector, source, out, frames, show, as_json)
+        _video(detector, source, out, frames, show, as_json, mjpeg_port, json_port, stream_host)
         return
     many = len(paths) > 1
     if save:
@@ -220,8 +205,6 @@ def detect(
         for folder in {t.parent for t in targets}:
             if folder.exists() and not folder.is_dir():
                 raise UsageError(f"--out {folder} is a file: give a folder, or an image name for one image")
-    if batch is None and many and hasattr(detector, "options"):  # torch: batches of 8 (issue 15)
-        detector.options = detector.options.replace(batch=min(8, len(paths)))
     extras = _AlexeyAB(ext_output, save_labels, json_out, thresh)
     _write_results(detector, paths, classes, many, save, out, as_json, extras)
     if json_out is not None:
@@ -257,45 +240,48 @@ class _AlexeyAB:
             save_labels(r, self.thresh)
 
 
-def _numpy_detector(engine, n_images, cfg, weights, size, device, precision, compile_, **options):
-    """The torch-free engine when `choose_engine` picks it and the cfg is one it runs, else None."""
-    from darkpy.detect.numpy_engine import NumpyDetector, choose_engine
-    from darkpy.net.numpy_forward import NumpyUnsupported
-
-    if choose_engine(engine, n_images, precision, device, compile_) != "numpy":
-        return None
-    check_size(size)
-    try:
-        return NumpyDetector.load(cfg, weights, size, **options)
-    except (NumpyUnsupported, OSError, ValueError) as exc:
-        if engine == "numpy":
-            typer.echo(f"darkpy: the numpy engine does not run this network ({exc}); using torch", err=True)
-        return None
-
-
-def _torch_detector(cfg, weights, size, device, random_weights, class_map, data, names, thresh, hier_thresh,
-                    nms, letterbox, batch, workers, hier_walk, precision, compile_):
+def _detector(spec, weights, engine, n_images, device, random_weights, class_map, data, names, thresh,
+              hier_thresh, nms, letterbox, batch, workers, hier_walk, precision, compile_, use_numpy):
+    """The detector for `detect` and its class count: the torch-free engine when `choose_engine`
+    picks it and it runs this network, else torch; both from the one spec and the same options."""
+    from darkpy.detect.decode import tree_map_applies
+    from darkpy.detect.numpy_engine import choose_engine
+    from darkpy.detect.options import DetectOptions
     from darkpy.errors import UsageError
 
-    net = load_detector(cfg, weights, size, device, random_weights=random_weights)
-    classes = max(l.classes for l in net.detection_layers)
+    classes = spec.classes
+    if classes is None:
+        raise UsageError(f"{spec.cfg_path} has no [region] or [yolo] layer: it is not a detector")
     nodes = None
     if class_map is not None:
-        from darkpy.detect.decode import tree_map_applies
-        from darkpy.eval.resultfiles import read_category_map
+        from darkpy.formats.datafile import read_map
 
-        if not tree_map_applies(net):
+        if not tree_map_applies(spec):
             raise UsageError("--map applies to WordTree networks (a [region] layer with tree=) only",
                              file=class_map)
-        nodes = read_category_map(class_map)
+        nodes = read_map(class_map)
         classes = len(nodes)
-    class_names = resolve_names(data, names, classes)
+    if batch is None:  # several images: batches of 8 (the torch engine's forward gains from them)
+        batch = min(8, n_images) if n_images > 1 else 1
+    options = DetectOptions(thresh=thresh, hier_thresh=hier_thresh, nms=nms, letterbox=letterbox, batch=batch,
+                            workers=workers, names=resolve_names(data, names, classes), class_map=nodes,
+                            keep_image=True, hier_walk=hier_walk, device=device, precision=precision)
+    plain = class_map is None and not random_weights and weights is not None
+    if use_numpy and plain and choose_engine(engine, n_images, precision, device, compile_) == "numpy":
+        from darkpy.detect.numpy_engine import NumpyDetector
+        from darkpy.net.numpy_forward import NumpyUnsupported
 
-    from darkpy.detect.detector import DetectOptions, Detector
+        try:
+            return NumpyDetector(spec, weights, options), classes
+        except NumpyUnsupported as exc:
+            if engine == "numpy":
+                typer.echo(f"darkpy: the numpy engine does not run this network ({exc}); using torch", err=True)
+    elif engine == "numpy":
+        typer.echo("darkpy: --engine numpy runs images with --cfg/--weights and no --map; using torch", err=True)
+    import darkpy
+    from darkpy.detect.detector import Detector
 
-    options = DetectOptions(thresh=thresh, hier_thresh=hier_thresh, nms=nms, letterbox=letterbox, batch=batch or 1,
-                            workers=workers, names=class_names, class_map=nodes, keep_image=True,
-                            hier_walk=hier_walk)
+    net = darkpy.load_network(spec, None if random_weights else weights, device=device)
     return Detector(inference_predictor(net, precision, compile=compile_), options=options), classes
 
 
@@ -322,7 +308,7 @@ def _write_results(detector, paths, classes, many, save, out, as_json, extras=No
 
     # Darknet prints each image's own time; a batch runs its images together, so each of its
     # images is given an even share of the batch's time (not all of it on the first one)
-    per_batch = max(1, int(getattr(getattr(detector, "options", None), "batch", 1) or 1))
+    per_batch = detector.images_per_forward
     pending: list = []
     t = time.perf_counter()
 
@@ -385,14 +371,35 @@ def _summary(done: int, written: set, note: str) -> str:
     return line
 
 
-def _video(detector, source, out, frames, show, as_json) -> None:
+def _video(detector, source, out, frames, show, as_json, mjpeg_port=None, json_port=None,
+           stream_host="127.0.0.1") -> None:
     from darkpy.detect.video import run_video
+
+    streams = None
+    if mjpeg_port is not None or json_port is not None:
+        from darkpy.serve.extra import require_aiohttp
+
+        require_aiohttp("--mjpeg-port / --json-port")
+        from darkpy.serve.engine import frame_json
+        from darkpy.serve.streams import StreamServer
+
+        streams = StreamServer(stream_host, mjpeg_port, json_port).start()
+        for kind, flag in (("mjpeg", "MJPEG"), ("json", "JSON")):
+            if kind in streams.ports:
+                typer.echo(f"darkpy: {flag} stream on {streams.url(kind)}", err=True)
 
     def on_frame(i: int, dets) -> None:
         if as_json:
             typer.echo(json.dumps({"frame": i, "detections": [d.to_dict() for d in dets]}))
+        if streams is not None:
+            streams.publish_json(frame_json(dets, i + 1, str(source)))
 
-    stats = run_video(detector, source, out, frames, show=show, on_frame=on_frame)
+    try:
+        stats = run_video(detector, source, out, frames, show=show, on_frame=on_frame,
+                          on_drawn=streams.publish_frame if streams is not None else None)
+    finally:
+        if streams is not None:
+            streams.stop()
     typer.echo(stats.message + precision_note(detector), err=as_json)
     if stats.out is not None:
         typer.echo(f"wrote {stats.out}", err=as_json)

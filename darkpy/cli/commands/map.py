@@ -116,7 +116,7 @@ def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", 
                   coco_split: Optional[Path] = None, precision: str = "auto"):
     """Run `valid` into `out` (default: the .data file's results= folder) and score what it wrote.
     Returns the report and a one-line note on what was run and written."""
-    from darkpy.detect.detector import DetectOptions
+    from darkpy.detect.options import DetectOptions
     from darkpy.eval.report import write_json, write_pr_curves
     from darkpy.eval.run import valid_setup
     from darkpy.eval.score import score_valid

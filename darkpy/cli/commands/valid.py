@@ -33,7 +33,7 @@ def valid_command(
     precision: str = precision_option(),
 ) -> None:
     """Write comp4_det_test_<class>.txt / coco_results.json / imagenet-detection.txt for the valid list."""
-    from darkpy.detect.detector import DetectOptions
+    from darkpy.detect.options import DetectOptions
     from darkpy.eval.run import valid_setup
     from darkpy.eval.score import score_valid
     from darkpy.fileio import refuse_overwrite
