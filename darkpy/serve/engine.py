@@ -54,7 +54,7 @@ def class_names(detector: Detector) -> Optional[Sequence[str]]:
     return detector.options.names
 
 
-def prepare(detector: Detector, bgr: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
+def prepare(detector: Detector, bgr: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     """The network input for one BGR image and its (width, height): CPU work, run off the loop."""
     return detector.prepare(bgr)
 
@@ -78,10 +78,10 @@ class Runner:
             self._views[t] = view
         return view
 
-    def run(self, xs: Sequence[torch.Tensor], sizes: Sequence[tuple[int, int]],
+    def run(self, xs: Sequence[np.ndarray], sizes: Sequence[tuple[int, int]],
             settings: Sequence[Thresholds], sources: Sequence[str]) -> list[DetectionResult]:
         with torch.inference_mode():
-            outputs = self.detector.predictor(torch.stack(list(xs)))
+            outputs = self.detector.forward(np.stack(list(xs)))
             results = []
             for k, (size, t, source) in enumerate(zip(sizes, settings, sources)):
                 one = [o[k:k + 1] for o in outputs]

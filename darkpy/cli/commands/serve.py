@@ -67,7 +67,7 @@ def serve(
 
         open_capture(source).release()  # a missing file or camera is an error now, not a silent page
 
-    from darkpy.cli.commands.detect import check_size, load_detector, resolve_names
+    from darkpy.cli.commands.detect import check_size, resolve_names
     from darkpy.detect.inputs import resolve_detect_inputs
 
     inputs = resolve_detect_inputs([], cfg=cfg, weights=weights, data=data, names=names, model=model,
@@ -81,7 +81,11 @@ def serve(
     from darkpy.serve import engine
     from darkpy.serve.app import ServeConfig, serve as run_server
 
-    net = load_detector(inputs.cfg, inputs.weights, size, device, random_weights=random_weights)
+    import darkpy
+
+    net = darkpy.load_network(inputs.cfg, None if random_weights else inputs.weights, size=size, device=device)
+    if not net.detection_layers:
+        raise UsageError(f"{inputs.cfg} has no [region] or [yolo] layer: it is not a detector")
     class_names = resolve_names(inputs.data, inputs.names, max(l.classes for l in net.detection_layers))
     detector = engine.make_detector(net, names=class_names, thresh=thresh, nms=nms, hier_thresh=hier_thresh,
                                     letterbox=letterbox, device=device, precision=precision, batch=batch)
