@@ -189,17 +189,20 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def open_regular(path: str | Path, what: str, error=None, mode: str = "rb", **kwargs):
+def open_regular(path: str | Path, what: str, error=None, mode: str = "rb", *, os_errors: bool = False, **kwargs):
     """Open a file to read, refusing at once anything but a regular file (a FIFO given as
     `--weights` would block forever, a device would never end, a folder gives EISDIR later).
     The open does not block (O_NONBLOCK) and the check is on the opened descriptor, so there is
-    no window between the check and the read. `error` is the DarkpyError class to raise."""
+    no window between the check and the read. `error` is the DarkpyError class to raise;
+    `os_errors`: let an OSError of the open itself through (a caller that treats "missing" apart)."""
     if error is None:
         error = DataError
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
     except OSError as exc:
+        if os_errors:
+            raise
         raise error(f"cannot read {what}: {exc.strerror or exc}", file=path) from None
     try:
         st = os.fstat(fd)
@@ -218,3 +221,12 @@ def check_regular(path: str | Path, what: str, error=None) -> Path:
     with open_regular(path, what, error):
         pass
     return Path(path)
+
+
+def not_a_file(path: str | Path) -> str | None:
+    """Why `path` cannot be read as a file ("not found", "a named pipe (FIFO)", ...), None if it can."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return "not found"
+    return None if stat.S_ISREG(st.st_mode) else f"{_kind(st.st_mode)}, not a regular file"

@@ -18,9 +18,9 @@ from typing import Callable
 
 import numpy as np
 
-from darkpy.formats.datafile import read_data_file, read_names, read_list
+from darkpy.formats.datafile import read_data_file, read_lines, read_names, read_list
 from darkpy.errors import DataError
-from darkpy.fileio import write_text_atomic
+from darkpy.fileio import not_a_file, open_regular, write_text_atomic
 from darkpy.formats.alexeyab import label_path as alexeyab_label_path
 from darkpy.formats.labels import label_file, parse_label_text, resolve_entry
 from darkpy.formats.imagesize import ImageUnreadable, image_size
@@ -126,7 +126,12 @@ def _check_entry(image: str, base: Path, classes: int | None, decode: bool):
     label = label_file(image, base)
     other = alexeyab_label_path(path)
     try:
-        text = label.read_text(encoding="utf-8", errors="replace")
+        with open_regular(label, "label file", DataError, "r", os_errors=True, encoding="utf-8",
+                          errors="replace", newline="") as fh:
+            text = fh.read()
+    except DataError as exc:  # a FIFO, a device, a folder
+        problems.append(("missing-label", exc.message, str(label)))
+        return problems, np.zeros((0, 5), np.float32), 0
     except FileNotFoundError:
         also = f" (only AlexeyAB's Darknet finds {other})" if other.is_file() else ""
         problems.append(("missing-label", f"label file not found{also}", str(label)))
@@ -149,10 +154,7 @@ def check_list(path: Path, role: str = "list", classes: int | None = None, *, de
                workers: int = 8, progress: Callable[[int], None] | None = None) -> ListCheck:
     path = Path(path)
     entries, lines = [], []
-    try:
-        raw_lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        raise DataError(f"cannot read {role} list: {exc.strerror}", file=path) from None
+    raw_lines = read_lines(path, f"{role} list")  # lines as Darknet's fgetl reads them
     for number, raw in enumerate(raw_lines, 1):
         if raw.strip():
             entries.append(raw.strip())
@@ -193,8 +195,9 @@ def check_list(path: Path, role: str = "list", classes: int | None = None, *, de
 def lists_of(target: str | Path) -> tuple[list[tuple[str, Path]], int | None, list[str], Path | None]:
     """The lists to check for a `.data` file (train, valid) or a plain image list."""
     target = Path(target)
-    if not target.is_file():
-        raise DataError("file not found", file=target)
+    why = not_a_file(target)
+    if why is not None:
+        raise DataError(why if why != "not found" else "file not found", file=target)
     if target.suffix == ".data":
         data = read_data_file(target)
         classes = data.classes
@@ -207,8 +210,9 @@ def lists_of(target: str | Path) -> tuple[list[tuple[str, Path]], int | None, li
             p = data.resolve(key)
             if p is None:
                 continue
-            if not p.is_file():
-                raise DataError(f"{key} list {p} not found", file=target, line=data.lines.get(key))
+            why = not_a_file(p)
+            if why is not None:
+                raise DataError(f"{key} list {p}: {why}", file=target, line=data.lines.get(key))
             if (key, p) not in lists and all(p != q for _, q in lists):
                 lists.append((key, p))
         if not lists:
@@ -250,7 +254,7 @@ def write_fixed(report: CheckReport) -> list[Path]:
         written.append(write_text_atomic(out, "".join(e + "\n" for e in kept)))
     if report.data_file is not None:
         data = read_data_file(report.data_file)
-        text = report.data_file.read_text(encoding="utf-8", errors="replace").splitlines()
+        text = read_lines(report.data_file, ".data file")  # numbered as read_data_file numbers them
         for lc in report.lists:
             for key in ("train", "valid"):
                 line = data.lines.get(key)

@@ -13,6 +13,8 @@ import numpy as np
 
 from darkpy.charts import Chart
 from darkpy.data.check import check_labels, lists_of
+from darkpy.errors import DataError
+from darkpy.fileio import open_regular
 from darkpy.formats.datafile import read_list
 from darkpy.formats.labels import label_file
 
@@ -45,8 +47,10 @@ def collect(target: str | Path) -> BoxStats:
     for entry in entries:
         label = label_file(entry, base)
         try:
-            text = label.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+            with open_regular(label, "label file", DataError, "r", os_errors=True, encoding="utf-8",
+                              errors="replace", newline="") as fh:
+                text = fh.read()
+        except (OSError, DataError):  # missing, or not a regular file: no boxes from it
             continue
         boxes, _, only = check_labels(text, classes, str(label))
         found.append(boxes)

@@ -63,6 +63,7 @@ class Detector(DetectorBase):
         if not layers:
             raise DataError("the network has no [region] or [yolo] layer: it is not a detector",
                             file=getattr(predictor.net, "cfg_path", None))
+        predictor.model.net.check_image_channels(getattr(predictor.net, "cfg_path", None), detector=True)
         self.layers = layers
         if options.class_map is not None:
             if not tree_map_applies(predictor.net):

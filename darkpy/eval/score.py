@@ -29,7 +29,7 @@ from darkpy.formats.datafile import read_names
 from darkpy.eval.groundtruth import find_label_files, gt_from_labels, gt_from_voc
 from darkpy.eval.load import load_results
 from darkpy.eval.ilsvrc import default_coco_split
-from darkpy.eval.resultfiles import as_voc_written, coco_image_id
+from darkpy.eval.resultfiles import VOC_PREFIX, as_voc_written, coco_image_id, voc_result_paths
 from darkpy.eval.run import (
     RunResult, ValidSetup, category_ids_for, check_classes, class_map_for, run_detector, write_results)
 
@@ -78,6 +78,10 @@ def score_valid(setup: ValidSetup, net, options: DetectOptions | None = None, *,
     classes = check_classes(net, setup.names, setup.data.resolve("names"), cmap)
     names = list(setup.names if all_names else setup.names[:classes])
     split, rule = coco_split_for(metric, names, coco_split, on_note) if score else (None, "")
+    if out is not None and (setup.eval_type == "voc" or score):
+        # class names become file names (VOC, and map's fallback when COCO ids collide): checked
+        # before the detector runs
+        voc_result_paths(names, out, prefix or VOC_PREFIX, setup.data.resolve("names"))
     options = (options or DetectOptions.valid()).replace(class_map=cmap)
     detector = Detector(predictor if predictor is not None else net, options=options)
     result = run_detector(detector, setup.entries, base=setup.list_path.parent, progress=progress,

@@ -26,6 +26,7 @@ from typing import Iterator
 import numpy as np
 
 from darkpy.errors import DataError
+from darkpy.fileio import open_regular
 
 _TO_FLOAT = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)  # Darknet: pixel / 255.
 
@@ -138,7 +139,8 @@ def read_bgr(path: str | Path) -> np.ndarray:
     JPEG after printing libjpeg's warning, so it is not used anywhere."""
     path = Path(path)
     try:
-        data = np.fromfile(str(path), dtype=np.uint8)
+        with open_regular(path, "image", DataError, os_errors=True) as fh:  # a FIFO must not block
+            data = np.fromfile(fh, dtype=np.uint8)
     except FileNotFoundError:
         raise DataError("image not found", file=path) from None
     except (OSError, ValueError) as exc:
@@ -279,10 +281,12 @@ def resize_bgr(bgr: np.ndarray, w: int, h: int) -> np.ndarray:
 
 
 def letterbox_size(im_w: int, im_h: int, w: int, h: int) -> tuple[int, int]:
-    """The (new_w, new_h) Darknet resizes to before centring (its integer arithmetic)."""
+    """The (new_w, new_h) Darknet resizes to before centring (its integer arithmetic), each side at
+    least 1 px: Darknet's 0 (a 5000x2 image into 96x96) resizes to nothing and divides by zero
+    when mapping boxes back; one row of pixels keeps the image and finite boxes."""
     if np.float32(w) / np.float32(im_w) < np.float32(h) / np.float32(im_h):
-        return w, (im_h * w) // im_w
-    return (im_w * h) // im_h, h
+        return w, max(1, (im_h * w) // im_w)
+    return max(1, (im_w * h) // im_h), h
 
 
 def correct_boxes(boxes, image_w: int, image_h: int, net_w: int, net_h: int, letterbox: bool = True):

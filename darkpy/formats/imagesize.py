@@ -10,6 +10,7 @@ import io
 import struct
 from pathlib import Path
 from darkpy.errors import DataError
+from darkpy.fileio import not_a_file
 from darkpy.formats.image import read_bgr
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
@@ -85,6 +86,9 @@ def image_size(path: str | Path, decode: bool = False) -> tuple[int, int]:
     every command), which also catches truncated data.
     """
     if not decode:
+        why = not_a_file(path)
+        if why is not None and why != "not found":  # a FIFO would block the read below
+            raise ImageUnreadable(why)
         with open(path, "rb") as fh:
             size = header_size(fh, fh.read(32))
         return size if size is not None else image_size(path, decode=True)

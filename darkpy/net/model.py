@@ -6,6 +6,7 @@ what Darknet computes (`forward_all`). The network runs at any input size its la
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -17,7 +18,7 @@ from darkpy.errors import CfgError
 from darkpy.net.cfg import Section
 from darkpy.net.layers import Layer, build_layer
 from darkpy.net.netconfig import NetConfig
-from darkpy.net.spec import NetworkSpec, build_spec, read_spec
+from darkpy.net.spec import NetworkSpec, available_memory, build_spec, read_spec
 from darkpy.net.weights import LoadReport, WeightsHeader, load_weights, save_weights
 
 
@@ -148,6 +149,20 @@ def parse_network(cfg: str | Path | NetworkSpec, size: int | tuple[int, int] | N
             cfg.resize(*((size, size) if isinstance(size, int) else size))
         return network_from_spec(cfg)
     return network_from_spec(read_spec(cfg, size))
+
+
+def check_batch_fits(net: "Network", images: int, memory: int | None = None) -> None:
+    """Refuse a mini-batch whose inputs and activations cannot fit (float32), before the loader
+    tries: `batch=100000000` must be one line naming the cfg, not numpy asking for 10 TiB.
+    `check_fits` covers the parameters and one image; this multiplies by the images per pass."""
+    memory = available_memory() if memory is None else memory
+    per_image = math.prod(net.input_shape) + sum(math.prod(l.out_shape) for l in net.layers)
+    need = 4 * per_image * int(images)
+    if need > memory:
+        line = net.net.batch_line or net.net.line or None
+        raise CfgError(f"[net]: a mini-batch of {images:,} images (batch / subdivisions) needs {need / 1e9:,.1f} GB "
+                       f"for its inputs and activations (float32), more than the {memory / 1e9:,.1f} GB this "
+                       f"machine has available: lower batch= or raise subdivisions=", file=net.cfg_path, line=line)
 
 
 def load_network(cfg: str | Path | NetworkSpec, weights: str | Path | None = None, size: int | tuple[int, int] | None = None,

@@ -77,6 +77,7 @@ class NumpyNetwork:
     def __init__(self, spec: NetworkSpec):
         if not spec.detection_layers or any(l.section_name != "region" for l in spec.detection_layers):
             raise NumpyUnsupported("no [region] layer" if not spec.detection_layers else "a [yolo] layer")
+        spec.net.check_image_channels(spec.cfg_path, detector=True)  # as the torch Detector: colour images
         self.spec = spec
         self.layers = [NpLayer(l, _kind(l)) for l in spec.layers]
 

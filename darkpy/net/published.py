@@ -30,6 +30,10 @@ class Published:
     header: int = 16          # header bytes the published file has (16: Darknet 0.1, 20: 0.2)
     upto: Optional[int] = None  # partial file: layers [0, upto) only
     note: str = ""
+    # SHA-256 of the published file, only where known for certain (a digest taken from the real
+    # file, not from memory or a third party): none is recorded yet, so downloads are checked by
+    # header, size and finite floats, plus `weights download --sha256` when the user has one
+    sha256: Optional[str] = None
 
     @property
     def url_path(self) -> str:

@@ -26,6 +26,7 @@ from typing import Callable, ClassVar, Sequence
 from darkpy.assets import bundled
 from darkpy.errors import CfgError, DataError
 from darkpy.net.cfg import Section, parse_cfg, parse_cfg_text
+from darkpy.net.cfgvalues import warn_anchors
 from darkpy.net.netconfig import NetConfig
 from darkpy.wordtree.tree import Tree, read_tree
 
@@ -570,6 +571,7 @@ class RegionSpec(LayerSpec):
             raise s.error("'num' must be >= 1, 'classes' >= 0 and 'coords' >= 4")
         if len(anchors) != 2 * num:
             raise s.error(f"{len(anchors)} anchor values for num={num} (need {2 * num}: w,h pairs)", "anchors")
+        _warn_anchors(s, anchors)
         expected = num * (coords + 1 + classes)
         if c != expected:
             raise s.error(f"input has {c} channels but num*(coords+1+classes) = {num}*({coords}+1+{classes}) = "
@@ -611,6 +613,7 @@ class YoloSpec(LayerSpec):
         s.check_all_used()
         if len(anchors) != 2 * total:
             raise s.error(f"{len(anchors)} anchor values for num={total} (need {2 * total})", "anchors")
+        _warn_anchors(s, anchors)
         if any(m < 0 or m >= total for m in mask):
             raise s.error(f"mask {mask} refers to anchors outside 0..{total - 1}", "mask")
         expected = len(mask) * (classes + 5)
@@ -860,3 +863,9 @@ __all__ = ["ACTIVATION_NAMES", "SPECS", "BuildContext", "check_fits", "LayerSpec
            "read_spec", "spec", "ConvSpec", "ConnectedSpec", "DropoutSpec", "MaxPoolSpec", "AvgPoolSpec",
            "RouteSpec", "ShortcutSpec", "UpsampleSpec", "ReorgSpec", "RegionSpec", "YoloSpec", "SoftmaxSpec",
            "CostSpec", "CropSpec"]
+
+
+def _warn_anchors(s: Section, anchors: list[float]) -> None:
+    """Anchors at or below 0 (warned, not refused: see `cfgvalues.warn_anchors`), with the cfg line."""
+    opt = s.options.get("anchors")
+    warn_anchors(anchors, s.file, opt.line if opt else s.line, f"layer {s.index} [{s.name}]")

@@ -44,11 +44,16 @@ def check_size(size: Optional[int]) -> None:
 
 
 def _out_path(out: Optional[Path], path: str, many: bool) -> Optional[Path]:
+    from darkpy.fileio import inside
+
     if out is None:
-        return Path("predictions.jpg") if not many else Path("predictions") / (Path(path).stem + ".jpg")
-    if not many and out.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"):
+        if not many:
+            return Path("predictions.jpg")
+        out = Path("predictions")
+    elif not many and out.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"):
         return out
-    return out / (Path(path).stem + ".jpg")
+    # the image's name (from a list file or a folder) becomes the output's: one file inside `out`
+    return inside(out, Path(path).stem + ".jpg", what="output image name (from the image path)")
 
 
 def detect(
@@ -252,6 +257,7 @@ def _detector(spec, weights, engine, n_images, device, random_weights, class_map
     classes = spec.classes
     if classes is None:
         raise UsageError(f"{spec.cfg_path} has no [region] or [yolo] layer: it is not a detector")
+    spec.net.check_image_channels(spec.cfg_path, detector=True)  # before the weights: the clearer line
     nodes = None
     if class_map is not None:
         from darkpy.formats.datafile import read_map
