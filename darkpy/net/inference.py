@@ -26,7 +26,8 @@ from torch import nn
 
 from darkpy.device import select_device
 from darkpy.net.layers.base import Layer
-from darkpy.net.layers.conv import BN_EPS, Convolutional
+from darkpy.net.layers.conv import Convolutional
+from darkpy.net.spec import BN_EPS
 from darkpy.net.model import Network
 from darkpy.net.precision import precision_name, resolve_precision, strict_fp32
 

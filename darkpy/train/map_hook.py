@@ -29,15 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from darkpy.charts import Chart
-from darkpy.detect.detector import DetectOptions, Detector
+from darkpy.detect.options import DetectOptions
 from darkpy.errors import UsageError
-from darkpy.eval import evaluate
 from darkpy.eval.groundtruth import gt_from_labels
-from darkpy.eval.results import as_voc_written
-from darkpy.eval.run import class_map_for, run_detector, valid_setup
+from darkpy.eval.run import valid_setup
+from darkpy.eval.score import map_value, score_valid
 from darkpy.fileio import write_text_atomic
 from darkpy.train.hooks import Hook
 
@@ -57,7 +54,7 @@ class MapEvaluator:
         self.setup = valid_setup(data)
         self.metric = metric
         if metric not in ("voc07", "voc", "coco"):
-            raise UsageError(f"--map metric must be voc07, voc or coco, got {metric!r}")
+            raise UsageError(f"the mAP metric must be voc07, voc or coco, got {metric!r}")
         self.iou_thresh, self.batch, self.workers, self.every = iou_thresh, batch, workers, every
         self.truth = gt_from_labels(self.setup.list_path, self.setup.names)
         self.points: list[MapPoint] = []
@@ -68,28 +65,10 @@ class MapEvaluator:
     def score(self, net, size: tuple[int, int] | None = None) -> tuple[float, Any]:
         """mAP of `net` (left untouched: a fused copy is run) at `size` (default: its current one)."""
         width, height = size if size is not None else (None, None)
-        options = DetectOptions.valid(batch=self.batch, workers=self.workers, width=width, height=height,
-                                      class_map=class_map_for(self.setup, net))
-        skipped = []
-        result = run_detector(Detector(net, options=options), self.setup.entries,
-                              base=self.setup.list_path.parent, progress=False,
-                              on_skip=lambda e, why: skipped.append(e))
-        truth = self.truth
-        if result.skipped:
-            truth = gt_from_labels(self.setup.list_path, self.setup.names, sizes=self.truth.sizes,
-                                   entries=result.entries)
-        names = len(truth.names)
-        dets = result.dets.take(np.flatnonzero(result.dets.cls < names))
-        # clamped and printed as `valid` writes them: the boxes `darkpy map` scores
-        dets = as_voc_written(dets, result.sizes)
-        report = evaluate(dets, truth, self.metric, iou_thresh=self.iou_thresh)
-        if self.metric == "voc07":
-            value = report.map07
-        elif self.metric == "coco":
-            value = report.coco.stats["AP50"] if report.coco is not None else None
-        else:
-            value = report.map
-        return (float(value) if value is not None else 0.0), report
+        options = DetectOptions.valid(batch=self.batch, workers=self.workers, width=width, height=height)
+        scored = score_valid(self.setup, net, options, score=True, truth=self.truth, metric=self.metric,
+                             iou_thresh=self.iou_thresh, progress=False, on_skip=lambda entry, why: None)
+        return map_value(scored.report, self.metric), scored.report
 
     # -- the hook --------------------------------------------------------------------------------
     def _paths(self, trainer) -> tuple[Path, Path]:
@@ -220,7 +199,7 @@ def map_hook(data: str | Path, every: int = 100, *, main: bool = True, **kwargs)
     `main=False` (ranks other than 0): a hook that only waits for rank 0's evaluation; it reads
     the list's length, not its labels."""
     if every <= 0:
-        raise UsageError(f"--map-every must be a positive number of batches, got {every}")
+        raise UsageError(f"mAP needs a positive number of batches between evaluations, got {every}")
     if not main:
         return MapHook(None, every, images=len(valid_setup(data).entries))
     return MapHook(MapEvaluator(data, every=every, **kwargs), every)
