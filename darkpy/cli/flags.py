@@ -160,6 +160,8 @@ FLAGS: list[DarknetFlag] = [
     _d("-iou_thresh", "float", "map: IoU a match needs", AB, {"map": "--iou-thresh", "train": None},
        "training's -map evaluation matches at IoU .5 in darkpy"),
     _d("-show_imgs", "", "train: show augmented images", AB, {"train": None}, NO_WINDOW),
+    _d("-check_mistakes", "", "train: wait for a key at each bad label line", AB, {"train": None},
+       "darkpy warns at each bad label line, naming it, and skips the line; `darkpy data check` lists them"),
     _d("-mjpeg_port", "int", "stream annotated frames as MJPEG over HTTP", AB,
        {"demo": "--mjpeg-port", "train": None},
        "darkpy streams video frames (demo), not the training chart",

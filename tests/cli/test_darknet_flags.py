@@ -19,7 +19,7 @@ PJREDDIE = {
 }
 ALEXEYAB = {
     "detector": {"-dont_show", "-benchmark", "-benchmark_layers", "-show", "-letter_box", "-map", "-points",
-                 "-show_imgs", "-mjpeg_port", "-avgframes", "-dontdraw_bbox", "-json_port", "-http_post_host",
+                 "-check_mistakes", "-show_imgs", "-mjpeg_port", "-avgframes", "-dontdraw_bbox", "-json_port", "-http_post_host",
                  "-time_limit_sec", "-out_filename", "-json_file_output", "-out", "-prefix", "-thresh",
                  "-iou_thresh", "-hier", "-c", "-s", "-num_of_clusters", "-width", "-height", "-ext_output",
                  "-save_labels", "-chart", "-mAP_epochs", "-gpus", "-clear", "-i", "-cuda_debug_sync"},
