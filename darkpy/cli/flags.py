@@ -185,7 +185,7 @@ FLAGS: list[DarknetFlag] = [
     _d("-save_labels", "", "test: write Darknet label files beside each image (pseudo-labelling)", AB,
        {"test": "--save-labels"}),
     _d("-chart", "text", "train: name of the loss chart picture", AB, {"train": None},
-       "darkpy writes chart.png (NAME_chart.png with --name) in the backup folder"),
+       "darkpy writes chart.png (chart_NAME.png with --name) in the backup folder"),
     _d("-mAP_epochs", "int", "train: epochs between -map evaluations", AB, {"train": None},
        "darkpy counts in batches: --map-every N"),
     # -- classifier -----------------------------------------------------------------------------

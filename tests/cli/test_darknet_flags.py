@@ -142,6 +142,12 @@ def test_points_takes_what_alexeyab_takes():
         _points("5")
 
 
+def test_the_chart_note_names_the_file_train_writes():
+    """The -chart row said NAME_chart.png; train writes chart_NAME.png (tests/train/test_train_cli.py)."""
+    chart = next(f for f in FLAGS if f.name == "-chart" and f.family == "detector")
+    assert "chart_NAME.png" in chart.why
+
+
 def test_dash_d_means_device_everywhere(commands):
     """Issue 20: `-d` was --device for detect and --data for train."""
     def walk(cmd, path):
