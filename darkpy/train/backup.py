@@ -52,8 +52,9 @@ def final_path(backup_dir: str | Path, name: str) -> Path:
     return Path(backup_dir) / f"{name}_final.weights"
 
 
-def wants_backup(i: int) -> bool:
-    return i > 0 and i % BACKUP_EVERY == 0
+def wants_backup(i: int, every: int | None = None) -> bool:
+    every = BACKUP_EVERY if every is None else every
+    return i > 0 and every > 0 and i % every == 0
 
 
 def wants_snapshot(i: int) -> bool:
@@ -66,6 +67,11 @@ def digest(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 22), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def digest_bytes(data: bytes) -> str:
+    """`digest` of bytes already in memory (a backup broadcast by rank 0)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def save_state(path: str | Path, state: dict[str, Any]) -> Path:

@@ -71,6 +71,7 @@ from darkpy.net import precision
 from darkpy.net.model import check_batch_fits
 from darkpy.train import backup as bk
 from darkpy.train import distributed as dd
+from darkpy.train import elastic
 from darkpy.train.hooks import Hook, default_hooks
 from darkpy.train.optimizer import current_rate, images_per_step, make_optimizer
 from darkpy.device import select_device
@@ -151,7 +152,8 @@ class Trainer:
                  max_batches: int | None = None, clear: bool = False, resume: bool = False, amp: bool = False,
                  hooks: Iterable[Hook] = (), ddp: dd.DistInfo | None = None, seed: int = 0,
                  log_every: int = 1, chart_every: int = 100, console=None, quiet: bool = False,
-                 multiscale: bool | None = None, backups: bool = True, chart_name: str = "chart.png"):
+                 multiscale: bool | None = None, backups: bool = True, chart_name: str = "chart.png",
+                 backup_every: int | None = None):
         self.net = net
         self.task = task
         self.name = name
@@ -167,7 +169,12 @@ class Trainer:
         self.amp = self.amp_dtype is not None
         self.amp_requested = bool(amp)
         self.seed = int(seed)
-        first, last = default_hooks(log_every=log_every, chart_every=chart_every, backups=backups)
+        backup_every = bk.BACKUP_EVERY if backup_every is None else int(backup_every)
+        if backup_every < 1:
+            raise UsageError(f"--backup-every must be at least 1, got {backup_every}")
+        self.backup_every = backup_every
+        first, last = default_hooks(log_every=log_every, chart_every=chart_every, backups=backups,
+                                    backup_every=self.backup_every)
         self.hooks: list[Hook] = first + list(hooks) + last
         names = [h.name for h in self.hooks if h.name]
         dup = {n for n in names if names.count(n) > 1}
@@ -265,6 +272,7 @@ class Trainer:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "scaler": self.scaler.state_dict() if self.scaler is not None else {},
             "hooks": {h.name: h.state_dict() for h in self.hooks},
+            "run_id": elastic.run_id(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -322,7 +330,7 @@ class Trainer:
                              + (f"the last good backup is {last[0]} (batch {last[1]})" if last
                                 else "no backup was written in this run"))
         path = bk.backup_path(self.backup_dir, self.name)
-        nxt = f"next try at batch {(i // bk.BACKUP_EVERY + 1) * bk.BACKUP_EVERY}" if not rescue else "trying a fallback folder"
+        nxt = f"next try at batch {(i // self.backup_every + 1) * self.backup_every}" if not rescue else "trying a fallback folder"
         if self._write(path, lambda: bk.write_checkpoint(self.backup_dir, self.name, self.net.save_weights,
                                                          self.state_dict()), nxt):
             written.append(path)
@@ -346,14 +354,35 @@ class Trainer:
         return [path] if self._write(path, lambda: self.net.save_weights(path)) else []
 
     def _restore(self) -> None:
+        """--resume, or a torchrun restart (see `darkpy.train.elastic`): rank 0 reads the backup
+        and every rank gets its bytes, so only rank 0 needs the folder."""
+        mode, found = elastic.shared_backup(self.backup_dir, self.name, self.resume, self.dist, self.device)
         path = bk.backup_path(self.backup_dir, self.name)
-        if not path.exists():
-            raise UsageError(f"--resume: no backup to resume from ({path} does not exist)")
+        if mode == "auto" and found is not None and not elastic.from_this_job(found):
+            found.discard()
+            self.say(f"Restarted by torchrun: {path} is not from this run "
+                     f"(use --resume to continue from it); starting from the beginning")
+            return
+        if found is None:
+            if mode == "yes":
+                raise UsageError(f"--resume: no backup to resume from ({path} does not exist)")
+            if mode == "auto":
+                self.say(f"Restarted by torchrun: no backup yet in "
+                         f"{self.backup_dir}, starting from the beginning")
+            return
         self.net.to("cpu")
-        report = self.net.load_weights(path)
-        self.say(f"Resuming from {report}")
-        self.last_good_backup = (path, self.iteration)
-        state, why = bk.matching_state(self.backup_dir, self.name, self.net.seen)
+        try:
+            report = self.net.load_weights(found.weights)
+        finally:
+            found.discard()
+        if mode == "auto":
+            self.say("Restarted by torchrun: resuming by itself")
+        self.say(f"Resuming from {str(report).replace(str(found.weights), str(found.origin))}")
+        self.last_good_backup = (found.origin, self.iteration)
+        state, why = found.state, found.why
+        if state is not None and int(state.get("seen", -1)) != int(self.net.seen):
+            state, why = None, (f"{bk.state_path(self.backup_dir, self.name)} is from seen={state.get('seen')}, "
+                                f"the backup from seen={self.net.seen}: ignoring it (momentum restarts from zero)")
         if state is None:
             self.warn_once(why)
         else:
@@ -363,8 +392,8 @@ class Trainer:
     def _setup(self) -> None:
         torch.manual_seed(self.seed + self.rank)
         self._pending_state = None
-        if self.resume:
-            self._restore()
+        if self.resume or self.dist.enabled or elastic.restarted():
+            self._restore()   # distributed: always, rank 0 decides (see darkpy.train.elastic)
         if self.clear:
             self.net.seen = 0
         self.net.to(self.device)

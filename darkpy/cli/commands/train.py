@@ -8,6 +8,8 @@ import typer
 
 HELP_RATIO = ("YOLO9000 joint training: at most this many images of the .data file's classify= list per "
               "detection image (default 4 when classify= is set).")
+HELP_TIMEOUT = ("Several processes: seconds to wait for a peer before giving up with one line naming it "
+                "(default 600).")
 HELP_GPUS = "GPUs to train on, e.g. 0,1,2,3 (one process each, DistributedDataParallel; batch kept)."
 
 
@@ -23,7 +25,8 @@ def _gpus(text: Optional[str]) -> tuple[int, ...]:
 
 
 def _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed, max_batches, backup, name,
-           device, quiet, class_ratio=None, map_every=0, batch=None, subdivisions=None) -> None:
+           device, quiet, class_ratio=None, map_every=0, batch=None, subdivisions=None, backup_every=100,
+           dist_timeout=600.0) -> None:
     from darkpy.errors import DataError, UsageError
 
     # argument errors before the heavy imports (torch: seconds): a mistake is answered at once
@@ -44,7 +47,8 @@ def _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed,
                         ddp_cpu=ddp_cpu, clear=clear, resume=resume, amp=amp, workers=workers, seed=seed,
                         max_batches=max_batches, backup=str(backup) if backup else None, name=name,
                         device=device, quiet=quiet, class_ratio=class_ratio,
-                        map_every=map_every, batch=batch, subdivisions=subdivisions)
+                        map_every=map_every, batch=batch, subdivisions=subdivisions, backup_every=backup_every,
+                        dist_timeout=dist_timeout)
     trainer = train_detector(opts)
     if trainer is not None and not getattr(trainer, "interrupted", False) and not trainer.dist.enabled:
         trainer.say(saved_line(trainer))
@@ -71,6 +75,8 @@ def train(
     class_ratio: Optional[float] = typer.Option(None, "--class-ratio", help=HELP_RATIO),
     map_: bool = typer.Option(False, "--map", help="Evaluate mAP on the .data file's valid list during training."),
     map_every: int = typer.Option(100, "--map-every", help="With --map: every N batches (and after the last)."),
+    backup_every: int = typer.Option(100, "--backup-every", help="Write NAME.backup every N batches (Darknet: 100)."),
+    dist_timeout: float = typer.Option(600.0, "--dist-timeout", help=HELP_TIMEOUT),
 ) -> None:
     """Train a YOLOv2 detector: Darknet's augmentation, region loss, SGD schedule and backups.
 
@@ -82,7 +88,7 @@ def train(
     (label lines `class 0 0 w h` or x, y >= 1e5, images named by labels=, or the classify= list) train only
     the class at their most confident anchor; see docs/wordtree.md."""
     _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed, max_batches, backup, name,
-           device, quiet, class_ratio, map_every if map_ else 0, batch, subdivisions)
+           device, quiet, class_ratio, map_every if map_ else 0, batch, subdivisions, backup_every, dist_timeout)
 
 
 def register(app: typer.Typer) -> None:
