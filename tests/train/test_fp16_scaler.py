@@ -8,7 +8,7 @@ import torch
 from darkpy.net.model import load_network
 from darkpy.train import engine
 from darkpy.train.engine import Hook, Trainer, make_scaler
-from toy import ToyTask, toy_cfg
+from toy import ToyTask
 
 
 class OverflowAt(ToyTask):
@@ -24,8 +24,8 @@ class OverflowAt(ToyTask):
         return report
 
 
-def test_init_scale_is_the_cfg_loss_scale(tmp_path):
-    cfg = toy_cfg(tmp_path)
+def test_init_scale_is_the_cfg_loss_scale(tmp_path, tiny_cfg):
+    cfg = tiny_cfg(tmp_path, "toy", batch=4, subdivisions=2, bn=1, burn_in=3)
     net = load_network(cfg, device="cpu")
     assert make_scaler(torch.device("cpu"), net.net).get_scale() == 1.0   # AlexeyAB's default
     text = cfg.read_text().replace("[net]\n", "[net]\nloss_scale=128\n", 1)
@@ -33,9 +33,10 @@ def test_init_scale_is_the_cfg_loss_scale(tmp_path):
     assert make_scaler(torch.device("cpu"), load_network(cfg, device="cpu").net).get_scale() == 128.0
 
 
-def test_skipped_fp16_updates_are_counted(tmp_path, monkeypatch):
+def test_skipped_fp16_updates_are_counted(tmp_path, monkeypatch, tiny_cfg):
     monkeypatch.setattr(engine, "amp_dtype", lambda device: torch.float16)
-    net = load_network(toy_cfg(tmp_path, batch=4, subdivisions=2, burn_in=0), device="cpu", seed=0)
+    cfg = tiny_cfg(tmp_path, "toy", batch=4, subdivisions=2, bn=1, burn_in=0)
+    net = load_network(cfg, device="cpu", seed=0)
     weights: list[torch.Tensor] = []
     lines: list[str] = []
     hook = Hook(1, lambda t: (weights.append(t.net.blocks[0].weight.detach().clone()),

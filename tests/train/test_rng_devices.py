@@ -7,30 +7,31 @@ import torch
 from darkpy.net.model import load_network
 from darkpy.train.distributed import DistInfo
 from darkpy.train.engine import Trainer
-from toy import ToyTask, toy_cfg
+from toy import ToyTask
 
 
-def _trainer(tmp_path, monkeypatch, local_rank: int = 0):
+def _trainer(tmp_path, monkeypatch, tiny_cfg, local_rank: int = 0):
     calls: dict = {"set": []}
     monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device="cuda": torch.tensor([7, device.index]))
     monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device="cuda": calls["set"].append(
         (state.tolist(), device)))
     monkeypatch.setattr(torch.cuda, "get_rng_state_all",
                         lambda: (_ for _ in ()).throw(AssertionError("every GPU's state asked for")))
-    tr = Trainer(load_network(toy_cfg(tmp_path), device="cpu"), ToyTask(), name="t", backup_dir=tmp_path,
+    cfg = tiny_cfg(tmp_path, "toy", batch=4, subdivisions=2, bn=1, burn_in=3)
+    tr = Trainer(load_network(cfg, device="cpu"), ToyTask(), name="t", backup_dir=tmp_path,
                  device="cpu", quiet=True, backups=False)
     tr.dist = DistInfo(local_rank, 4, local_rank, "nccl") if local_rank else tr.dist
     tr.device = torch.device("cuda", 2 + local_rank)
     return tr, calls
 
 
-def test_saves_only_the_training_gpu(tmp_path, monkeypatch):
-    tr, _ = _trainer(tmp_path, monkeypatch)
+def test_saves_only_the_training_gpu(tmp_path, monkeypatch, tiny_cfg):
+    tr, _ = _trainer(tmp_path, monkeypatch, tiny_cfg)
     assert tr._device_rng_state().tolist() == [7, 2]
 
 
-def test_restores_on_its_own_gpu_whatever_saved_it(tmp_path, monkeypatch):
-    tr, calls = _trainer(tmp_path, monkeypatch, local_rank=1)
+def test_restores_on_its_own_gpu_whatever_saved_it(tmp_path, monkeypatch, tiny_cfg):
+    tr, calls = _trainer(tmp_path, monkeypatch, tiny_cfg, local_rank=1)
     tr._restore_device_rng(torch.tensor([7, 0]))            # written on another machine's GPU 0
     assert calls["set"] == [([7, 0], torch.device("cuda", 3))]
     calls["set"].clear()
@@ -43,8 +44,9 @@ def test_restores_on_its_own_gpu_whatever_saved_it(tmp_path, monkeypatch):
     assert calls["set"] == [([0, 0], torch.device("cuda", 3))]
 
 
-def test_cpu_runs_save_none(tmp_path, monkeypatch):
-    tr = Trainer(load_network(toy_cfg(tmp_path), device="cpu"), ToyTask(), name="t", backup_dir=tmp_path,
+def test_cpu_runs_save_none(tmp_path, monkeypatch, tiny_cfg):
+    cfg = tiny_cfg(tmp_path, "toy", batch=4, subdivisions=2, bn=1, burn_in=3)
+    tr = Trainer(load_network(cfg, device="cpu"), ToyTask(), name="t", backup_dir=tmp_path,
                  device="cpu", quiet=True, backups=False)
     assert tr._device_rng_state() is None
     tr._restore_device_rng([torch.tensor([1])])             # a GPU backup resumed on a CPU: ignored
