@@ -19,8 +19,6 @@ from typing import Callable, Sequence
 
 from darkpy.errors import UsageError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-
 
 @dataclass(frozen=True)
 class Form:

@@ -19,7 +19,9 @@ from typing import Callable, Optional
 
 from darkpy.errors import UsageError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+# the picture names `-out` takes as they are (the annotated image formats `detect --out` writes);
+# the images darkpy reads are darkpy.formats.image.IMAGE_SUFFIXES
+_OUT_PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 PJ, AB, BOTH = "pjreddie", "AlexeyAB", "pjreddie, AlexeyAB"
 
 
@@ -50,7 +52,7 @@ def _out_image(value: str) -> list[str]:
     # names the JSON file of results for a list of images
     if value.lower().endswith(".json"):
         return ["--json-out", value]
-    return ["--out", value if value.lower().endswith(IMAGE_SUFFIXES) else value + ".jpg"]
+    return ["--out", value if value.lower().endswith(_OUT_PICTURE_SUFFIXES) else value + ".jpg"]
 
 
 def _points(value: str) -> list[str]:

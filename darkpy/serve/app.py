@@ -22,10 +22,12 @@ import sys
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Optional
 
 from aiohttp import web
 
+from darkpy.assets import asset
 from darkpy.detect.output import draw_detections
 from darkpy.errors import DarkpyError
 from darkpy.serve import engine
@@ -48,6 +50,24 @@ class ServeConfig:
     model: str = ""                   # what the page and /healthz say is running
     demo_image: Optional[str] = None  # served at /demo.jpg for the page's ?demo=1
     shutdown_timeout: float = 10.0
+
+
+def model_description(cfg, weights=None, demo: bool = False) -> str:
+    """What the page, /healthz and the start-up line say is served: `yolov2.cfg + yolov2.weights`."""
+    what = f"{Path(cfg).name} + {Path(weights).name if weights else 'random weights'}"
+    return what + " (the bundled demo model: 3 synthetic shapes)" if demo else what
+
+
+def serve_config(*, host: str = "127.0.0.1", port: int = 8080, max_body_mb: float = 16.0,
+                 max_megapixels: float = 64.0, queue_size: int = 256, max_wait_ms: float = 5.0,
+                 source: Optional[str] = None, model: str = "") -> ServeConfig:
+    """A `ServeConfig` from the units people give (MiB, megapixels, milliseconds); the page's
+    demo image is the bundled one when it is installed."""
+    demo_image = asset("data/demo/images/001988.jpg")
+    return ServeConfig(host=host, port=port, max_body=int(max_body_mb * (1 << 20)),
+                       max_pixels=int(max_megapixels * 1e6), queue_size=queue_size, max_wait=max_wait_ms / 1000,
+                       source=source, model=model,
+                       demo_image=str(demo_image) if Path(demo_image).is_file() else None)
 
 
 def _error(status: int, reason: str, **headers) -> web.Response:

@@ -17,6 +17,8 @@ import torch
 from darkpy.detect.detector import Detector
 from darkpy.detect.options import DetectOptions
 from darkpy.detect.results import DetectionResult
+from darkpy.errors import UsageError
+from darkpy.net.model import load_network
 from darkpy.net.inference import Predictor
 
 
@@ -35,6 +37,15 @@ def make_detector(net, *, names: Optional[Sequence[str]], thresh: float, nms: fl
     options = DetectOptions(thresh=thresh, nms=nms, hier_thresh=hier_thresh, letterbox=letterbox, batch=batch,
                             names=names, device=device, precision=precision)
     return Detector(Predictor(net, device=device, precision=precision, inplace=True), options=options)
+
+
+def load_served_network(cfg, weights=None, size: Optional[int] = None, device: Optional[str] = None):
+    """The network to serve and its class count (the most of its detection layers); `weights`
+    None gives Darknet-style random weights. A cfg with no detection layer is refused."""
+    net = load_network(cfg, weights, size=size, device=device)
+    if not net.detection_layers:
+        raise UsageError(f"{cfg} has no [region] or [yolo] layer: it is not a detector")
+    return net, max(l.classes for l in net.detection_layers)
 
 
 def thresholds(detector: Detector) -> Thresholds:

@@ -469,3 +469,33 @@ def write_outputs(result: BuildResult, paths: dict[str, Path], which: set[str] |
             write_text_atomic(path, "".join(f"{i}\n" for i in result.maps[int(key.split(':')[1])]))
         written.append(path)
     return written
+
+
+# -- a whole build ----------------------------------------------------------------------------
+
+
+def make_wordtree(wordnet_dir: str | Path | None, lists: list[LabelList], roots: list[str] | None = None, *,
+                  order: str | Path | None = None, skip_missing: bool = False, skip_orphans: bool = False,
+                  collapse_chains: bool = True) -> tuple[BuildResult, list[LabelList]]:
+    """`wordtree build` from Python: the paper's build of `lists` under `roots`, or, with `order`
+    (a wnid list such as data/9k.labels), that list's nodes and order. Returns the result and the
+    lists its maps follow (the order list itself when no other list is given)."""
+    wn = WordNet(wordnet_dir)
+    if order is None:
+        return build_wordtree(wn, lists, roots or None, skip_missing=skip_missing, skip_orphans=skip_orphans,
+                              collapse_chains=collapse_chains), lists
+    order_list = read_label_list(order)
+    result = order_tree(wn, order_list.wnids, lists or None, source=str(order))
+    return result, lists or [order_list]
+
+
+def planned_outputs(out: str | Path, lists: list[LabelList], *, tree_only: bool = False,
+                    order_is_labels: bool = False) -> dict[str, Path]:
+    """The files a build writes (key -> path, as `output_paths`): only the tree with `tree_only`;
+    without the identity map of an order list that is itself the labels file (`order_is_labels`)."""
+    paths = output_paths(out, lists)
+    if tree_only:
+        return {"tree": paths["tree"]}
+    if order_is_labels:
+        paths.pop("map:0", None)
+    return paths

@@ -244,7 +244,7 @@ class ByteFuzzer:
 
     # -- image lists: entries become output image names (detect) ------------------------------
     def lists(self, n: int) -> None:
-        from darkpy.cli.commands.detect import _out_path
+        from darkpy.detect.report import output_path as _out_path
         from darkpy.formats.datafile import read_list
 
         text = "".join(f"{p}\n" for p in self.image_paths).encode()

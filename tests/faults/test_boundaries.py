@@ -146,7 +146,7 @@ def test_voc_image_ids_stay_in_the_output(tmp_path, image_id):
 
 
 def test_detect_output_names_stay_in_the_output_folder(tmp_path):
-    from darkpy.cli.commands.detect import _out_path
+    from darkpy.detect.report import output_path as _out_path
 
     out = tmp_path / "o"
     assert _out_path(out, "/x/y/dog.png", True) == out / "dog.jpg"

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import List, Optional
 
@@ -41,19 +40,6 @@ def check_size(size: Optional[int]) -> None:
 
     if size is not None and (size < 32 or size % 32):
         raise UsageError(f"--size must be a positive multiple of 32 (YOLOv2 downsamples by 32), got {size}")
-
-
-def _out_path(out: Optional[Path], path: str, many: bool) -> Optional[Path]:
-    from darkpy.fileio import inside
-
-    if out is None:
-        if not many:
-            return Path("predictions.jpg")
-        out = Path("predictions")
-    elif not many and out.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"):
-        return out
-    # the image's name (from a list file or a folder) becomes the output's: one file inside `out`
-    return inside(out, Path(path).stem + ".jpg", what="output image name (from the image path)")
 
 
 def detect(
@@ -153,6 +139,48 @@ def detect(
     for note in inputs.notes:
         typer.echo(f"darkpy: {note}", err=True)
     cfg, weights, data, names, images = inputs.cfg, inputs.weights, inputs.data, inputs.names, inputs.images
+    _check_options(images, source, mjpeg_port, json_port, class_map, batch, hier_walk, thresh, hier_thresh, nms,
+                   engine)
+    if half:
+        precision = "fp16"
+    paths = _image_paths(images) if source is None else []
+    check_size(size)
+    spec = inputs.network_spec(size)  # the cfg, read once for the whole command
+    detector, classes = _detector(spec, weights, engine, len(paths), device, random_weights, class_map, data, names,
+                                  thresh, hier_thresh, nms, letterbox, batch, workers, hier_walk, precision, compile_,
+                                  use_numpy=source is None)
+    from darkpy.fileio import refuse_overwrite
+
+    if source is not None:
+        refuse_overwrite(out, [cfg, weights, data, names])
+        _video(detector, source, out, frames, show, as_json, mjpeg_port, json_port, stream_host)
+        return
+    from darkpy.detect.report import AlexeyABExtras, output_path, write_results
+
+    many = len(paths) > 1
+    if save:
+        targets = [output_path(out, p, many) for p in paths]
+        refuse_overwrite(targets + [out], list(paths) + [cfg, weights, data, names, class_map])
+    if json_out is not None:
+        refuse_overwrite([json_out], list(paths) + [cfg, weights, data, names, class_map], flag="--json-out")
+    if save:
+        for folder in {t.parent for t in targets}:
+            if folder.exists() and not folder.is_dir():
+                raise UsageError(f"--out {folder} is a file: give a folder, or an image name for one image")
+    extras = AlexeyABExtras(ext_output, save_labels, json_out, thresh)
+    report = write_results(detector, paths, classes, out=out, save=save, as_json=as_json, extras=extras,
+                           echo=typer.echo, warn=lambda line: typer.echo(line, err=True))
+    typer.echo(report.summary(precision_note(detector)), err=True)
+    if json_out is not None:
+        extras.write_json()
+        typer.echo(f"darkpy: wrote {json_out}", err=True)
+
+
+def _check_options(images, source, mjpeg_port, json_port, class_map, batch, hier_walk, thresh, hier_thresh, nms,
+                   engine) -> None:
+    """The combinations of `detect`'s options that cannot run, refused before the network loads."""
+    from darkpy.errors import UsageError
+
     if source is None and not images:
         raise UsageError("give images (or a folder, glob, .txt list, -) or --source VIDEO|CAMERA")
     if source is not None and images:
@@ -169,80 +197,25 @@ def detect(
         walk_function(hier_walk)  # an unknown name is a usage error before the network loads
     if not (0 <= thresh <= 1 and 0 <= hier_thresh <= 1 and 0 <= nms <= 1):
         raise UsageError("--thresh, --hier-thresh and --nms must lie in [0, 1]")
-    if half:
-        precision = "fp16"
     if engine not in ("auto", "torch", "numpy"):
         raise UsageError(f"--engine must be auto, torch or numpy, got {engine!r}")
+
+
+def _image_paths(images: list[str]) -> list[str]:
+    """The image paths of the arguments (folders, globs, lists, - for stdin), at least one."""
+    import sys
+
     from darkpy.detect.output import expand_inputs
+    from darkpy.errors import UsageError
 
-    if source is None and "-" in images:
-        import sys
-
-        if sys.stdin is None or sys.stdin.isatty():
-            raise UsageError("- reads a list of image paths from stdin, and stdin is a terminal: pipe a list "
-                             "(darkpy detect - ... < list.txt) or give the paths as arguments")
-    paths = expand_inputs(images) if source is None else []
-    if source is None and not paths:
+    if "-" in images and (sys.stdin is None or sys.stdin.isatty()):
+        raise UsageError("- reads a list of image paths from stdin, and stdin is a terminal: pipe a list "
+                         "(darkpy detect - ... < list.txt) or give the paths as arguments")
+    paths = expand_inputs(images)
+    if not paths:
         raise UsageError("no image paths on stdin (- reads one path per line)" if "-" in images
                          else "no images given")
-    check_size(size)
-    spec = inputs.network_spec(size)  # the cfg, read once for the whole command
-    detector, classes = _detector(spec, weights, engine, len(paths), device, random_weights, class_map, data, names,
-                                  thresh, hier_thresh, nms, letterbox, batch, workers, hier_walk, precision, compile_,
-                                  use_numpy=source is None)
-    if source is not None:
-        from darkpy.fileio import refuse_overwrite
-
-        refuse_overwrite(out, [cfg, weights, data, names])
-        _video(detector, source, out, frames, show, as_json, mjpeg_port, json_port, stream_host)
-        return
-    many = len(paths) > 1
-    if save:
-        from darkpy.fileio import refuse_overwrite
-
-        targets = [_out_path(out, p, many) for p in paths]
-        refuse_overwrite(targets + [out], list(paths) + [cfg, weights, data, names, class_map])
-    if json_out is not None:
-        from darkpy.fileio import refuse_overwrite
-
-        refuse_overwrite([json_out], list(paths) + [cfg, weights, data, names, class_map], flag="--json-out")
-    if save:
-        for folder in {t.parent for t in targets}:
-            if folder.exists() and not folder.is_dir():
-                raise UsageError(f"--out {folder} is a file: give a folder, or an image name for one image")
-    extras = _AlexeyAB(ext_output, save_labels, json_out, thresh)
-    _write_results(detector, paths, classes, many, save, out, as_json, extras)
-    if json_out is not None:
-        from darkpy.detect.alexeyab import json_document
-        from darkpy.fileio import write_text_atomic
-
-        write_text_atomic(json_out, json_document(extras.json_entries))
-        typer.echo(f"darkpy: wrote {json_out}", err=True)
-
-
-class _AlexeyAB:
-    """What AlexeyAB's flags add to each image's output (darkpy.detect.alexeyab)."""
-
-    def __init__(self, ext_output: bool, save_labels: bool, json_out, thresh: float):
-        self.ext_output, self.save_labels, self.json_out, self.thresh = ext_output, save_labels, json_out, thresh
-        self.json_entries: list[str] = []
-
-    def lines(self, r, lines: list[str]) -> list[str]:
-        if not self.ext_output:
-            return lines
-        from darkpy.detect.alexeyab import ext_output_line
-
-        return [ext_output_line(d, line) for d, line in zip(r.detections, lines)]
-
-    def after(self, r) -> None:
-        if self.json_out is not None:
-            from darkpy.detect.alexeyab import json_entry
-
-            self.json_entries.append(json_entry(r, len(self.json_entries) + 1))
-        if self.save_labels:
-            from darkpy.detect.alexeyab import save_labels
-
-            save_labels(r, self.thresh)
+    return paths
 
 
 def _detector(spec, weights, engine, n_images, device, random_weights, class_map, data, names, thresh,
@@ -289,92 +262,6 @@ def _detector(spec, weights, engine, n_images, device, random_weights, class_map
 
     net = darkpy.load_network(spec, None if random_weights else weights, device=device)
     return Detector(inference_predictor(net, precision, compile=compile_), options=options), classes
-
-
-def _write_results(detector, paths, classes, many, save, out, as_json, extras=None) -> None:
-    """Darknet's lines (or JSON) and the annotated images, whichever engine runs."""
-    import cv2
-
-    from darkpy.detect.output import draw_detections, format_detections
-
-    done = skipped = 0
-    written: set[Path] = set()
-
-    def on_error(path: str, error) -> None:
-        nonlocal skipped
-        skipped += 1
-        typer.echo(f"darkpy: skipping {error}", err=True)
-
-    def write(target: Path, img, dets) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(target), draw_detections(img, dets, classes)):
-            typer.echo(f"darkpy: could not write {target}", err=True)
-
-    from darkpy.detect.overlap import BackgroundWriter
-
-    # Darknet prints each image's own time; a batch runs its images together, so each of its
-    # images is given an even share of the batch's time (not all of it on the first one)
-    per_batch = detector.images_per_forward
-    pending: list = []
-    t = time.perf_counter()
-
-    def emit(r, elapsed: float, writer) -> None:
-        nonlocal done
-        path, (h, w), dets, img = r.source, (r.height, r.width), r.detections, r.image
-        done += 1
-        if as_json:
-            typer.echo(json.dumps({"image": path, "width": w, "height": h,
-                                   "detections": [d.to_dict() for d in dets]}))
-        else:
-            typer.echo(f"{path}: Predicted in {elapsed:.6f} seconds.")
-            lines = format_detections(dets)
-            for line in extras.lines(r, lines) if extras is not None else lines:
-                typer.echo(line)
-        if extras is not None:
-            extras.after(r)
-        if save:
-            target = _out_path(out, path, many)
-            n = 1
-            while many and target in written:  # same file name from different folders
-                n += 1
-                target = target.with_name(f"{Path(path).stem}_{n}.jpg")
-            written.add(target)
-            writer.submit(write, target, img, dets)
-
-    def flush(writer) -> None:
-        nonlocal t
-        if not pending:
-            return
-        now = time.perf_counter()
-        share, t = (now - t) / len(pending), now
-        for r in pending:
-            emit(r, share, writer)
-        pending.clear()
-
-    with BackgroundWriter() as writer:  # draw + encode in a thread while the next batch runs
-        for r in detector.stream(paths, on_error=on_error):
-            pending.append(r)
-            if len(pending) >= per_batch:
-                flush(writer)
-        flush(writer)
-    if skipped and not done:
-        from darkpy.errors import DataError
-
-        raise DataError(f"none of the {skipped} input(s) could be read")
-    typer.echo(_summary(done, written, precision_note(detector)), err=True)
-
-
-def _summary(done: int, written: set, note: str) -> str:
-    """The closing line: how many images, in which precision when not fp32, and where the
-    annotated images went."""
-    line = f"darkpy: {done} image{'s' if done != 1 else ''}{note}"
-    if len(written) == 1:
-        return f"{line}; wrote {next(iter(written))}"
-    if written:
-        folders = sorted({str(p.parent) for p in written})
-        where = folders[0] if len(folders) == 1 else f"{len(folders)} folders"
-        return f"{line}; wrote {len(written)} annotated images to {where}"
-    return line
 
 
 def _video(detector, source, out, frames, show, as_json, mjpeg_port=None, json_port=None,

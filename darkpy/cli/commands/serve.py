@@ -8,6 +8,7 @@ import typer
 
 from darkpy.cli.precision import precision_option
 
+
 def serve(
     cfg: Optional[Path] = typer.Option(None, "--cfg", "-c", help="Darknet .cfg of a detector."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Its .weights file."),
@@ -47,21 +48,10 @@ def serve(
     darkpy serve --cfg cfg/yolov2-voc.cfg --weights yolov2-voc.weights --data cfg/voc.data --source 0
     curl -s --data-binary @data/demo/images/001988.jpg -H 'Content-Type: image/jpeg' localhost:8080/detect
     Needs aiohttp, the serve extra of darkpy (the quick start installs it). See docs/serve.md."""
-    from darkpy.errors import UsageError
     from darkpy.serve.extra import require_aiohttp
 
     require_aiohttp()
-    for name, value in (("--thresh", thresh), ("--hier-thresh", hier_thresh), ("--nms", nms)):
-        if not 0 <= value <= 1:
-            raise UsageError(f"{name} must lie in [0, 1], got {value}")
-    if batch < 1:
-        raise UsageError("--batch must be at least 1")
-    if queue_size < 1:
-        raise UsageError("--queue must be at least 1")
-    if not 0 <= port <= 65535:
-        raise UsageError(f"--port must lie in 0..65535, got {port}")
-    if max_body_mb <= 0 or max_megapixels <= 0 or max_wait_ms < 0:
-        raise UsageError("--max-body-mb and --max-megapixels must be positive, --max-wait-ms not negative")
+    _check_options(thresh, hier_thresh, nms, batch, queue_size, port, max_body_mb, max_megapixels, max_wait_ms)
     if source is not None:
         from darkpy.detect.video import open_capture
 
@@ -79,33 +69,40 @@ def serve(
     check_size(size)
 
     from darkpy.serve import engine
-    from darkpy.serve.app import ServeConfig, serve as run_server
+    from darkpy.serve.app import model_description, serve as run_server, serve_config
 
-    import darkpy
-
-    net = darkpy.load_network(inputs.cfg, None if random_weights else inputs.weights, size=size, device=device)
-    if not net.detection_layers:
-        raise UsageError(f"{inputs.cfg} has no [region] or [yolo] layer: it is not a detector")
-    class_names = resolve_names(inputs.data, inputs.names, max(l.classes for l in net.detection_layers))
+    net, classes = engine.load_served_network(inputs.cfg, None if random_weights else inputs.weights, size=size,
+                                              device=device)
+    class_names = resolve_names(inputs.data, inputs.names, classes)
     detector = engine.make_detector(net, names=class_names, thresh=thresh, nms=nms, hier_thresh=hier_thresh,
                                     letterbox=letterbox, device=device, precision=precision, batch=batch)
-    what = f"{Path(inputs.cfg).name} + {Path(inputs.weights).name if inputs.weights else 'random weights'}"
-    if inputs.demo:
-        what += " (the bundled demo model: 3 synthetic shapes)"
-    from darkpy.assets import asset
-
-    demo_image = asset("data/demo/images/001988.jpg")
-    config = ServeConfig(host=host, port=port, max_body=int(max_body_mb * (1 << 20)),
-                         max_pixels=int(max_megapixels * 1e6), queue_size=queue_size,
-                         max_wait=max_wait_ms / 1000,
-                         source=source, model=what,
-                         demo_image=str(demo_image) if Path(demo_image).is_file() else None)
+    what = model_description(inputs.cfg, inputs.weights, demo=inputs.demo)
+    config = serve_config(host=host, port=port, max_body_mb=max_body_mb, max_megapixels=max_megapixels,
+                          queue_size=queue_size, max_wait_ms=max_wait_ms, source=source, model=what)
 
     def ready(url: str) -> None:
         typer.echo(f"darkpy: serving {what} on {url} (POST /detect; Ctrl-C or SIGTERM stops)", err=True)
 
     run_server(detector, config, on_ready=ready)
     typer.echo("darkpy: stopped", err=True)
+
+
+def _check_options(thresh, hier_thresh, nms, batch, queue_size, port, max_body_mb, max_megapixels,
+                   max_wait_ms) -> None:
+    """`serve`'s option values that cannot serve, refused before anything loads."""
+    from darkpy.errors import UsageError
+
+    for name, value in (("--thresh", thresh), ("--hier-thresh", hier_thresh), ("--nms", nms)):
+        if not 0 <= value <= 1:
+            raise UsageError(f"{name} must lie in [0, 1], got {value}")
+    if batch < 1:
+        raise UsageError("--batch must be at least 1")
+    if queue_size < 1:
+        raise UsageError("--queue must be at least 1")
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must lie in 0..65535, got {port}")
+    if max_body_mb <= 0 or max_megapixels <= 0 or max_wait_ms < 0:
+        raise UsageError("--max-body-mb and --max-megapixels must be positive, --max-wait-ms not negative")
 
 
 def register(app: typer.Typer) -> None:
