@@ -44,8 +44,8 @@ def rate(fn, images: int, iters: int, sync) -> float:
 def bench_device(device: str, size: int, batch: int, iters: int) -> None:
     import darkpy
     from darkpy.classify.labels import LabelledList
-    from darkpy.classify.task import ClassificationTask
-    from darkpy.classify.loss import build_truth
+    from darkpy.train.classifier.task import ClassificationTask
+    from darkpy.train.classifier.loss import build_truth
     from darkpy.train.optimizer import make_optimizer
 
     net = darkpy.load_network(REPO / "cfg/darknet19.cfg", size=size, device=device)
@@ -92,7 +92,7 @@ def bench_device(device: str, size: int, batch: int, iters: int) -> None:
 def bench_data(size: int, n: int, threads: int) -> None:
     import cv2
 
-    from darkpy.classify.augment import AugmentConfig, augment
+    from darkpy.train.classifier.augment import AugmentConfig, augment
     from darkpy.classify.image import load_rgb, to_chw
     from concurrent.futures import ThreadPoolExecutor
 

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from darkpy.net.model import load_network  # noqa: E402
-from darkpy.detect.train import DetectionTask  # noqa: E402
+from darkpy.train.detection.task import DetectionTask  # noqa: E402
 from darkpy.train.engine import Hook, StepReport, Trainer  # noqa: E402
 
 

@@ -4,10 +4,14 @@ An AST walk over darkpy/ collects every `import darkpy...` / `from darkpy... imp
 module level and inside functions (imports under `if TYPE_CHECKING:` are type-only and left
 out). `from darkpy.a import b` counts as an import of `darkpy.a.b` when that is a module, else of
 `darkpy.a`. Importing a submodule also runs its package's `__init__`; that implicit edge is not
-counted (package `__init__` files only re-export)."""
+counted (package `__init__` files only re-export).
+
+On top of the module graph, the packages form a one-way stack: ALLOWED says which packages each
+package may import (docs/architecture.md shows the same table, and a test keeps the two equal)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +28,29 @@ LAZY_ALLOWED = {
     "darkpy.anchors.cfgedit:region_stride": "torch (network shapes) only for a [region] cfg",
     "darkpy.net.published:floats": "torch (the model builder) only for the float count: `darkpy detect` "
                                    "resolves --model through this module and must not import torch",
+}
+
+
+# The top-level modules every package may use; together they are the package "core".
+CORE = {"errors", "fileio", "assets", "device", "charts", "boxes"}
+
+# The package map, bottom to top: package -> the packages it may import (module-level or inside a
+# function alike). "darkpy" is the root package's lazily loaded public API (`darkpy.Detector`);
+# `darkpy.__main__` belongs to cli.
+_BELOW = ["core", "formats", "wordtree", "net", "anchors", "data", "detect", "eval", "classify", "train"]
+ALLOWED: dict[str, set[str]] = {
+    "core": set(),
+    "formats": {"core"},
+    "wordtree": {"core", "formats"},
+    "net": {"core", "formats", "wordtree"},
+    "anchors": {"core", "formats", "wordtree", "net"},
+    "data": {"core", "formats", "wordtree", "net"},
+    "detect": {"core", "formats", "wordtree", "net", "anchors", "data"},
+    "eval": {"core", "formats", "wordtree", "net", "anchors", "data", "detect"},
+    "classify": {"core", "formats", "wordtree", "net", "anchors", "data", "detect", "eval"},
+    "train": {"core", "formats", "wordtree", "net", "anchors", "data", "detect", "eval", "classify"},
+    "darkpy": set(_BELOW),
+    "cli": set(_BELOW) | {"darkpy"},
 }
 
 
@@ -145,3 +172,105 @@ def test_no_function_level_imports_of_darkpy_modules():
                      if func is not None and not _allowed(m, func)})
     assert not hidden, "imports inside functions (move them to the top, or add to LAZY_ALLOWED with a reason):\n" \
         + "\n".join(sorted(hidden))
+
+
+def _package(module: str) -> str:
+    """The package-map entry of a darkpy module (see ALLOWED)."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "darkpy"
+    if parts[1] == "__main__":
+        return "cli"
+    if len(parts) == 2 and not (PACKAGE / parts[1]).is_dir():
+        return "core" if parts[1] in CORE else f"darkpy.{parts[1]} (undeclared top-level module)"
+    return parts[1]
+
+
+def _package_edges() -> dict[tuple[str, str], list[str]]:
+    """(importing package, imported package) -> the `module:line -> module` imports behind it."""
+    edges: dict[tuple[str, str], set[str]] = {}
+    for m, imps in GRAPH.items():
+        for t, _, line in imps:
+            a, b = _package(m), _package(t)
+            if a != b:
+                edges.setdefault((a, b), set()).add(f"{m}:{line} -> {t}")
+    return {k: sorted(v) for k, v in edges.items()}
+
+
+def _package_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the package graph, or None."""
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(p):
+        state[p] = 1
+        path.append(p)
+        for q in sorted(graph.get(p, ())):
+            if state.get(q) == 1:
+                return path[path.index(q):] + [q]
+            if q not in state and (found := visit(q)):
+                return found
+        state[p] = 2
+        path.pop()
+        return None
+
+    for p in sorted(graph):
+        if p not in state and (found := visit(p)):
+            return found
+    return None
+
+
+def test_every_package_is_on_the_map():
+    packages = {_package(m) for m in MODULES}
+    assert packages <= set(ALLOWED), f"packages missing from ALLOWED (and docs/architecture.md): " \
+        f"{sorted(packages - set(ALLOWED))}"
+    assert {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()} <= set(ALLOWED)
+
+
+def test_the_map_is_a_one_way_stack():
+    assert _package_cycle(ALLOWED) is None, _package_cycle(ALLOWED)
+
+
+def test_packages_import_only_what_the_map_allows():
+    bad = [f"{a} may not import {b}: " + ", ".join(uses) for (a, b), uses in sorted(_package_edges().items())
+           if b not in ALLOWED.get(a, set())]
+    assert not bad, "imports against the package map (move the function down, or change the map in " \
+        "tests/test_imports.py and docs/architecture.md):\n" + "\n".join(bad)
+
+
+def test_no_package_level_cycle():
+    graph: dict[str, set[str]] = {}
+    for a, b in _package_edges():
+        graph.setdefault(a, set()).add(b)
+    assert _package_cycle(graph) is None, " -> ".join(_package_cycle(graph))
+
+
+def test_detection_inference_does_not_depend_on_training():
+    uses = _package_edges().get(("detect", "train"), [])
+    assert not uses, "darkpy.detect is inference only:\n" + "\n".join(uses)
+
+
+def test_wordtree_sits_below_the_network():
+    edges = _package_edges()
+    uses = [u for p in ("net", "detect", "train", "classify", "eval") for u in edges.get(("wordtree", p), [])]
+    assert not uses, "darkpy.wordtree imports nothing from net, detect, train, classify or eval:\n" + "\n".join(uses)
+
+
+def test_the_walk_sees_package_edges():
+    edges = _package_edges()
+    assert ("train", "net") in edges and ("net", "wordtree") in edges and ("cli", "darkpy") in edges
+
+
+def _documented_map() -> dict[str, set[str]]:
+    """The 'may import' column of the table in docs/architecture.md."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    table = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and (m := re.fullmatch(r"`([\w.]+)`.*", cells[0])):
+            table[m.group(1)] = set(re.findall(r"`([\w.]+)`", cells[2]))
+    return table
+
+
+def test_the_architecture_page_shows_the_enforced_map():
+    assert _documented_map() == ALLOWED

@@ -1,2 +1,2 @@
-"""Darknet-19 style image classification: labels from paths, Darknet's augmentation and
-preprocessing, the softmax/cost training loss, validation and prediction."""
+"""Darknet-19 style image classification, inference side: labels from paths, Darknet's image
+preprocessing, validation and prediction (training is in darkpy.train.classifier)."""

@@ -12,8 +12,6 @@ what OpenCV works on, and converts to the network's (C, H, W) layout once at the
 - `rotate_crop_image`: the rotated, scaled, shifted, aspect-stretched crop behind Darknet's
   `random_augment_image`; bilinear with zeros outside the image (`get_pixel_extend`), done
   with one `cv2.warpAffine`.
-- `distort_image`: hue shift and saturation/exposure scaling in Darknet's HSV
-  (hue in [0, 1), wrapping), then clamping to [0, 1]; with `cv2.cvtColor`.
 """
 from __future__ import annotations
 
@@ -25,7 +23,6 @@ import numpy as np
 from darkpy.formats.image import read_rgb
 from darkpy.formats.image import resize_image as resize_chw
 from darkpy.formats.image import letterbox_image as letterbox_chw
-from darkpy.train.augment import distort
 
 
 def load_rgb(path: str | Path) -> np.ndarray:
@@ -117,9 +114,3 @@ def rotate_crop_image(im: np.ndarray, rad: float, s: float, w: int, h: int, dx: 
                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0.0, 0.0, 0.0))
     return out.reshape(h, w, -1)
 
-
-def distort_image(im: np.ndarray, hue: float, sat: float, val: float) -> np.ndarray:
-    """Darknet's `distort_image`: in HSV (hue in [0, 1)), add `hue` (wrapping), scale saturation
-    by `sat` and value by `val`; back to RGB and clamp to [0, 1] (the detection augmentation's
-    implementation, `darkpy.train.augment.distort`)."""
-    return distort(np.ascontiguousarray(im, dtype=np.float32), hue, sat, val)

@@ -1,1 +1,3 @@
-"""Training: the engine, Darknet-style backups, distributed helpers and the detection task."""
+"""Training, all of it: the task-agnostic engine (Darknet's batch loop, SGD, schedules, backups,
+hooks, several processes), detection training (`detection/`), YOLO9000 joint training (`joint`),
+mAP during training (`map_hook`) and classifier training (`classifier/`)."""

@@ -126,7 +126,7 @@ def test_tree_task_trains_on_leaf_labels(tmp_path, golden):
     import cv2
 
     from darkpy.classify.labels import assign_labels
-    from darkpy.classify.task import ClassificationTask
+    from darkpy.train.classifier.task import ClassificationTask
 
     net = tree_net(tmp_path, golden)
     names = (golden / "cfg" / "mini.tree").read_text().split()[::2]

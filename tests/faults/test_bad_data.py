@@ -54,7 +54,7 @@ def test_bad_data_fuzz_never_a_traceback(clean_set, tmp_path):
     import shutil
 
     from darkpy.data.check import check
-    from darkpy.detect.loader import DetectionSource, Request
+    from darkpy.train.detection.loader import DetectionSource, Request
     from darkpy.eval.groundtruth import gt_from_labels
 
     src, _ = clean_set

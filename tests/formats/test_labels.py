@@ -95,7 +95,7 @@ def test_train_loader_and_ground_truth_find_the_same_label_file(tmp_path):
     """The bug one reader fixes: evaluation found label files training read as 'no objects'."""
     import cv2
 
-    from darkpy.detect.loader import DetectionSource
+    from darkpy.train.detection.loader import DetectionSource
     from darkpy.eval.groundtruth import find_label_files
 
     (tmp_path / "labels").mkdir()

@@ -59,7 +59,7 @@ def test_data_check_decode_reports_it(tmp_path):
 
 
 def test_training_loader_skips_it_with_one_line(tmp_path):
-    from darkpy.detect.loader import DetectionSource, Request
+    from darkpy.train.detection.loader import DetectionSource, Request
 
     (tmp_path / "images").mkdir()
     (tmp_path / "labels").mkdir()

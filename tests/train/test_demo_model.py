@@ -9,7 +9,7 @@ area AP). Asserting 0.7 leaves room for float differences between machines.
 from __future__ import annotations
 
 from darkpy.formats.datafile import read_names
-from darkpy.eval.hook import MapEvaluator
+from darkpy.train.map_hook import MapEvaluator
 from darkpy.net.model import load_network
 
 

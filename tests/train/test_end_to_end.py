@@ -19,9 +19,9 @@ import pytest
 from darkpy.data.synth import generate
 from darkpy.formats.datafile import read_list
 from darkpy.net.model import load_network
-from darkpy.detect.train import DetectionTask
+from darkpy.train.detection.task import DetectionTask
 from darkpy.train.engine import Trainer
-from darkpy.eval.hook import MapEvaluator
+from darkpy.train.map_hook import MapEvaluator
 
 CFG = """
 [net]

@@ -6,7 +6,7 @@ import pytest
 
 from darkpy.data.synth import generate
 from darkpy.net.model import load_network
-from darkpy.detect.train import DetectionTask
+from darkpy.train.detection.task import DetectionTask
 from darkpy.train.engine import Hook, Trainer
 from test_train_cli import TINY
 

@@ -61,7 +61,7 @@ def test_param_groups_for_network(golden):
 def test_end_to_end_step(golden):
     """The training step of docs/train.md on a small YOLOv2 network: gradients reach the first layer and
     the optimiser moves the weights."""
-    from darkpy.detect.loss import RegionLoss
+    from darkpy.train.detection.loss import RegionLoss
     from darkpy.train.schedule import current_batch, learning_rate
 
     net = parse_network(golden / "cfg" / "g_yolov2_mini.cfg")

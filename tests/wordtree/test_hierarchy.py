@@ -11,7 +11,7 @@ TREE = build_tree([f"n{i}" for i in range(9)], [-1, -1, 0, 0, 0, 1, 1, 2, 2])
 
 def test_every_user_calls_the_same_functions():
     import darkpy.classify.predict as predict
-    import darkpy.classify.task as task
+    import darkpy.train.classifier.task as task
     import darkpy.detect.decode as decode
     import darkpy.net.export as export
     import darkpy.net.layers.region as region
@@ -24,7 +24,7 @@ def test_every_user_calls_the_same_functions():
 
     # decode names a tree box's class through the walk chosen by name; Darknet's is the default
     assert walk_function("darknet") is hierarchy.darknet_walk
-    import darkpy.detect.loss as loss
+    import darkpy.train.detection.loss as loss
 
     assert loss.path_probability is hierarchy.path_probability
 

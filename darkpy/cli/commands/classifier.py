@@ -43,7 +43,7 @@ def train(
     """Train a classifier with Darknet's augmentation, loss, schedule and backups."""
     from rich.console import Console
 
-    from darkpy.classify.train import run_training
+    from darkpy.train.classifier.train import run_training
 
     threads = workers if workers is not None else threads
     from darkpy.errors import UsageError

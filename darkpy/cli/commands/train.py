@@ -25,7 +25,7 @@ def _gpus(text: Optional[str]) -> tuple[int, ...]:
 def _train(data, cfg, weights, gpus, ddp_cpu, clear, resume, amp, workers, seed, max_batches, backup, name,
            device, quiet, class_ratio=None, map_every=0, batch=None, subdivisions=None) -> None:
     from darkpy.errors import UsageError
-    from darkpy.detect.train import TrainOptions, train_detector
+    from darkpy.train.detection.train import TrainOptions, train_detector
 
     if data is None:
         raise UsageError("no --data file: give the .data file naming classes, train list and backup folder "

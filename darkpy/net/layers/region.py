@@ -4,7 +4,7 @@ At a layer boundary the tensor keeps Darknet's layout, (N, anchors·(coords+1+cl
 for each anchor, coords planes (tx, ty, tw, th), an objectness plane, then one plane per class.
 The forward pass applies what Darknet applies in place: logistic to tx, ty and objectness, and a
 softmax (or a WordTree softmax per group) over the classes; tw, th stay raw. The training loss
-lives in `darkpy.detect.loss` and uses this layer's options.
+lives in `darkpy.train.detection.loss` and uses this layer's options.
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from darkpy.train.augment import rand_scale  # shared with detection
+from darkpy.train.augment import distort, rand_scale  # shared with detection
 from darkpy.classify import image as I
 
 
@@ -104,4 +104,11 @@ def augment(im: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.
         crop = I.rotate_crop_image(im, a.rad, a.scale, cfg.size_w, cfg.size_h, a.dx, a.dy, a.aspect)
     if a.flip:
         crop = I.flip_image(crop)
-    return I.distort_image(crop, a.hue, a.sat, a.val)
+    return distort_image(crop, a.hue, a.sat, a.val)
+
+
+def distort_image(im: np.ndarray, hue: float, sat: float, val: float) -> np.ndarray:
+    """Darknet's `distort_image`: in HSV (hue in [0, 1)), add `hue` (wrapping), scale saturation
+    by `sat` and value by `val`; back to RGB and clamp to [0, 1] (the detection augmentation's
+    implementation, `darkpy.train.augment.distort`)."""
+    return distort(np.ascontiguousarray(im, dtype=np.float32), hue, sat, val)

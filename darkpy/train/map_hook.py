@@ -15,7 +15,7 @@ saved with each backup, so `--resume` picks them up with the weights they belong
 
 Wiring in a training command::
 
-    from darkpy.eval.hook import map_hook
+    from darkpy.train.map_hook import map_hook
     hooks.append(map_hook(data_path, every=map_every))
 
 The ground truth (label files, image sizes) is read once, when the hook is made, so a broken

@@ -4,7 +4,7 @@ A classification-only image has no boxes, only a class: its truth is the single 
 `(1e6, 1e6, w, h, class)` -- Darknet's marker (its region layer treats a truth whose x and y are
 both above 100000 as "class only") -- and the region loss then back-propagates nothing but the
 hierarchical class loss, at the one anchor/cell that predicts that class most confidently
-(`darkpy.detect.loss`; with a WordTree every ancestor of the class counts as labelled).
+(`darkpy.train.detection.loss`; with a WordTree every ancestor of the class counts as labelled).
 
 Where classification-only images come from:
 
@@ -41,9 +41,9 @@ from darkpy.train.augment import augment_detection
 from darkpy.errors import CfgError, DataError, UsageError
 from darkpy.formats.datafile import read_map, read_names
 from darkpy.formats.labels import MARK, MARK_MIN, label_file, parse_label_text, resolve_entry
-from darkpy.detect.task import DetectionTask
+from darkpy.train.detection.task import DetectionTask
 from darkpy.train.engine import StepReport
-from darkpy.detect.loader import (MISSING_LABELS, DetectionSource, Request, missing_labels_message,
+from darkpy.train.detection.loader import (MISSING_LABELS, DetectionSource, Request, missing_labels_message,
                                   read_image_list, read_rgb)
 from darkpy.classify.labels import LabelMatcher
 

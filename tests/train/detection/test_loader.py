@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from darkpy.data.synth import generate
-from darkpy.detect.loader import MISSING_LABELS, DetectionSource, Request, RequestLoader
+from darkpy.train.detection.loader import MISSING_LABELS, DetectionSource, Request, RequestLoader
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Detection training (YOLOv2), as `darkpy train` / `darkpy detector train` run it.
 
 `train_detector(...)` reads the `.data` file, builds the network, picks the task (the plain
-`darkpy.detect.task.DetectionTask`, or YOLO9000's joint task from `darkpy.wordtree.joint`) and
+`darkpy.train.detection.task.DetectionTask`, or YOLO9000's joint task from `darkpy.train.joint`) and
 runs the engine in one or several processes.
 """
 from __future__ import annotations
@@ -11,16 +11,16 @@ from pathlib import Path
 
 import torch
 
-from darkpy.detect.loader import read_image_list
-from darkpy.detect.task import STAT_KEYS, DetectionTask  # noqa: F401  (the task, re-exported)
+from darkpy.train.detection.loader import read_image_list
 from darkpy.errors import DataError, UsageError
-from darkpy.eval.hook import map_hook
+from darkpy.train.map_hook import map_hook
 from darkpy.formats.datafile import DataConfig, data_config, read_data_file
 from darkpy.net.model import load_network
 from darkpy.train import distributed as dd
 from darkpy.train.batchsize import apply_batch
 from darkpy.train.engine import Trainer
-from darkpy.wordtree.joint import make_detection_task
+from darkpy.train.joint import make_detection_task
+
 
 def read_training_data(path: str | Path) -> DataConfig:
     """The `.data` file as training needs it: `classes` and an existing `train=` list, else an
@@ -57,9 +57,9 @@ class TrainOptions:
     quiet: bool = False
     log_every: int = 1
     chart_every: int = 100
-    map_every: int = 0                 # > 0: mAP on the valid list every N batches (darkpy.eval.hook)
+    map_every: int = 0                 # > 0: mAP on the valid list every N batches (darkpy.train.map_hook)
     class_ratio: float | None = None   # YOLO9000 joint training: at most this many classification images
-                                       # per detection image (darkpy.wordtree.joint)
+                                       # per detection image (darkpy.train.joint)
     batch: int | None = None           # override the cfg's batch= (images per optimiser step)
     subdivisions: int | None = None    # override the cfg's subdivisions=
 

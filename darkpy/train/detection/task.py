@@ -1,15 +1,15 @@
 """Detection training (YOLOv2): the engine's `Task` for a region-layer network and a `.data` file.
 
-`DetectionTask` turns Darknet's image list into mini-batches (`darkpy.detect.loader`: worker
+`DetectionTask` turns Darknet's image list into mini-batches (`darkpy.train.detection.loader`: worker
 processes, Darknet's augmentation, truth as `max_boxes` rows of `x y w h class`) and computes the
-region loss of every `[region]` layer (`darkpy.detect.loss.RegionLoss`). The loss fed to
+region loss of every `[region]` layer (`darkpy.train.detection.loss.RegionLoss`). The loss fed to
 autograd has Darknet's gradient; the printed loss is Darknet's cost (sum of squared deltas) per
 image, and the statistics are Darknet's "Region Avg IOU, Class, Obj, No Obj, Avg Recall, count".
 
 The gradient is the one Darknet trains with on a GPU (its `backward_region_layer_gpu` multiplies
 the x, y and objectness deltas by the logistic derivative; the CPU path of Darknet omits it).
 
-The joint (YOLO9000) task builds on this one (`darkpy.wordtree.joint`); `darkpy.detect.train`
+The joint (YOLO9000) task builds on this one (`darkpy.train.joint`); `darkpy.train.detection.train`
 picks the task and runs the engine.
 """
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Iterator
 
 import torch
 
-from darkpy.detect.loader import DetectionSource, Request, RequestLoader
-from darkpy.detect.loss import RegionLoss
+from darkpy.train.detection.loader import DetectionSource, Request, RequestLoader
+from darkpy.train.detection.loss import RegionLoss
 from darkpy.errors import CfgError, DataError
 from darkpy.train.engine import StepReport
 
@@ -56,7 +56,7 @@ class DetectionTask:
         self._start(trainer.iteration)
 
     def make_source(self, trainer) -> DetectionSource:
-        """The worker-side data source (override point: `darkpy.wordtree.joint` mixes in
+        """The worker-side data source (override point: `darkpy.train.joint` mixes in
         classification-only images)."""
         n = trainer.net.net
         return DetectionSource(self.paths, self.region.classes, self.region.max_boxes, self.region.jitter,

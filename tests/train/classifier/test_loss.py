@@ -7,7 +7,7 @@ import torch
 
 import darkpy
 from darkpy.net.model import parse_network
-from darkpy.classify.loss import SECRET_NUM, build_truth, classification_loss, find_head
+from darkpy.train.classifier.loss import SECRET_NUM, build_truth, classification_loss, find_head
 from darkpy.wordtree.hierarchy import hierarchy_predictions
 from darkpy.errors import UsageError
 from darkpy.wordtree.tree import read_tree

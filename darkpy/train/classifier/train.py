@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from darkpy.classify.labels import read_classifier_data
-from darkpy.classify.task import ClassificationTask
+from darkpy.train.classifier.task import ClassificationTask
 from darkpy.errors import UsageError
 from darkpy.net.model import load_network
 from darkpy.train.batchsize import apply_batch

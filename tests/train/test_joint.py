@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from darkpy.net.model import load_network
-from darkpy.wordtree import joint
-from darkpy.detect.train import TrainOptions, read_training_data
-from darkpy.detect.loader import Request, read_image_list
+from darkpy.train import joint
+from darkpy.train.detection.train import TrainOptions, read_training_data
+from darkpy.train.detection.loader import Request, read_image_list
 from joint_data import CAT, DOG, make_data, write_cfg
 
 
@@ -241,7 +241,7 @@ def test_cfg_map_applies_to_boxes_only(tmp_path):
     cfg.write_text(cfg.read_text().replace("tree=mini.tree", "tree=mini.tree\nmap=two.map"))
     (tmp_path / "two.map").write_text("7\n8\n")
     net = load_network(cfg, device="cpu", seed=0)
-    from darkpy.detect.loss import RegionLoss
+    from darkpy.train.detection.loss import RegionLoss
 
     loss = RegionLoss(net.detection_layers[-1])
     raw = torch.zeros(2, 42, 4, 4)

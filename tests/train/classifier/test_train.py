@@ -5,9 +5,9 @@ import pytest
 import torch
 
 import darkpy
-from cls_helpers import make_color_set, tiny_cfg
+from tests.classify.cls_helpers import make_color_set, tiny_cfg
 from darkpy.classify.labels import read_classifier_data
-from darkpy.classify.task import ClassificationTask
+from darkpy.train.classifier.task import ClassificationTask
 from darkpy.classify.validate import validate
 
 
@@ -133,7 +133,7 @@ def test_resume_continues_exactly(tmp_path, color_set):
     draws and augmentation are a function of the batch number, the optimiser state is restored)."""
     from darkpy.train.engine import Hook
 
-    from darkpy.classify.train import train_classifier
+    from darkpy.train.classifier.train import train_classifier
 
     cfg = tiny_cfg(tmp_path / "t.cfg", batch=8, subdivisions=2, max_batches=4)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from darkpy.detect.loss import RegionLoss
+from darkpy.train.detection.loss import RegionLoss
 from darkpy.net.model import parse_network
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

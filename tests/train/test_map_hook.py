@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import darkpy
-from darkpy.eval.hook import map_hook
+from darkpy.train.map_hook import map_hook
 
 from tests.eval.netdata import make_valid_set
 

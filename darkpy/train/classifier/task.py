@@ -4,7 +4,7 @@ Per batch Darknet's `train_classifier` draws `batch` paths at random (with repla
 `get_random_paths`), loads and augments each (`load_data_augment`), builds one truth row per
 image (`fill_truth`, `fill_hierarchy`), and trains on them in `subdivisions` forward/backward
 passes. `ClassificationTask.batches` yields this rank's share of those images in mini-batches;
-`loss` is `darkpy.classify.loss.classification_loss`.
+`loss` is `darkpy.train.classifier.loss.classification_loss`.
 
 Image slot `k` of batch `i` (slots numbered over all ranks, as the detection loader does) has its
 own random stream seeded by (seed, i, k): which image, then its crop, flip and colours. A run
@@ -21,10 +21,10 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from darkpy.classify.augment import AugmentConfig, augment
+from darkpy.train.classifier.augment import AugmentConfig, augment
 from darkpy.classify.image import load_rgb, to_chw
 from darkpy.classify.labels import LabelledList
-from darkpy.classify.loss import Head, build_truth, classification_loss, find_head
+from darkpy.train.classifier.loss import Head, build_truth, classification_loss, find_head
 from darkpy.wordtree.hierarchy import hierarchy_predictions
 from darkpy.train.engine import StepReport
 
