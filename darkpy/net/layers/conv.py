@@ -25,13 +25,15 @@ def darknet_batchnorm(y: torch.Tensor, scales: torch.Tensor, biases: torch.Tenso
     view = [1, -1] + [1] * (y.dim() - 2)
     if training:
         count = y.numel() // y.shape[1]
-        mean = y.mean(dim=dims)
-        var = y.var(dim=dims, unbiased=count > 1)
+        var, mean = torch.var_mean(y, dim=dims, correction=1 if count > 1 else 0)
         with torch.no_grad():
             rolling_mean.mul_(1 - momentum).add_(mean.detach(), alpha=momentum)
             rolling_variance.mul_(1 - momentum).add_(var.detach(), alpha=momentum)
-    else:
-        mean, var = rolling_mean, rolling_variance
+        # the same affine map as below, folded per channel into one multiply-add: one
+        # activation-sized result (and one kept for backward) instead of four
+        a = scales / (var.sqrt() + BN_EPS)
+        return torch.addcmul((biases - mean * a).view(view), y, a.view(view))
+    mean, var = rolling_mean, rolling_variance
     y = (y - mean.view(view)) / (var.sqrt().view(view) + BN_EPS)
     return y * scales.view(view) + biases.view(view)
 
@@ -133,6 +135,8 @@ class Convolutional(Layer):
             y = darknet_batchnorm(y, self.scales, self.bias, self.rolling_mean, self.rolling_variance, self.training)
         else:
             y = y + self.bias.view(1, -1, 1, 1)
+        if self.activation_name == "leaky":  # y is this layer's own new tensor: no second copy
+            return F.leaky_relu_(y, 0.1)
         return self.activation(y)
 
     # -- weights: biases, [scales, rolling mean, rolling variance], weights -------------
