@@ -19,8 +19,8 @@ __all__ = ["__version__", "load_network", "Detector", "DetectOptions", "Detectio
 _LAZY = {
     "load_network": "darkpy.net.model",
     "Detector": "darkpy.detect.detector",
-    "DetectOptions": "darkpy.detect.detector",
-    "DetectionResult": "darkpy.detect.detector",
+    "DetectOptions": "darkpy.detect.options",
+    "DetectionResult": "darkpy.detect.results",
 }
 
 

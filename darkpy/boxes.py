@@ -18,8 +18,10 @@ the centre/corner conversions and `iou_cwh` take numpy arrays or torch tensors a
   two or three passes). Candidates overlapping no other candidate of their class are settled
   first, by one matrix product.
 
-numpy-only callers (evaluating result files, anchors) must not pay for importing torch, so torch
-is imported by the functions that work on tensors, and arrays are told apart by their type's module.
+numpy-only callers (evaluating result files, anchors, the torch-free detection engine) must not
+pay for importing torch, so torch is imported by the functions that work on tensors, and arrays
+are told apart by their type's module. The `xp_*` helpers are the few operations the detection
+maths (here and in darkpy.detect.decode) needs on both, so that it is written once.
 """
 from __future__ import annotations
 
@@ -34,38 +36,144 @@ NMS_BLOCK = 64
 _IOU_ROWS = 128
 
 
-def _is_tensor(x) -> bool:
+def is_tensor(x) -> bool:
     return type(x).__module__.startswith("torch")
 
 
-def _cat(parts, like):
-    if _is_tensor(like):
+# -- one set of operations for numpy arrays and torch tensors ---------------------------------
+
+def xp_float32(x):
+    """x as float32 (no copy when it already is)."""
+    return x.float() if is_tensor(x) else np.asarray(x).astype(np.float32, copy=False)
+
+
+def xp_exp(x):
+    if is_tensor(x):
         import torch
 
-        return torch.cat(parts, -1)
-    return np.concatenate(parts, -1)
+        return torch.exp(x)
+    return np.exp(x)
+
+
+def xp_stack(parts, axis: int):
+    if is_tensor(parts[0]):
+        import torch
+
+        return torch.stack(parts, dim=axis)
+    return np.stack(parts, axis=axis)
+
+
+def xp_cat(parts, axis: int):
+    if is_tensor(parts[0]):
+        import torch
+
+        return torch.cat(parts, dim=axis)
+    return np.concatenate(parts, axis=axis)
+
+
+def xp_permute(x, dims: tuple[int, ...]):
+    return x.permute(*dims) if is_tensor(x) else x.transpose(dims)
+
+
+def xp_arange(n: int, like):
+    """0..n-1 in `like`'s float type and device."""
+    if is_tensor(like):
+        import torch
+
+        return torch.arange(n, device=like.device, dtype=like.dtype)
+    return np.arange(n, dtype=like.dtype)
+
+
+def xp_ones(shape: tuple[int, ...], like):
+    """Ones of `like`'s float type, on its device."""
+    if is_tensor(like):
+        import torch
+
+        return torch.ones(shape, device=like.device, dtype=like.dtype)
+    return np.ones(shape, dtype=like.dtype)
+
+
+def xp_asarray(values, like):
+    """`values` (a list) as an array of `like`'s float type, on its device."""
+    if is_tensor(like):
+        import torch
+
+        return torch.as_tensor(values, dtype=like.dtype, device=like.device)
+    return np.asarray(values, dtype=like.dtype)
+
+
+def xp_where0(cond, x):
+    """x where cond, else 0 (x's dtype)."""
+    if is_tensor(x):
+        import torch
+
+        return torch.where(cond, x, torch.zeros((), device=x.device, dtype=x.dtype))
+    return np.where(cond, x, x.dtype.type(0))
+
+
+def xp_any(x, axis: int):
+    return x.any(dim=axis) if is_tensor(x) else x.any(axis=axis)
+
+
+def xp_nonzero(mask):
+    """Indices of the true entries of a 1-D mask."""
+    if is_tensor(mask):
+        import torch
+
+        return torch.nonzero(mask).flatten()
+    return np.flatnonzero(mask)
+
+
+def xp_copy(x):
+    return x.clone() if is_tensor(x) else x.copy()
+
+
+def xp_minimum(a, b):
+    if is_tensor(a):
+        import torch
+
+        return torch.minimum(a, b)
+    return np.minimum(a, b)
+
+
+def xp_maximum(a, b):
+    if is_tensor(a):
+        import torch
+
+        return torch.maximum(a, b)
+    return np.maximum(a, b)
+
+
+def xp_clamp0(x):
+    """max(x, 0)."""
+    return x.clamp(min=0) if is_tensor(x) else np.maximum(x, 0)
+
+
+def xp_to_numpy(x) -> np.ndarray:
+    """float64 numpy (the one host copy of a tensor)."""
+    return x.detach().cpu().double().numpy() if is_tensor(x) else np.asarray(x, np.float64)
 
 
 def center_to_corners(box):
     """(..., 4) x, y, w, h -> x1, y1, x2, y2 (numpy arrays are computed in float64)."""
-    if not _is_tensor(box):
+    if not is_tensor(box):
         box = np.asarray(box, np.float64)
     half = box[..., 2:] / 2.0
-    return _cat([box[..., :2] - half, box[..., :2] + half], box)
+    return xp_cat([box[..., :2] - half, box[..., :2] + half], -1)
 
 
 def corners_to_center(box):
     """(..., 4) x1, y1, x2, y2 -> x, y, w, h (numpy arrays are computed in float64)."""
-    if not _is_tensor(box):
+    if not is_tensor(box):
         box = np.asarray(box, np.float64)
     size = box[..., 2:] - box[..., :2]
-    return _cat([box[..., :2] + size / 2.0, size], box)
+    return xp_cat([box[..., :2] + size / 2.0, size], -1)
 
 
 def iou_cwh(ax, ay, aw, ah, bx, by, bw, bh):
     """Darknet's `box_iou` on centre/size components, broadcasting (tensors, autograd included,
     or arrays)."""
-    if _is_tensor(ax):
+    if is_tensor(ax):
         import torch
 
         w = torch.minimum(ax + aw / 2, bx + bw / 2) - torch.maximum(ax - aw / 2, bx - bw / 2)
@@ -78,24 +186,22 @@ def iou_cwh(ax, ay, aw, ah, bx, by, bw, bh):
     return inter / (aw * ah + bw * bh - inter)
 
 
-def box_iou(a: "torch.Tensor", b: "torch.Tensor") -> "torch.Tensor":
-    """Pairwise IoU of (N, 4) and (M, 4) centre-format boxes -> (N, M); the same arithmetic as
-    `iou_cwh` (so the same bits), with the per-box terms computed once instead of per pair, and
-    rows taken in slices so that the temporaries stay in the CPU's cache (2x faster at 845^2)."""
-    import torch
-
+def box_iou(a, b):
+    """Pairwise IoU of (N, 4) and (M, 4) centre-format boxes -> (N, M), tensors or arrays; the same
+    arithmetic as `iou_cwh` (so the same bits), with the per-box terms computed once instead of
+    per pair, and rows taken in slices so that the temporaries stay in the CPU's cache (2x faster
+    at 845^2)."""
     a_lo, a_hi = a[:, :2] - a[:, 2:] / 2, a[:, :2] + a[:, 2:] / 2
     b_lo, b_hi = b[:, :2] - b[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2
     a_area, b_area = a[:, 2] * a[:, 3], b[:, 2] * b[:, 3]
-    out = torch.empty(a.shape[0], b.shape[0], dtype=torch.result_type(a, b), device=a.device)
-    for i in range(0, a.shape[0], _IOU_ROWS):
+    parts = []
+    for i in range(0, max(a.shape[0], 1), _IOU_ROWS):
         j = slice(i, i + _IOU_ROWS)
-        ow = torch.minimum(a_hi[j, None, 0], b_hi[None, :, 0]) - torch.maximum(a_lo[j, None, 0], b_lo[None, :, 0])
-        oh = torch.minimum(a_hi[j, None, 1], b_hi[None, :, 1]) - torch.maximum(a_lo[j, None, 1], b_lo[None, :, 1])
-        inter = ow.clamp_(min=0) * oh.clamp_(min=0)  # zero when either overlap is negative
-        union = a_area[j, None] + b_area[None, :] - inter
-        torch.div(inter, union, out=out[j])
-    return out
+        ow = xp_minimum(a_hi[j, None, 0], b_hi[None, :, 0]) - xp_maximum(a_lo[j, None, 0], b_lo[None, :, 0])
+        oh = xp_minimum(a_hi[j, None, 1], b_hi[None, :, 1]) - xp_maximum(a_lo[j, None, 1], b_lo[None, :, 1])
+        inter = xp_clamp0(ow) * xp_clamp0(oh)  # zero when either overlap is negative
+        parts.append(inter / (a_area[j, None] + b_area[None, :] - inter))
+    return parts[0] if len(parts) == 1 else xp_cat(parts, 0)
 
 
 def wh_iou(boxes: np.ndarray, anchors: np.ndarray) -> np.ndarray:
@@ -199,87 +305,64 @@ def _greedy(over: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
     return keep.numpy()[order]
 
 
-def nms_sort(boxes: "torch.Tensor", objectness: "torch.Tensor", probs: "torch.Tensor",
-             thresh: float) -> "torch.Tensor":
-    """Darknet's `do_nms_sort` for one image. boxes (M, 4) xywh, objectness (M,), probs (M, C).
+def _greedy_rows(over, scores):
+    """`greedy_keep` for (over, scores) given as tensors or arrays: tensors take the blocked
+    matrix algorithm (GPU-friendly), arrays the plain sequential walk (the torch-free engine:
+    a handful of candidates per class at detection thresholds). Same answer, see `greedy_keep`."""
+    if is_tensor(scores):
+        return greedy_keep(over, scores)
+    over = over.copy()
+    np.fill_diagonal(over, False)
+    keep = np.zeros(scores.shape, bool)
+    for c in range(scores.shape[0]):
+        col = scores[c]
+        order = np.argsort(-col, kind="stable")[:int((col > 0).sum())]
+        removed = np.zeros(len(col), bool)
+        for i in order.tolist():
+            if not removed[i]:
+                keep[c, i] = True
+                removed |= over[i]
+    return keep
+
+
+def nms_sort(boxes, objectness, probs, thresh: float):
+    """Darknet's `do_nms_sort` for one image (tensors or arrays). boxes (M, 4) xywh, objectness
+    (M,), probs (M, C).
 
     Boxes without objectness are set aside; then for every class the boxes are taken in
     decreasing order of that class's probability and each one still alive zeroes that class's
     probability in every later box overlapping it with IoU > `thresh`. Returns the probabilities
-    with suppressed entries zeroed (a new tensor); boxes are not removed. `thresh <= 0` disables
+    with suppressed entries zeroed (a new array); boxes are not removed. `thresh <= 0` disables
     suppression. Darknet's qsort breaks ties in no fixed order; here the lower index goes first."""
-    import torch
-
-    probs = probs.clone()
-    if thresh <= 0 or probs.numel() == 0:
+    probs = xp_copy(probs)
+    if thresh <= 0 or 0 in tuple(probs.shape):
         return probs
-    live = (objectness != 0) & (probs > 0).any(dim=1)
-    idx = torch.nonzero(live).flatten()
-    if idx.numel() < 2:
+    idx = xp_nonzero((objectness != 0) & xp_any(probs > 0, 1))
+    if idx.shape[0] < 2:
         return probs
     sub = probs[idx]
-    classes = torch.nonzero((sub > 0).sum(dim=0) > 1).flatten()  # a lone candidate always survives
-    if classes.numel() == 0:
+    classes = xp_nonzero((sub > 0).sum(0) > 1)  # a lone candidate always survives
+    if classes.shape[0] == 0:
         return probs
     over = box_iou(boxes[idx], boxes[idx]) > thresh
-    cols = sub[:, classes].t()
-    keep = greedy_keep(over, cols)
-    sub[:, classes] = torch.where(keep, cols, torch.zeros_like(cols)).t()
+    cols = sub[:, classes].T
+    keep = _greedy_rows(over, cols)
+    sub[:, classes] = xp_where0(keep, cols).T
     probs[idx] = sub
     return probs
 
 
-def nms_obj(boxes: "torch.Tensor", objectness: "torch.Tensor", thresh: float) -> "torch.Tensor":
-    """Darknet's `do_nms_obj`: boxes by decreasing objectness; a live box zeroes the objectness of
-    every later live box overlapping it with IoU > thresh. Returns the new objectness."""
-    import torch
-
-    obj = objectness.clone()
+def nms_obj(boxes, objectness, thresh: float):
+    """Darknet's `do_nms_obj` (tensors or arrays): boxes by decreasing objectness; a live box
+    zeroes the objectness of every later live box overlapping it with IoU > thresh. Returns the
+    new objectness."""
+    obj = xp_copy(objectness)
     if thresh <= 0:
         return obj
-    idx = torch.nonzero(obj != 0).flatten()
-    if idx.numel() < 2:
+    idx = xp_nonzero(obj != 0)
+    if idx.shape[0] < 2:
         return obj
     over = box_iou(boxes[idx], boxes[idx]) > thresh
-    keep = greedy_keep(over, obj[idx][None])[0]
+    keep = _greedy_rows(over, obj[idx][None])[0]
     obj[idx[~keep]] = 0
     return obj
-
-
-def box_iou_numpy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """`box_iou` for numpy arrays (the same float arithmetic, in the arrays' dtype)."""
-    a_lo, a_hi = a[:, :2] - a[:, 2:] / 2, a[:, :2] + a[:, 2:] / 2
-    b_lo, b_hi = b[:, :2] - b[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2
-    ow = np.minimum(a_hi[:, None, 0], b_hi[None, :, 0]) - np.maximum(a_lo[:, None, 0], b_lo[None, :, 0])
-    oh = np.minimum(a_hi[:, None, 1], b_hi[None, :, 1]) - np.maximum(a_lo[:, None, 1], b_lo[None, :, 1])
-    inter = np.maximum(ow, 0) * np.maximum(oh, 0)
-    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None, :] - inter
-    return inter / union
-
-
-def nms_sort_numpy(boxes: np.ndarray, objectness: np.ndarray, probs: np.ndarray, thresh: float) -> np.ndarray:
-    """`nms_sort` for numpy arrays, for the torch-free engine: the same candidates, order (ties:
-    lower index first) and IoU arithmetic. The greedy walk loops over the candidates of each class
-    that has more than one (a handful at detection thresholds)."""
-    probs = probs.copy()
-    if thresh <= 0 or probs.size == 0:
-        return probs
-    idx = np.flatnonzero((objectness != 0) & (probs > 0).any(axis=1))
-    if idx.size < 2:
-        return probs
-    sub = probs[idx]
-    classes = np.flatnonzero((sub > 0).sum(axis=0) > 1)
-    if classes.size == 0:
-        return probs
-    over = box_iou_numpy(boxes[idx], boxes[idx]) > thresh
-    np.fill_diagonal(over, False)
-    for c in classes.tolist():
-        col = sub[:, c]
-        order = np.argsort(-col, kind="stable")
-        removed = np.zeros(len(col), bool)
-        for i in order[:int((col > 0).sum())].tolist():
-            if not removed[i]:
-                removed |= over[i]
-        col[removed] = 0
-    probs[idx] = sub
-    return probs

@@ -39,6 +39,7 @@ class Chart:
     xlim: tuple[float, float] | None = None
     ylim: tuple[float, float] | None = None
     size: tuple[int, int] = (800, 560)
+    integer_x: bool = False        # x counts things (batches): ticks on whole numbers only
 
     def add(self, x: Sequence[float], y: Sequence[float], label: str = "", points: bool = False) -> "Chart":
         self.series.append(Series(list(map(float, x)), list(map(float, y)), label, points))
@@ -47,6 +48,15 @@ class Chart:
     def mark(self, x: float, y: float, text: str) -> "Chart":
         self.marks.append((float(x), float(y), text))
         return self
+
+    def x_ticks(self, x0: float, x1: float) -> list[tuple[float, str]]:
+        """(position, label) of the x grid lines: six even ones, or for `integer_x` whole numbers
+        a whole step apart (a 2-batch run is not labelled 0.4, 0.8...)."""
+        if not self.integer_x:
+            return [(x0 + (x1 - x0) * i / 5, _fmt(x0 + (x1 - x0) * i / 5, (x1 - x0) / 5)) for i in range(6)]
+        step = max(1, math.ceil((x1 - x0) / 5))
+        first = math.ceil(x0 / step) * step
+        return [(float(v), str(v)) for v in range(first, math.floor(x1) + 1, step)]
 
     def render(self) -> np.ndarray:
         import cv2
@@ -72,13 +82,12 @@ class Chart:
 
         font = cv2.FONT_HERSHEY_SIMPLEX
         grey = (200, 200, 200)
-        for i in range(6):
-            gx = x0 + (x1 - x0) * i / 5
-            gy = y0 + (y1 - y0) * i / 5
+        for gx, label in self.x_ticks(x0, x1):
             p = px(gx, y0)
             cv2.line(img, (p[0], top), (p[0], top + ph), grey, 1)
-            cv2.putText(img, _fmt(gx, (x1 - x0) / 5), (p[0] - 18, top + ph + 20), font, 0.42, (60, 60, 60), 1,
-                        cv2.LINE_AA)
+            cv2.putText(img, label, (p[0] - 18, top + ph + 20), font, 0.42, (60, 60, 60), 1, cv2.LINE_AA)
+        for i in range(6):
+            gy = y0 + (y1 - y0) * i / 5
             q = px(x0, gy)
             cv2.line(img, (left, q[1]), (left + pw, q[1]), grey, 1)
             cv2.putText(img, _fmt(gy, (y1 - y0) / 5), (5, q[1] + 5), font, 0.42, (60, 60, 60), 1, cv2.LINE_AA)

@@ -46,6 +46,10 @@ class UsageError(DarkpyError):
     """Options that contradict each other or are out of range."""
 
 
+class DistributedError(DarkpyError):
+    """A training process lost its peers (killed, unreachable, timed out) or could not join them."""
+
+
 def _rebuild(cls, message, file, line):
     return cls(message, file=file, line=line)
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from darkpy.errors import UsageError
+from darkpy.errors import DataError, UsageError
 
 
 def _umask() -> int:
@@ -134,3 +135,98 @@ def check_output_file(path: str | Path, *, flag: str = "--out") -> Path:
     except OSError as exc:
         raise UsageError(f"{flag} {path}: cannot write in {parent}: {exc.strerror or exc}") from None
     return path
+
+
+# -- paths built from file contents ------------------------------------------------------------
+
+def inside(folder: str | Path, name: str, *, what: str, file: str | Path | None = None,
+           line: int | None = None, subfolders: bool = False) -> Path:
+    """`folder / name` for a `name` taken from a file (a class name, an image id, a COCO
+    `file_name`), refused unless it stays inside `folder`: a names line `../../tmp/x` must not
+    make `valid` write anywhere on the disk. Refused: empty names, NUL and other control
+    characters, absolute paths, `..` components, backslashes, and (unless `subfolders`) any
+    separator at all; then, as a last guard, the resolved path must lie under the resolved folder.
+    The error names the entry and the file (and line) it came from."""
+    def refuse(why: str) -> DataError:
+        return DataError(f"{what} {name!r} {why}; refusing to write outside {folder}", file=file, line=line)
+
+    text = str(name)
+    if not text or text in (".", ".."):
+        raise refuse("is not a file name")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise refuse("holds a control character")
+    if "\\" in text:
+        raise refuse("holds a backslash")
+    if text.startswith("/"):
+        raise refuse("is an absolute path")
+    parts = text.split("/")
+    if ".." in parts:
+        raise refuse("climbs out of its folder with '..'")
+    if not subfolders and len(parts) > 1:
+        raise refuse("holds a path separator")
+    if any(p == "" for p in parts):
+        raise refuse("has an empty path component")
+    base = Path(folder)
+    target = base / text
+    real_base = os.path.realpath(base)
+    real = os.path.realpath(target)
+    if os.path.commonpath([real_base, real]) != real_base:
+        raise refuse("leads outside the folder through a link")
+    return target
+
+
+# -- reading only regular files ------------------------------------------------------------------
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def open_regular(path: str | Path, what: str, error=None, mode: str = "rb", *, os_errors: bool = False, **kwargs):
+    """Open a file to read, refusing at once anything but a regular file (a FIFO given as
+    `--weights` would block forever, a device would never end, a folder gives EISDIR later).
+    The open does not block (O_NONBLOCK) and the check is on the opened descriptor, so there is
+    no window between the check and the read. `error` is the DarkpyError class to raise;
+    `os_errors`: let an OSError of the open itself through (a caller that treats "missing" apart)."""
+    if error is None:
+        error = DataError
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if os_errors:
+            raise
+        raise error(f"cannot read {what}: {exc.strerror or exc}", file=path) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise error(f"{what} is {_kind(st.st_mode)}, not a regular file", file=path)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, mode, **kwargs)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def check_regular(path: str | Path, what: str, error=None) -> Path:
+    """Refuse `path` at once unless it is a regular file (see `open_regular`); for readers that
+    take a path (OpenCV, numpy's memmap)."""
+    with open_regular(path, what, error):
+        pass
+    return Path(path)
+
+
+def not_a_file(path: str | Path) -> str | None:
+    """Why `path` cannot be read as a file ("not found", "a named pipe (FIFO)", ...), None if it can."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return "not found"
+    return None if stat.S_ISREG(st.st_mode) else f"{_kind(st.st_mode)}, not a regular file"

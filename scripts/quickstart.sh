@@ -17,11 +17,16 @@ VPY=.venv/bin/python
 if ! "$VPY" -c "import torch" >/dev/null 2>&1; then
   "$VPY" -m pip install -q "${DARKPY_TORCH:-torch==2.13.0}"
 fi
-"$VPY" -m pip install -q -e ".[test]"
+"$VPY" -m pip install -q -e ".[test,serve]"
 # WordNet 3.0 for `darkpy wordtree build` (Debian's wordnet-base); best effort where we are root.
 if [ ! -f /usr/share/wordnet/data.noun ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base) >/dev/null 2>&1 \
     || echo "note: could not install wordnet-base; WordNet tests will use fixtures only" >&2
+fi
+# Chromium for the browser test of `darkpy serve`'s page (tests/serve); best effort, as above.
+if [ "$job" = test ] && ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+    || echo "note: could not install chromium; the browser test of darkpy serve will be skipped" >&2
 fi
 case "$job" in
   demo)

@@ -1,6 +1,19 @@
-"""The shell examples of README.md and docs/*.md run as written (convention: docs/index.md,
-"Writing docs"): every ```console block, in a fresh folder with copies of cfg/ and data/, each
-`$ ` command exiting 0. Docs that lie are worse than no docs."""
+"""The shell examples of README.md and docs/*.md run as written and print what the page shows
+(convention: docs/index.md, "Writing docs"): every ```console block runs in a fresh folder with
+copies of cfg/ and data/, each `$ ` command exiting 0, and the lines a page shows under a command
+are compared with what that command printed (stdout and stderr together, as a terminal 160
+columns wide shows them). Docs that lie are worse than no docs.
+
+How a page shows output (the lines under a `$ ` command, up to the next one):
+- a line `...` alone stands for any number of lines (elided output);
+- the shown lines between two `...` must appear in the output as consecutive lines, and the
+  groups in the page's order; output before the first and after the last shown line may be left
+  out without a `...`;
+- within a line, runs of spaces match any run of spaces (tables), and a placeholder `<word>`
+  (lower-case letters, digits, spaces, `-` or `_` between angle brackets: `<time>`, `<path>`,
+  `<rate>`) matches any non-empty text: use one for what changes from run to run (timings,
+  absolute paths, throughput), never for a number the reader should be able to reproduce.
+"""
 from __future__ import annotations
 
 import importlib.util
@@ -43,12 +56,17 @@ NEEDS = {
 }
 
 
+PLACEHOLDER = re.compile(r"<[a-z0-9][a-z0-9 _-]*>")
+ELISION = "..."
+
+
 @dataclass
 class Block:
     page: Path
     line: int            # line of the opening fence
     commands: list[str]  # one per `$ ` line, continuations joined
     needs: list[str]
+    shown: list[list[str]] = None  # per command, the output lines the page shows under it
 
     @property
     def id(self) -> str:
@@ -73,6 +91,7 @@ def console_blocks(path: Path) -> list[Block]:
             need = NEED.match(lines[start - 1]) if start > 0 else None
             needs = [n.strip() for n in need.group(1).split(",")] if need else []
             commands: list[str] = []
+            shown: list[list[str]] = []
             body = lines[start + 1:j]
             k = 0
             while k < len(body):
@@ -82,8 +101,11 @@ def console_blocks(path: Path) -> list[Block]:
                         k += 1
                         cmd = cmd[:-1] + " " + body[k].strip()
                     commands.append(cmd)
+                    shown.append([])
+                elif shown:
+                    shown[-1].append(body[k])
                 k += 1
-            blocks.append(Block(path, start + 1, commands, needs))
+            blocks.append(Block(path, start + 1, commands, needs, shown))
         i = j + 1
     return blocks
 
@@ -100,6 +122,58 @@ def test_console_blocks_are_well_formed():
         for cmd in b.commands:
             assert cmd.split()[0] in TOOLS, \
                 f"{b.id}: '{cmd}' starts with none of {sorted(TOOLS)} (offline tools; extend TOOLS if needed)"
+
+
+def line_pattern(shown: str) -> re.Pattern:
+    """The regular expression a shown output line stands for (see the module doc)."""
+    parts, at = [], 0
+    text = shown.rstrip()
+    for m in PLACEHOLDER.finditer(text):
+        parts.append(re.escape(text[at:m.start()]))
+        parts.append(".+?")
+        at = m.end()
+    parts.append(re.escape(text[at:]))
+    pattern = "".join(parts)
+    pattern = re.sub(r"(\\ )+", r"\\s+", pattern)  # re.escape writes a space as '\ '
+    return re.compile(pattern)
+
+
+def output_differs(shown: list[str], printed: list[str]) -> str | None:
+    """None when `printed` shows what `shown` says (module doc), else the first line not found."""
+    groups: list[list[str]] = [[]]
+    for line in shown:
+        if line.strip() == ELISION:
+            groups.append([])
+        elif line.strip():
+            groups[-1].append(line)
+    printed = [p.rstrip() for p in printed]
+    at = 0
+    for group in groups:
+        if not group:
+            continue
+        patterns = [line_pattern(g) for g in group]
+        found = None
+        for start in range(at, len(printed) - len(group) + 1):
+            if all(p.fullmatch(printed[start + i]) for i, p in enumerate(patterns)):
+                found = start
+                break
+        if found is None:
+            for i, p in enumerate(patterns):  # name the first line of the group that is missing
+                if not any(p.fullmatch(x) for x in printed[at:]):
+                    return group[i]
+            return group[0] + "  (the group's lines are not consecutive in the output)"
+        at = found + len(group)
+    return None
+
+
+def test_output_matching_rules():
+    printed = ["data/a.jpg: Predicted in 0.041334 seconds.", "square: 91%", "triangle:  30%", "darkpy: done"]
+    assert output_differs(["data/a.jpg: Predicted in <time> seconds.", "square: 91%"], printed) is None
+    assert output_differs(["square: 91%", "...", "darkpy: done"], printed) is None
+    assert output_differs(["triangle: 30%"], printed) is None
+    assert output_differs(["square: 89%"], printed) == "square: 89%"
+    assert output_differs(["square: 91%", "darkpy: done"], printed) is not None
+    assert output_differs(["darkpy: done", "...", "square: 91%"], printed) == "square: 91%"
 
 
 def test_readme_stays_short():
@@ -148,11 +222,28 @@ def test_console_example_runs(block: Block, darkpy_bin: Path, tmp_path: Path):
     env["PATH"] = f"{darkpy_bin}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = str(REPO)
     env.pop("DISPLAY", None)  # detect --source never opens a window here
-    script = "set -ex\n" + "\n".join(block.commands) + "\n"
+    env["PYTHONUNBUFFERED"] = "1"  # stdout and stderr interleave as on a terminal
+    env["COLUMNS"] = str(TERMINAL_COLUMNS)  # rich and ls lay out for a terminal this wide
+    # `ls` in columns, as on a terminal (piped, it would print one name per line)
+    script = "set -e\nexec 2>&1\nls() { command ls -C \"$@\"; }\n" + "".join(f"echo '{MARK}{i}'\n{cmd}\n" for i, cmd in enumerate(block.commands))
     try:
         res = subprocess.run(["bash", "-c", script], cwd=work, env=env, capture_output=True, text=True,
                              timeout=BLOCK_LIMIT_S)
     except subprocess.TimeoutExpired:
         pytest.fail(f"{block.id}: took more than {BLOCK_LIMIT_S} s")
     assert res.returncode == 0, (f"{block.id}: exit {res.returncode}\n--- script\n{script}"
-                                 f"--- stdout (tail)\n{res.stdout[-3000:]}\n--- stderr (tail)\n{res.stderr[-3000:]}")
+                                 f"--- output (tail)\n{res.stdout[-3000:]}")
+    printed: list[list[str]] = []
+    for line in res.stdout.splitlines():
+        if line.startswith(MARK):
+            printed.append([])
+        elif printed:
+            printed[-1].append(line)
+    for cmd, shown, out in zip(block.commands, block.shown, printed):
+        missing = output_differs(shown, out)
+        assert missing is None, (f"{block.id}: `$ {cmd}` did not print\n  {missing}\n--- it printed\n"
+                                 + "\n".join(out[-60:]))
+
+
+MARK = "@@darkpy-docs-command "
+TERMINAL_COLUMNS = 160

@@ -25,9 +25,9 @@ LAZY_ALLOWED = {
     "darkpy.cli.commands": "thin typer commands import their library when the command runs (fast --help)",
     "darkpy:__getattr__": "`import darkpy` stays light; the network API (torch) loads on first use",
     "darkpy.__main__": "entry point",
-    "darkpy.anchors.cfgedit:region_stride": "torch (network shapes) only for a [region] cfg",
-    "darkpy.net.published:floats": "torch (the model builder) only for the float count: `darkpy detect` "
-                                   "resolves --model through this module and must not import torch",
+    "darkpy.detect.decode:decode_region": "WordTree decoding (torch) only for a tree= region layer: the torch-free "
+                                          "engine decodes through this module",
+    "darkpy.detect.decode:decode_mapped": "WordTree class maps (torch) only when a map= file is given",
 }
 
 
@@ -37,7 +37,8 @@ CORE = {"errors", "fileio", "assets", "device", "charts", "boxes"}
 # The package map, bottom to top: package -> the packages it may import (module-level or inside a
 # function alike). "darkpy" is the root package's lazily loaded public API (`darkpy.Detector`);
 # `darkpy.__main__` belongs to cli.
-_BELOW = ["core", "formats", "wordtree", "net", "anchors", "data", "detect", "eval", "classify", "train"]
+_BELOW = ["core", "formats", "wordtree", "net", "anchors", "data", "detect", "eval", "classify", "train",
+          "serve"]
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "formats": {"core"},
@@ -49,6 +50,7 @@ ALLOWED: dict[str, set[str]] = {
     "eval": {"core", "formats", "wordtree", "net", "anchors", "data", "detect"},
     "classify": {"core", "formats", "wordtree", "net", "anchors", "data", "detect", "eval"},
     "train": {"core", "formats", "wordtree", "net", "anchors", "data", "detect", "eval", "classify"},
+    "serve": {"core", "formats", "wordtree", "net", "anchors", "data", "detect"},
     "darkpy": set(_BELOW),
     "cli": set(_BELOW) | {"darkpy"},
 }

@@ -8,8 +8,8 @@ atomically, keeps its permission bits, and a symlink is followed (its target is 
 
 Units: a [region] layer (YOLOv2) takes anchors in cells of its output grid, a [yolo] layer
 (YOLOv3) in pixels of the network input, so each layer gets the anchors in its own units. The
-grid's cell size (the stride) is the network's own: input size / region grid, computed by
-building the network's shapes (`region_stride`), not assumed to be 32.
+grid's cell size (the stride) is the network's own: input size / region grid, computed from
+the network's layer specs (`region_stride`), not assumed to be 32.
 
 Masks: in YOLOv3 every [yolo] layer lists all `num` anchors but predicts only those in its `mask`
 (the coarsest grid takes the biggest ones). If the anchor count stays the same, masks are kept.
@@ -21,12 +21,14 @@ len(mask)*(classes+5).
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
 
 from darkpy.errors import CfgError, UsageError
 from darkpy.net.cfg import Change, CfgDocument, Section, read_cfg_document
+from darkpy.net.spec import build_spec
 
 __all__ = ["Change", "CfgDocument", "anchor_layers", "check_anchor_cfg", "format_anchors", "layer_units",
            "net_size", "read_cfg_text", "region_stride", "write_anchors"]
@@ -52,16 +54,8 @@ def region_stride(cfg: CfgDocument) -> float | None:
     agree."""
     if not any(s.name == "region" for s in cfg.sections):
         return None
-    from darkpy.net.model import build_network   # torch: only needed for a [region] cfg
-
-    width, _ = net_size(cfg)
-    net = build_network(read_cfg_document(cfg.path).sections if cfg.path else cfg.sections, cfg.path)
-    strides = {net.net.width / layer.in_shape[2] for layer in net.detection_layers
-               if layer.section_name == "region"}
-    if len(strides) != 1:
-        raise CfgError(f"[region] layers on grids of different strides ({sorted(strides)}): give --stride",
-                       file=cfg.path)
-    return strides.pop()
+    # the spec stage marks the options it reads on the sections: check a copy, keep the document's
+    return build_spec(copy.deepcopy(cfg.sections), cfg.path).region_stride()
 
 
 def layer_units(cfg: CfgText) -> str | None:

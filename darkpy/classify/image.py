@@ -31,7 +31,14 @@ def load_rgb(path: str | Path) -> np.ndarray:
     return read_rgb(path)
 
 
-def to_chw(im: np.ndarray) -> np.ndarray:
+def to_chw(im: np.ndarray, channels: int = 3) -> np.ndarray:
+    """(H, W, 3) -> (C, H, W); `channels=1` gives the grayscale image a `channels=1` classifier
+    reads (stb_image's luma weights 77/150/29 over 256, on the 8-bit values, as Darknet's
+    `load_image(path, 0, 0, 1)`). Augmentation runs on colour first, so hue/saturation keep their meaning."""
+    if channels == 1 and im.shape[-1] == 3:
+        q = np.rint(np.asarray(im, np.float32) * 255.0).astype(np.int32)
+        gray = (q[..., 0] * 77 + q[..., 1] * 150 + q[..., 2] * 29) >> 8
+        return np.ascontiguousarray((gray.astype(np.float32) / 255.0)[None])
     return np.ascontiguousarray(im.transpose(2, 0, 1))
 
 

@@ -24,7 +24,7 @@ from darkpy.wordtree.walk import walk_function
 PREPROCESS = ("letterbox", "center", "resize")
 
 
-def prepare(im: np.ndarray, w: int, h: int, how: str = "letterbox") -> np.ndarray:
+def prepare(im: np.ndarray, w: int, h: int, how: str = "letterbox", channels: int = 3) -> np.ndarray:
     """(H, W, 3) image -> the (3, h, w) network input: `letterbox` (Darknet's predict),
     `center` (`resize_min` + centred crop, Darknet's valid) or `resize` (stretched)."""
     if how == "letterbox":
@@ -35,7 +35,7 @@ def prepare(im: np.ndarray, w: int, h: int, how: str = "letterbox") -> np.ndarra
         out = I.resize_image(im, w, h)
     else:
         raise ValueError(f"unknown preprocessing {how!r} (one of {', '.join(PREPROCESS)})")
-    return I.to_chw(out)
+    return I.to_chw(out, channels)
 
 
 def top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
@@ -104,11 +104,12 @@ def predict_tensor(net, x: torch.Tensor, top: int) -> list[tuple[list[int], list
 def predict_images(net, paths: list[str | Path], top: int, how: str = "letterbox",
                    walk: str | None = None, hier_thresh: float = 0.5) -> list[Prediction]:
     """Top-k per image; with `walk`, also the node that WordTree walk stops at (`hier_thresh`)."""
-    w, h = net.net.width, net.net.height
+    w, h, c = net.net.width, net.net.height, net.net.channels
+    net.net.check_image_channels(getattr(net, "cfg_path", None), detector=False)
     net.eval()
     out = []
     for path in paths:
-        x = torch.from_numpy(prepare(I.load_rgb(path), w, h, how))[None]
+        x = torch.from_numpy(prepare(I.load_rgb(path), w, h, how, c))[None]
         (idx, probs), = predict_tensor(net, x, top)
         walked = None
         if walk is not None:

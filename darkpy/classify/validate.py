@@ -32,13 +32,13 @@ MODES = ("center", "resize", "ten", "multi")
 MULTI_SCALES = (224, 288, 320, 352, 384)
 
 
-def ten_crops(im: np.ndarray, w: int, h: int, shift: int = 32) -> np.ndarray:
+def ten_crops(im: np.ndarray, w: int, h: int, shift: int = 32, channels: int = 3) -> np.ndarray:
     big = I.resize_image(im, w + shift, h + shift)
     offsets = [(-shift, -shift), (shift, -shift), (0, 0), (-shift, shift), (shift, shift)]
     crops = [I.crop_image(big, dx, dy, w, h) for dx, dy in offsets]
     flipped = I.flip_image(big)
     crops += [I.crop_image(flipped, dx, dy, w, h) for dx, dy in offsets]
-    return np.stack([I.to_chw(c) for c in crops])
+    return np.stack([I.to_chw(c, channels) for c in crops])
 
 
 @dataclass
@@ -100,7 +100,8 @@ def validate(net, items: LabelledList, top: int, *, mode: str = "center", scales
     if top > classes:
         raise UsageError(f"top={top} is larger than the {classes} classes")
     net.eval()
-    w, h = net.net.width, net.net.height
+    w, h, ch = net.net.width, net.net.height, net.net.channels
+    net.net.check_image_channels(getattr(net, "cfg_path", None), detector=False)
     device = net_device(net)
     n = len(items) if limit is None else min(limit, len(items))
     result = ValidResult(top, classes)
@@ -108,11 +109,11 @@ def validate(net, items: LabelledList, top: int, *, mode: str = "center", scales
     def load(i: int):
         im = I.load_rgb(items.paths[i])
         if mode == "center":
-            return I.to_chw(I.resize_center_crop(im, w, h))[None]
+            return I.to_chw(I.resize_center_crop(im, w, h), ch)[None]
         if mode == "resize":
-            return I.to_chw(I.resize_image(im, w, h))[None]
+            return I.to_chw(I.resize_image(im, w, h), ch)[None]
         if mode == "ten":
-            return ten_crops(im, w, h)
+            return ten_crops(im, w, h, channels=ch)
         return im
 
     from tqdm import tqdm
@@ -157,7 +158,8 @@ def _multi_scores(net, im: np.ndarray, scales, device, w0: int, h0: int) -> torc
             net.resize(rw, rh)
         except CfgError as exc:
             raise UsageError(f"multi-scale validation needs a network that runs at any size: {exc}") from None
-        x = torch.from_numpy(np.stack([I.to_chw(r), I.to_chw(I.flip_image(r))])).to(device)
+        c = net.net.channels
+        x = torch.from_numpy(np.stack([I.to_chw(r, c), I.to_chw(I.flip_image(r), c)])).to(device)
         p = class_scores(net, x).sum(0)
         total = p if total is None else total + p
     net.resize(w0, h0)

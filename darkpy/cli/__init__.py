@@ -49,6 +49,42 @@ def _quiet_flag_types() -> None:
 _quiet_flag_types()
 
 
+def _whole_flag_words() -> None:
+    """A single-dash word (`-dont_show`) that no option of the command declares is an unknown
+    option, never a bundle of short options (`-d ont_show`); where it is a Darknet flag the error
+    says where it works."""
+    try:
+        from typer._click import parser
+        from typer._click.exceptions import NoSuchOption
+    except ImportError:  # pragma: no cover - another typer layout: keep its parser as it is
+        return
+    cls = getattr(parser, "_OptionParser", None)
+    shorts = getattr(cls, "_match_short_opt", None)
+    if shorts is None or getattr(shorts, "_darkpy", False):
+        return
+
+    def _match_short_opt(self, arg, state):
+        from darkpy.cli.darknet import is_flag_word
+
+        if is_flag_word(arg):
+            if self.ignore_unknown_options:
+                state.largs.append(arg)
+                return
+            from darkpy.cli.flags import FLAGS
+
+            families = sorted({f.family for f in FLAGS if f.name == arg}, key=lambda f: f != "detector")
+            hint = (f" (Darknet's {arg}: use it with `darkpy {families[0]} VERB ...`, see "
+                    "docs/darknet-to-darkpy.md)") if families else ""
+            raise NoSuchOption(arg, message=f"No such option: {arg}{hint}", ctx=self.ctx)
+        return shorts(self, arg, state)
+
+    _match_short_opt._darkpy = True
+    cls._match_short_opt = _match_short_opt
+
+
+_whole_flag_words()
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"darkpy {__version__}")
@@ -60,8 +96,13 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    strict: bool = typer.Option(
+        False, "--strict", help="Refuse questionable inputs that are otherwise a warning (NaN or infinite "
+                                "weights). Also DARKPY_STRICT=1."),
 ) -> None:
     """Darknet's YOLOv2 / YOLO9000 toolkit on PyTorch."""
+    if strict:  # an environment variable, so data-loading workers and subprocesses see it too
+        os.environ["DARKPY_STRICT"] = "1"
 
 
 _loaded = False

@@ -6,25 +6,20 @@ translate their arguments here and run the darkpy command, so each Darknet form 
 same library code as its darkpy form and keeps every darkpy option (`--device`, `--json`...).
 
 Darknet reads its single-dash flags anywhere on the line (`find_arg` removes them); so does the
-translation. Flags Darknet has but darkpy has no use for (`-fullscreen`, `-avg`) are dropped
-with a note; unknown ones reach the darkpy command, which names them.
+translation, from the one table of every flag of both Darknets (`darkpy.cli.flags`). Flags darkpy
+has no use for (`-fullscreen`, `-avg`) are dropped with a note saying why; a single-dash word that
+is neither a Darknet flag nor an option of the darkpy command is an error, never read as short
+options (`-dont_show` is not `-d ont_show`).
 """
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 from darkpy.errors import UsageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-
-
-@dataclass(frozen=True)
-class Flag:
-    darkpy: Optional[str]          # None: accepted and ignored
-    value: bool = True             # takes a value
-    convert: Optional[Callable[[str], str]] = None
 
 
 @dataclass(frozen=True)
@@ -35,16 +30,10 @@ class Form:
     command: tuple[str, ...]       # darkpy command path
     positionals: tuple[str, ...]   # names; a trailing `?` marks an optional one
     build: Callable[[dict], list[str]]
-    flags: dict = field(default_factory=dict)
 
     @property
     def required(self) -> int:
         return sum(1 for p in self.positionals if not p.endswith("?"))
-
-
-def _out_image(value: str) -> str:
-    # Darknet's -out names the picture without its extension and adds .jpg
-    return value if value.lower().endswith(IMAGE_SUFFIXES) else value + ".jpg"
 
 
 def _test(p: dict) -> list[str]:
@@ -76,70 +65,48 @@ def _three(p: dict) -> list[str]:
     return [p["data"], p["cfg"], p["weights"]]
 
 
-_IGNORED = Flag(None, value=False)
-_IGNORED_VALUE = Flag(None, value=True)
-_DETECT = {"-thresh": Flag("--thresh"), "-hier": Flag("--hier-thresh"), "-out": Flag("--out", convert=_out_image),
-           "-fullscreen": _IGNORED, "-i": _IGNORED_VALUE, "-nogpu": _IGNORED}
-_TRAIN = {"-gpus": Flag("--gpus"), "-clear": Flag("--clear", value=False), "-i": _IGNORED_VALUE,
-          "-nogpu": _IGNORED}
-
 DETECTOR: dict[str, Form] = {
-    "train": Form("detector train DATA CFG [WEIGHTS]", ("train",), ("data", "cfg", "weights?"), _train, _TRAIN),
+    "train": Form("detector train DATA CFG [WEIGHTS]", ("train",), ("data", "cfg", "weights?"), _train),
     "test": Form("detector test DATA CFG WEIGHTS [IMAGE]", ("detect",), ("data", "cfg", "weights", "image?"),
-                 _test, _DETECT),
-    "valid": Form("detector valid DATA CFG WEIGHTS", ("valid",), ("data", "cfg", "weights"), _three,
-                  {"-out": Flag("--prefix"), "-i": _IGNORED_VALUE, "-nogpu": _IGNORED}),
-    "recall": Form("detector recall DATA CFG WEIGHTS", ("recall",), ("data", "cfg", "weights"), _three,
-                   {"-i": _IGNORED_VALUE, "-nogpu": _IGNORED}),
-    "map": Form("detector map DATA CFG WEIGHTS", ("map",), ("data", "cfg", "weights"), _three,
-                {"-thresh": Flag("--thresh"), "-iou_thresh": Flag("--iou-thresh"), "-i": _IGNORED_VALUE,
-                 "-nogpu": _IGNORED}),
+                 _test),
+    "valid": Form("detector valid DATA CFG WEIGHTS", ("valid",), ("data", "cfg", "weights"), _three),
+    "recall": Form("detector recall DATA CFG WEIGHTS", ("recall",), ("data", "cfg", "weights"), _three),
+    "map": Form("detector map DATA CFG WEIGHTS", ("map",), ("data", "cfg", "weights"), _three),
     "demo": Form("detector demo DATA CFG WEIGHTS [VIDEO]", ("detect",), ("data", "cfg", "weights", "video?"),
-                 _demo, {"-thresh": Flag("--thresh"), "-hier": Flag("--hier-thresh"), "-c": Flag("--source"),
-                         "-out": Flag("--out"), "-out_filename": Flag("--out"), "-prefix": _IGNORED_VALUE,
-                         "-avg": _IGNORED_VALUE, "-s": _IGNORED_VALUE, "-w": _IGNORED_VALUE,
-                         "-h": _IGNORED_VALUE, "-fps": _IGNORED_VALUE, "-fullscreen": _IGNORED,
-                         "-dont_show": Flag("--no-show", value=False), "-i": _IGNORED_VALUE,
-                         "-nogpu": _IGNORED}),
-    "calc_anchors": Form("detector calc_anchors DATA", ("kmeans",), ("data",), lambda p: ["--data", p["data"]],
-                         {"-num_of_clusters": Flag("--k"), "-width": Flag("--width"),
-                          "-height": Flag("--height"), "-show": _IGNORED}),
+                 _demo),
+    "calc_anchors": Form("detector calc_anchors DATA", ("kmeans",), ("data",), lambda p: ["--data", p["data"]]),
 }
 
-CLASSIFIER_FLAGS = {"-gpus": "--gpus", "-clear": "--clear", "-t": "--top"}
+
+def is_flag_word(text: str) -> bool:
+    """A single-dash word such as `-dont_show`: Darknet's kind of flag, never a bundle of short
+    options (`-d ont_show`). Two-letter `-d` and negative numbers are not words."""
+    return (len(text) > 2 and text[0] == "-" and text[1] != "-" and (text[1].isalpha() or text[1] == "_")
+            and not _is_number(text))
 
 
 def translate(form: Form, args: Sequence[str], option_arity: dict[str, int],
               note: Callable[[str], None] = lambda s: None) -> list[str]:
     """darkpy argv (command path included) for Darknet-ordered `args`.
 
-    `option_arity` maps each darkpy option of the target command to the number of values it takes,
-    so `--size 320` passes through whole and its value is not taken for a positional."""
+    Darknet's flags are rewritten first, by the table of `darkpy.cli.flags` (so `-c 1` is demo's
+    camera even though `detect -c` is --cfg). `option_arity` maps each darkpy option of the target
+    command to the number of values it takes, so `--size 320` passes through whole and its value
+    is not taken for a positional."""
+    from darkpy.cli.flags import translate_flags
+
+    verb = next(k for k, v in DETECTOR.items() if v is form)
+    args = translate_flags("detector", verb, list(args), option_arity, note)
     positionals: list[str] = []
     options: list[str] = []
-    args = list(args)
     i = 0
     while i < len(args):
         a = args[i]
-        if a in form.flags:
-            flag = form.flags[a]
-            value = None
-            if flag.value:
-                if i + 1 >= len(args):
-                    raise UsageError(f"{a} needs a value ({form.darknet})")
-                value = args[i + 1]
-                i += 1
-            if flag.darkpy is None:
-                note(f"{a} is Darknet-only; ignored")
-            else:
-                options.append(flag.darkpy)
-                if value is not None:
-                    options.append(flag.convert(value) if flag.convert else value)
-            i += 1
-            continue
-        if a.startswith("--") or (a.startswith("-") and len(a) > 1 and a not in ("-",)
-                                  and not _is_number(a)):
+        if a.startswith("--") or (a.startswith("-") and len(a) > 1 and not _is_number(a)):
             name = a.split("=", 1)[0]
+            if is_flag_word(name) and name not in option_arity:
+                raise UsageError(f"{form.darknet}: {name} is neither a Darknet flag (docs/darknet-to-darkpy.md) "
+                                 f"nor an option of `darkpy {' '.join(form.command)}`")
             n = 0 if "=" in a else option_arity.get(name, 0)
             options.extend(args[i:i + 1 + n])
             i += 1 + n
@@ -180,3 +147,25 @@ def option_arity(command) -> dict[str, int]:
         for o in list(p.opts) + list(getattr(p, "secondary_opts", [])):
             out[o] = n
     return out
+
+
+def darknet_group_class():
+    """A typer group class whose verbs take Darknet's flags of `family` anywhere on the line
+    (`darkpy classifier train DATA CFG -clear -dont_show`): they are rewritten by the table of
+    `darkpy.cli.flags` before the verb's own options are parsed."""
+    from typer.core import TyperGroup
+
+    class DarknetGroup(TyperGroup):
+        family = "classifier"
+
+        def parse_args(self, ctx, args):
+            if args and args[0] in self.commands:
+                from darkpy.cli.flags import translate_flags
+
+                verb = args[0]
+                arity = option_arity(self.commands[verb])
+                args = [verb, *translate_flags(self.family, verb, list(args[1:]), arity,
+                                               note=lambda s: print(f"darkpy: {s}", file=sys.stderr))]
+            return super().parse_args(ctx, args)
+
+    return DarknetGroup

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import typer
 
-PRECISION_HELP = ("auto (bf16 on CPUs with AMX or AVX512_BF16, fp16 on CUDA, else fp32), fp32 (Darknet's "
-                  "numbers), bf16 or fp16.")
+PRECISION_HELP = ("auto (fp32 on CPU: Darknet's numbers; fp16 on CUDA), fp32, bf16 (faster on CPUs with AMX "
+                  "or AVX512_BF16, see `darkpy benchmark`) or fp16. A run that is not fp32 says so.")
 
 
 def precision_option(default: str = "auto"):
@@ -25,3 +25,11 @@ def inference_predictor(net, precision: str, device=None, compile: bool = False)
     from darkpy.net.inference import Predictor
 
     return Predictor(net, device=device, precision=precision, inplace=True, compile=compile)
+
+
+def precision_note(runner) -> str:
+    """' (bf16)' for a summary line when `runner` (a Detector, a Predictor or the numpy engine) did
+    not run in fp32, '' when it did: a run that does not give Darknet's numbers says so."""
+    predictor = getattr(runner, "predictor", runner)
+    name = getattr(predictor, "precision", "fp32")
+    return "" if name == "fp32" else f" ({name}, not Darknet's fp32: --precision fp32)"

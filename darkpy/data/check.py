@@ -18,9 +18,10 @@ from typing import Callable
 
 import numpy as np
 
-from darkpy.formats.datafile import read_data_file, read_names, read_list
+from darkpy.formats.datafile import read_data_file, read_lines, read_names, read_list
 from darkpy.errors import DataError
-from darkpy.fileio import write_text_atomic
+from darkpy.fileio import not_a_file, write_text_atomic
+from darkpy.formats.alexeyab import label_path as alexeyab_label_path
 from darkpy.formats.labels import Labels, parse_label_text, resolve_entry
 from darkpy.formats.labelset import LabelSet, read_list_labels
 from darkpy.formats.imagesize import ImageUnreadable, image_size
@@ -35,7 +36,8 @@ ERRORS = {
     "zero-size": "box with zero width or height",
     "duplicate": "entry repeated in the list",
 }
-WARNINGS = {"empty-label": "label file has no boxes"}
+WARNINGS = {"empty-label": "label file has no boxes",
+            "one-darknet": "labels where only one of pjreddie's and AlexeyAB's Darknet looks"}
 
 
 @dataclass
@@ -129,14 +131,19 @@ def _check_entry(image: str, base: Path, decode: bool, labels: LabelSet, j: int)
         why = getattr(exc, "strerror", None) or exc
         problems.append(("unreadable-image", f"cannot read image: {why}", str(path)))
     label = labels.paths[j]
+    other = alexeyab_label_path(path)
     try:
         parsed = labels.labels(j)
-    except DataError as exc:
+    except DataError as exc:  # a FIFO, a device, a folder, unreadable
         problems.append(("missing-label", exc.message, label))
         return problems, np.zeros((0, 5), np.float32), 0
     if parsed is None:
-        problems.append(("missing-label", "label file not found", label))
+        also = f" (only AlexeyAB's Darknet finds {other})" if other.is_file() else ""
+        problems.append(("missing-label", f"label file not found{also}", label))
         return problems, np.zeros((0, 5), np.float32), 0
+    if other != Path(label) and not other.is_file():
+        problems.append(("one-darknet", f"AlexeyAB's Darknet looks for {other} (not found): it would train on "
+                         "no objects here; a copy there serves both", label))
     boxes, bad, class_only = label_findings(parsed)
     for _, kind, detail in bad:
         problems.append((kind, detail, label))
@@ -149,10 +156,7 @@ def check_list(path: Path, role: str = "list", classes: int | None = None, *, de
                workers: int = 8, progress: Callable[[int], None] | None = None) -> ListCheck:
     path = Path(path)
     entries, lines = [], []
-    try:
-        raw_lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        raise DataError(f"cannot read {role} list: {exc.strerror}", file=path) from None
+    raw_lines = read_lines(path, f"{role} list")  # lines as Darknet's fgetl reads them
     for number, raw in enumerate(raw_lines, 1):
         if raw.strip():
             entries.append(raw.strip())
@@ -196,8 +200,9 @@ def check_list(path: Path, role: str = "list", classes: int | None = None, *, de
 def lists_of(target: str | Path) -> tuple[list[tuple[str, Path]], int | None, list[str], Path | None]:
     """The lists to check for a `.data` file (train, valid) or a plain image list."""
     target = Path(target)
-    if not target.is_file():
-        raise DataError("file not found", file=target)
+    why = not_a_file(target)
+    if why is not None:
+        raise DataError(why if why != "not found" else "file not found", file=target)
     if target.suffix == ".data":
         data = read_data_file(target)
         classes = data.classes
@@ -210,8 +215,9 @@ def lists_of(target: str | Path) -> tuple[list[tuple[str, Path]], int | None, li
             p = data.resolve(key)
             if p is None:
                 continue
-            if not p.is_file():
-                raise DataError(f"{key} list {p} not found", file=target, line=data.lines.get(key))
+            why = not_a_file(p)
+            if why is not None:
+                raise DataError(f"{key} list {p}: {why}", file=target, line=data.lines.get(key))
             if (key, p) not in lists and all(p != q for _, q in lists):
                 lists.append((key, p))
         if not lists:
@@ -253,7 +259,7 @@ def write_fixed(report: CheckReport) -> list[Path]:
         written.append(write_text_atomic(out, "".join(e + "\n" for e in kept)))
     if report.data_file is not None:
         data = read_data_file(report.data_file)
-        text = report.data_file.read_text(encoding="utf-8", errors="replace").splitlines()
+        text = read_lines(report.data_file, ".data file")  # numbered as read_data_file numbers them
         for lc in report.lists:
             for key in ("train", "valid"):
                 line = data.lines.get(key)

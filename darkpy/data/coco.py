@@ -22,8 +22,8 @@ from typing import Any, Callable
 
 from darkpy.formats.datafile import read_data_file
 from darkpy.errors import DataError, UsageError
-from darkpy.fileio import staged_directory
-from darkpy.data.layout import check_link, ensure_label_rule, link_images, list_text
+from darkpy.fileio import inside, staged_directory
+from darkpy.data.layout import check_link, ensure_label_rule, link_images, list_text, warn_one_darknet
 
 
 @dataclass
@@ -118,6 +118,8 @@ def convert(annotations: str | Path, images: str | Path, out: str | Path, *, spl
         iid = _field(img, "id", annotations, f"images[{i}]")
         where = f"images[{i}] (id {iid})"
         name = str(_field(img, "file_name", annotations, where))
+        # the label file is labels/<split>/<file_name>.txt: it must stay in the output folder
+        inside(final / "labels" / split, name, what=f"{where}: file_name", file=annotations, subfolders=True)
         width, height = _field(img, "width", annotations, where), _field(img, "height", annotations, where)
         numbers = isinstance(width, (int, float)) and isinstance(height, (int, float))
         if not numbers or width <= 0 or height <= 0:
@@ -156,6 +158,7 @@ def convert(annotations: str | Path, images: str | Path, out: str | Path, *, spl
     link = final / "images" / split
     check_link(link, images)
     ensure_label_rule(link / "x.jpg", final / "labels" / split / "x.txt")
+    warn_one_darknet(link / "x.jpg", final / "labels" / split / "x.txt")
     existing = final / "coco.data"
     options = dict(read_data_file(existing).options) if existing.is_file() else {}
     if total is not None:

@@ -8,9 +8,11 @@ beside it, so the user's annotation folders are never written to.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 from darkpy.errors import UsageError
+from darkpy.formats.alexeyab import label_path as alexeyab_label_path
 from darkpy.formats.labels import label_path_for
 
 
@@ -26,6 +28,17 @@ def ensure_label_rule(image: Path, label: Path) -> None:
             f"Darknet would look for the labels of {image} at {expected}, not {label}: "
             "choose an output folder whose path has no 'images' or 'raw' in it"
         )
+
+
+def warn_one_darknet(image: Path, label: Path) -> None:
+    """A warning when AlexeyAB's Darknet would look for `image`'s labels elsewhere than `label`
+    (it maps only COCO's train2014/val2014/train2017/val2017 and VOC's JPEGImages folders to
+    labels/): converted sets link the user's images, so darkpy cannot put a copy beside them."""
+    other = alexeyab_label_path(image)
+    if other != label:
+        warnings.warn(f"AlexeyAB's Darknet would look for the labels of {image.parent}/ at {other.parent}/, "
+                      f"not {label.parent}/: only pjreddie's finds them (name the split train2014, val2014, "
+                      "train2017 or val2017 for both)", stacklevel=2)
 
 
 def check_link(link: Path, target: Path) -> None:

@@ -40,7 +40,7 @@ def collect(target: str | Path) -> BoxStats:
     _, path = lists[0]
     base = path.parent.resolve()
     entries = read_list(path)
-    labels = read_list_labels(entries, base, classes)   # unreadable files: no boxes
+    labels = read_list_labels(entries, base, classes)   # missing or unreadable files: no boxes
     boxes = labels.boxes
     boxes = boxes[(boxes[:, 3] != 0) & (boxes[:, 4] != 0)]
     class_only = len(labels.class_only)

@@ -155,6 +155,9 @@ def generate(out: str | Path, images: int = 500, classes: int = 4, size: int = 1
              progress: Callable[[int], None] | None = None) -> Path:
     """Write the set into `out` (Darknet layout) and return the path of its `.data` file.
 
+    Each label file is written twice, in labels/ (where pjreddie's Darknet looks) and beside its
+    image in images/ (where AlexeyAB's looks), so both Darknets train on the same objects.
+
     The last `valid` fraction of the images (at least one when there are two or more) is the
     validation list; the rest is the training list. The whole folder is built aside and moved
     into place at the end, so an interrupted run leaves nothing behind.
@@ -188,8 +191,12 @@ def generate(out: str | Path, images: int = 500, classes: int = 4, size: int = 1
                 raise OSError(f"OpenCV could not encode image {i}")
             with open(stage / "images" / f"{stem}.jpg", "wb") as fh:
                 fh.write(jpeg.tobytes())
-            with open(stage / "labels" / f"{stem}.txt", "w") as fh:
-                fh.write("".join(format_label(*b) + "\n" for b in labels))
+            text = "".join(format_label(*b) + "\n" for b in labels)
+            # pjreddie's loader maps images/ to labels/; AlexeyAB's reads the file beside the
+            # picture (darkpy.formats.alexeyab): both get one, so every Darknet trains on this set
+            for folder in ("labels", "images"):
+                with open(stage / folder / f"{stem}.txt", "w") as fh:
+                    fh.write(text)
             return str(final / "images" / f"{stem}.jpg")
 
         # Each image has its own random stream, so threads change nothing in the output; OpenCV

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from darkpy.errors import DataError, UsageError
-from darkpy.fileio import staged_directory
+from darkpy.fileio import inside, open_regular, staged_directory
 from darkpy.data.layout import check_link, ensure_label_rule, link_images, list_text
 
 VOC_CLASSES = (
@@ -141,9 +141,14 @@ def label_line(obj: VocObject) -> str:
 def read_set(devkit: Path, year: str, name: str) -> list[str]:
     path = devkit / f"VOC{year}" / "ImageSets" / "Main" / f"{name}.txt"
     try:
-        return path.read_text().split()
+        with open_regular(path, f"image set {year}:{name}", DataError, "r", encoding="utf-8",
+                          errors="replace") as fh:
+            ids = fh.read().split()
     except OSError as exc:
         raise DataError(f"cannot read image set {year}:{name}: {exc.strerror}", file=path) from None
+    for image_id in ids:  # each id names VOCyyyy/labels/ID.txt: a plain file name, nothing else
+        inside(devkit / f"VOC{year}" / "Annotations", image_id, what="image id", file=path)
+    return ids
 
 
 def convert(devkit: str | Path, sets: str | list[str] | list[tuple[str, str]], out: str | Path, *,

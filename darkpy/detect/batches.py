@@ -2,7 +2,9 @@
 
 `darkpy detect`, `darkpy valid`/`map` and `darkpy recall` all read a list of images, prepare each
 for the network (Darknet's letterbox or plain resize), and run them in batches; an unreadable
-image is reported and skipped while the others go on. This is that shared piece.
+image is reported and skipped while the others go on. This is that shared piece, for both
+engines: `load_images` (in this process, numpy; the torch-free engine) and `image_batches` (torch's
+DataLoader, optionally with worker processes). torch is imported only by `image_batches`.
 """
 from __future__ import annotations
 
@@ -10,26 +12,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
+
 import numpy as np
-import torch
 
 from darkpy.errors import DarkpyError
-from darkpy.formats.image import prepare_bgr as prepare_uint8, read_bgr
+from darkpy.formats.image import prepare_bgr, read_bgr
 from darkpy.formats.labels import resolve_entry
 
 
 @dataclass
 class LoadedImage:
     entry: str                           # as given (list entry or path; "<array N>" for an array)
-    x: torch.Tensor | None               # C x H x W network input, None when unreadable
+    x: np.ndarray | None                 # C x H x W float32 network input, None when unreadable
     size: tuple[int, int] | None         # original (width, height)
     image: np.ndarray | None = None      # the BGR image, when asked for (drawing)
     error: DarkpyError | None = None
     index: int = 0                       # position in the input
 
 
-class ImageSet(torch.utils.data.Dataset):
-    """Paths (or list entries) and in-memory uint8 arrays, mixed; arrays are BGR unless `rgb`."""
+class ImageSet:
+    """Paths (or list entries) and in-memory uint8 arrays, mixed; arrays are BGR unless `rgb`
+    (a map-style dataset for torch's DataLoader, or indexed directly)."""
 
     def __init__(self, entries: Sequence, w: int, h: int, letterbox: bool, base: Path | None = None,
                  keep_image: bool = False, rgb: bool = False):
@@ -48,17 +51,10 @@ class ImageSet(torch.utils.data.Dataset):
                 entry = f"<array {i}>"
             else:
                 bgr = read_bgr(resolve_entry(entry, self.base))
-            x, size = prepare_bgr(bgr, self.w, self.h, self.letterbox)
+            x, size = prepare_bgr(bgr, self.w, self.h, self.letterbox), (int(bgr.shape[1]), int(bgr.shape[0]))
         except DarkpyError as exc:
             return LoadedImage(entry, None, None, error=exc, index=i)
         return LoadedImage(entry, x, size, bgr if self.keep_image else None, index=i)
-
-
-def prepare_bgr(bgr: np.ndarray, w: int, h: int, letterbox: bool) -> tuple[torch.Tensor, tuple[int, int]]:
-    """The (3, h, w) network input for one uint8 BGR image, and the image's (width, height).
-    Resized from the uint8 decode (`darkpy.formats.image.prepare_bgr`), bit-identical to Darknet's
-    float pipeline."""
-    return torch.from_numpy(prepare_uint8(bgr, w, h, letterbox)), (int(bgr.shape[1]), int(bgr.shape[0]))
 
 
 def _collate(items):
@@ -71,10 +67,27 @@ def image_batches(entries: Sequence, w: int, h: int, letterbox: bool, batch: int
                   ) -> Iterator[tuple[list[LoadedImage], int]]:
     """Yields (the readable images of a batch, how many entries the batch covered); unreadable
     ones go to `on_error` instead."""
+    import torch
+
     loader = torch.utils.data.DataLoader(ImageSet(entries, w, h, letterbox, base, keep_image, rgb),
                                          batch_size=max(1, int(batch)), num_workers=max(0, int(workers)),
                                          collate_fn=_collate)
-    for items in loader:
+    yield from _split(loader, on_error)
+
+
+def load_images(entries: Sequence, w: int, h: int, letterbox: bool, batch: int = 1, base: Path | None = None,
+                keep_image: bool = False, on_error: Callable[[LoadedImage], None] | None = None, rgb: bool = False
+                ) -> Iterator[tuple[list[LoadedImage], int]]:
+    """`image_batches` in this process, without torch."""
+    images = ImageSet(entries, w, h, letterbox, base, keep_image, rgb)
+    batch = max(1, int(batch))
+    chunks = ([images[i] for i in range(start, min(start + batch, len(images)))]
+              for start in range(0, len(images), batch))
+    yield from _split(chunks, on_error)
+
+
+def _split(chunks, on_error) -> Iterator[tuple[list[LoadedImage], int]]:
+    for items in chunks:
         good = []
         for item in items:
             if item.error is not None:

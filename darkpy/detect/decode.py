@@ -5,8 +5,10 @@ already apply Darknet's test-time activations). Output: a `RawBoxes` per image w
 candidate box in Darknet's order, relative to the original image (x, y, w, h centre format),
 its objectness and one probability per class, zeroed below `thresh`, exactly as
 src/region_layer.c (`get_region_detections`, `correct_region_boxes`) and src/yolo_layer.c
-(`get_yolo_detections`) compute them. Everything is batched tensor arithmetic; the only loop is
-over the (few) levels of a WordTree.
+(`get_yolo_detections`) compute them. Written once for both engines: the outputs may be torch
+tensors (on any device: the arithmetic stays there) or numpy arrays (the torch-free engine), and
+the layers specs or torch layers. Everything is batched arithmetic; the only loop is over the
+(few) levels of a WordTree (tensors only: WordTree networks run on the torch engine).
 
 - region: box n of cell (row, col) is entry `n*h*w + row*w + col`; x = (col + σtx)/w,
   y = (row + σty)/h, w = exp(tw)·anchor_w/w, h = exp(th)·anchor_h/h (anchors in grid cells);
@@ -24,104 +26,111 @@ over the (few) levels of a WordTree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
-import torch
-
+from darkpy.boxes import (is_tensor, xp_arange, xp_asarray, xp_cat, xp_exp, xp_float32, xp_ones, xp_permute,
+                          xp_stack, xp_where0)
 from darkpy.errors import DataError
 from darkpy.formats.image import correct_boxes
-from darkpy.wordtree.hierarchy import hierarchy_predictions
-from darkpy.wordtree.tree import Tree
-from darkpy.wordtree.walk import walk_function
 
 
 @dataclass
 class RawBoxes:
-    """All candidate boxes of one image (Darknet's `detection` array)."""
+    """All candidate boxes of one image (Darknet's `detection` array), as tensors or arrays
+    (whichever the network's outputs were)."""
 
-    boxes: torch.Tensor       # (M, 4) x, y, w, h relative to the image
-    objectness: torch.Tensor  # (M,) zero where at or below thresh
-    probs: torch.Tensor       # (M, classes)
-
-
-def _grid(h: int, w: int, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    rows = torch.arange(h, device=device, dtype=dtype).view(h, 1).expand(h, w)
-    cols = torch.arange(w, device=device, dtype=dtype).view(1, w).expand(h, w)
-    return rows, cols
+    boxes: Any       # (M, 4) x, y, w, h relative to the image
+    objectness: Any  # (M,) zero where at or below thresh
+    probs: Any       # (M, classes)
 
 
+def _anchors(layer, like):
+    """(num, 2) anchors in `like`'s type: the torch layer's buffer when there is one."""
+    biases = getattr(layer, "biases", None)
+    if is_tensor(like) and is_tensor(biases):
+        return biases.to(like.device, like.dtype)
+    return xp_asarray(layer.anchors, like).reshape(-1, 2)
 
-def decode_region(layer, out: torch.Tensor, thresh: float, hier_thresh: float = 0.5,
-                  hier_walk: str = "darknet") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(B, num*(coords+1+classes), h, w) region output -> boxes (B, M, 4) relative to the network
-    input, objectness (B, M), probs (B, M, classes); M = num*h*w in Darknet's order.
-    `hier_walk`: which WordTree walk names a tree box's class (darkpy.wordtree.walk)."""
+
+def _thresholded(scale, cls, thresh: float):
+    """Objectness kept above thresh; class probability = objectness x P(class), kept above
+    thresh where the objectness is."""
+    above = scale > thresh
+    prob = scale[..., None] * cls
+    return xp_where0(above, scale), xp_where0((prob > thresh) & above[..., None], prob)
+
+
+def decode_region(layer, out, thresh: float, hier_thresh: float = 0.5, hier_walk: str = "darknet"):
+    """(B, num*(coords+1+classes), h, w) region output (tensor or array) -> boxes (B, M, 4)
+    relative to the network input, objectness (B, M), probs (B, M, classes); M = num*h*w in
+    Darknet's order. `layer`: the region's spec (or torch layer). `hier_walk`: which WordTree walk
+    names a tree box's class (darkpy.wordtree.walk; tensors only)."""
     b, _, h, w = out.shape
     num, coords, classes = layer.num, layer.coords, layer.classes
-    out = out.float()
+    out = xp_float32(out)
     v = out.reshape(b, num, coords + 1 + classes, h, w)
-    rows, cols = _grid(h, w, out.device, out.dtype)
-    anchors = layer.biases.to(out.device, out.dtype)           # (num, 2) in grid cells
+    rows = xp_arange(h, out).reshape(h, 1)
+    cols = xp_arange(w, out).reshape(1, w)
+    anchors = _anchors(layer, out)           # (num, 2) in grid cells
     x = (cols + v[:, :, 0]) / w
     y = (rows + v[:, :, 1]) / h
-    bw = torch.exp(v[:, :, 2]) * anchors[:, 0].view(1, num, 1, 1) / w
-    bh = torch.exp(v[:, :, 3]) * anchors[:, 1].view(1, num, 1, 1) / h
-    boxes = torch.stack([x, y, bw, bh], dim=-1).reshape(b, num * h * w, 4)
+    bw = xp_exp(v[:, :, 2]) * anchors[:, 0].reshape(1, num, 1, 1) / w
+    bh = xp_exp(v[:, :, 3]) * anchors[:, 1].reshape(1, num, 1, 1) / h
+    boxes = xp_stack([x, y, bw, bh], -1).reshape(b, num * h * w, 4)
     if layer.background:
-        scale = torch.ones(b, num * h * w, device=out.device, dtype=out.dtype)
+        scale = xp_ones((b, num * h * w), out)
         cls = v[:, :, coords:coords + classes]
     else:
         scale = v[:, :, coords].reshape(b, num * h * w)
         cls = v[:, :, coords + 1:]
-    cls = cls.permute(0, 1, 3, 4, 2).reshape(b, num * h * w, classes)
-    zero = torch.zeros((), device=out.device, dtype=out.dtype)
-    above = scale > thresh
-    objectness = torch.where(above, scale, zero)
-    if layer.tree is not None:
+    cls = xp_permute(cls, (0, 1, 3, 4, 2)).reshape(b, num * h * w, classes)
+    if layer.tree is None:
+        objectness, probs = _thresholded(scale, cls, thresh)
+        return boxes, objectness, probs
+    # WordTree: conditional probabilities multiplied down the tree, and the walk picks ONE node,
+    # whose probability is the objectness (torch: trees run on the torch engine only)
+    import torch
 
-        absolute = hierarchy_predictions(cls, layer.tree)
-        walk = walk_function(hier_walk)
-        top = walk(absolute.reshape(-1, classes), layer.tree, hier_thresh).reshape(b, -1)
-        probs = torch.zeros_like(cls)
-        probs.scatter_(2, top[..., None], objectness[..., None])
-    else:
-        prob = scale[..., None] * cls
-        probs = torch.where((prob > thresh) & above[..., None], prob, zero)
+    from darkpy.wordtree.hierarchy import hierarchy_predictions
+    from darkpy.wordtree.walk import walk_function
+
+    objectness = xp_where0(scale > thresh, scale)
+    absolute = hierarchy_predictions(cls, layer.tree)
+    top = walk_function(hier_walk)(absolute.reshape(-1, classes), layer.tree, hier_thresh).reshape(b, -1)
+    probs = torch.zeros_like(cls)
+    probs.scatter_(2, top[..., None], objectness[..., None])
     return boxes, objectness, probs
 
 
-def decode_yolo(layer, out: torch.Tensor, thresh: float, net_w: int, net_h: int
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def decode_yolo(layer, out, thresh: float, net_w: int, net_h: int):
     """(B, len(mask)*(5+classes), h, w) yolo output -> boxes (B, h*w*n, 4) relative to the
     network input (cells outer, anchors inner, as Darknet), objectness, probs."""
     b, _, h, w = out.shape
     n, classes = layer.num, layer.classes
-    out = out.float()
-    v = out.reshape(b, n, 5 + classes, h, w).permute(0, 3, 4, 1, 2)  # (B, h, w, n, entries)
-    rows, cols = _grid(h, w, out.device, out.dtype)
-    anchors = torch.tensor(layer.anchors, dtype=out.dtype, device=out.device).view(-1, 2)[list(layer.mask)]
-    x = (cols[..., None] + v[..., 0]) / w
-    y = (rows[..., None] + v[..., 1]) / h
-    bw = torch.exp(v[..., 2]) * anchors[:, 0] / net_w
-    bh = torch.exp(v[..., 3]) * anchors[:, 1] / net_h
-    boxes = torch.stack([x, y, bw, bh], dim=-1).reshape(b, h * w * n, 4)
+    out = xp_float32(out)
+    v = xp_permute(out.reshape(b, n, 5 + classes, h, w), (0, 3, 4, 1, 2))  # (B, h, w, n, entries)
+    rows = xp_arange(h, out).reshape(h, 1, 1)
+    cols = xp_arange(w, out).reshape(1, w, 1)
+    anchors = xp_asarray(layer.anchors, out).reshape(-1, 2)[list(layer.mask)]
+    x = (cols + v[..., 0]) / w
+    y = (rows + v[..., 1]) / h
+    bw = xp_exp(v[..., 2]) * anchors[:, 0] / net_w
+    bh = xp_exp(v[..., 3]) * anchors[:, 1] / net_h
+    boxes = xp_stack([x, y, bw, bh], -1).reshape(b, h * w * n, 4)
     obj = v[..., 4].reshape(b, h * w * n)
     cls = v[..., 5:].reshape(b, h * w * n, classes)
-    zero = torch.zeros((), device=out.device, dtype=out.dtype)
-    above = obj > thresh
-    objectness = torch.where(above, obj, zero)
-    prob = obj[..., None] * cls
-    probs = torch.where((prob > thresh) & above[..., None], prob, zero)
+    objectness, probs = _thresholded(obj, cls, thresh)
     return boxes, objectness, probs
 
 
-def decode(layers: Sequence, outputs: Sequence[torch.Tensor], net_w: int, net_h: int,
+def decode(layers: Sequence, outputs: Sequence, net_w: int, net_h: int,
            image_sizes: Sequence[tuple[int, int]], thresh: float = 0.5, hier_thresh: float = 0.5,
            letterbox: bool = True, hier_walk: str = "darknet") -> list[RawBoxes]:
     """Darknet's `get_network_boxes` for a batch: one `RawBoxes` per image.
 
-    `layers`/`outputs`: the detection layers and their outputs (same batch), in network order;
-    `image_sizes`: (width, height) of each original image."""
+    `layers`/`outputs`: the detection layers (specs or torch layers) and their outputs (same
+    batch; tensors or arrays), in network order; `image_sizes`: (width, height) of each original
+    image."""
     parts_b, parts_o, parts_p = [], [], []
     for layer, out in zip(layers, outputs):
         if layer.section_name == "region":
@@ -135,9 +144,9 @@ def decode(layers: Sequence, outputs: Sequence[torch.Tensor], net_w: int, net_h:
         parts_p.append(pr)
     if len({p.shape[-1] for p in parts_p}) > 1:
         raise ValueError("detection layers disagree on the number of classes")
-    boxes = torch.cat(parts_b, dim=1)
-    objectness = torch.cat(parts_o, dim=1)
-    probs = torch.cat(parts_p, dim=1)
+    boxes = xp_cat(parts_b, 1)
+    objectness = xp_cat(parts_o, 1)
+    probs = xp_cat(parts_p, 1)
     result = []
     for i, (iw, ih) in enumerate(image_sizes):
         corrected = correct_boxes(boxes[i], iw, ih, net_w, net_h, letterbox)
@@ -149,7 +158,12 @@ def decode_mapped(layers, outputs, net_w: int, net_h: int, image_sizes, thresh: 
                   class_map: Sequence[int], letterbox: bool = True):
     """Darknet's `get_network_boxes` with a `map=` table on a WordTree region layer (YOLO9000 on
     ImageNet detection): class j's probability is objectness × the absolute tree probability of
-    node `class_map[j]`, kept above `thresh`; no tree walk. Only for single-region-layer networks."""
+    node `class_map[j]`, kept above `thresh`; no tree walk. Only for single-region-layer networks
+    (tensors: trees run on the torch engine)."""
+    import torch
+
+    from darkpy.wordtree.hierarchy import hierarchy_predictions
+
     (layer,), (out,) = layers, outputs
     boxes, objectness, _ = decode_region(layer, out, thresh, 0.5)  # the walk's result is not used
     b, _, h, w = out.shape
@@ -161,7 +175,7 @@ def decode_mapped(layers, outputs, net_w: int, net_h: int, image_sizes, thresh: 
     if len(index) and (int(index.min()) < 0 or int(index.max()) >= classes):
         raise DataError(f"the map= file names node {int(index.max())}, outside the tree's {classes} nodes")
     prob = scale[..., None] * hierarchy_predictions(cls, layer.tree)[..., index]
-    probs = torch.where(prob > thresh, prob, torch.zeros((), dtype=prob.dtype, device=prob.device))
+    probs = xp_where0(prob > thresh, prob)
     return [RawBoxes(correct_boxes(boxes[i], iw, ih, net_w, net_h, letterbox), objectness[i], probs[i])
             for i, (iw, ih) in enumerate(image_sizes)]
 

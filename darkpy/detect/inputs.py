@@ -25,8 +25,8 @@ from typing import Optional, Sequence
 from darkpy.assets import asset
 from darkpy.errors import UsageError
 from darkpy.formats.datafile import read_names
-from darkpy.net.cfg import parse_cfg
 from darkpy.net.published import CATALOG, find_published, search_dirs
+from darkpy.net.spec import NetworkSpec, read_spec
 
 DEMO_CFG = asset("cfg/demo.cfg")
 DEMO_WEIGHTS = asset("data/demo/demo.weights")
@@ -47,6 +47,15 @@ class DetectInputs:
     demo: bool = False               # the bundled demo model
     banner: Optional[str] = None     # what to print on stderr before running
     notes: list[str] = field(default_factory=list)
+    spec: Optional[NetworkSpec] = None  # the cfg, once read (`network_spec`)
+
+    def network_spec(self, size: Optional[int] = None) -> NetworkSpec:
+        """The cfg's layer specs, read once for the whole command (at `size` when given)."""
+        if self.spec is None:
+            self.spec = read_spec(self.cfg)
+        if size is not None and (self.spec.net.width, self.spec.net.height) != (size, size):
+            self.spec.resize(size)
+        return self.spec
 
 
 def is_cfg(arg: str) -> bool:
@@ -114,20 +123,17 @@ def resolve_model(name: str, weights_dir: Optional[Path] = None) -> tuple[Path, 
                      f"`darkpy weights download {entry.name}`")
 
 
-def names_for_cfg(cfg: Path) -> Optional[Path]:
+def names_for_cfg(inputs: DetectInputs) -> Optional[Path]:
     """Class names of the published model whose cfg has this file name (`yolov2-voc.cfg` ->
-    data/voc.names), when the cfg's detection layer has exactly that many classes. Darknet's
-    `detect` always took coco names; a VOC cfg then printed COCO labels."""
+    data/voc.names), when the cfg's detection layers have exactly that many classes. Darknet's
+    `detect` always took coco names; a VOC cfg then printed COCO labels. A broken cfg is
+    reported here, by the spec stage, with its file and line."""
+    cfg = inputs.cfg
     entry = next((p for p in CATALOG if p.names and p.upto is None and Path(p.cfg).name == Path(cfg).name), None)
-    if entry is None or not entry.names_path().is_file():
+    path = entry.names_path() if entry is not None else DEMO_NAMES if Path(cfg).name == DEMO_CFG.name else None
+    if path is None or not path.is_file():
         return None
-    try:
-        sections = [s for s in parse_cfg(cfg) if s.name in ("region", "yolo")]
-        classes = int(sections[-1].options["classes"].value) if sections else None
-        count = len(read_names(entry.names_path()))
-    except Exception:  # the network builder reports a broken cfg properly later
-        return None
-    return entry.names_path() if classes == count else None
+    return path if inputs.network_spec().classes == len(read_names(path)) else None
 
 
 def resolve_detect_inputs(
@@ -181,9 +187,10 @@ def resolve_detect_inputs(
         notes.append(f"warning: {cfg}: random weights (--random-weights): the detections mean nothing")
     elif random_weights:
         raise UsageError("--random-weights and --weights exclude each other")
+    inputs = DetectInputs(cfg, weights, images, data, names, notes=notes)
     if data is None and names is None and Path(cfg).is_file():
-        names = names_for_cfg(Path(cfg))
-        if names is not None:
-            notes.append(f"class names from {names} (the published {Path(cfg).stem} model's; --names/--data "
-                         f"to choose others)")
-    return DetectInputs(cfg, weights, images, data, names, notes=notes)
+        inputs.names = names_for_cfg(inputs)
+        if inputs.names is not None:
+            notes.append(f"class names from {inputs.names} (the published {Path(cfg).stem} model's; "
+                         f"--names/--data to choose others)")
+    return inputs

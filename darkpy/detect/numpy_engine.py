@@ -1,5 +1,6 @@
-"""Detection without torch: `darkpy.net.numpy_forward` + Darknet's region decode and per-class
-NMS in numpy, returning the same `DetectionResult`s as `darkpy.detect.detector.Detector`.
+"""Detection without torch: `darkpy.net.numpy_forward` under the shared detector interface
+(`darkpy.detect.base.DetectorBase`: the same `DetectOptions`, decode, NMS and `DetectionResult`s
+as `darkpy.detect.detector.Detector`).
 
 Why: for one or a few images `import torch` costs more than the whole forward pass (see
 docs/performance.md). `darkpy detect` picks this engine by the rule in `choose_engine`; it covers
@@ -10,16 +11,17 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from darkpy.boxes import nms_sort_numpy
-from darkpy.errors import DarkpyError
-from darkpy.formats.image import correct_boxes, prepare_bgr, read_bgr
-from darkpy.formats.labels import resolve_entry
-from darkpy.net.numpy_forward import NpLayer, NumpyNetwork
+from darkpy.detect.base import DetectorBase, as_list, report_skipped
+from darkpy.detect.batches import load_images
+from darkpy.detect.options import DetectOptions
 from darkpy.detect.results import DetectionResult
+from darkpy.errors import DarkpyError, UsageError
+from darkpy.net.numpy_forward import NumpyNetwork, NumpyUnsupported
+from darkpy.net.spec import NetworkSpec
 
 ENGINES = ("auto", "torch", "numpy")
 MAX_NUMPY_IMAGES = 4  # beyond this torch's batched forward wins back its import time
@@ -48,70 +50,60 @@ def choose_engine(engine: str, n_images: int, precision: str, device: str | None
     return "torch"
 
 
+class NumpyDetector(DetectorBase):
+    """Darknet's `detector test` on a `NumpyNetwork`, one image per forward pass (numpy's forward
+    gains nothing from batching). `NumpyDetector(cfg or spec, weights, options)` or
+    `NumpyDetector(network, options=...)`; options the engine cannot honour (a class map, a
+    precision other than fp32/auto, a CUDA device) are a `NumpyUnsupported`."""
 
-def decode_region(layer: NpLayer, out: np.ndarray, thresh: float
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`darkpy.detect.decode.decode_region` (no WordTree, no background) in numpy, float32."""
-    b, _, h, w = out.shape
-    num, coords, classes = layer.num, layer.coords, layer.classes
-    v = out.astype(np.float32, copy=False).reshape(b, num, coords + 1 + classes, h, w)
-    rows = np.arange(h, dtype=np.float32)[:, None]
-    cols = np.arange(w, dtype=np.float32)[None, :]
-    anchors = layer.anchors
-    x = (cols + v[:, :, 0]) / np.float32(w)
-    y = (rows + v[:, :, 1]) / np.float32(h)
-    bw = np.exp(v[:, :, 2]) * anchors[:, 0].reshape(1, num, 1, 1) / np.float32(w)
-    bh = np.exp(v[:, :, 3]) * anchors[:, 1].reshape(1, num, 1, 1) / np.float32(h)
-    boxes = np.stack([x, y, bw, bh], axis=-1).reshape(b, num * h * w, 4)
-    scale = v[:, :, coords].reshape(b, num * h * w)
-    cls = v[:, :, coords + 1:].transpose(0, 1, 3, 4, 2).reshape(b, num * h * w, classes)
-    above = scale > thresh
-    objectness = np.where(above, scale, np.float32(0))
-    prob = scale[..., None] * cls
-    probs = np.where((prob > thresh) & above[..., None], prob, np.float32(0))
-    return boxes, objectness, probs
+    def __init__(self, cfg: str | Path | NetworkSpec | NumpyNetwork, weights: str | Path | None = None,
+                 options: DetectOptions | None = None, **changes):
+        super().__init__(options, changes)
+        opts = self.options
+        if opts.class_map is not None:
+            raise NumpyUnsupported("a class map (WordTree networks run on torch)")
+        if opts.precision not in ("auto", "fp32") or (opts.device is not None and not opts.device.startswith("cpu")):
+            raise NumpyUnsupported(f"precision {opts.precision} / device {opts.device}")
+        size = opts.input_size()
+        if size is not None and size[0] != size[1]:
+            raise NumpyUnsupported("a non-square input size")
+        if isinstance(cfg, NumpyNetwork):
+            if size is not None and (cfg.width, cfg.height) != size:
+                raise UsageError("the network was built at another size than the options ask for")
+            self.net = cfg
+        else:
+            if weights is None:
+                raise UsageError("the numpy engine needs weights")
+            self.net = NumpyNetwork.load(cfg, weights, None if size is None else size[0])
 
+    @property
+    def network(self) -> NumpyNetwork:
+        return self.net
 
-class NumpyDetector:
-    """`Detector`'s `stream` for a `NumpyNetwork`: Darknet's `detector test` per image."""
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self.net.width, self.net.height
 
-    def __init__(self, net: NumpyNetwork, thresh: float = 0.5, nms: float = 0.45, letterbox: bool = True,
-                 names: Sequence[str] | None = None, keep_image: bool = False):
-        self.net, self.thresh, self.nms, self.letterbox = net, thresh, nms, letterbox
-        self.names, self.keep_image = names, keep_image
+    @property
+    def detection_layers(self) -> list:
+        return self.net.detection_layers
 
-    @classmethod
-    def load(cls, cfg: str | Path, weights: str | Path, size: int | None = None,
-             **options) -> "NumpyDetector":
-        return cls(NumpyNetwork.load(cfg, weights, size), **options)
+    @property
+    def images_per_forward(self) -> int:
+        return 1
 
-    def stream(self, images: Iterable[str], on_error: Callable[[str, DarkpyError], None] | None = None
-               ) -> Iterator[DetectionResult]:
-        for i, entry in enumerate(images):
-            try:
-                bgr = read_bgr(resolve_entry(str(entry), None))
-            except DarkpyError as exc:
-                if on_error is not None:
-                    on_error(str(entry), exc)
-                continue
-            yield self.run(bgr, str(entry), i)
+    def forward(self, x) -> list[np.ndarray]:
+        return self.net.forward(np.asarray(x, np.float32))
 
-    def run(self, bgr: np.ndarray, source: str = "<image 0>", index: int = 0) -> DetectionResult:
-        net = self.net
-        x = prepare_bgr(bgr, net.width, net.height, self.letterbox)[None]
-        ih, iw = bgr.shape[:2]
-        parts = [decode_region(layer, out, self.thresh)
-                 for layer, out in zip(net.detection_layers, net.forward(x))]
-        boxes = np.concatenate([p[0] for p in parts], axis=1)[0]
-        obj = np.concatenate([p[1] for p in parts], axis=1)[0]
-        probs = np.concatenate([p[2] for p in parts], axis=1)[0]
-        boxes = correct_boxes(boxes, iw, ih, net.width, net.height, self.letterbox)
-        probs = nms_sort_numpy(boxes, obj, probs, self.nms)
-        probs = np.where(obj[:, None] > 0, probs, np.float32(0))
-        idx = np.flatnonzero((probs > 0).any(axis=1))
-        return DetectionResult(source, index, int(iw), int(ih), boxes[idx].astype(np.float64),
-                               obj[idx].astype(np.float64), probs[idx].astype(np.float64), self.names,
-                               bgr if self.keep_image else None)
+    def stream(self, images: Iterable, on_error: Callable[[str, DarkpyError], None] | None = None,
+               base: Path | None = None) -> Iterator[DetectionResult]:
+        on_error = on_error or report_skipped
+        w, h = self.input_size
+        opts = self.options
+        for good, _ in load_images(as_list(images), w, h, opts.letterbox, 1, base=base, keep_image=opts.keep_image,
+                                   rgb=opts.rgb, on_error=lambda item: on_error(item.entry, item.error)):
+            for g in good:
+                yield from self.run_prepared(g.x[None], [g.size], [g.entry], [g.index], [g.image])
 
 
-__all__ = ("ENGINES", "NumpyDetector", "choose_engine", "cuda_may_be_wanted", "decode_region")
+__all__ = ("ENGINES", "NumpyDetector", "choose_engine", "cuda_may_be_wanted")

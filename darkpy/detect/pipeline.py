@@ -14,9 +14,9 @@ from typing import Callable, Iterator, Sequence
 import torch
 
 from darkpy.detect.decode import RawBoxes
-from darkpy.detect.detector import (  # noqa: F401  (re-exported)
-    DEFAULT_HIER_THRESH, DEFAULT_NMS, DEFAULT_THRESH, VALID_THRESH, DetectionResult, DetectOptions, Detection,
-    Detector)
+from darkpy.detect.detector import Detector
+from darkpy.detect.options import DEFAULT_HIER_THRESH, DEFAULT_NMS, DEFAULT_THRESH, DetectOptions
+from darkpy.detect.results import Detection, DetectionResult
 from darkpy.detect.output import (  # noqa: F401  (re-exported)
     class_color, draw_detections, expand_inputs, format_detections)
 

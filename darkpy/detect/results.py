@@ -1,5 +1,5 @@
 """What a detector returns: `DetectionResult` per image, `Detection` per (box, class). numpy
-only, so that the torch-free engine (darkpy.net.numpy_forward) returns the same objects."""
+only, so that both engines return the same objects (and evaluation reads the same record)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -12,13 +12,15 @@ from darkpy.boxes import center_to_corners
 
 @dataclass
 class Detection:
-    """One detected object in original-image pixels.
+    """One detected object (one box and class) in original-image pixels: what a detector returns,
+    and what evaluation reads back from result files (`darkpy.eval.boxes.Detections` rows).
 
-    cls: class index (a WordTree node for tree networks); name: its name when names were given;
-    prob: objectness × class probability (what Darknet prints as a percentage); x1, y1, x2, y2:
-    box corners in pixels of the original image, as floats, NOT clipped (see `clipped`);
-    objectness: the box's objectness; probs: the box's probability for every class after NMS
-    (a numpy array)."""
+    cls: class index (a WordTree node for tree networks); prob: objectness × class probability
+    (what Darknet prints as a percentage, and the score evaluation ranks by); x1, y1, x2, y2: box
+    corners in pixels of the original image, as floats, NOT clipped (see `clipped`); objectness:
+    the box's objectness (None when read from a result file); name: the class name when names
+    were given; probs: the box's probability for every class after NMS (a numpy array); image:
+    the image it was found in (evaluation's key: the file stem)."""
 
     cls: int
     prob: float
@@ -26,9 +28,10 @@ class Detection:
     y1: float
     x2: float
     y2: float
-    objectness: float
+    objectness: float | None = None
     name: str | None = None
     probs: np.ndarray | None = field(default=None, repr=False)
+    image: str | None = None
 
     def clipped(self, width: int, height: int) -> tuple[int, int, int, int]:
         """Integer corners clipped to the image as Darknet draws them (`draw_detections`)."""
@@ -43,7 +46,8 @@ class Detection:
 
     def to_dict(self) -> dict:
         return {"class": self.name if self.name is not None else self.cls, "class_id": self.cls,
-                "confidence": round(self.prob, 6), "objectness": round(self.objectness, 6),
+                "confidence": round(self.prob, 6),
+                "objectness": None if self.objectness is None else round(self.objectness, 6),
                 "box": [round(v, 2) for v in (self.x1, self.y1, self.x2, self.y2)]}
 
 

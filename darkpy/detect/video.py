@@ -19,13 +19,12 @@ from typing import Callable
 
 import numpy as np
 
+from darkpy.detect.base import DetectorBase
 from darkpy.detect.detector import Detector
-from darkpy.detect.pipeline import draw_detections
+from darkpy.detect.output import draw_detections
 from darkpy.errors import DataError, UsageError
 from darkpy.fileio import check_output_file, refuse_overwrite
 from darkpy.formats.image import quiet_opencv
-from darkpy.detect.detector import Detector
-from darkpy.detect.pipeline import draw_detections
 
 _END = object()
 
@@ -105,12 +104,22 @@ class FrameReader(threading.Thread):
                 pass
 
 
-class FrameWriter(threading.Thread):
-    """Draws, overlays the FPS and writes (or shows) frames handed to it."""
+def fps_label_style(width: int, height: int) -> tuple[float, int, tuple[int, int]]:
+    """(font scale, thickness, origin) of the FPS overlay: 0.7 on a 480-pixel frame, in proportion
+    to the frame's shorter side, so it reads the same on a 160-pixel clip and a 4K stream."""
+    scale = max(0.3, 0.7 * min(width, height) / 480)
+    return scale, max(1, round(2 * scale / 0.7)), (max(2, round(8 * scale / 0.7)), max(8, round(24 * scale / 0.7)))
 
-    def __init__(self, out_path: Path | None, fps: float, show: bool, draw: Callable):
+
+class FrameWriter(threading.Thread):
+    """Draws, overlays the FPS and writes (or shows) frames handed to it; `on_drawn(img)` also
+    gets each annotated frame (the live MJPEG stream)."""
+
+    def __init__(self, out_path: Path | None, fps: float, show: bool, draw: Callable,
+                 on_drawn: Callable[[np.ndarray], None] | None = None):
         super().__init__(daemon=True)
         self.out_path, self.fps, self.show, self.draw = out_path, fps, show, draw
+        self.on_drawn = on_drawn
         self.jobs: queue.Queue = queue.Queue(maxsize=4)
         self.writer = None
         self.written = 0
@@ -127,8 +136,11 @@ class FrameWriter(threading.Thread):
                     break
                 frame, dets, fps = job
                 img = self.draw(frame, dets)
-                cv2.putText(img, f"FPS: {fps:.1f}", (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 255, 0), 2,
-                            cv2.LINE_AA)
+                scale, thickness, origin = fps_label_style(img.shape[1], img.shape[0])
+                cv2.putText(img, f"FPS: {fps:.1f}", origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 255, 0),
+                            thickness, cv2.LINE_AA)
+                if self.on_drawn is not None:
+                    self.on_drawn(img)
                 if self.show:
                     cv2.imshow("darkpy", img)
                     if cv2.waitKey(1) & 0xFF in (27, ord("q")):
@@ -173,15 +185,17 @@ class VideoStats:
 
 def run_video(detector, source: str | int, out: str | Path | None = None, frames: int | None = None,
               show: bool | None = None, on_frame: Callable[[int, list], None] | None = None,
-              options=None) -> VideoStats:
+              options=None, on_drawn: Callable[[np.ndarray], None] | None = None) -> VideoStats:
     """Detect on every frame of `source` (a path or a webcam index) until it ends or after `frames`
-    frames. `detector`: a `Detector` (or a network, run with `options`, default `DetectOptions()`).
+    frames. `detector`: a `Detector` or `NumpyDetector` (or a network, run with `options`, default `DetectOptions()`).
     `show=None` shows a window when a display exists; frames are written to `out` when given, or
     when no window can be shown (then `predictions.mp4` by default). `on_frame(i, result)` gets
-    each frame's `DetectionResult` (a sequence of detections)."""
+    each frame's `DetectionResult` (a sequence of detections); `on_drawn(img)` each annotated
+    frame, from the drawing thread (a live stream: then, without `out` and a window, no file is
+    written)."""
     if frames is not None and frames < 1:
         raise UsageError("--frames must be at least 1")
-    if not isinstance(detector, Detector):
+    if not isinstance(detector, DetectorBase):
         detector = Detector(detector, options=options)
     classes = detector.classes
     if show is None:
@@ -189,7 +203,8 @@ def run_video(detector, source: str | int, out: str | Path | None = None, frames
     elif show and not display_available():
         print("darkpy: no display (or a headless OpenCV): writing a video file instead", file=sys.stderr)
         show = False
-    out_path = Path(out) if out is not None else (None if show else Path("predictions.mp4"))
+    streaming = on_drawn is not None
+    out_path = Path(out) if out is not None else (None if show or streaming else Path("predictions.mp4"))
     if out_path is not None:
         if not isinstance(parse_source(source), int):
             refuse_overwrite(out_path, [source])
@@ -201,11 +216,10 @@ def run_video(detector, source: str | int, out: str | Path | None = None, frames
     to_input = detector.prepare
 
     reader = FrameReader(cap, frames, prepare=to_input)
-    writer = FrameWriter(out_path, fps_in, show, lambda f, d: draw_detections(f, d, classes))
+    writer = FrameWriter(out_path, fps_in, show, lambda f, d: draw_detections(f, d, classes), on_drawn)
     reader.start()
     writer.start()
     count, start, fps = 0, time.perf_counter(), 0.0
-    last = start
     try:
         while not writer.quit.is_set():
             item = reader.frames.get()
@@ -213,10 +227,8 @@ def run_video(detector, source: str | int, out: str | Path | None = None, frames
                 break
             frame, (x, size) = item
             dets = detector.run_prepared(x[None], [size], [f"frame {count}"], [count])[0]
-            now = time.perf_counter()
-            inst = 1.0 / max(now - last, 1e-9)
-            fps = inst if count == 0 else 0.9 * fps + 0.1 * inst
-            last = now
+            # frames so far over time so far: the figure the closing console line gives for the run
+            fps = (count + 1) / max(time.perf_counter() - start, 1e-9)
             if on_frame is not None:
                 on_frame(count, dets)
             writer.jobs.put((frame, dets, fps))

@@ -8,23 +8,12 @@ VOC metric still applies its "+1 pixel" width convention on top of these numbers
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, NamedTuple, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from darkpy.boxes import center_to_corners, coco_iou, voc_iou  # noqa: F401  (re-exported)
-
-
-class Detection(NamedTuple):
-    """One scored box, as a network or a result file gives it."""
-
-    image: str
-    cls: int
-    score: float
-    x1: float
-    y1: float
-    x2: float
-    y2: float
+from darkpy.detect.results import Detection
 
 
 @dataclass
@@ -49,8 +38,9 @@ class Detections:
         return len(self.image)
 
     def __iter__(self) -> Iterator[Detection]:
+        """One `Detection` per row (its `prob` is the row's score, its `image` the image key)."""
         for i in range(len(self)):
-            yield Detection(str(self.image[i]), int(self.cls[i]), float(self.score[i]), *map(float, self.box[i]))
+            yield Detection(int(self.cls[i]), float(self.score[i]), *map(float, self.box[i]), image=str(self.image[i]))
 
     @classmethod
     def empty(cls) -> "Detections":
@@ -58,7 +48,9 @@ class Detections:
 
     @classmethod
     def from_records(cls, records: Iterable[Detection | Sequence]) -> "Detections":
-        rows = [tuple(r) for r in records]
+        """From `Detection`s (with their `image`) or (image, cls, score, x1, y1, x2, y2) rows."""
+        rows = [(r.image, r.cls, r.prob, r.x1, r.y1, r.x2, r.y2) if isinstance(r, Detection) else tuple(r)
+                for r in records]
         if not rows:
             return cls.empty()
         image, c, s, x1, y1, x2, y2 = zip(*rows)

@@ -193,8 +193,13 @@ def evaluate(dets: Detections, gt: GroundTruth, metrics: Sequence[str] | str = A
         for c, row in enumerate(report.classes):
             row.ilsvrc_ap = il.ap[c]
     if "coco" in metrics:
-        report.coco = coco_evaluate(d_img, dets.cls, dets.score, dets.box, gt.image, gt.cls, gt.box, gt.area,
-                                    gt.crowd, len(gt.images), k)
+        # pycocotools walks images in sorted id order (COCOeval: imgIds = sorted(...)), so equal
+        # scores of different images rank by image id, not by the order of an image list
+        by_id = np.arange(len(gt.images))
+        if gt.coco_image_ids is not None and len(gt.coco_image_ids) == len(gt.images):
+            by_id = np.argsort(np.argsort(np.asarray(gt.coco_image_ids), kind="stable"), kind="stable")
+        report.coco = coco_evaluate(by_id[d_img], dets.cls, dets.score, dets.box, by_id[gt.image], gt.cls, gt.box,
+                                    gt.area, gt.crowd, len(gt.images), k)
         for c, row in enumerate(report.classes):
             row.coco_ap = report.coco.class_ap(c)
             row.coco_ap50 = report.coco.class_ap(c, 0.5)

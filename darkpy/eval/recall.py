@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from darkpy.boxes import box_iou, nms_obj  # noqa: F401  (nms_obj re-exported)
-from darkpy.detect.detector import RECALL_NMS, RECALL_THRESH, DetectOptions, Detector
+from darkpy.detect.detector import Detector
+from darkpy.detect.options import RECALL_NMS, RECALL_THRESH, DetectOptions
 from darkpy.formats.labels import read_labels
 from darkpy.eval.run import _skip_message
 

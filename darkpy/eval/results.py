@@ -20,7 +20,7 @@ import numpy as np
 from darkpy.errors import DataError
 from darkpy.formats.datafile import read_map as read_category_map  # noqa: F401  (the one map= reader)
 from darkpy.eval.boxes import Detections
-from darkpy.fileio import atomic_write
+from darkpy.fileio import atomic_write, inside
 
 VOC_PREFIX = "comp4_det_test_"
 
@@ -123,6 +123,20 @@ def read_voc_results(paths: Iterable[str | Path], names: Sequence[str], prefix: 
     return Detections.concat(parts)
 
 
+def voc_result_paths(names: Sequence[str], folder: str | Path, prefix: str = VOC_PREFIX,
+                     names_file: str | Path | None = None) -> list[Path]:
+    """`<folder>/<prefix><class>.txt` for each class. A class name comes from the names file, so
+    it must be a plain file name: `../../tmp/x` or `sq/uare` would write outside the results
+    folder (Darknet writes wherever the name points). Checked before the detector runs."""
+    folder = Path(folder)
+    paths = []
+    for c, name in enumerate(names):
+        inside(folder, name, what=f"class {c} name", file=names_file)
+        paths.append(inside(folder, f"{prefix}{name}.txt", what=f"class {c} result file", file=names_file,
+                            subfolders=True))
+    return paths
+
+
 def write_voc_results(dets: Detections, names: Sequence[str], folder: str | Path, prefix: str = VOC_PREFIX,
                       sizes: dict[str, tuple[int, int]] | None = None) -> list[Path]:
     """One file per class (also empty ones, as Darknet opens them all), in detection order.
@@ -132,9 +146,10 @@ def write_voc_results(dets: Detections, names: Sequence[str], folder: str | Path
     folder = Path(folder)
     box = _clamped(dets, sizes, 1.0, 1.0)
     written = []
+    paths = voc_result_paths(names, folder, prefix)
     for c, name in enumerate(names):
         idx = np.flatnonzero((dets.cls == c) & (dets.score != 0))  # Darknet prints non-zero scores only
-        path = folder / f"{prefix}{name}.txt"
+        path = paths[c]
         with atomic_write(path, "w") as fh:
             fh.writelines(f"{dets.image[i]} {dets.score[i]:f} {box[i, 0]:f} {box[i, 1]:f} {box[i, 2]:f} {box[i, 3]:f}\n"
                           for i in idx)

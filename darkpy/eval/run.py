@@ -18,8 +18,10 @@ from typing import Callable, Sequence
 
 from darkpy.formats.datafile import DataFile, read_data_file, read_list, read_names
 from darkpy.detect.decode import decode_mapped, tree_map_applies  # noqa: F401  (re-exported)
-from darkpy.detect.detector import VALID_HIER, VALID_NMS, VALID_THRESH, DetectOptions, Detector
+from darkpy.detect.detector import Detector
+from darkpy.detect.options import VALID_HIER, VALID_NMS, VALID_THRESH, DetectOptions
 from darkpy.errors import DataError, UsageError
+from darkpy.fileio import not_a_file
 from darkpy.boxes import center_to_corners
 from darkpy.eval.boxes import Detections
 from darkpy.eval.results import (
@@ -116,8 +118,9 @@ def valid_setup(data_path: str | Path, eval_type: str | None = None) -> ValidSet
     if "valid" not in data.options:
         raise DataError("no 'valid=' entry: name the image list to evaluate on", file=data.path)
     list_path = data.resolve("valid")
-    if not list_path.is_file():
-        raise DataError(f"valid list {data.get('valid')!r} not found", file=data.path,
+    why = not_a_file(list_path)
+    if why is not None:
+        raise DataError(f"valid list {data.get('valid')!r}: {why}", file=data.path,
                         line=data.lines.get("valid"))
     entries = read_list(list_path)
     if not entries:

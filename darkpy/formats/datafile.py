@@ -13,6 +13,12 @@ from pathlib import Path
 
 from darkpy.assets import bundled, locate
 from darkpy.errors import DataError
+from darkpy.fileio import open_regular
+from darkpy.formats.numbers import BadNumber, parse_int
+
+#: the smallest value each integer key may have (`classes = -1` would reach numpy as a negative
+#: array size; Darknet reads it and fails later or silently)
+INT_MINIMUM = {"classes": 1, "top": 1}
 
 
 @dataclass
@@ -36,10 +42,15 @@ class DataFile:
         if key not in self.options:
             return default
         try:
-            return int(self.options[key])
-        except ValueError:
-            raise DataError(f"'{key}' must be an integer, got {self.options[key]!r}",
+            value = parse_int(self.options[key])  # ASCII digits as atoi reads them: not '٣', not '1_0'
+        except BadNumber:
+            raise DataError(f"'{key}' must be an integer, got {self.options[key]!r} (plain ASCII digits)",
                             file=self.path, line=self.lines.get(key)) from None
+        low = INT_MINIMUM.get(key)
+        if low is not None and value < low:
+            raise DataError(f"'{key}' must be at least {low}, got {value}", file=self.path,
+                            line=self.lines.get(key))
+        return value
 
     @property
     def classes(self) -> int:
@@ -63,26 +74,41 @@ class DataFile:
 
 def read_data_file(path: str | Path) -> DataFile:
     path = locate(path)
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise DataError(f"cannot read .data file: {exc.strerror}", file=path) from None
+    text = _read_text(path, ".data file")
     data = DataFile(path)
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
+    for number, raw in enumerate(split_lines(text), 1):
+        line = raw.strip(ASCII_SPACE)
         if not line or line[0] in "#;":
             continue
         if "=" not in line:
             raise DataError(f"expected 'key = value', got {raw.strip()!r}", file=path, line=number)
         key, value = line.split("=", 1)
-        key = key.strip()
+        key = key.strip(ASCII_SPACE)
         if key in data.options:
             warnings.warn(f"{path}:{number}: '{key}' repeated; Darknet keeps the first value "
                           f"({data.options[key]}, line {data.lines[key]})", stacklevel=2)
             continue
-        data.options[key] = value.strip()
+        data.options[key] = value.strip(ASCII_SPACE)
         data.lines[key] = number
     return data
+
+
+ASCII_SPACE = " \t\r\v\f"
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as Darknet's `fgetl` reads them: split at `\n` only, a `\r` before it tolerated
+    (`str.splitlines` also splits at form feeds, `\x85`, U+2028)."""
+    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        with open_regular(path, what, DataError, "r", encoding="utf-8", errors="replace", newline="") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise DataError(f"cannot read {what}: {exc.strerror}", file=path) from None
 
 
 @dataclass
@@ -127,20 +153,17 @@ def read_lines(path: str | Path, what: str) -> list[str]:
     """The lines of a small text file (names, lists, maps); a read error is one line naming it.
     A bundled file (`data/voc.names`) is found by its relative name from any folder."""
     path = locate(path)
-    try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        raise DataError(f"cannot read {what}: {exc.strerror}", file=path) from None
+    return split_lines(_read_text(path, what))
 
 
 def read_names(path: str | Path) -> list[str]:
     """One class name per line, as Darknet's `get_labels` reads them (blank lines kept out)."""
-    return [line.strip() for line in read_lines(path, "names file") if line.strip()]
+    return [line.strip(ASCII_SPACE) for line in read_lines(path, "names file") if line.strip(ASCII_SPACE)]
 
 
 def read_list(path: str | Path) -> list[str]:
     """An image list: one path per line (blank lines and trailing spaces ignored)."""
-    return [line.strip() for line in read_lines(path, "list") if line.strip()]
+    return [line.strip(ASCII_SPACE) for line in read_lines(path, "list") if line.strip(ASCII_SPACE)]
 
 
 def read_map(path: str | Path) -> list[int]:
@@ -150,7 +173,7 @@ def read_map(path: str | Path) -> list[int]:
         if not raw.strip():
             continue
         try:
-            out.append(int(raw.strip()))
-        except ValueError:
+            out.append(parse_int(raw))
+        except BadNumber:
             raise DataError(f"expected an integer, got {raw.strip()!r}", file=path, line=number) from None
     return out

@@ -26,6 +26,7 @@ from typing import Iterator
 import numpy as np
 
 from darkpy.errors import DataError
+from darkpy.fileio import open_regular
 
 _TO_FLOAT = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)  # Darknet: pixel / 255.
 
@@ -143,12 +144,10 @@ def read_bgr(path: str | Path) -> np.ndarray:
     OpenCV would decode with grey where the data is missing; libjpeg's harmless warnings (extra
     bytes before a marker) are silenced. `cv2.imread` returns a half-grey picture of a truncated
     JPEG after printing libjpeg's warning, so it is not used anywhere."""
-    import cv2
-
-    quiet_opencv()
     path = Path(path)
     try:
-        data = np.fromfile(str(path), dtype=np.uint8)
+        with open_regular(path, "image", DataError, os_errors=True) as fh:  # a FIFO must not block
+            data = np.fromfile(fh, dtype=np.uint8)
     except FileNotFoundError:
         raise DataError("image not found", file=path) from None
     except (OSError, ValueError) as exc:
@@ -157,6 +156,20 @@ def read_bgr(path: str | Path) -> np.ndarray:
         raise DataError(f"cannot read image: {getattr(exc, 'strerror', None) or exc}", file=path) from None
     if not data.size:
         raise DataError("empty image file", file=path)
+    return decode_bgr(data, path)
+
+
+def decode_bgr(data: bytes | np.ndarray, name: str | Path | None = None) -> np.ndarray:
+    """`read_bgr` for bytes already in memory (an upload): the same decoder and the same refusals,
+    so a served image gives the numbers its file gives. `name` is what errors call it."""
+    import cv2
+
+    quiet_opencv()
+    if not isinstance(data, np.ndarray):
+        data = np.frombuffer(data, dtype=np.uint8)
+    path = name
+    if not data.size:
+        raise DataError("empty image", file=path)
     if data[:3].tobytes() != b"\xff\xd8\xff":
         img = cv2.imdecode(data, cv2.IMREAD_COLOR)
     else:  # a JPEG: libjpeg says on stderr when data is missing, and decodes the rest as grey
@@ -307,10 +320,12 @@ def _resize_image_reference(im: np.ndarray, w: int, h: int) -> np.ndarray:
 
 
 def letterbox_size(im_w: int, im_h: int, w: int, h: int) -> tuple[int, int]:
-    """The (new_w, new_h) Darknet resizes to before centring (its integer arithmetic)."""
+    """The (new_w, new_h) Darknet resizes to before centring (its integer arithmetic), each side at
+    least 1 px: Darknet's 0 (a 5000x2 image into 96x96) resizes to nothing and divides by zero
+    when mapping boxes back; one row of pixels keeps the image and finite boxes."""
     if np.float32(w) / np.float32(im_w) < np.float32(h) / np.float32(im_h):
-        return w, (im_h * w) // im_w
-    return (im_w * h) // im_h, h
+        return w, max(1, (im_h * w) // im_w)
+    return max(1, (im_w * h) // im_h), h
 
 
 def correct_boxes(boxes, image_w: int, image_h: int, net_w: int, net_h: int, letterbox: bool = True):

@@ -6,9 +6,11 @@ back to a full OpenCV decode.
 """
 from __future__ import annotations
 
+import io
 import struct
 from pathlib import Path
 from darkpy.errors import DataError
+from darkpy.fileio import not_a_file
 from darkpy.formats.image import read_bgr
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
@@ -51,6 +53,32 @@ def _jpeg(fh) -> tuple[int, int]:
         fh.seek(length - 2, 1)
 
 
+def header_size(fh, head: bytes) -> tuple[int, int] | None:
+    """(width, height) from the header of an open image (`head`: its first 32 bytes, `fh` is
+    positioned anywhere); None for a format not read here. Raises ImageUnreadable."""
+    if head[:3] == b"\xff\xd8\xff":
+        width, height = _jpeg(fh)
+    elif head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        width, height = struct.unpack(">II", head[16:24])
+    elif head[:6] in (b"GIF87a", b"GIF89a"):
+        width, height = struct.unpack("<HH", head[6:10])
+    elif head[:2] == b"BM" and len(head) >= 26:
+        width, height = struct.unpack("<ii", head[18:26])
+        height = abs(height)
+    elif not head:
+        raise ImageUnreadable("empty file")
+    else:
+        return None
+    if width <= 0 or height <= 0:
+        raise ImageUnreadable(f"header says {width}x{height}")
+    return width, height
+
+
+def bytes_size(data: bytes) -> tuple[int, int] | None:
+    """`header_size` of an image in memory (an upload), before anything decodes it."""
+    return header_size(io.BytesIO(data), bytes(data[:32]))
+
+
 def image_size(path: str | Path, decode: bool = False) -> tuple[int, int]:
     """(width, height) of an image; raises ImageUnreadable (or OSError if it cannot be opened).
 
@@ -58,24 +86,12 @@ def image_size(path: str | Path, decode: bool = False) -> tuple[int, int]:
     every command), which also catches truncated data.
     """
     if not decode:
+        why = not_a_file(path)
+        if why is not None and why != "not found":  # a FIFO would block the read below
+            raise ImageUnreadable(why)
         with open(path, "rb") as fh:
-            head = fh.read(32)
-            if head[:3] == b"\xff\xd8\xff":
-                width, height = _jpeg(fh)
-            elif head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
-                width, height = struct.unpack(">II", head[16:24])
-            elif head[:6] in (b"GIF87a", b"GIF89a"):
-                width, height = struct.unpack("<HH", head[6:10])
-            elif head[:2] == b"BM" and len(head) >= 26:
-                width, height = struct.unpack("<ii", head[18:26])
-                height = abs(height)
-            elif not head:
-                raise ImageUnreadable("empty file")
-            else:
-                return image_size(path, decode=True)
-        if width <= 0 or height <= 0:
-            raise ImageUnreadable(f"header says {width}x{height}")
-        return width, height
+            size = header_size(fh, fh.read(32))
+        return size if size is not None else image_size(path, decode=True)
 
     if not Path(path).exists():
         raise FileNotFoundError(path)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,8 @@ import numpy as np
 
 from darkpy.assets import bundled
 from darkpy.errors import DataError
+from darkpy.fileio import open_regular
+from darkpy.formats.numbers import c_float
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -134,6 +137,10 @@ class Labels:
         return np.concatenate([self.boxes, marks])
 
 
+C_SPACE = " \t\r\v\f"     # what fscanf skips between numbers (ASCII only: not U+00A0, not U+2028)
+_C_SPACES = re.compile(f"[{C_SPACE}]+")
+
+
 def parse_label_text(text: str, path: str | Path = "<labels>", classes: int | None = None,
                      class_only_classes: int | None = None) -> Labels:
     """Every line of a label file, sorted into boxes, classification-only lines and problems.
@@ -145,16 +152,16 @@ def parse_label_text(text: str, path: str | Path = "<labels>", classes: int | No
     if class_only_classes is None:
         class_only_classes = classes
     boxes, box_lines, marks, problems = [], [], [], []
-    for number, raw in enumerate(text.splitlines(), 1):
-        fields = raw.split()
-        if not fields:
+    for number, raw in enumerate(text.split("\n"), 1):
+        fields = _C_SPACES.split(raw.strip(C_SPACE))
+        if fields == [""]:
             continue
         if len(fields) != 5:
             problems.append(LabelProblem(path, number, "bad-label",
                                          f"expected 5 fields 'class x y w h', got {len(fields)}"))
             continue
         try:
-            values = [float(v) for v in fields]
+            values = [c_float(v) for v in fields]
         except ValueError:
             problems.append(LabelProblem(path, number, "bad-label", f"not a number in {raw.strip()!r}"))
             continue
@@ -187,7 +194,8 @@ def read_label_file(path: str | Path, classes: int | None = None, *, class_only_
     """A label file parsed (problems collected, not raised). A missing file is None with
     `missing_ok`, else a DataError; any other read error is a DataError."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
+        with open_regular(path, "label file", DataError, "r", os_errors=True, encoding="utf-8",
+                          errors="replace", newline="") as fh:
             text = fh.read()
     except (FileNotFoundError, NotADirectoryError):
         if missing_ok:

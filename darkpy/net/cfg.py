@@ -1,7 +1,10 @@
 """Darknet `.cfg` files: sections of `key=value` options, read exactly as Darknet reads them.
 
-Darknet removes every whitespace character from a line before looking at it, skips lines that
-start with `#` or `;`, and opens a section at `[name]`. A key given twice keeps its FIRST value
+Darknet reads a line up to `\n` (a `\r` before it is tolerated here), removes every space and
+tab from it before looking at it, skips lines that start with `#` or `;`, and opens a section at
+`[name]`. Nothing else ends a line or is removed: a form feed, `\x85` or U+2028 is a character of
+the line (`#note\x0cwidth=64` is one comment), and a non-breaking space stays in the value, where
+`atoi` would stop (`filters=\u00a0125` is refused, not read as 125). A key given twice keeps its FIRST value
 (Darknet's option lookup walks the list from the front); darkpy does the same and warns.
 
 Unlike Darknet, which ignores keys it does not know and reads `12abc` as 12, darkpy rejects
@@ -22,7 +25,7 @@ from pathlib import Path
 
 from darkpy.assets import locate
 from darkpy.errors import CfgError
-from darkpy.fileio import atomic_write
+from darkpy.fileio import atomic_write, open_regular
 from darkpy.net import cfgvalues
 
 
@@ -128,12 +131,27 @@ SECTION_ALIASES = {
 }
 
 
+def split_lines(text: str, keepends: bool = False) -> list[str]:
+    """Lines as Darknet's `fgetl` reads them: split at `\n` only (`str.splitlines` would also split
+    at form feeds, `\x85`, U+2028... and shift every line number after them)."""
+    parts = text.split("\n")
+    if keepends:
+        lines = [p + "\n" for p in parts[:-1]]
+        return lines + ([parts[-1]] if parts[-1] else [])
+    return parts[:-1] if parts and parts[-1] == "" else parts
+
+
+def _darknet_strip(raw: str) -> str:
+    # Darknet's strip(): spaces and tabs anywhere; the '\r' of a CRLF file
+    return raw.rstrip("\r").replace(" ", "").replace("\t", "")
+
+
 def parse_cfg_text(text: str, file: str | Path = "<cfg>") -> list[Section]:
     file = str(file)
     sections: list[Section] = []
     current: Section | None = None
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = "".join(raw.split())
+    for number, raw in enumerate(split_lines(text), 1):
+        line = _darknet_strip(raw)
         if not line or line[0] in "#;":
             continue
         if line[0] == "[":
@@ -220,7 +238,7 @@ class CfgDocument:
                 return None
             new = m.group(1) + value + m.group(3)
             self.edits[i] = new + ending
-            opt.value = "".join(value.split())
+            opt.value = _darknet_strip(value)
             change = Change(opt.line, self.lines[i].strip(), new.strip())
         else:
             at = section.options[after].line if after and after in section.options else section.line
@@ -265,7 +283,7 @@ class CfgDocument:
 def parse_cfg_document(text: str, file: str | Path | None = None) -> CfgDocument:
     """`text` may hold surrogate escapes (bytes that are not UTF-8): the lines keep them for a
     byte-exact rewrite, the sections see U+FFFD instead (printable in messages)."""
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text, keepends=True)
     readable = text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
     sections = parse_cfg_text(readable, file if file is not None else "<cfg>")
     newline = "\r\n" if "\r\n" in text else "\n"
@@ -276,7 +294,8 @@ def read_cfg_document(path: str | Path) -> CfgDocument:
     """Read a cfg losslessly (bytes that are not UTF-8 survive a rewrite)."""
     path = Path(path)
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
+        with open_regular(path, "cfg", CfgError, "r", encoding="utf-8", errors="surrogateescape",
+                          newline="") as fh:
             text = fh.read()
     except OSError as exc:
         raise CfgError(f"cannot read cfg: {exc.strerror}", file=path) from None

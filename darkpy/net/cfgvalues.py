@@ -9,13 +9,9 @@ line naming the file and line instead of a traceback, a silent NaN or a huge all
 """
 from __future__ import annotations
 
-import math
-import re
+from darkpy.formats.numbers import (  # noqa: F401  (the one grammar; re-exported for the cfg readers)
+    C_SPACE, FLOAT_MAX, FLOAT_RE, INT_MAX, BadNumber, parse_float, parse_int)
 
-INT_ZERO_FRACTION_RE = re.compile(r"([+-]?[0-9]+)(\.0*)?", re.ASCII)
-FLOAT_RE = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
-INT_MAX = 2 ** 31 - 1          # Darknet keeps cfg integers in C ints
-FLOAT_MAX = 3.4028234663852886e38
 
 # key -> (lowest, highest) allowed, whatever the section; None: no bound on that side
 RANGES: dict[str, tuple[float | None, float | None]] = {
@@ -33,31 +29,6 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
 }
 
 
-class BadNumber(ValueError):
-    pass
-
-
-def parse_float(text: str) -> float:
-    if not FLOAT_RE.fullmatch(text):
-        raise BadNumber(text)
-    value = float(text)
-    if not math.isfinite(value) or abs(value) > FLOAT_MAX:
-        raise BadNumber(text)
-    return value
-
-
-def parse_int(text: str) -> int:
-    """An integer; `3.0` is accepted as 3 (as `atoi` reads it). `3.5` and `3e2` are refused: `atoi`
-    would read 3 where the writer surely meant something else."""
-    m = INT_ZERO_FRACTION_RE.fullmatch(text)
-    if m is None:
-        raise BadNumber(text)
-    value = int(m.group(1))
-    if abs(value) > INT_MAX:
-        raise BadNumber(text)
-    return value
-
-
 def range_problem(key: str, value: float) -> str | None:
     """Why `value` is out of range for `key`, or None."""
     lo, hi = RANGES.get(key, (None, None))
@@ -66,3 +37,15 @@ def range_problem(key: str, value: float) -> str | None:
     if hi is not None and value > hi:
         return f"'{key}' must be at most {hi:g}, got {value:g}"
     return None
+
+
+def warn_anchors(anchors, file: str, line: int | None, where: str) -> None:
+    """Anchors are box sizes: one at or below zero gives boxes of no (or negative) size, which
+    Darknet takes silently (exp(t) * 0). Warned, naming the cfg line, not refused: the network
+    still runs, only that anchor's boxes are useless."""
+    bad = [a for a in anchors if not a > 0]
+    if bad:
+        import warnings
+
+        warnings.warn(f"{file}:{line}: {where}: anchors must be above 0, got {', '.join(f'{a:g}' for a in bad[:4])}: "
+                      f"those anchors give boxes of no size", stacklevel=3)

@@ -25,13 +25,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from darkpy.device import select_device
+from darkpy.net.layers.base import Layer
 from darkpy.net.layers.conv import BN_EPS, Convolutional
 from darkpy.net.model import Network
 from darkpy.net.precision import precision_name, resolve_precision
-
-_COPIED = ("index", "line", "section_name", "in_shape", "out_shape", "filters", "size", "stride",
-           "padding", "groups", "activation_name", "batch_normalize")
-
 
 def _scale_rows_(w: torch.Tensor, k: torch.Tensor, chunk: int = 1 << 18) -> None:
     """w[i] *= k[i] in place, each product in float64 rounded once to w's dtype (what a float64
@@ -52,17 +49,14 @@ def _scale_rows_(w: torch.Tensor, k: torch.Tensor, chunk: int = 1 << 18) -> None
         part.copy_(part.double().mul_(k[i:i + per].view(shape)))
 
 
-class FusedConv(nn.Module):
-    """A `[convolutional]` layer with its batch norm folded in (inference only).
+class FusedConv(Layer):
+    """A `[convolutional]` layer with its batch norm folded in (inference only), on the same spec.
 
     Its input is cast to the weights' dtype, so a network may mix precisions (bf16 body, fp32
     head)."""
 
-    def __init__(self, layer: Convolutional, inplace: bool = False):
-        super().__init__()
-        for key in _COPIED:
-            setattr(self, key, getattr(layer, key))
-        self._sources = tuple(layer.sources)
+    def __init__(self, layer: Convolutional, inplace: bool = False, spec=None):
+        super().__init__(layer.spec if spec is None else spec)
         self.activation = layer.activation
         with torch.no_grad():
             w = layer.weight.detach()
@@ -79,10 +73,6 @@ class FusedConv(nn.Module):
         self.leaky = layer.activation_name == "leaky"
         self.linear = layer.activation_name == "linear"
 
-    @property
-    def sources(self) -> tuple[int, ...]:
-        return self._sources
-
     def forward(self, x: torch.Tensor, outputs=None) -> torch.Tensor:
         if x.dtype != self.weight.dtype:
             x = x.to(self.weight.dtype)
@@ -92,11 +82,6 @@ class FusedConv(nn.Module):
         if self.linear:
             return y
         return self.activation(y)
-
-    def resized(self, in_shape, shapes):
-        c, h, w = in_shape
-        return (self.filters, (h + 2 * self.padding - self.size) // self.stride + 1,
-                (w + 2 * self.padding - self.size) // self.stride + 1)
 
 
 def fuse(net, inplace: bool = False) -> "torch.nn.Module":
@@ -111,7 +96,10 @@ def fuse(net, inplace: bool = False) -> "torch.nn.Module":
             if isinstance(layer, Convolutional):
                 net.blocks[i] = FusedConv(layer, inplace=True)
     else:
-        blocks = [FusedConv(l) if isinstance(l, Convolutional) else copy.deepcopy(l) for l in net.blocks]
+        memo: dict = {}  # one memo: the copied layers and the new network share the copied specs
+        specs = copy.deepcopy([l.spec for l in net.blocks], memo)
+        blocks = [FusedConv(l, spec=s) if isinstance(l, Convolutional) else copy.deepcopy(l, memo)
+                  for l, s in zip(net.blocks, specs)]
         target = Network(copy.deepcopy(net.net), blocks, net.cfg_path)
         target.header = copy.deepcopy(net.header)
         target.last_load = net.last_load
@@ -165,7 +153,7 @@ def _head_convs(model) -> list[int]:
 class Predictor:
     """A network ready for fast batched inference.
 
-    - `precision`: "auto" (fp16 on CUDA, bf16 on CPUs with AMX/AVX512_BF16, else fp32), "fp32",
+    - `precision`: "auto" (fp16 on CUDA, fp32 on CPU), "fp32",
       "bf16", "fp16" or a torch dtype. Default (None): the historical choice, fp16 on CUDA and
       fp32 on CPU (`half` still selects fp16/fp32 when given). In reduced precision the
       convolutions feeding the detection layers and the detection layers stay in fp32;

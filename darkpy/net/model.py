@@ -7,24 +7,25 @@ what Darknet computes (`forward_all`). The network runs at any input size its la
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Sequence
 
 import torch
 from torch import nn
 
-from darkpy.net.cfg import Section, parse_cfg, parse_cfg_text
 from darkpy.device import select_device
 from darkpy.errors import CfgError
-from darkpy.net.layers import REGISTRY, BuildContext, Layer
+from darkpy.net.cfg import Section
+from darkpy.net.layers import Layer, build_layer
 from darkpy.net.netconfig import NetConfig
+from darkpy.net.spec import NetworkSpec, available_memory, build_spec, read_spec
 from darkpy.net.weights import LoadReport, WeightsHeader, load_weights, save_weights
 
 
 class Network(nn.Module):
     def __init__(self, net: NetConfig, layers: Sequence[Layer], cfg_path: Path | None = None):
         super().__init__()
+        self.spec = NetworkSpec(net, [layer.spec for layer in layers], cfg_path)
         self.net = net
         self.blocks = nn.ModuleList(layers)
         self.cfg_path = cfg_path
@@ -34,10 +35,7 @@ class Network(nn.Module):
         for layer in layers:
             needed.update(layer.sources)
         self._keep = frozenset(needed)
-        out = len(layers) - 1
-        while out > 0 and layers[out].section_name == "cost":
-            out -= 1
-        self.output_index = out
+        self.output_index = self.spec.output_index
 
     # -- description ---------------------------------------------------------------------
     @property
@@ -68,18 +66,7 @@ class Network(nn.Module):
 
     def resize(self, width: int, height: int | None = None) -> "Network":
         """Recompute every layer's shapes for a new input size (the weights do not change)."""
-        height = width if height is None else height
-        shape = (self.net.channels, height, width)
-        shapes: list[tuple[int, int, int]] = []
-        for layer in self.blocks:
-            out = layer.resized(shape, shapes)
-            if out is None or min(out) < 1:
-                raise CfgError(f"layer {layer.index} [{layer.section_name}] cannot take input {shape} at size "
-                               f"{width}x{height}", file=self.cfg_path, line=layer.line)
-            layer.in_shape, layer.out_shape = tuple(shape), tuple(out)
-            shapes.append(tuple(out))
-            shape = tuple(out)
-        self.net.width, self.net.height = width, height
+        self.spec.resize(width, height)
         return self
 
     # -- running -------------------------------------------------------------------------
@@ -134,96 +121,54 @@ class Network(nn.Module):
                 layer.init_weights(gen)
 
     def num_weight_floats(self) -> int:
-        return sum(l.num_weight_floats() for l in self.blocks if l.has_weights)
+        return self.spec.num_weight_floats()
+
+
+def network_from_spec(spec: NetworkSpec) -> Network:
+    """The torch network for a spec (which it then shares: resizing one resizes the other)."""
+    layers = []
+    for layer_spec in spec.layers:
+        try:
+            layers.append(build_layer(layer_spec))
+        except (RuntimeError, OverflowError, MemoryError) as exc:  # sizes beyond what tensors can hold
+            raise CfgError(f"layer {layer_spec.index} [{layer_spec.section_name}]: its tensors cannot be allocated: "
+                           f"{str(exc).splitlines()[0][:120]}", file=spec.cfg_path, line=layer_spec.line) from None
+    return Network(spec.net, layers, spec.cfg_path)
 
 
 def build_network(sections: list[Section], cfg_path: Path | None = None,
                   size: int | tuple[int, int] | None = None, batch: int | None = None) -> Network:
-    net = NetConfig.from_section(sections[0])
-    if size is not None:
-        w, h = (size, size) if isinstance(size, int) else size
-        if w < 1 or h < 1:
-            raise CfgError(f"input size must be positive, got {w}x{h}", file=cfg_path)
-        net.width, net.height = int(w), int(h)
-    if batch is not None:
-        net.batch = batch
-    with torch.device("meta"):  # shapes and parameter counts first, nothing allocated
-        dry = _build_layers(sections, net, cfg_path)
-    check_fits(dry, cfg_path)
-    return Network(net, _build_layers(sections, net, cfg_path), cfg_path)
+    return network_from_spec(build_spec(sections, cfg_path, size, batch))
 
 
-def _build_layers(sections: list[Section], net: NetConfig, cfg_path: Path | None) -> list[Layer]:
-    shape = (net.channels, net.height, net.width)
-    if not (net.channels and net.height and net.width):
-        shape = (net.inputs, 1, 1)
-    layers: list[Layer] = []
-    for index, section in enumerate(sections[1:]):
-        section.index = index
-        cls = REGISTRY.get(section.name)
-        if cls is None:
-            known = ", ".join(sorted(REGISTRY))
-            raise CfgError(f"layer {index}: unknown section [{section.name}] (darkpy knows: {known})",
-                           file=section.file, line=section.line)
-        ctx = BuildContext(index, shape, layers, cfg_path, net)
-        try:
-            layer = cls.from_cfg(section, ctx)
-        except (RuntimeError, OverflowError, MemoryError) as exc:  # sizes beyond what tensors can hold
-            raise section.error(f"its tensors cannot be allocated: {str(exc).splitlines()[0][:120]}") from None
-        layers.append(layer)
-        shape = layer.out_shape
-        if min(shape) < 1:
-            raise section.error(f"output shape {shape} is empty for input {ctx.in_shape}")
-    if not layers:
-        raise CfgError("the cfg has a [net] section but no layers", file=cfg_path)
-    return layers
+def parse_network(cfg: str | Path | NetworkSpec, size: int | tuple[int, int] | None = None) -> Network:
+    """Build from a cfg path (or cfg text, if it contains a newline, or a spec already read)
+    without loading weights."""
+    if isinstance(cfg, NetworkSpec):
+        if size is not None:
+            cfg.resize(*((size, size) if isinstance(size, int) else size))
+        return network_from_spec(cfg)
+    return network_from_spec(read_spec(cfg, size))
 
 
-def available_memory() -> int:
-    """Bytes this machine can still give (MemAvailable on Linux, else physical memory)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 1 << 40
-
-
-def check_fits(layers: Sequence[Layer], cfg_path: Path | None = None, memory: int | None = None) -> None:
-    """Refuse a network whose parameters, or whose activations for one image, do not fit in memory
-    (float32), computed from shapes before anything is allocated: a mutated `filters=` must give a
-    line, not an out-of-memory kill."""
+def check_batch_fits(net: "Network", images: int, memory: int | None = None) -> None:
+    """Refuse a mini-batch whose inputs and activations cannot fit (float32), before the loader
+    tries: `batch=100000000` must be one line naming the cfg, not numpy asking for 10 TiB.
+    `check_fits` covers the parameters and one image; this multiplies by the images per pass."""
     memory = available_memory() if memory is None else memory
-    counts = [sum(p.numel() for p in l.parameters()) + sum(b.numel() for b in l.buffers()) for l in layers]
-    params = sum(counts)
-    acts = sum(math.prod(l.out_shape) for l in layers)
-    for what, n in (("parameters", params), ("activations for one image", acts)):
-        if n * 4 > memory:
-            big = max(range(len(layers)), key=lambda i: counts[i] if what == "parameters"
-                      else math.prod(layers[i].out_shape))
-            l = layers[big]
-            raise CfgError(f"the network needs {n * 4 / 1e9:,.1f} GB for its {n:,} {what} (float32), more than "
-                           f"the {memory / 1e9:,.1f} GB this machine has available; the largest is layer {l.index} "
-                           f"[{l.section_name}] (line {l.line})", file=cfg_path, line=l.line or None)
+    per_image = math.prod(net.input_shape) + sum(math.prod(l.out_shape) for l in net.layers)
+    need = 4 * per_image * int(images)
+    if need > memory:
+        line = net.net.batch_line or net.net.line or None
+        raise CfgError(f"[net]: a mini-batch of {images:,} images (batch / subdivisions) needs {need / 1e9:,.1f} GB "
+                       f"for its inputs and activations (float32), more than the {memory / 1e9:,.1f} GB this "
+                       f"machine has available: lower batch= or raise subdivisions=", file=net.cfg_path, line=line)
 
 
-def parse_network(cfg: str | Path, size: int | tuple[int, int] | None = None) -> Network:
-    """Build from a cfg path (or cfg text, if it contains a newline) without loading weights."""
-    if isinstance(cfg, str) and "\n" in cfg:
-        return build_network(parse_cfg_text(cfg), None, size)
-    path = Path(cfg)
-    return build_network(parse_cfg(path), path, size)
-
-
-def load_network(cfg: str | Path, weights: str | Path | None = None, size: int | tuple[int, int] | None = None,
+def load_network(cfg: str | Path | NetworkSpec, weights: str | Path | None = None, size: int | tuple[int, int] | None = None,
                  device: str | torch.device | None = None, seed: int | None = 0, upto: int | None = None,
                  allow_partial: bool = False) -> Network:
-    """Build a Darknet network from its cfg, fill it from a `.weights` file (or Darknet-style
+    """Build a Darknet network from its cfg (or its spec), fill it from a `.weights` file (or Darknet-style
     random weights when none is given), move it to `device` (CUDA when present) and put it in
     eval mode. `size` overrides the cfg's input width/height (an int or (width, height)).
     `allow_partial`: accept weights that cover only the first layers (training); otherwise such

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from darkpy.errors import CfgError
 from darkpy.net.cfg import Section
 
 POLICIES = ("constant", "step", "steps", "exp", "poly", "sig", "sigmoid", "random")
@@ -45,6 +46,20 @@ class NetConfig:
     B2: float = 0.999
     eps: float = 1e-7
     line: int = 0
+    channels_line: int = 0          # where `channels=` is written (0: not written)
+    batch_line: int = 0             # line of the `batch=` key (0: absent), for messages about it
+
+    def check_image_channels(self, file, *, detector: bool) -> None:
+        """The channel count must be what the image loader gives: detection loads colour images
+        (3 channels, as Darknet's detector does); a classifier loads colour or, for `channels=1`,
+        grayscale images (Darknet's `load_image(path, 0, 0, net.c)`). Anything else would stop in
+        the first convolution with a tensor-shape traceback."""
+        allowed = (3,) if detector else (1, 3)
+        if self.channels not in allowed:
+            what = ("detection loads 3-channel (colour) images" if detector else
+                    "a classifier loads 3-channel (colour) or, with channels=1, grayscale images")
+            raise CfgError(f"[net]: channels={self.channels}, but {what}", file=file,
+                           line=self.channels_line or self.line)
 
     @property
     def mini_batch(self) -> int:
@@ -53,12 +68,13 @@ class NetConfig:
 
     @classmethod
     def from_section(cls, s: Section) -> "NetConfig":
-        c = cls(line=s.line)
+        c = cls(line=s.line, batch_line=s.options["batch"].line if s.has("batch") else 0)
         _read_plain(c, s, "batch", "subdivisions")
         if c.batch < 1 or c.subdivisions < 1:
             raise s.error("'batch' and 'subdivisions' must be at least 1", "batch")
         _read_plain(c, s, "time_steps", "notruth", "learning_rate", "momentum", "decay", "adam",
                     "B1", "B2", "eps", "height", "width", "channels")
+        c.channels_line = s.options["channels"].line if s.has("channels") else 0
         c.inputs = s.int("inputs", c.height * c.width * c.channels)
         c.max_crop = s.int("max_crop", c.width * 2)
         c.min_crop = s.int("min_crop", c.width)

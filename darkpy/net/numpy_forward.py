@@ -1,14 +1,15 @@
 """A torch-free forward pass for the layer types YOLOv2 uses, so that one-image `darkpy detect`
 does not pay for `import torch` (1.1-2.3 s here, about Darknet's whole yolov2-tiny-voc run).
 
-Supported: [convolutional] (groups=1; batch norm folded at load into a per-channel factor
+It runs a `darkpy.net.spec.NetworkSpec`, the description the torch builder reads too: the cfg is
+checked (and its errors reported) by the spec stage, the weights file placed by the same
+`plan_weights` (same header and size checks, same messages). Supported: [convolutional] (groups=1; batch norm folded at load into a per-channel factor
 (float64, as `darkpy.net.inference`) and bias, the factor applied to the output channels so
 that the weights stay in the read-only mapped file, untouched and uncopied; leaky or linear),
 [maxpool] (Darknet's padding: `size-1` split with the smaller half top/left), [route], [reorg] (Darknet's
 permutation, as `darkpy.net.layers.reorg`) and [region] without a WordTree (logistic on x, y and
-objectness, softmax over the classes). Anything else raises `NumpyUnsupported`, and the caller
-runs the torch engine instead (which also reports bad cfgs and weights with its own messages: on
-any doubt this module declines rather than diagnoses).
+objectness, softmax over the classes). Any other layer raises `NumpyUnsupported`, and the caller
+runs the torch engine instead.
 
 Activations are NHWC float32; a convolution is one im2col (stride tricks, one copy) and one BLAS
 matmul against the mapped weights; leaky is applied in place. Layer outputs are handed out as
@@ -16,150 +17,124 @@ NCHW views, the layout of the torch engine, for comparison and for the region de
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from darkpy.net.cfg import Section, parse_cfg
+from darkpy.net.spec import (ConvSpec, LayerSpec, MaxPoolSpec, NetworkSpec, RegionSpec, ReorgSpec, RouteSpec,
+                             read_spec)
+from darkpy.net.weights import plan_weights
 
 BN_EPS = 1e-6  # Darknet divides by sqrt(var) + 1e-6 (as darkpy.net.layers.conv)
 
 
 class NumpyUnsupported(Exception):
-    """The cfg (or weights file) needs something only the torch engine has."""
+    """The network needs something only the torch engine has."""
 
 
-def _int(s: Section, key: str, default: int) -> int:
-    v = s.get(key)
-    try:
-        return default if v is None else int(v)
-    except ValueError:
-        raise NumpyUnsupported(f"[{s.name}] {key}={v!r}") from None
+KINDS = {ConvSpec: "conv", MaxPoolSpec: "maxpool", RouteSpec: "route", ReorgSpec: "reorg", RegionSpec: "region"}
 
 
-def _floats(s: Section, key: str) -> list[float]:
-    v = s.get(key)
-    try:
-        return [] if v is None else [float(t) for t in v.split(",") if t]
-    except ValueError:
-        raise NumpyUnsupported(f"[{s.name}] {key}={v!r}") from None
-
-
-def _check_keys(s: Section, known: set[str]) -> None:
-    extra = set(s.options) - known
-    if extra:
-        raise NumpyUnsupported(f"[{s.name}] key(s) {', '.join(sorted(extra))}")
-
-
-_CONV_KEYS = {"filters", "size", "stride", "pad", "padding", "activation", "batch_normalize", "groups"}
-_POOL_KEYS = {"size", "stride", "padding"}
-_REGION_KEYS = {"coords", "classes", "num", "anchors", "softmax", "log", "sqrt", "max", "jitter", "rescore",
-                "thresh", "classfix", "absolute", "random", "coord_scale", "object_scale", "noobject_scale",
-                "mask_scale", "class_scale", "bias_match"}
+def _kind(spec: LayerSpec) -> str:
+    """This engine's name for a layer spec it runs; NumpyUnsupported for any other."""
+    kind = KINDS.get(type(spec))
+    where = f"layer {spec.index} [{spec.section_name}]"
+    if kind is None:
+        raise NumpyUnsupported(where)
+    if kind == "conv" and (spec.activation_name not in ("leaky", "linear") or spec.groups != 1):
+        raise NumpyUnsupported(f"{where}: activation {spec.activation_name} / groups {spec.groups}")
+    if kind == "reorg" and spec.reverse:
+        raise NumpyUnsupported(f"{where}: reverse")
+    if kind == "region" and (not spec.softmax or spec.tree is not None or spec.background
+                             or spec.class_map is not None):
+        raise NumpyUnsupported(f"{where}: only a plain softmax region (no tree=, map=, background)")
+    return kind
 
 
 @dataclass
 class NpLayer:
+    """A layer spec as this engine runs it, with its (folded) parameters once loaded."""
+
+    spec: LayerSpec
     kind: str
-    in_shape: tuple[int, int, int]   # (c, h, w) as Darknet
-    out_shape: tuple[int, int, int]
-    size: int = 1
-    stride: int = 1
-    padding: int = 0
-    filters: int = 0
-    leaky: bool = False
-    bn: bool = False
-    sources: tuple[int, ...] = ()
-    num: int = 0
-    classes: int = 0
-    coords: int = 4
-    anchors: np.ndarray | None = None
     weight: np.ndarray | None = None  # (filters, c*size*size) as in the file (a read-only map)
     scale: np.ndarray | None = None   # batch norm: factor per output channel
     bias: np.ndarray | None = None
-    section_name: str = ""
-    params: dict = field(default_factory=dict)
 
-    @property
-    def biases(self) -> np.ndarray:
-        """(num, 2) anchors in grid cells, as the torch region layer's buffer."""
-        return self.anchors
+    def __getattr__(self, name: str):
+        spec = self.__dict__.get("spec")
+        if spec is None:
+            raise AttributeError(name)
+        return getattr(spec, name)
 
 
 class NumpyNetwork:
-    """A YOLOv2-style detector in numpy: `NumpyNetwork.load(cfg, weights)`, then
-    `forward(x)` with x (B, 3, H, W) float32 gives the outputs of the [region] layers (NCHW)."""
+    """A YOLOv2-style detector in numpy, built from a `NetworkSpec`: `NumpyNetwork.load(cfg or
+    spec, weights)`, then `forward(x)` with x (B, 3, H, W) float32 gives the outputs of the
+    [region] layers (NCHW)."""
 
-    def __init__(self, layers: list[NpLayer], width: int, height: int, channels: int):
-        self.layers, self.width, self.height, self.channels = layers, width, height, channels
+    def __init__(self, spec: NetworkSpec):
+        if not spec.detection_layers or any(l.section_name != "region" for l in spec.detection_layers):
+            raise NumpyUnsupported("no [region] layer" if not spec.detection_layers else "a [yolo] layer")
+        spec.net.check_image_channels(spec.cfg_path, detector=True)  # as the torch Detector: colour images
+        self.spec = spec
+        self.layers = [NpLayer(l, _kind(l)) for l in spec.layers]
 
     @property
-    def detection_layers(self) -> list[NpLayer]:
-        return [l for l in self.layers if l.kind == "region"]
+    def width(self) -> int:
+        return self.spec.net.width
+
+    @property
+    def height(self) -> int:
+        return self.spec.net.height
+
+    @property
+    def channels(self) -> int:
+        return self.spec.net.channels
+
+    @property
+    def detection_layers(self) -> list[LayerSpec]:
+        return self.spec.detection_layers
 
     @classmethod
-    def build(cls, cfg: str | Path, size: int | None = None) -> "NumpyNetwork":
-        sections = parse_cfg(cfg)
-        net = sections[0]
-        w, h, c = _int(net, "width", 0), _int(net, "height", 0), _int(net, "channels", 0)
-        if size is not None:
-            w = h = int(size)
-        if not (w and h and c):
-            raise NumpyUnsupported("[net] without width, height and channels")
-        shape = (c, h, w)
-        layers: list[NpLayer] = []
-        for index, s in enumerate(sections[1:]):
-            layers.append(_build_layer(s, index, shape, layers))
-            shape = layers[-1].out_shape
-        if not any(l.kind == "region" for l in layers):
-            raise NumpyUnsupported("no [region] layer")
-        return cls(layers, w, h, c)
+    def build(cls, cfg: str | Path | NetworkSpec, size: int | None = None) -> "NumpyNetwork":
+        spec = cfg if isinstance(cfg, NetworkSpec) else read_spec(cfg)
+        if size is not None and (spec.net.width, spec.net.height) != (size, size):
+            spec.resize(int(size))
+        return cls(spec)
 
     @classmethod
-    def load(cls, cfg: str | Path, weights: str | Path, size: int | None = None) -> "NumpyNetwork":
+    def load(cls, cfg: str | Path | NetworkSpec, weights: str | Path, size: int | None = None) -> "NumpyNetwork":
         net = cls.build(cfg, size)
         net.load_weights(weights)
         return net
 
     def load_weights(self, path: str | Path) -> None:
-        """Darknet's .weights (see darkpy.net.weights for the header rule), batch norm folded."""
-        raw = np.memmap(path, dtype=np.uint8, mode="r")
-        if raw.size < 16:
-            raise NumpyUnsupported("weights shorter than a header")
-        major, minor = (int(v) for v in raw[:8].view("<i4"))
-        seen64 = (major * 10 + minor) >= 2 and major < 1000 and minor < 1000
-        if major > 1000 or minor > 1000:
-            raise NumpyUnsupported("transposed (very old) weights")
-        body = raw[12 + (8 if seen64 else 4):]
-        if body.size % 4:
-            raise NumpyUnsupported("weights are not a whole number of floats")
-        floats = body.view("<f4")
-        pos = 0
-        for layer in self.layers:
-            if layer.kind != "conv":
-                continue
-            c = layer.in_shape[0]
-            f, k = layer.filters, layer.size
-            need = f * (4 if layer.bn else 1) + f * c * k * k
-            if pos + need > floats.size:
-                raise NumpyUnsupported("weights file shorter than the cfg needs")
-            bias = floats[pos:pos + f].astype(np.float64)
-            pos += f
+        """Darknet's .weights, placed by `darkpy.net.weights.plan_weights` (the torch engine's
+        plan: same header checks, same errors), memory-mapped; batch norm folded into a factor."""
+        plan = plan_weights(self.spec.layers, path, mmap=True)
+        by_index = {l.index: l for l in self.layers}
+        for spec, pos in plan.entries:
+            layer = by_index[spec.index]
+            runs = {}
+            for name, shape in spec.weight_layout():
+                n = int(np.prod(shape))
+                runs[name] = plan.floats[pos:pos + n]
+                pos += n
+            f = spec.filters
             # the weights stay in the mapped file, (f, c*k*k) as Darknet stores them: no copy, no
             # page written; batch norm's factor scales the convolution's output channels instead
-            layer.weight = floats[pos + (3 * f if layer.bn else 0):pos + need - f].reshape(f, c * k * k)
-            if layer.bn:
-                scales, mean, var = (floats[pos + i * f:pos + (i + 1) * f].astype(np.float64)
-                                     for i in range(3))
+            layer.weight = runs["weights"].reshape(f, -1)
+            bias = runs["biases"].astype(np.float64)
+            if spec.batch_normalize:
+                scales, mean, var = (runs[k].astype(np.float64) for k in ("scales", "rolling mean",
+                                                                          "rolling variance"))
                 factor = scales / (np.sqrt(var) + BN_EPS)
                 layer.scale = factor.astype(np.float32)
                 bias = bias - mean * factor
-            pos += need - f
             layer.bias = bias.astype(np.float32)
-        if pos != floats.size:
-            raise NumpyUnsupported("weights file does not fit the cfg")
 
     def forward(self, x: np.ndarray, keep: bool = False) -> list[np.ndarray]:
         """x: (B, C, H, W) float32. Returns the [region] outputs (B, C, H, W) after Darknet's
@@ -186,61 +161,6 @@ class NumpyNetwork:
         return results
 
 
-def _build_layer(s: Section, index: int, shape: tuple[int, int, int], before: list[NpLayer]) -> NpLayer:
-    c, h, w = shape
-    if s.name == "convolutional":
-        _check_keys(s, _CONV_KEYS)
-        act = (s.get("activation") or "logistic").lower()
-        if act not in ("leaky", "linear") or _int(s, "groups", 1) != 1:
-            raise NumpyUnsupported(f"layer {index}: activation {act} / groups")
-        size, stride = _int(s, "size", 1), _int(s, "stride", 1)
-        padding = size // 2 if _int(s, "pad", 0) else _int(s, "padding", 0)
-        filters = _int(s, "filters", 1)
-        oh, ow = (h + 2 * padding - size) // stride + 1, (w + 2 * padding - size) // stride + 1
-        if min(oh, ow, size, stride, filters) < 1:
-            raise NumpyUnsupported(f"layer {index}: bad convolution")
-        return NpLayer("conv", shape, (filters, oh, ow), size=size, stride=stride, padding=padding,
-                       filters=filters, leaky=act == "leaky", bn=bool(_int(s, "batch_normalize", 0)))
-    if s.name == "maxpool":
-        _check_keys(s, _POOL_KEYS)
-        stride = _int(s, "stride", 1)
-        size = _int(s, "size", stride)
-        padding = _int(s, "padding", size - 1)
-        oh, ow = (h + padding - size) // stride + 1, (w + padding - size) // stride + 1
-        if min(oh, ow, size, stride) < 1 or padding < 0:
-            raise NumpyUnsupported(f"layer {index}: bad pooling")
-        return NpLayer("maxpool", shape, (c, oh, ow), size=size, stride=stride, padding=padding)
-    if s.name == "route":
-        _check_keys(s, {"layers"})
-        try:
-            refs = [int(v) for v in (s.get("layers") or "").split(",") if v]
-        except ValueError:
-            raise NumpyUnsupported(f"layer {index}: route layers") from None
-        refs = [index + r if r < 0 else r for r in refs]
-        if not refs or any(not 0 <= r < index for r in refs):
-            raise NumpyUnsupported(f"layer {index}: route layers")
-        shapes = [before[r].out_shape for r in refs]
-        if len({sh[1:] for sh in shapes}) != 1:
-            raise NumpyUnsupported(f"layer {index}: route sizes differ")
-        return NpLayer("route", shape, (sum(sh[0] for sh in shapes), *shapes[0][1:]), sources=tuple(refs))
-    if s.name == "reorg":
-        _check_keys(s, {"stride"})
-        st = _int(s, "stride", 1)
-        if st < 1 or c % (st * st) or h % st or w % st:
-            raise NumpyUnsupported(f"layer {index}: reorg")
-        return NpLayer("reorg", shape, (c * st * st, h // st, w // st), stride=st)
-    if s.name == "region":
-        _check_keys(s, _REGION_KEYS)
-        coords, classes, num = _int(s, "coords", 4), _int(s, "classes", 20), _int(s, "num", 1)
-        anchors = _floats(s, "anchors") or [0.5] * (2 * num)
-        if (coords < 4 or len(anchors) != 2 * num or c != num * (coords + 1 + classes)
-                or not _int(s, "softmax", 0)):
-            raise NumpyUnsupported(f"layer {index}: region options")
-        return NpLayer("region", shape, shape, num=num, classes=classes, coords=coords,
-                       anchors=np.asarray(anchors, np.float32).reshape(num, 2), section_name="region")
-    raise NumpyUnsupported(f"layer {index}: [{s.name}]")
-
-
 def _conv(x: np.ndarray, layer: NpLayer) -> np.ndarray:
     b, h, w, c = x.shape
     k, s, p = layer.size, layer.stride, layer.padding
@@ -261,7 +181,7 @@ def _conv(x: np.ndarray, layer: NpLayer) -> np.ndarray:
     if layer.scale is not None:
         y *= layer.scale
     y += layer.bias
-    if layer.leaky:
+    if layer.activation_name == "leaky":
         np.maximum(y, y * np.float32(0.1), out=y)
     return y.reshape(b, oh, ow, layer.filters)
 
@@ -312,7 +232,7 @@ def region_activate(x: np.ndarray, layer: NpLayer) -> np.ndarray:
     return v.reshape(x.shape)
 
 
-def supported(cfg: str | Path, size: int | None = None) -> bool:
+def supported(cfg: str | Path | NetworkSpec, size: int | None = None) -> bool:
     try:
         NumpyNetwork.build(cfg, size)
     except NumpyUnsupported:
@@ -320,4 +240,4 @@ def supported(cfg: str | Path, size: int | None = None) -> bool:
     return True
 
 
-__all__: Sequence[str] = ("NumpyNetwork", "NumpyUnsupported", "region_activate", "supported")
+__all__: Sequence[str] = ("NpLayer", "NumpyNetwork", "NumpyUnsupported", "region_activate", "supported")

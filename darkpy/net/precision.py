@@ -1,9 +1,11 @@
 """Which floating-point type inference runs in: `auto`, `fp32`, `bf16` or `fp16`.
 
-`auto` picks what is both fast and accurate enough on the machine at hand: fp16 on CUDA; bf16 on
-CPUs whose instruction set multiplies bf16 natively (AMX tiles, or AVX512_BF16), where oneDNN's
-bf16 convolutions run several times faster than fp32; fp32 everywhere else (bf16 emulated on
-older CPUs is slower than fp32). bf16 keeps fp32's range, so no scaling is needed; the
+`auto` gives Darknet's numbers on the CPU: fp32, for every command and any number of images (the
+torch and the numpy engines then agree within 1e-5). On CUDA it is fp16, as AlexeyAB's CUDNN_HALF
+build runs. bf16 is asked for (`--precision bf16`): on CPUs whose instruction set multiplies bf16
+natively (AMX tiles, or AVX512_BF16) oneDNN's bf16 convolutions run several times faster than
+fp32 (`darkpy benchmark` shows the gain), but confidences move by ~1e-3 and boxes near a
+threshold come and go (issue 20). bf16 keeps fp32's range, so no scaling is needed; the
 detection heads still run in fp32 (see `darkpy.net.inference`), which keeps boxes within a
 fraction of a pixel of fp32's (tests/net/test_precision.py holds the guard).
 """
@@ -80,9 +82,7 @@ def resolve_precision(precision, device) -> "torch.dtype":
         raise UsageError(f"unknown precision {precision!r} (one of {', '.join(PRECISIONS)})")
     if text == "auto":
         dev = torch.device(device) if device is not None else torch.device("cpu")
-        if dev.type == "cuda":
-            return torch.float16
-        return torch.bfloat16 if dev.type == "cpu" and cpu_has_native_bf16() else torch.float32
+        return torch.float16 if dev.type == "cuda" else torch.float32
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[text]
 
 

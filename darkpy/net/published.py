@@ -1,6 +1,6 @@
 """Darknet's published weights for the cfgs darkpy ships, and where `--model NAME` finds them.
 
-Every size is computed, not copied: the cfg's parameter count (the network builder's
+Every size is computed, not copied: the cfg's parameter count (its layer specs'
 `num_weight_floats`, up to the cut layer for partial files such as `darknet19_448.conv.23`)
 times 4, plus the header. The YOLOv2-era files were written by Darknet 0.1 (a 16-byte header,
 `seen` as int32); the YOLOv3-era ones by 0.2 (20 bytes). The download check reads the header
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from darkpy.assets import asset
+from darkpy.net.spec import read_spec
 
 DEFAULT_BASE_URL = "https://pjreddie.com/media/files/"
 BASE_URL_ENV = "DARKPY_WEIGHTS_URL"
@@ -29,6 +30,10 @@ class Published:
     header: int = 16          # header bytes the published file has (16: Darknet 0.1, 20: 0.2)
     upto: Optional[int] = None  # partial file: layers [0, upto) only
     note: str = ""
+    # SHA-256 of the published file, only where known for certain (a digest taken from the real
+    # file, not from memory or a third party): none is recorded yet, so downloads are checked by
+    # header, size and finite floats, plus `weights download --sha256` when the user has one
+    sha256: Optional[str] = None
 
     @property
     def url_path(self) -> str:
@@ -41,12 +46,8 @@ class Published:
         return asset(self.names) if self.names else None
 
     def floats(self) -> int:
-        """Floats the file holds according to the cfg (the model builder's own count)."""
-        from darkpy.net.model import parse_network  # torch: only when asked
-
-        net = parse_network(self.cfg_path())
-        return sum(l.num_weight_floats() for l in net.blocks
-                   if l.has_weights and (self.upto is None or l.index < self.upto))
+        """Floats the file holds according to the cfg (its layer specs' count)."""
+        return read_spec(self.cfg_path()).num_weight_floats(self.upto)
 
     def size(self) -> int:
         return self.header + 4 * self.floats()

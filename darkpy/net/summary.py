@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from darkpy.net.model import Network
+from darkpy.net.spec import NetworkSpec
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -23,14 +23,13 @@ class SummaryRow:
     extra: str
 
 
-def summarize(net: Network) -> list[SummaryRow]:
+def summarize(spec: NetworkSpec) -> list[SummaryRow]:
+    """One row per layer spec (a torch `Network`'s `.spec` too), without building the network."""
     rows = []
-    for layer in net.layers:
+    for layer in spec.layers:
         d = layer.describe()
-        params = sum(p.numel() for p in layer.parameters()) + sum(
-            b.numel() for n, b in layer.named_buffers() if n.startswith("rolling"))
         rows.append(SummaryRow(layer.index, d["type"], d["filters"], d["size"], layer.in_shape, layer.out_shape,
-                               layer.bflops, params, d["extra"]))
+                               layer.bflops, layer.num_weight_floats(), d["extra"]))
     return rows
 
 
@@ -39,11 +38,11 @@ def _whc(shape: tuple[int, int, int]) -> str:
     return f"{w:>4} x {h:>4} x {c:>4}"
 
 
-def render_summary(net: Network, title: str = "") -> "Table":
+def render_summary(spec: NetworkSpec, title: str = "") -> "Table":
     from rich import box
     from rich.table import Table
 
-    rows = summarize(net)
+    rows = summarize(spec)
     table = Table(title=title or None, box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
     for name, justify in (("layer", "right"), ("type", "left"), ("filters", "right"), ("size", "left"),
                           ("input", "right"), ("output", "right"), ("BFLOPs", "right")):
@@ -55,6 +54,6 @@ def render_summary(net: Network, title: str = "") -> "Table":
     total = sum(r.bflops for r in rows)
     params = sum(r.params for r in rows)
     table.add_section()
-    table.add_row("", "total", "", "", _whc(net.input_shape), _whc(net.output_layer.out_shape), f"{total:.3f}",
+    table.add_row("", "total", "", "", _whc(spec.input_shape), _whc(spec.layers[spec.output_index].out_shape), f"{total:.3f}",
                   f"{params:,} params, {params * 4 / 1e6:.1f} MB")
     return table

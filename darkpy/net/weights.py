@@ -16,20 +16,24 @@ loading costs little more than reading the bytes. Nothing is unpickled.
 """
 from __future__ import annotations
 
+import os
 import struct
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
-import torch
 
 from darkpy.assets import locate
 from darkpy.errors import WeightsError
-from darkpy.fileio import atomic_write
+from darkpy.fileio import atomic_write, open_regular
 
 if TYPE_CHECKING:
+    import torch
+
     from darkpy.net.layers.base import Layer
+    from darkpy.net.spec import LayerSpec
 
 
 MAX_SEEN = 2 ** 53
@@ -97,20 +101,59 @@ class LoadReport:
                 f"version {self.header.major}.{self.header.minor}.{self.header.revision}")
 
 
+def read_weights_file(path: str | Path, *, mmap: bool = False) -> tuple[Path, WeightsHeader, np.ndarray]:
+    """The one reader of a weights file's header, for both engines: the path (a bundled file by
+    its relative name), the checked header (`seen` in range) and the float32 body. Anything but a
+    regular file (a FIFO, a device, a folder) is refused at once. `mmap`: map the file instead of
+    reading it (the numpy engine keeps its weights in the page cache, no copy)."""
+    path = locate(path)
+    with open_regular(path, "weights", WeightsError) as fh:
+        try:
+            size = os.fstat(fh.fileno()).st_size
+            if mmap and size >= 20:
+                raw = np.memmap(fh, dtype=np.uint8, mode="r")
+            else:
+                raw = np.fromfile(fh, dtype=np.uint8)
+        except (OSError, ValueError) as exc:
+            raise WeightsError(f"cannot read weights: {getattr(exc, 'strerror', None) or exc}", file=path) from None
+    header = WeightsHeader.unpack(bytes(raw[:20]), path)
+    body = raw[header.nbytes:]
+    if body.size % 4:
+        raise WeightsError(f"{body.size} bytes after the header is not a whole number of floats", file=path)
+    return path, header, body.view("<f4")
+
+
+def strict_mode() -> bool:
+    """`darkpy --strict` (or DARKPY_STRICT=1): questionable weights are refused, not warned about."""
+    return os.environ.get("DARKPY_STRICT", "") not in ("", "0")
+
+
+def check_finite(floats: np.ndarray, spans: Iterable[tuple[str, int, int]], path: str | Path,
+                 strict: bool | None = None) -> list[str]:
+    """NaN or infinite weights make every output NaN (`classifier predict` would print
+    `nan%: kit fox`). One vectorised pass over the whole body; only when it finds something are
+    the layers (`spans`: description, first float, end) searched, to name each one. A warning per
+    layer, or with `strict` (default: `strict_mode()`) a WeightsError naming the first."""
+    if floats.size == 0 or np.isfinite(floats.sum(dtype=np.float64)):  # any NaN/inf makes the sum so
+        return []
+    bad = []
+    for what, start, end in spans:
+        part = floats[start:end]
+        n = int(part.size - np.count_nonzero(np.isfinite(part)))
+        if n:
+            bad.append(f"{what} has {n} NaN or infinite weights")
+    if strict if strict is not None else strict_mode():
+        raise WeightsError(f"{bad[0] if bad else 'NaN or infinite weights'} (refused: --strict)", file=path)
+    for line in bad:
+        warnings.warn(f"{path}: {line}: its outputs will be NaN", stacklevel=3)
+    return bad
+
+
 class WeightsReader:
     """Hands out consecutive float runs from a weights file to the layers that own them."""
 
-    def __init__(self, path: str | Path):
-        self.path = locate(path)
-        try:
-            raw = np.fromfile(self.path, dtype=np.uint8)
-        except (OSError, ValueError) as exc:
-            raise WeightsError(f"cannot read weights: {getattr(exc, 'strerror', None) or exc}", file=self.path) from None
-        self.header = WeightsHeader.unpack(raw[:20].tobytes(), self.path)
-        body = raw[self.header.nbytes:]
-        if body.size % 4:
-            raise WeightsError(f"{body.size} bytes after the header is not a whole number of floats", file=self.path)
-        self.floats = body.view("<f4")
+    def __init__(self, plan: "WeightsPlan"):
+        self.path, self.header, self.floats = plan.path, plan.header, plan.floats
         self.pos = 0
         self.transpose = self.header.transpose
 
@@ -119,6 +162,8 @@ class WeightsReader:
         return self.floats.size - self.pos
 
     def read_into(self, tensor: torch.Tensor, layer: "Layer", what: str) -> None:
+        import torch  # here, not at the top: the torch-free numpy engine reads headers through this module
+
         n = tensor.numel()
         if n > self.remaining:
             raise WeightsError(f"truncated in layer {layer.index} ({layer.section_name}) {what}: expected {n} floats, "
@@ -139,39 +184,85 @@ class WeightsWriter:
         fh.write(header.pack())
 
     def write(self, tensor: torch.Tensor) -> None:
-        self.fh.write(tensor.detach().to("cpu", torch.float32).contiguous().numpy().astype("<f4", copy=False).tobytes())
+        self.fh.write(tensor.detach().float().cpu().contiguous().numpy().astype("<f4", copy=False).tobytes())
+
+
+@dataclass
+class WeightsPlan:
+    """Where each layer's floats lie in a weights file, checked against the layer specs before
+    anything is read into a network: both engines load through one plan."""
+
+    path: Path
+    header: WeightsHeader
+    floats: np.ndarray               # the file's body (float32)
+    entries: list[tuple["LayerSpec", int]]  # layers the file fills, with their first float
+    layers_total: int                # layers with parameters that were asked for
+
+    @property
+    def end(self) -> int:
+        if not self.entries:
+            return 0
+        spec, start = self.entries[-1]
+        return start + spec.num_weight_floats()
+
+    def report(self) -> LoadReport:
+        last = self.entries[-1][0].index if self.entries else -1
+        return LoadReport(self.path, self.header, len(self.entries), self.layers_total, last, self.end)
+
+
+def plan_weights(layers: Iterable["LayerSpec"], path: str | Path, upto: int | None = None, *,
+                 allow_partial: bool = False, strict: bool | None = None, mmap: bool = False) -> WeightsPlan:
+    """Read a Darknet weights file (`read_weights_file`) and place its floats on `layers` (specs,
+    in cfg order; `upto` stops before that index). A file that ends at a layer boundary before the
+    last layer is an error unless `allow_partial`; one that ends inside a layer, or has floats
+    left over, always is. NaN/inf weights are a warning naming the layer, an error with `strict`
+    (see `check_finite`)."""
+    path, header, floats = read_weights_file(path, mmap=mmap)
+    weighted = [l for l in layers if l.has_weights and (upto is None or l.index < upto)]
+    total_needed = sum(l.num_weight_floats() for l in weighted)
+    entries: list[tuple[LayerSpec, int]] = []
+    pos = 0
+    for layer in weighted:
+        remaining = floats.size - pos
+        if remaining == 0:
+            break
+        need = layer.num_weight_floats()
+        if need > remaining:
+            raise WeightsError(
+                f"truncated: layer {layer.index} ({layer.section_name}) needs {need} floats but only "
+                f"{remaining} remain; the cfg expects {total_needed} floats in all, the file has "
+                f"{floats.size}", file=path)
+        entries.append((layer, pos))
+        pos += need
+    if pos < floats.size and upto is None:
+        raise WeightsError(
+            f"{floats.size - pos} floats left over after the last layer: the cfg expects {total_needed} floats, "
+            f"the file has {floats.size} (wrong cfg for these weights?)", file=path)
+    if len(entries) < len(weighted) and not allow_partial:
+        missing = weighted[len(entries)]
+        raise WeightsError(
+            f"holds {len(entries)} of {len(weighted)} layers with weights (it ends before layer {missing.index} "
+            f"[{missing.section_name}]): a partial or truncated file; the missing layers would run on random "
+            f"values (use the complete weights for this cfg, or `darkpy train` to start from it)", file=path)
+    plan = WeightsPlan(path, header, floats, entries, len(weighted))
+    check_finite(floats[:plan.end], [(f"layer {l.index} [{l.section_name}]", start, start + l.num_weight_floats())
+                                     for l, start in entries], path, strict)
+    return plan
 
 
 def load_weights(layers: Iterable["Layer"], path: str | Path, upto: int | None = None, *,
-                 allow_partial: bool = False) -> LoadReport:
-    """Fill `layers` (in cfg order) from a Darknet weights file; `upto` stops before that index.
-    A file that ends at a layer boundary before the last layer is an error unless `allow_partial`."""
-    reader = WeightsReader(path)
-    weighted = [l for l in layers if l.has_weights and (upto is None or l.index < upto)]
-    total_needed = sum(l.num_weight_floats() for l in weighted)
-    loaded, last = 0, -1
-    for layer in weighted:
-        if reader.remaining == 0:
-            break
-        need = layer.num_weight_floats()
-        if need > reader.remaining:
-            raise WeightsError(
-                f"truncated: layer {layer.index} ({layer.section_name}) needs {need} floats but only "
-                f"{reader.remaining} remain; the cfg expects {total_needed} floats in all, the file has "
-                f"{reader.floats.size}", file=reader.path)
-        layer.load_darknet(reader)
-        loaded, last = loaded + 1, layer.index
-    if reader.remaining and upto is None:
-        raise WeightsError(
-            f"{reader.remaining} floats left over after the last layer: the cfg expects {total_needed} floats, "
-            f"the file has {reader.floats.size} (wrong cfg for these weights?)", file=reader.path)
-    if loaded < len(weighted) and not allow_partial:
-        missing = weighted[loaded]
-        raise WeightsError(
-            f"holds {loaded} of {len(weighted)} layers with weights (it ends before layer {missing.index} "
-            f"[{missing.section_name}]): a partial or truncated file; the missing layers would run on random "
-            f"values (use the complete weights for this cfg, or `darkpy train` to start from it)", file=reader.path)
-    return LoadReport(Path(path), reader.header, loaded, len(weighted), last, reader.pos)
+                 allow_partial: bool = False, strict: bool | None = None) -> LoadReport:
+    """Fill torch `layers` (in cfg order) from a Darknet weights file, as `plan_weights` places it."""
+    layers = list(layers)
+    by_spec = {id(l.spec): l for l in layers}
+    plan = plan_weights([l.spec for l in layers], path, upto, allow_partial=allow_partial, strict=strict)
+    reader = WeightsReader(plan)
+    for spec, start in plan.entries:
+        reader.pos = start
+        by_spec[id(spec)].load_darknet(reader)
+    report = plan.report()
+    report.path = Path(path)
+    return report
 
 
 def save_weights(layers: Iterable["Layer"], path: str | Path, header: WeightsHeader,

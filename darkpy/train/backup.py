@@ -52,8 +52,9 @@ def final_path(backup_dir: str | Path, name: str) -> Path:
     return Path(backup_dir) / f"{name}_final.weights"
 
 
-def wants_backup(i: int) -> bool:
-    return i > 0 and i % BACKUP_EVERY == 0
+def wants_backup(i: int, every: int | None = None) -> bool:
+    every = BACKUP_EVERY if every is None else every
+    return i > 0 and every > 0 and i % every == 0
 
 
 def wants_snapshot(i: int) -> bool:
@@ -66,6 +67,11 @@ def digest(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 22), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def digest_bytes(data: bytes) -> str:
+    """`digest` of bytes already in memory (a backup broadcast by rank 0)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def save_state(path: str | Path, state: dict[str, Any]) -> Path:
@@ -149,7 +155,8 @@ def remove_stale_temporaries(backup_dir: str | Path, name: str) -> list[Path]:
         return removed
     for p in folder.iterdir():
         n = p.name
-        mine = (f".{name}.backup", f"..{name}.backup", f".{name}_", ".chart.png.", ".darkpy-write-test.")
+        mine = (f".{name}.backup", f"..{name}.backup", f".{name}_", ".chart.png.", f".chart_{name}.png.",
+                ".darkpy-write-test.")
         if (n.endswith(".tmp") and n.startswith(mine) or n == "chart.png.tmp.png") and p.is_file():
             try:
                 p.unlink()
@@ -157,3 +164,50 @@ def remove_stale_temporaries(backup_dir: str | Path, name: str) -> list[Path]:
             except OSError:
                 pass
     return removed
+
+
+LOCK_NAME = ".darkpy-train.lock"
+
+
+class FolderLock:
+    """One training per backup folder: two runs writing `NAME_final.weights` into the same
+    folder would silently replace each other's work. The lock is `fcntl.flock` on a file inside
+    the folder, held for the run; the kernel drops it when the process dies, so a killed run
+    never blocks the next one. The file names the holder (pid, host, start time) for the
+    message the second run prints."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK_NAME
+        self.fd: int | None = None
+
+    def acquire(self) -> "FolderLock":
+        import datetime
+        import fcntl
+        import socket
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0),
+                     0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "another process"
+            finally:
+                os.close(fd)
+            raise UsageError(f"backup folder {self.folder} is in use by a training run ({holder}); "
+                             f"one training per backup folder: wait for it, or give another --backup")
+        except OSError:
+            os.close(fd)
+            raise
+        started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+        text = f"pid {os.getpid()} on {socket.gethostname()}, started {started}".encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, text, 0)
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing drops the flock
+            self.fd = None

@@ -11,19 +11,6 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from darkpy.errors import UsageError
-from darkpy.net.cfg import parse_cfg
-
-
-def batch_line(cfg: str | Path) -> Optional[int]:
-    """Line of the `[net]` section's `batch=` key (None for cfg text or when the key is absent)."""
-    if isinstance(cfg, str) and "\n" in cfg:
-        return None
-    try:
-        sections = parse_cfg(cfg)
-    except Exception:  # the network builder reports cfg errors itself
-        return None
-    opt = sections[0].options.get("batch") if sections else None
-    return opt.line if opt is not None else None
 
 
 def apply_batch(net, cfg: str | Path, batch: Optional[int], subdivisions: Optional[int],
@@ -42,7 +29,7 @@ def apply_batch(net, cfg: str | Path, batch: Optional[int], subdivisions: Option
         raise UsageError(f"subdivisions={n.subdivisions} is larger than batch={n.batch}: each pass needs at "
                          f"least one image")
     if n.batch == 1 and batch is None:
-        line = batch_line(cfg)
+        line = n.batch_line if not (isinstance(cfg, str) and "\n" in cfg) else 0  # read with the spec
         where = f"{cfg}:{line}" if line else str(cfg)
         warn(f"{where}: batch=1 trains on one image per step (the cfg's testing value); use the training "
              f"values (e.g. batch=64, subdivisions=8) or --batch/--subdivisions")

@@ -22,6 +22,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from darkpy.train import elastic
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -53,14 +55,23 @@ def from_env() -> DistInfo:
     return DistInfo(rank, world, local, backend)
 
 
-def init(info: DistInfo) -> None:
+def init(info: DistInfo, timeout: float | None = None) -> None:
+    """Join the process group: this restart round's store and the collective timeout (seconds,
+    `--dist-timeout`) come from `darkpy.train.elastic.group_options`."""
     if info.enabled and not dist.is_initialized():
-        dist.init_process_group(info.backend, rank=info.rank, world_size=info.world_size)
+        options = elastic.group_options(info.rank, info.world_size, timeout)
+        try:
+            dist.init_process_group(info.backend, rank=info.rank, world_size=info.world_size, **options)
+        except Exception as exc:
+            if not elastic.is_peer_failure(exc):
+                raise
+            raise elastic.joining_failed(info.rank, info.world_size, exc) from None
 
 
 def shutdown() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+    elastic.forget_store()
 
 
 def free_port() -> int:
@@ -69,25 +80,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(local_rank: int, world: int, backend: str, port: int, fn: Callable, args: tuple) -> None:
+def _worker(local_rank: int, world: int, backend: str, port: int, fn: Callable, args: tuple,
+            timeout: float | None = None) -> None:
     os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(world),
                        "RANK": str(local_rank), "LOCAL_RANK": str(local_rank),
                        "DARKPY_DIST_BACKEND": backend})
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
     info = from_env()
-    init(info)
+    init(info, timeout)
     try:
         fn(info, *args)
     finally:
         shutdown()
 
 
-def launch(fn: Callable[..., Any], nprocs: int, args: tuple = (), backend: str = "gloo") -> None:
+def launch(fn: Callable[..., Any], nprocs: int, args: tuple = (), backend: str = "gloo",
+           timeout: float | None = None) -> None:
     """Run `fn(info, *args)` in `nprocs` new processes forming one process group (spawned, so
-    `fn` and `args` must be picklable: module-level functions and plain values)."""
-    import torch.multiprocessing as mp
-
-    mp.spawn(_worker, args=(nprocs, backend, free_port(), fn, args), nprocs=nprocs, join=True)
+    `fn` and `args` must be picklable: module-level functions and plain values). Signals, errors
+    and waiting: `darkpy.train.elastic.spawn`."""
+    elastic.spawn(_worker, nprocs, (nprocs, backend, free_port(), fn, args, timeout))
 
 
 class _Forward(nn.Module):

@@ -68,8 +68,10 @@ import torch
 
 from darkpy.errors import UsageError
 from darkpy.net import precision
+from darkpy.net.model import check_batch_fits
 from darkpy.train import backup as bk
 from darkpy.train import distributed as dd
+from darkpy.train import elastic
 from darkpy.train.hooks import Hook, default_hooks
 from darkpy.train.optimizer import current_rate, images_per_step, make_optimizer
 from darkpy.device import select_device
@@ -150,10 +152,12 @@ class Trainer:
                  max_batches: int | None = None, clear: bool = False, resume: bool = False, amp: bool = False,
                  hooks: Iterable[Hook] = (), ddp: dd.DistInfo | None = None, seed: int = 0,
                  log_every: int = 1, chart_every: int = 100, console=None, quiet: bool = False,
-                 multiscale: bool | None = None, backups: bool = True):
+                 multiscale: bool | None = None, backups: bool = True, chart_name: str = "chart.png",
+                 backup_every: int | None = None):
         self.net = net
         self.task = task
         self.name = name
+        self.chart_name = chart_name  # chart_NAME.png for a run given its own --name
         self.backup_dir = Path(backup_dir)
         self.dist = ddp or dd.SINGLE
         if device is None and self.dist.enabled and torch.cuda.is_available():
@@ -165,7 +169,12 @@ class Trainer:
         self.amp = self.amp_dtype is not None
         self.amp_requested = bool(amp)
         self.seed = int(seed)
-        first, last = default_hooks(log_every=log_every, chart_every=chart_every, backups=backups)
+        backup_every = bk.BACKUP_EVERY if backup_every is None else int(backup_every)
+        if backup_every < 1:
+            raise UsageError(f"--backup-every must be at least 1, got {backup_every}")
+        self.backup_every = backup_every
+        first, last = default_hooks(log_every=log_every, chart_every=chart_every, backups=backups,
+                                    backup_every=self.backup_every)
         self.hooks: list[Hook] = first + list(hooks) + last
         names = [h.name for h in self.hooks if h.name]
         dup = {n for n in names if names.count(n) > 1}
@@ -174,6 +183,7 @@ class Trainer:
                 h.name = f"{h.name or 'hook'}{self.hooks.index(h)}"
         self.log_every, self.chart_every = log_every, chart_every
         self.last_good_backup: tuple[Path, int] | None = None
+        self.final_written: Path | None = None      # where NAME_final.weights really went
         self.write_failures: list[str] = []
         self.quiet = quiet
         self.backups = backups
@@ -185,6 +195,7 @@ class Trainer:
         self.step_time_total = 0.0
         self.images_total = 0
         self.stop_requested = False
+        self._unfinished = None
         self.warnings: set[str] = set()
         self.images_per_step = images_per_step(net.net)
         if self.images_per_step % self.dist.world_size:
@@ -192,6 +203,7 @@ class Trainer:
                              f"use a batch divisible by the number of processes")
         self.images_per_rank = self.images_per_step // self.dist.world_size
         self.mini_batch = min(net.net.mini_batch, self.images_per_rank)
+        check_batch_fits(net, self.mini_batch)
         det = getattr(net, "detection_layers", [])
         random_flag = bool(getattr(det[-1], "random", False)) if det else False
         self.multiscale = random_flag if multiscale is None else bool(multiscale)
@@ -260,6 +272,7 @@ class Trainer:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "scaler": self.scaler.state_dict() if self.scaler is not None else {},
             "hooks": {h.name: h.state_dict() for h in self.hooks},
+            "run_id": elastic.run_id(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -305,17 +318,19 @@ class Trainer:
         if final:
             path = bk.final_path(self.backup_dir, self.name)
             if self._write(path, lambda: self.net.save_weights(path), "trying a fallback folder"):
+                self.final_written = path
                 return [path]
             alt = bk.final_path(self.rescue_dir(), self.name)
             if self._write(alt, lambda: self.net.save_weights(alt)):
                 self.say(f"Final weights written to {alt} instead of {path}")
+                self.final_written = alt  # the "Saved" line names the file that exists
                 return [alt]
             last = self.last_good_backup
             raise UsageError(f"could not write the final weights to {path} nor {alt}; "
                              + (f"the last good backup is {last[0]} (batch {last[1]})" if last
                                 else "no backup was written in this run"))
         path = bk.backup_path(self.backup_dir, self.name)
-        nxt = f"next try at batch {(i // bk.BACKUP_EVERY + 1) * bk.BACKUP_EVERY}" if not rescue else "trying a fallback folder"
+        nxt = f"next try at batch {(i // self.backup_every + 1) * self.backup_every}" if not rescue else "trying a fallback folder"
         if self._write(path, lambda: bk.write_checkpoint(self.backup_dir, self.name, self.net.save_weights,
                                                          self.state_dict()), nxt):
             written.append(path)
@@ -339,14 +354,35 @@ class Trainer:
         return [path] if self._write(path, lambda: self.net.save_weights(path)) else []
 
     def _restore(self) -> None:
+        """--resume, or a torchrun restart (see `darkpy.train.elastic`): rank 0 reads the backup
+        and every rank gets its bytes, so only rank 0 needs the folder."""
+        mode, found = elastic.shared_backup(self.backup_dir, self.name, self.resume, self.dist, self.device)
         path = bk.backup_path(self.backup_dir, self.name)
-        if not path.exists():
-            raise UsageError(f"--resume: no backup to resume from ({path} does not exist)")
+        if mode == "auto" and found is not None and not elastic.from_this_job(found):
+            found.discard()
+            self.say(f"Restarted by torchrun: {path} is not from this run "
+                     f"(use --resume to continue from it); starting from the beginning")
+            return
+        if found is None:
+            if mode == "yes":
+                raise UsageError(f"--resume: no backup to resume from ({path} does not exist)")
+            if mode == "auto":
+                self.say(f"Restarted by torchrun: no backup yet in "
+                         f"{self.backup_dir}, starting from the beginning")
+            return
         self.net.to("cpu")
-        report = self.net.load_weights(path)
-        self.say(f"Resuming from {report}")
-        self.last_good_backup = (path, self.iteration)
-        state, why = bk.matching_state(self.backup_dir, self.name, self.net.seen)
+        try:
+            report = self.net.load_weights(found.weights)
+        finally:
+            found.discard()
+        if mode == "auto":
+            self.say("Restarted by torchrun: resuming by itself")
+        self.say(f"Resuming from {str(report).replace(str(found.weights), str(found.origin))}")
+        self.last_good_backup = (found.origin, self.iteration)
+        state, why = found.state, found.why
+        if state is not None and int(state.get("seen", -1)) != int(self.net.seen):
+            state, why = None, (f"{bk.state_path(self.backup_dir, self.name)} is from seen={state.get('seen')}, "
+                                f"the backup from seen={self.net.seen}: ignoring it (momentum restarts from zero)")
         if state is None:
             self.warn_once(why)
         else:
@@ -356,8 +392,8 @@ class Trainer:
     def _setup(self) -> None:
         torch.manual_seed(self.seed + self.rank)
         self._pending_state = None
-        if self.resume:
-            self._restore()
+        if self.resume or self.dist.enabled or elastic.restarted():
+            self._restore()   # distributed: always, rank 0 decides (see darkpy.train.elastic)
         if self.clear:
             self.net.seen = 0
         self.net.to(self.device)
@@ -396,6 +432,7 @@ class Trainer:
         t0 = time.perf_counter()
         wait = 0.0
         seen0 = self.net.seen
+        self._unfinished = seen0  # `seen` before the batch now running (None between batches)
         cost_sum, images, passes = 0.0, 0, 0
         stats_sum: dict[str, float] = {}
         totals_sum: dict[str, float] = {}
@@ -448,6 +485,7 @@ class Trainer:
             self.scaler.update()
         else:
             self.optimizer.step()
+        self._unfinished = None
         self.optimizer.zero_grad(set_to_none=True)
         keys = list(stats_sum)   # the task's order (the same in every process)
         tkeys = sorted(totals_sum)
@@ -498,13 +536,14 @@ class Trainer:
         tiles = [t for t in (h.chart_tile(self, xlim) for h in self.hooks) if t is not None]
         if not self.history and not tiles:
             return None
-        path = self.backup_dir / "chart.png"
+        path = self.backup_dir / self.chart_name
         try:
             if tiles:
                 images = []
                 if self.history:
                     xs = [h[0] for h in self.history]
-                    loss = Chart(f"{self.name}: training loss", "batch", "loss", size=(800, 420), xlim=xlim)
+                    loss = Chart(f"{self.name}: training loss", "batch", "loss", size=(800, 420), xlim=xlim,
+                                 integer_x=True)
                     loss.add(xs, [h[1] for h in self.history], "loss")
                     loss.add(xs, [h[2] for h in self.history], "avg loss")
                     images.append(loss.render())
@@ -518,7 +557,7 @@ class Trainer:
                     fh.write(buf.tobytes())
             else:
                 xs = [h[0] for h in self.history]
-                chart = Chart(f"{self.name}: training loss", "batch", "loss")
+                chart = Chart(f"{self.name}: training loss", "batch", "loss", integer_x=True)
                 chart.add(xs, [h[1] for h in self.history], "loss")
                 chart.add(xs, [h[2] for h in self.history], "avg loss")
                 chart.save(path)
@@ -528,8 +567,18 @@ class Trainer:
         return path
 
     def run(self) -> "Trainer":
+        lock = None
         if self.is_main and self.backups:
             bk.prepare_folder(self.backup_dir)
+            lock = bk.FolderLock(self.backup_dir).acquire()
+        try:
+            return self._run_locked()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _run_locked(self) -> "Trainer":
+        if self.is_main and self.backups:
             for stale in bk.remove_stale_temporaries(self.backup_dir, self.name):
                 self.say(f"Removed {stale}, left by a run that was killed while writing")
         self._setup()
@@ -549,11 +598,17 @@ class Trainer:
         except KeyboardInterrupt:
             # a second Ctrl-C (or an interrupt outside a batch boundary): save what there is
             self.interrupted = True
+            unfinished = getattr(self, "_unfinished", None)
+            where = f"after batch {self.iteration}"
+            if unfinished is not None:  # the batch did not finish: the weights are the previous batch's
+                self.net.seen = unfinished
+                where = f"inside batch {self.iteration + 1}"
             if self.backups and hasattr(self, "optimizer"):
                 self.optimizer.zero_grad(set_to_none=True)
                 written = self.save_backup(rescue=True)
                 if written:
-                    self.say(f"Interrupted inside batch {self.iteration}: saved {written[0]}")
+                    self.say(f"Interrupted {where}: saved {written[0]} (the weights after batch "
+                             f"{self.iteration})")
             raise
         finally:
             _restore_signals(old)
@@ -624,7 +679,9 @@ def _install_signals(trainer: "Trainer"):
             raise Interrupted()
         trainer.stop_requested = True
         trainer._signal_stop = True
-        trainer.say("Stopping after this batch (again to stop at once)")
+        # inside a batch: that batch finishes; between batches (hooks, backups): none more runs
+        last = trainer.iteration + (1 if getattr(trainer, "_unfinished", None) is not None else 0)
+        trainer.say(f"Stopping after batch {last} (again to stop at once)")
 
     saved = {}
     for sig in (signal.SIGINT, signal.SIGTERM):

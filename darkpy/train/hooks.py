@@ -79,14 +79,16 @@ class MultiScaleHook(Hook):
 
 
 class BackupHook(Hook):
-    """Darknet's backups: NAME.backup (with its state) every 100 batches, NAME_i.weights snapshots."""
+    """Darknet's backups: NAME.backup (with its state) every 100 batches (`backup_every`; Darknet's
+    is fixed), NAME_i.weights snapshots on Darknet's schedule."""
 
-    def __init__(self):
+    def __init__(self, backup_every: int | None = None):
         super().__init__(1, name="backup")
+        self.backup_every = backup_every   # None: backup.BACKUP_EVERY
 
     def __call__(self, trainer: "Trainer") -> None:
         i = trainer.iteration
-        if bk.wants_backup(i):
+        if bk.wants_backup(i, self.backup_every):
             trainer.save_backup(snapshot=bk.wants_snapshot(i))
         elif bk.wants_snapshot(i):
             trainer.save_snapshot(i)
@@ -119,7 +121,8 @@ class ChartHook(Hook):
         trainer.save_chart()
 
 
-def default_hooks(*, log_every: int, chart_every: int, backups: bool) -> tuple[list[Hook], list[Hook]]:
+def default_hooks(*, log_every: int, chart_every: int, backups: bool,
+                  backup_every: int | None = None) -> tuple[list[Hook], list[Hook]]:
     """The engine's own hooks: (run before the caller's after-hooks, run after them).
 
     The backup runs last so that the state it saves includes what the other hooks did at that
@@ -129,7 +132,7 @@ def default_hooks(*, log_every: int, chart_every: int, backups: bool) -> tuple[l
         first.append(ProgressHook(log_every))
     if chart_every:
         first.append(ChartHook(chart_every))
-    last: list[Hook] = [BackupHook()] if backups else []
+    last: list[Hook] = [BackupHook(backup_every)] if backups else []
     return first, last
 
 

@@ -21,9 +21,9 @@ children keep the order in which they joined the tree.
 
 `order_tree` is the other mode: keep the nodes and order of an existing labels file (Darknet's
 `9k.labels`, which `yolo9000.weights` was trained with) and give each node a WordNet ancestor
-among the nodes before it. Parents are chosen jointly (a Viterbi pass: hypernym steps plus one per
-group boundary) so that groups stay contiguous; with Darknet's 9k.labels this reproduces Darknet's
-own 9k.tree almost line for line.
+among the nodes before it. The order is read as the layout above, which leaves few choices; they
+are made jointly (a beam search over hypernym steps and groups, see `order_tree`). From Darknet's
+9k.labels and WordNet 3.0 this rebuilds Darknet's own 9k.tree byte for byte.
 """
 from __future__ import annotations
 
@@ -39,6 +39,14 @@ from darkpy.fileio import write_text_atomic
 from darkpy.wordtree.tree import write_tree
 
 PHYSICAL_OBJECT = "n00002684"
+
+# `darkpy wordtree build` with no arguments: the paper's YOLO9000 tree from the bundled lists -
+# Darknet's 9418 wnids and COCO's 80 classes, under the four top-level synsets of Darknet's
+# 9k.tree (thing, matter, physical object, atmospheric phenomenon) - written to ./9k.*
+YOLO9000_LABELS = "data/9k.labels"
+YOLO9000_MAPS = ("data/coco.names=data/coco.wnids",)
+YOLO9000_ROOTS = ("n00002452", "n00020827", "n00002684", "n11425580")
+YOLO9000_OUT = "9k"
 
 
 @dataclass
@@ -154,6 +162,13 @@ def dangling(parent_of: dict[str, str | None], labels: set[str]) -> list[str]:
     return [n for n in parent_of if n not in parents and n not in labels]
 
 
+def coverage(tree: Tree, wnids: set[str]) -> tuple[list[str], int]:
+    """Leaves of `tree` that are not in `wnids` (dangling), and how many of `wnids` are not
+    nodes of it (missing). `wordtree build` and `wordtree show --labels` both count this way."""
+    loose = [tree.names[i] for i in range(tree.n) if tree.leaf[i] and tree.names[i] not in wnids]
+    return loose, len(wnids - set(tree.names))
+
+
 def layout(parent_of: dict[str, str | None], top: list[str]) -> list[str]:
     """Darknet's layout: the top group, then depth-first each node's group of children.
 
@@ -252,16 +267,31 @@ def _result(wordnet: WordNet, order: list[str], parent_of: dict[str, str | None]
 # -- keeping an existing order ----------------------------------------------------------------
 
 
-def order_tree(wordnet: WordNet, order: list[str], lists: list[LabelList] | None = None,
-               source: str = "<order>", switch_cost: float = 1.0) -> BuildResult:
-    """Nodes exactly as `order` lists them; each node's parent is a WordNet ancestor listed
-    before it (a node with none is top-level).
+# Order mode's costs. With Darknet's 9k.labels, any SWITCH_COST in (1, 2], LOOKAHEAD >= 2 and
+# BEAM from 4 to 64 give Darknet's 9k.tree byte for byte (tests/wordtree/test_builder.py).
+SWITCH_COST = 1.5    # per group
+ADOPT_COST = 50      # a node joining a group whose parent is not its WordNet ancestor
+INNER_COST = 30      # a node with children under a parent that is not a nearest listed ancestor
+LONE_LEAF_COST = 10  # a leaf alone in its group
+LOOKAHEAD = 4        # nodes whose nearest listed ancestors keep a state alive beyond the beam
+BEAM = 16            # cheapest states kept per node
 
-    Parents are chosen together, not one by one: a Viterbi pass over the list minimises the total
-    number of hypernym steps from nodes to their parents plus `switch_cost` per group boundary,
-    so a near ancestor is preferred unless it would split a run of siblings. Should a parent then
-    get two separate runs, that choice is banned for the offending node and the pass repeated.
-    If no assignment keeps groups contiguous, the error names the line."""
+
+def order_tree(wordnet: WordNet, order: list[str], lists: list[LabelList] | None = None,
+               source: str = "<order>", switch_cost: float = SWITCH_COST, beam: int = BEAM) -> BuildResult:
+    """Nodes exactly as `order` lists them; each node's parent is a WordNet ancestor listed
+    before it (a node with none is top-level while the top group lasts, else adopted).
+
+    `order` is read as Darknet lays out a tree (`layout`): the top group, then depth-first each
+    node's whole group of children. That fixes a lot: the k-th group after the top one belongs
+    to the k-th node with children in depth-first order, so a group's parent is always the
+    first pending node that has children. Among the parent choices this layout allows, a beam
+    search keeps the cheapest: hypernym steps from each node to its parent plus `switch_cost`
+    per group, and two rules that Darknet's own 9k.tree keeps without exception: a node with
+    children hangs under a *nearest* listed ancestor (no listed node between them on some
+    hypernym path; only leaves sit higher, beside a nearer ancestor), and no leaf is alone in
+    its group. Ties go to nearer parents for earlier nodes, then to the parent reached through
+    the earlier hypernym pointer (WordNet's order), then to the fewest pending nodes made leaves."""
     index: dict[str, int] = {}
     for i, w in enumerate(order):
         if w in index:
@@ -272,104 +302,135 @@ def order_tree(wordnet: WordNet, order: list[str], lists: list[LabelList] | None
         raise DataError(f"{len(missing)} wnid(s) not in WordNet ({wordnet.data_path}): "
                         f"{', '.join(missing[:10])}",
                         file=source, line=index[missing[0]] + 1)
-    # candidates: earlier ancestors with their distance; {} for a node with none (it is adopted)
-    cands: list[dict[int, int]] = []
+    lists = lists if lists is not None else [LabelList(source, list(order), [])]
+    for lst in lists:
+        absent = [w for w in lst.wnids if w not in index]
+        if absent:
+            raise DataError(f"{len(absent)} label(s) are not in the order file {source}: "
+                            f"{', '.join(absent[:10])}", file=lst.source)
+    # candidates: earlier ancestors -> (distance, rank in WordNet's breadth-first pointer order,
+    # whether it is a nearest one: no earlier listed node between them on some hypernym path)
+    cands: list[dict[int, tuple[int, int, bool]]] = []
     for i, w in enumerate(order):
-        cands.append({index[a]: d for a, d in wordnet.ancestors(w).items()
-                      if d > 0 and a in index and index[a] < i})
-    banned: set[tuple[int, int]] = set()
-    memo: list = []
-    start = 0
-    for _ in range(len(order) + 1):
-        parents = _viterbi(cands, banned, switch_cost, memo, start)
-        if parents is None:
-            break
-        bad = _first_split_group(parents)
-        if bad is None:
-            parent_of = {w: (order[p] if p >= 0 else None) for w, p in zip(order, parents)}
-            lists = lists if lists is not None else [LabelList(source, list(order), [])]
-            for lst in lists:
-                absent = [w for w in lst.wnids if w not in index]
-                if absent:
-                    raise DataError(f"{len(absent)} label(s) are not in the order file {source}: "
-                                    f"{', '.join(absent[:10])}", file=lst.source)
-            result = _result(wordnet, list(order), parent_of, lists, [], [], 0)
-            result.adopted = [order[i] for i, c in enumerate(cands)
-                              if parents[i] >= 0 and parents[i] not in c]
-            return result
-        banned.add((bad, parents[bad]))
-        start = bad  # the forward pass before `bad` does not depend on this ban
-    line = bad + 1 if parents is not None and bad is not None else None
-    raise DataError("this order cannot give every WordNet parent one contiguous group of children",
-                    file=source, line=line)
+        nearest = _nearest_listed(wordnet, w, index, i)
+        found = {}
+        for rank, (a, d) in enumerate(wordnet.ancestors(w).items()):
+            if d > 0 and a in index and index[a] < i:
+                found[index[a]] = (d, rank, index[a] in nearest)
+        cands.append(found)
+    parents = _layout_parse(cands, switch_cost, beam)
+    parent_of = {w: (order[p] if p >= 0 else None) for w, p in zip(order, parents)}
+    result = _result(wordnet, list(order), parent_of, lists, [], [], 0)
+    result.adopted = [order[i] for i, c in enumerate(cands) if parents[i] >= 0 and parents[i] not in c]
+    return result
 
 
-ADOPT_COST = 50.0
-
-
-def _viterbi(cands: list[dict[int, int]], banned: set[tuple[int, int]], switch_cost: float,
-             memo: list | None = None, start: int = 0) -> list[int] | None:
-    """Cheapest parent per node: distance to the parent, plus `switch_cost` whenever it changes.
-
-    A node may also join the run it sits in without being a descendant of its parent, at a high
-    cost: a node without earlier ancestors is top-level while the top group is open, else it is
-    adopted this way. Darknet's own 9k tree has a few such nodes, placed by name rather than by
-    WordNet's hypernyms."""
-    memo = memo if memo is not None else []
-    del memo[start:]  # memo[i] = (pruned costs, back pointers) after node i
-    back: list[dict[int, int | None]] = [m[1] for m in memo]
-    prev_cost: dict[int, float] = memo[-1][0] if memo else {}
-    for i in range(len(memo), len(cands)):
-        c = cands[i]
-        cost: dict[int, float] = {}
-        bp: dict[int, int | None] = {}
-        if not prev_cost:
-            c = c or {-1: 0}
-            for s, d in c.items():
-                if (i, s) not in banned:
-                    cost[s], bp[s] = float(d), None
-        else:
-            ranked = sorted(prev_cost, key=lambda t: (prev_cost[t], t))[:2]
-            for s in set(c) | set(prev_cost):
-                if (i, s) in banned:
+def _nearest_listed(wordnet: WordNet, wnid: str, index: dict[str, int], before: int) -> set[int]:
+    """Indexes of the listed ancestors of `wnid` (listed before `before`) that some hypernym path
+    reaches without passing another such node first."""
+    found: set[int] = set()
+    seen = {wnid}
+    frontier = [wnid]
+    while frontier:
+        up = []
+        for node in frontier:
+            syn = wordnet.synset(node)
+            for h in (syn.hypernyms if syn is not None else ()):
+                if h in seen:
                     continue
-                options = []
-                if s in c:
-                    if s in prev_cost:
-                        options.append((prev_cost[s] + c[s], s))
-                    from_ = ranked[0] if ranked[0] != s else (ranked[1] if len(ranked) > 1 else None)
-                    if from_ is not None:
-                        options.append((prev_cost[from_] + switch_cost + c[s], from_))
+                seen.add(h)
+                if h in index and index[h] < before:
+                    found.add(index[h])
                 else:
-                    adopt = 0.0 if (s == -1 and not c) else ADOPT_COST
-                    options.append((prev_cost[s] + adopt, s))
-                best = min(options, key=lambda o: (o[0], o[1]))
-                cost[s], bp[s] = best
-        if not cost:
-            return None
-        # a state costlier than the best plus one switch is never worth continuing: switching
-        # from the best is as cheap, and adopting from the best is cheaper
-        floor = min(cost.values()) + switch_cost
-        back.append(bp)
-        prev_cost = {s: v for s, v in cost.items() if v <= floor}
-        memo.append((prev_cost, bp))
-    state = min(prev_cost, key=lambda s: (prev_cost[s], s))
-    out = [0] * len(cands)
-    for i in range(len(cands) - 1, -1, -1):
-        out[i] = state
-        state = back[i][state]  # type: ignore[assignment]
+                    up.append(h)
+        frontier = up
+    return found
+
+
+class _Pending:
+    """The nodes waiting for their group, top first: an immutable linked list (states share
+    tails), hashed by content so that states that can no longer differ are merged. `loose`:
+    the node's parent is not one of its nearest listed ancestors; `alone`: its group has no
+    other node."""
+
+    __slots__ = ("node", "loose", "alone", "rest", "key")
+
+    def __init__(self, node: int, loose: bool, alone: bool, rest: "_Pending | None"):
+        self.node, self.loose, self.alone, self.rest = node, loose, alone, rest
+        self.key = hash((node, loose, alone, rest.key if rest is not None else 0))
+
+
+def _layout_parse(cands: list[dict[int, tuple[int, int, bool]]], switch_cost: float, beam: int) -> list[int]:
+    """Parents for every node, consistent with Darknet's layout (see `order_tree`).
+
+    A state is (cost, parent of the open group, its first node, pending nodes, history). At
+    each node a state either continues its group or closes it: the group's nodes become
+    pending (first on top) and the new group takes a pending node as parent, every node above
+    it becoming a leaf. Cost is a tuple compared in order: (steps + switches, position-weighted
+    steps, pointer ranks + leaves made)."""
+    n = len(cands)
+    top = 0
+    while top < n and not cands[top]:
+        top += 1  # the top group: nodes without an earlier ancestor
+    Cost = tuple  # (float, int, int)
+    states: list[tuple[Cost, int, int, _Pending | None, tuple | None]] = [((0.0, 0, 0), -1, 0, None, None)]
+    for i in range(top, n):
+        c = cands[i]
+        weight = n - i
+        merged: dict[tuple[int, int, int], tuple] = {}
+
+        def offer(state: tuple) -> None:
+            key = (state[1], state[2], state[3].key if state[3] is not None else 0)
+            old = merged.get(key)
+            if old is None or state[0] < old[0]:
+                merged[key] = state
+
+        for (main, near, tie), parent, first, pending, hist in states:
+            if parent in c:
+                d, rank, _ = c[parent]
+                offer(((main + d, near + d * weight, tie + rank), parent, first, pending, (i, parent, hist)))
+            else:
+                offer(((main + ADOPT_COST, near, tie), parent, first, pending, (i, parent, hist)))
+            if not c:
+                continue
+            alone = i - first == 1
+            for k in range(i - 1, first - 1, -1):
+                loose = parent >= 0 and not cands[k].get(parent, (0, 0, False))[2]
+                pending = _Pending(k, loose, alone, pending)
+            # a node alone in its group is charged as a leaf now, and refunded if it gets children
+            charge = LONE_LEAF_COST if alone else 0
+            depth = 0
+            while pending is not None:
+                s = pending.node
+                if s in c:
+                    d, rank, _ = c[s]
+                    extra = charge + (INNER_COST if pending.loose else 0) - (LONE_LEAF_COST if pending.alone else 0)
+                    offer(((main + switch_cost + d + extra, near + d * weight, tie + rank + depth), s, i,
+                           pending.rest, (i, s, hist)))
+                pending = pending.rest
+                depth += 1
+        ranked = sorted(merged.values(), key=lambda st: st[0])
+        # the cheapest `beam` states, and the cheapest one under each WordNet ancestor of this
+        # node and the next few: a parent that costs more now may be the one they need
+        wanted = {s for later in cands[i:i + LOOKAHEAD] for s, (_, _, near) in later.items() if near}
+        kept, parents = ranked[:beam], {st[1] for st in ranked[:beam]}
+        for st in ranked[beam:]:
+            if st[1] in wanted and st[1] not in parents:
+                parents.add(st[1])
+                kept.append(st)
+        states = kept
+
+    def final(state: tuple) -> tuple:
+        """The cost once the open group is closed too."""
+        (main, near, tie), _, first, _, _ = state
+        return (main + (LONE_LEAF_COST if n - first == 1 else 0), near, tie)
+
+    out = [-1] * n
+    hist = min(states, key=final)[4]
+    while hist is not None:
+        i, parent, hist = hist
+        out[i] = parent
     return out
-
-
-def _first_split_group(parents: list[int]) -> int | None:
-    """Index of the first node whose parent already had a run of children that ended."""
-    ended: set[int] = set()
-    for i, p in enumerate(parents):
-        if i > 0 and p != parents[i - 1]:
-            if p in ended:
-                return i
-            ended.add(parents[i - 1])
-    return None
 
 
 # -- writing ----------------------------------------------------------------------------------

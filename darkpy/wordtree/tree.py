@@ -14,7 +14,7 @@ import numpy as np
 
 from darkpy.assets import locate
 from darkpy.errors import DataError
-from darkpy.fileio import write_text_atomic
+from darkpy.fileio import open_regular, write_text_atomic
 
 
 @dataclass
@@ -98,13 +98,14 @@ def build_tree(names: list[str], parent: list[int] | np.ndarray, source: str | P
 def _read_tree_lines(path: Path) -> tuple[list[str], list[int], list[int]]:
     """Names, parent indices and the 1-based line number of each node."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with open_regular(path, "tree file", DataError, "r", encoding="utf-8", errors="replace", newline="") as fh:
+            text = fh.read()
     except OSError as exc:
         raise DataError(f"cannot read tree file: {exc.strerror}", file=path) from None
     names: list[str] = []
     parents: list[int] = []
     lines: list[int] = []
-    for number, raw in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(text.split("\n"), 1):  # Darknet's fgetl lines
         fields = raw.split()
         if not fields:
             continue

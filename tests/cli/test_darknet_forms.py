@@ -91,7 +91,8 @@ def test_a_published_cfg_brings_its_class_names(repo, tmp_path):
     assert r.names == repo / "data" / "voc.names" and "voc.names" in r.notes[0]
     # a cfg of the same name with other classes gets no guessed names
     other = tmp_path / "yolov2-voc.cfg"
-    other.write_text((repo / "cfg" / "yolov2-voc.cfg").read_text().replace("classes=20", "classes=3"))
+    other.write_text((repo / "cfg" / "yolov2-voc.cfg").read_text().replace("classes=20", "classes=3")
+                     .replace("filters=125", "filters=40"))
     assert resolve_detect_inputs([str(other), "w.weights", "a.jpg"]).names is None
     assert resolve_detect_inputs([str(repo / "cfg" / "yolov2-voc.cfg"), "w.weights", "a.jpg"],
                                  names=tmp_path / "n.names").names == tmp_path / "n.names"
@@ -122,7 +123,15 @@ def test_a_published_cfg_brings_its_class_names(repo, tmp_path):
      ["kmeans", "--data", "v.data", "--k", "9", "--width", "416", "--height", "416"]),
 ])
 def test_darknet_lines_become_darkpy_lines(sub, args, expected):
-    assert translate(DETECTOR[sub], args, {}) == expected
+    assert translate(DETECTOR[sub], args, _arity(sub)) == expected
+
+
+def _arity(sub):
+    from darkpy.cli import load_commands
+    from darkpy.cli.commands.detector import target_arity
+
+    load_commands()
+    return target_arity(DETECTOR[sub].command)
 
 
 def test_darkpy_options_pass_through_with_their_values():
@@ -134,15 +143,16 @@ def test_darkpy_options_pass_through_with_their_values():
 
 def test_darknet_only_flags_are_dropped_with_a_note():
     notes = []
-    got = translate(DETECTOR["test"], ["v.data", "y.cfg", "y.weights", "a.jpg", "-fullscreen"], {}, notes.append)
-    assert "-fullscreen" not in got and notes == ["-fullscreen is Darknet-only; ignored"]
+    got = translate(DETECTOR["test"], ["v.data", "y.cfg", "y.weights", "a.jpg", "-fullscreen"], _arity("test"),
+                    notes.append)
+    assert "-fullscreen" not in got and len(notes) == 1 and notes[0].startswith("-fullscreen ignored: ")
 
 
 def test_missing_positionals_are_named():
     with pytest.raises(UsageError, match=r"detector valid DATA CFG WEIGHTS: missing WEIGHTS"):
-        translate(DETECTOR["valid"], ["v.data", "y.cfg"], {})
+        translate(DETECTOR["valid"], ["v.data", "y.cfg"], _arity("valid"))
     with pytest.raises(UsageError, match="unexpected"):
-        translate(DETECTOR["recall"], ["v.data", "y.cfg", "y.weights", "extra"], {})
+        translate(DETECTOR["recall"], ["v.data", "y.cfg", "y.weights", "extra"], _arity("recall"))
 
 
 # -- the CLI ------------------------------------------------------------------------------------

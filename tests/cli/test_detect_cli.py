@@ -91,3 +91,32 @@ def test_detect_on_video_file(tmp_path, model, cli):
         assert frame.shape == (64, 128, 3)
         n += 1
     assert n == 4
+
+
+# -- issue 20 --------------------------------------------------------------------------------------
+
+def test_darknet_form_with_the_demo_cfg_prints_class_names(cli, tmp_path, monkeypatch):
+    from darkpy.assets import ROOT
+
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("detect", ROOT / "cfg" / "demo.cfg", ROOT / "data" / "demo" / "demo.weights",
+                         ROOT / "data" / "demo" / "images" / "001988.jpg")
+    assert code == 0, out + err
+    assert "square: 91%" in out
+    assert "wrote predictions.jpg" in err and (tmp_path / "predictions.jpg").exists()  # says where it wrote
+
+
+@pytest.mark.parametrize("form", [["detect", "-", "--cfg", "cfg/demo.cfg", "--weights", "data/demo/demo.weights"],
+                                  ["detector", "test", "data/demo/demo.data", "cfg/demo.cfg",
+                                   "data/demo/demo.weights"]])
+def test_empty_stdin_without_a_terminal_is_one_line_and_exit_2(form):
+    import os
+    import subprocess
+    import sys
+
+    from darkpy.assets import ROOT
+
+    run = subprocess.run([sys.executable, "-m", "darkpy", *form], stdin=subprocess.DEVNULL, capture_output=True,
+                         text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert run.returncode == 2, run.stderr
+    assert "no image paths on stdin" in run.stderr and "Traceback" not in run.stderr

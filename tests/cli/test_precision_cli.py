@@ -92,3 +92,30 @@ def test_detect_compile_gives_the_eager_detections(cli):
         assert [d["class"] for d in a["detections"]] == [d["class"] for d in b["detections"]]
         for da, db in zip(a["detections"], b["detections"]):
             assert abs(da["confidence"] - db["confidence"]) <= 1e-4
+
+
+def test_default_precision_gives_the_same_detections_for_1_and_6_images_and_fp32(cli):
+    """Issue 20: the default is Darknet's fp32 whatever the image count, so the numpy engine (1
+    image), the torch engine (6 images, batched) and --precision fp32 print the same detections."""
+    six = sorted(IMAGES.glob("*.jpg"))[:6]
+    one = six[0]
+    runs = {}
+    for key, args in (("one", [one]), ("six", six), ("fp32", [*six, "--precision", "fp32"])):
+        code, out, err = cli("detect", *args, *DEMO, "--json", "--no-save", "--thresh", "0.1")
+        assert code == 0, out + err
+        assert "bf16" not in err and "fp16" not in err
+        runs[key] = {r["image"]: r["detections"] for r in _rows(out)}
+    assert len(runs["six"]) == 6
+    for other in ("six", "fp32"):
+        for image in runs["one"] if other == "six" else runs["six"]:
+            a, b = runs["one" if other == "six" else "six"][image], runs[other][image]
+            assert [d["class"] for d in a] == [d["class"] for d in b], image
+            for da, db in zip(a, b):
+                assert abs(da["confidence"] - db["confidence"]) <= 1e-5
+                assert all(abs(u - v) <= 0.02 for u, v in zip(da["box"], db["box"])), image
+
+
+def test_a_bf16_run_says_so(cli):
+    code, out, err = cli("detect", IMAGES / "001988.jpg", *DEMO, "--no-save", "--precision", "bf16")
+    assert code == 0, out + err
+    assert "bf16" in err

@@ -26,3 +26,15 @@ def test_help_imports_neither_torch_nor_cv2():
 def test_detect_help_imports_neither_torch_nor_cv2():
     mods = _imported(["detect", "--help"])
     assert "torch" not in mods and "cv2" not in mods
+
+
+def test_train_without_data_answers_before_importing_torch():
+    """Issue 20: `darkpy train CFG` without --data is a usage error found before torch is imported
+    (it took 6-10 s), and it names the commands that make a .data file."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    run = subprocess.run([sys.executable, "-X", "importtime", "-m", "darkpy", "train", str(ROOT / "cfg" / "yolov2-voc.cfg")],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 2
+    assert "darkpy data voc" in run.stderr
+    mods = {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time")}
+    assert "torch" not in mods

@@ -160,7 +160,9 @@ def test_option_mistakes_are_one_line_usage_errors(cli, wn, tmp_path):
     assert "NAMES=WNIDS" in cli(*base, "--map", "coco.names")[2]
     assert "not a WordNet id" in cli(*base, "--labels", lst, "--root", "thing")[2]
     assert "--root has no effect" in cli(*base, "--order", lst, "--root", ids["R"])[2]
-    assert "at least one" in cli(*base)[2]
+    code, _, err = cli("wordtree", "build", "--wordnet", folder, "--labels", lst)
+    assert code == 2 and "-o/--out" in err
+    assert "--root needs --labels" in cli("wordtree", "build", "--root", ids["R"])[2]
     names = write(tmp_path / "two.names", "a", "b")
     code, _, err = cli(*base, "--map", f"{names}={lst}")
     assert code == 2 and "must be parallel" in err
@@ -185,3 +187,47 @@ def test_build_reports_no_dangling_nodes_and_collapses_by_default(cli, wn, tmp_p
     code, out, err = cli("wordtree", "build", "--wordnet", folder, "--root", ids["R"], "--labels", lst,
                          "--no-collapse", "--force", "-o", tmp_path / "t")
     assert code == 0 and "nodes         3" in out
+
+
+@pytest.mark.skipif(not REAL, reason="WordNet 3.0 (wordnet-base) not installed")
+def test_build_with_no_arguments_writes_the_yolo9000_tree_here(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("wordtree", "build")
+    assert code == 0, err
+    assert out.startswith("building the YOLO9000 tree: --labels data/9k.labels")
+    assert "nodes         9416" in out and "top level     4" in out
+    assert "dangling      0 " in out and "missing       9 " in out   # the 9 without a path to a root
+    written = ["9k.tree", "9k.names", "9k.labels", "9k9k.map", "coco9k.map"]
+    assert [line for line in out.splitlines() if line.startswith("wrote")] == [f"wrote {n}" for n in written]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(written)
+    code, _, err = cli("wordtree", "build")
+    assert code == 2 and "--force" in err
+    code, out, err = cli("wordtree", "show", "9k.tree", "--labels", "data/9k.labels", "--labels", "data/coco.wnids")
+    assert code == 0, err
+    assert "dangling      0 " in out and "missing       9 " in out
+
+
+def _counts(out):
+    return [line.split()[:2] for line in out.splitlines() if line.startswith(("dangling", "missing"))]
+
+
+def test_build_and_show_count_dangling_and_missing_alike(cli, tmp_path):
+    # O has no path to the root (missing); in order mode, leaves not in --labels are dangling
+    folder = tmp_path / "wn"
+    ids = write_wordnet(folder, SYNSETS + [("O", ["orphan"], [])])
+    lst = write(tmp_path / "l.wnids", ids["C"], ids["D"], ids["O"])
+    code, out, err = cli("wordtree", "build", "--wordnet", folder, "--root", ids["R"], "--labels", lst,
+                         "--skip-orphans", "-o", tmp_path / "t")
+    assert code == 0, err
+    assert _counts(out) == [["dangling", "0"], ["missing", "1"]]
+    code, shown, err = cli("wordtree", "show", tmp_path / "t.tree", "--labels", lst)
+    assert code == 0, err
+    assert _counts(shown) == _counts(out)
+    order = write(tmp_path / "order.wnids", ids["R"], ids["A"], ids["P"], ids["C"], ids["D"])
+    only_cat = write(tmp_path / "cat.wnids", ids["C"])
+    code, out, err = cli("wordtree", "build", "--wordnet", folder, "--order", order, "--labels", only_cat,
+                         "-o", tmp_path / "k")
+    assert code == 0, err
+    assert _counts(out) == [["dangling", "2"]]   # P and D are leaves; only C is a label
+    code, shown, err = cli("wordtree", "show", tmp_path / "k.tree", "--labels", only_cat)
+    assert _counts(shown) == _counts(out)

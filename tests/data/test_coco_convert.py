@@ -118,3 +118,18 @@ def test_cli_coco(cli, coco_files, tmp_path):
     ann.write_text("{}")
     code, _, err = cli("data", "coco", ann, "--images", images, "-o", tmp_path / "out")
     assert code == 2 and "missing top-level key 'images'" in err
+
+
+def test_a_split_alexeyab_does_not_map_is_warned(tmp_path):
+    """Issue 20: AlexeyAB's Darknet maps only COCO's own split folders to labels/."""
+    import pytest
+
+    from darkpy.data.layout import warn_one_darknet
+
+    with pytest.warns(UserWarning, match="only pjreddie's finds them"):
+        warn_one_darknet(tmp_path / "images" / "mysplit" / "x.jpg", tmp_path / "labels" / "mysplit" / "x.txt")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_one_darknet(tmp_path / "images" / "val2017" / "x.jpg", tmp_path / "labels" / "val2017" / "x.txt")

@@ -150,3 +150,49 @@ def test_greedy_nms_matches_sequential_walk():
             assert np.array_equal(_greedy(over), alive)
             perm = rng.permutation(n)
             assert np.array_equal(_greedy(over[np.ix_(perm, perm)]), _greedy(over, perm))
+
+
+def test_one_decode_and_nms_for_arrays_and_tensors():
+    """decode_region / decode_yolo / nms_sort / nms_obj are written once: numpy arrays (the
+    torch-free engine) and tensors (the torch engine) give the same numbers."""
+    from darkpy.boxes import nms_obj
+    from darkpy.detect.decode import decode_region, decode_yolo
+    from darkpy.net.spec import read_spec
+
+    rng = np.random.default_rng(3)
+    region = read_spec("cfg/demo.cfg").detection_layers[0]
+    c, h, w = region.in_shape
+    out = rng.random((2, c, h, w), dtype=np.float32)
+    out[:, 2::region.entries] = rng.normal(size=(2, region.num, h, w)).astype(np.float32)  # tw, th raw
+    got = decode_region(region, out, 0.3)
+    ref = decode_region(region, torch.from_numpy(out), 0.3)
+    for a, b in zip(got, ref):
+        assert isinstance(a, np.ndarray) and a.dtype == np.float32
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-6, atol=1e-7)
+    yolo = read_spec("cfg/yolov3-tiny.cfg", 64).detection_layers[0]
+    yout = rng.random((1, *yolo.in_shape), dtype=np.float32)
+    for a, b in zip(decode_yolo(yolo, yout, 0.3, 64, 64), decode_yolo(yolo, torch.from_numpy(yout), 0.3, 64, 64)):
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-6, atol=1e-7)
+    boxes, obj, probs = (x[0] for x in ref)
+    kept = nms_sort(boxes, obj, probs, 0.45)
+    assert (kept > 0).sum() < (probs > 0).sum()  # something was suppressed
+    assert np.array_equal(nms_sort(boxes.numpy(), obj.numpy(), probs.numpy(), 0.45), kept.numpy())
+    assert np.array_equal(nms_obj(boxes.numpy(), obj.numpy(), 0.3), nms_obj(boxes, obj, 0.3).numpy())
+
+
+def test_both_detectors_take_detect_options(tmp_path):
+    from darkpy.detect.base import DetectorBase
+    from darkpy.detect.detector import DetectOptions, Detector
+    from darkpy.detect.numpy_engine import NumpyDetector
+    from darkpy.net.numpy_forward import NumpyUnsupported
+
+    opts = DetectOptions(thresh=0.3, names=["a", "b", "c"], precision="fp32", batch=2)
+    image = "data/demo/images/001988.jpg"
+    engines = [NumpyDetector("cfg/demo.cfg", "data/demo/demo.weights", opts),
+               Detector("cfg/demo.cfg", "data/demo/demo.weights", opts)]
+    assert all(isinstance(e, DetectorBase) and e.options is opts for e in engines)
+    assert [e.images_per_forward for e in engines] == [1, 2]
+    a, b = (e.detect([image])[0] for e in engines)
+    assert len(a) > 0 and [d.to_dict() for d in a] == [d.to_dict() for d in b]
+    with pytest.raises(NumpyUnsupported):
+        NumpyDetector("cfg/demo.cfg", "data/demo/demo.weights", opts.replace(precision="bf16"))

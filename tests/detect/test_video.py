@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import darkpy
 import darkpy.detect.video as video
@@ -41,3 +42,11 @@ def test_camera_that_disappears_ends_cleanly(tmp_path, monkeypatch):
 
 def test_parse_source():
     assert video.parse_source("0") == 0 and video.parse_source("clip.mp4") == "clip.mp4"
+
+
+def test_fps_overlay_scales_with_the_frame():
+    from darkpy.detect.video import fps_label_style
+
+    small, big = fps_label_style(160, 120), fps_label_style(3840, 2160)
+    assert fps_label_style(640, 480)[0] == pytest.approx(0.7)
+    assert small[0] < 0.7 < big[0] and small[1] <= 2 <= big[1] and big[2][1] > 24

@@ -138,3 +138,17 @@ def test_coco_matching_agrees_with_one_detection_at_a_time(seed):
     ref = coco_reference([(x[0], x[1], x[2], x[3]) for x in dets], [x[:5] for x in gts], 12, 3)
     for key in ref:
         assert ours[key] == pytest.approx(ref[key], abs=1e-12), key
+
+
+def test_coco_score_ties_rank_by_image_id_as_pycocotools():
+    """Issue 20: an image list gave ties its own order (AP 0.5050); pycocotools walks images by
+    sorted id, so the false positive of image 1 ranks before the true positive of image 2 (0.2525)."""
+    from darkpy.eval.boxes import Detections, GroundTruth
+    from darkpy.eval.evaluate import evaluate
+
+    gt = GroundTruth(names=["a"], images=["img_2", "img_1"], image=[0, 1], cls=[0, 0],
+                     box=[[10, 10, 60, 60], [10, 10, 60, 60]], coco_image_ids=[2, 1])
+    dets = Detections(image=["img_2", "img_1"], cls=[0, 0], score=[0.9, 0.9],
+                      box=[[10, 10, 60, 60], [200, 200, 250, 250]])
+    report = evaluate(dets, gt, "coco")
+    assert report.coco.class_ap(0, 0.5) == pytest.approx(51 * 0.5 / 101, abs=1e-4)

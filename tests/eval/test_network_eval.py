@@ -34,7 +34,7 @@ def test_run_detector_gives_the_known_boxes(vset):
                  for d in res.dets)
     assert got == [("img_1", 0, 0, 0, 64, 64), ("img_2", 1, 64, 64, 128, 128),
                    ("img_3", 0, 64, 0, 128, 64), ("img_3", 1, 0, 64, 64, 128)]
-    assert all(d.score > 0.99 for d in res.dets)
+    assert all(d.prob > 0.99 for d in res.dets)
 
 
 def test_map_of_the_network_gives_the_expected_ap(cli, vset, tmp_path):

@@ -7,7 +7,8 @@ import time
 import pytest
 
 from darkpy.errors import CfgError
-from darkpy.net.model import check_fits, parse_network
+from darkpy.net.model import parse_network
+from darkpy.net.spec import check_fits
 from tests.faults.fuzz import SOURCES, build_and_run, fuzz_cfgs
 
 BASE = """[net]

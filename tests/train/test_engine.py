@@ -93,3 +93,24 @@ def test_multiscale_sizes():
     assert big == {(d, d) for d in range(320, 609, 32)}
     assert multiscale_size((608, 608), 9810, 10000, 1) == (608, 608)
     assert multiscale_size((544, 320), 9810, 10000, 1) == (608, 608)   # square, as Darknet
+
+
+def test_ctrl_c_inside_a_batch_names_that_batch_and_keeps_the_last_finished_one(tmp_path):
+    """Issue 20: a KeyboardInterrupt during batch 3 says 'inside batch 3' and the rescue backup
+    holds the weights (and `seen`) of batch 2, not a half-counted batch 3."""
+    class StopInBatch3(ToyTask):
+        def loss(self, net, images, targets, seen):
+            if seen > 2 * 4:  # the third batch's first pass
+                raise KeyboardInterrupt
+            return super().loss(net, images, targets, seen)
+
+    net = load_network(toy_cfg(tmp_path), device="cpu", seed=0)
+    said = []
+    tr = Trainer(net, StopInBatch3(), name="toy", backup_dir=tmp_path / "out", device="cpu", max_batches=10,
+                 seed=3, quiet=True)
+    tr.say = said.append
+    with pytest.raises(KeyboardInterrupt):
+        tr.run()
+    line = next(s for s in said if s.startswith("Interrupted"))
+    assert line.startswith("Interrupted inside batch 3:") and line.endswith("(the weights after batch 2)")
+    assert tr.iteration == 2 and net.seen == 8

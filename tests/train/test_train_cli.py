@@ -101,6 +101,7 @@ def test_train_resume_continues_from_the_backup(cli, dataset, tmp_path):
     code, out, err = cli("train", cfg, "--data", data, "--max-batches", "2", "--workers", "0", "--backup",
                          tmp_path, "--name", "r")
     assert code == 0, err
+    assert (tmp_path / "chart_r.png").exists() and not (tmp_path / "chart.png").exists()  # its own chart
     # no NAME.backup before batch 100: resuming needs one
     code, _, err = cli("train", cfg, "--data", data, "--max-batches", "4", "--workers", "0", "--backup", tmp_path,
                        "--name", "r", "--resume")
@@ -149,3 +150,29 @@ def test_train_with_map_hook(cli, dataset, tmp_path):
                          "--name", "m", "--map", "--map-every", "1")
     assert code == 0, err
     assert "mAP" in out and (tmp_path / "m_map.json").exists()
+
+
+def test_chart_x_ticks_are_whole_batches():
+    from darkpy.charts import Chart
+
+    ticks = Chart("t", integer_x=True).x_ticks(0, 2)
+    assert ticks == [(0.0, "0"), (1.0, "1"), (2.0, "2")]
+    assert [label for _, label in Chart("t", integer_x=True).x_ticks(0, 1000)] == ["0", "200", "400", "600",
+                                                                                "800", "1000"]
+
+
+@pytest.mark.slow
+def test_ddp_cpu_prints_the_closing_saved_line(dataset, tmp_path):
+    """Issue 20: with --ddp-cpu the closing line was missing (the CLI gets no Trainer back)."""
+    import os
+    import subprocess
+    import sys
+
+    from darkpy.assets import ROOT
+
+    data, cfg = dataset
+    run = subprocess.run([sys.executable, "-m", "darkpy", "train", str(cfg), "--data", str(data), "--ddp-cpu", "2",
+                          "--max-batches", "1", "--workers", "0", "--backup", str(tmp_path / "b")],
+                         capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.count("Saved ") == 1 and "tiny_final.weights after 1 batches" in run.stdout

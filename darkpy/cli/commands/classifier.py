@@ -7,8 +7,11 @@ from typing import List, Optional
 
 import typer
 
-group = typer.Typer(help="Train, validate and run image classifiers (Darknet-19 and friends).",
-                    no_args_is_help=True)
+from darkpy.cli.darknet import darknet_group_class
+
+group = typer.Typer(help="Train, validate and run image classifiers (Darknet-19 and friends). Darknet's flags "
+                         "(-clear, -gpus, -t, AlexeyAB's -dont_show...) work anywhere on the line.",
+                    no_args_is_help=True, cls=darknet_group_class())
 
 
 @group.command("train")
@@ -22,7 +25,7 @@ def train(
                                help="Reset the images-seen counter (schedule starts over)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from backup/NAME.backup."),
     amp: bool = typer.Option(False, "--amp", help="Mixed precision on CUDA."),
-    device: Optional[str] = typer.Option(None, "--device",
+    device: Optional[str] = typer.Option(None, "--device", "-d",
                                          help="cpu, cuda, cuda:N (default: CUDA when present)."),
     backup: Optional[Path] = typer.Option(None, "--backup",
                                           help="Backup folder (default: the .data's backup=)."),
@@ -78,7 +81,7 @@ def valid(
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N images."),
     show: int = typer.Option(10, "--show",
                              help="Classes listed in the per-class summary (worst first; 0: none)."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N."),
+    device: Optional[str] = typer.Option(None, "--device", "-d", help="cpu, cuda, cuda:N."),
     workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Image-loading threads (default 4)."),
     threads: Optional[int] = typer.Option(None, "--threads", hidden=True, help="Old name of --workers."),
 ) -> None:
@@ -127,7 +130,7 @@ def predict(
                                       help="How many classes to list (default: the .data's top=)."),
     preprocess: str = typer.Option("letterbox", "--preprocess",
                                    help="letterbox (Darknet's predict), center (resize_min + crop), resize."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N."),
+    device: Optional[str] = typer.Option(None, "--device", "-d", help="cpu, cuda, cuda:N."),
     hier_walk: Optional[str] = typer.Option(None, "--hier-walk", help="WordTree cfgs: also name the node "
                                             "this walk stops at: 'darknet' (product of absolute "
                                             "probabilities) or 'paper' (the path's probability); "
@@ -173,7 +176,7 @@ def label(
     data: Path = typer.Argument(..., help="Classification .data (test= list, names or labels, classes)."),
     cfg: Path = typer.Argument(..., help="Network .cfg."),
     weights: Path = typer.Argument(..., help="Trained .weights."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N."),
+    device: Optional[str] = typer.Option(None, "--device", "-d", help="cpu, cuda, cuda:N."),
 ) -> None:
     """Darknet's `classifier label`: the best class name of every image of the .data's test= list, one per
     line (resized so the short side fits the network, centre crop)."""

@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from darkpy.assets import locate
-from darkpy.cli.precision import compile_option, inference_predictor, precision_option
+from darkpy.cli.precision import compile_option, inference_predictor, precision_note, precision_option
 
 
 def resolve_names(data: Optional[Path], names: Optional[Path], classes: int) -> Optional[list[str]]:
@@ -43,28 +43,17 @@ def check_size(size: Optional[int]) -> None:
         raise UsageError(f"--size must be a positive multiple of 32 (YOLOv2 downsamples by 32), got {size}")
 
 
-def load_detector(cfg: Optional[Path], weights: Optional[Path], size: Optional[int], device: Optional[str],
-                  random_weights: bool = False):
-    """The network for detection commands; cfg and weights come resolved
-    (`darkpy.detect.inputs.resolve_detect_inputs`)."""
-    import darkpy
-    from darkpy.errors import UsageError
-
-    if cfg is None or (weights is None and not random_weights):
-        raise UsageError("--cfg and --weights are required")
-    check_size(size)
-    net = darkpy.load_network(cfg, weights, size=size, device=device)
-    if not net.detection_layers:
-        raise UsageError(f"{cfg} has no [region] or [yolo] layer: it is not a detector")
-    return net
-
-
 def _out_path(out: Optional[Path], path: str, many: bool) -> Optional[Path]:
+    from darkpy.fileio import inside
+
     if out is None:
-        return Path("predictions.jpg") if not many else Path("predictions") / (Path(path).stem + ".jpg")
-    if not many and out.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"):
+        if not many:
+            return Path("predictions.jpg")
+        out = Path("predictions")
+    elif not many and out.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"):
         return out
-    return out / (Path(path).stem + ".jpg")
+    # the image's name (from a list file or a folder) becomes the output's: one file inside `out`
+    return inside(out, Path(path).stem + ".jpg", what="output image name (from the image path)")
 
 
 def detect(
@@ -109,6 +98,16 @@ def detect(
                                        help="Where annotated output goes: a file for one "
                                        "image or a video, a folder for many images."),
     save: bool = typer.Option(True, "--save/--no-save", help="Write annotated images."),
+    ext_output: bool = typer.Option(False, "--ext-output", "-ext_output",
+                                    help="Also print each box in pixels, as AlexeyAB's -ext_output "
+                                         "(left_x, top_y, width, height)."),
+    save_labels: bool = typer.Option(False, "--save-labels", "-save_labels",
+                                     help="Write a Darknet label file for each image where AlexeyAB's "
+                                          "loader reads it (beside it, or labels/ for JPEGImages/ and "
+                                          "COCO's folders): pseudo-labels, as AlexeyAB's -save_labels."),
+    json_out: Optional[Path] = typer.Option(None, "--json-out",
+                                            help="Write every image's detections to this file in AlexeyAB's "
+                                                 "result JSON (its `detector test ... -out result.json`)."),
     source: Optional[str] = typer.Option(None, "--source",
                                          help="A video file or a webcam index (0, 1, ...)."),
     frames: Optional[int] = typer.Option(None, "--frames",
@@ -116,7 +115,17 @@ def detect(
     show: Optional[bool] = typer.Option(None, "--show/--no-show",
                                         help="Video: show a window (default: when a "
                                         "display exists; otherwise a video file is written)."),
+    mjpeg_port: Optional[int] = typer.Option(
+        None, "--mjpeg-port", help="Video: also serve the annotated frames as an MJPEG stream on this port "
+        "(a browser or <img> shows it live; AlexeyAB's -mjpeg_port; 0: any free port). Needs aiohttp (the "
+        "serve extra)."),
+    json_port: Optional[int] = typer.Option(
+        None, "--json-port", help="Video: also serve each frame's detections as JSON lines on this port "
+        "(AlexeyAB's -json_port fields). Needs aiohttp (the serve extra)."),
+    stream_host: str = typer.Option("127.0.0.1", "--stream-host", help="Address the --mjpeg-port / "
+                                    "--json-port streams listen on (0.0.0.0: every interface)."),
     precision: str = precision_option(),
+    half: bool = typer.Option(False, "--half", help="fp16 (same as --precision fp16)."),
     compile_: bool = compile_option(),
     engine: str = typer.Option(
         "auto", "--engine", help="auto, torch or numpy. numpy: a torch-free fp32 forward for YOLOv2-style "
@@ -148,6 +157,8 @@ def detect(
         raise UsageError("give images (or a folder, glob, .txt list, -) or --source VIDEO|CAMERA")
     if source is not None and images:
         raise UsageError("give either images or --source, not both")
+    if source is None and (mjpeg_port is not None or json_port is not None):
+        raise UsageError("--mjpeg-port and --json-port stream a video or camera: give --source too")
     if source is not None and class_map is not None:
         raise UsageError("--map works with images, not with --source video")
     if batch is not None and batch < 1:
@@ -158,31 +169,32 @@ def detect(
         walk_function(hier_walk)  # an unknown name is a usage error before the network loads
     if not (0 <= thresh <= 1 and 0 <= hier_thresh <= 1 and 0 <= nms <= 1):
         raise UsageError("--thresh, --hier-thresh and --nms must lie in [0, 1]")
+    if half:
+        precision = "fp16"
     if engine not in ("auto", "torch", "numpy"):
         raise UsageError(f"--engine must be auto, torch or numpy, got {engine!r}")
     from darkpy.detect.output import expand_inputs
 
+    if source is None and "-" in images:
+        import sys
+
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("- reads a list of image paths from stdin, and stdin is a terminal: pipe a list "
+                             "(darkpy detect - ... < list.txt) or give the paths as arguments")
     paths = expand_inputs(images) if source is None else []
-    detector = None
-    plain = class_map is None and not random_weights and cfg is not None and weights is not None
-    if source is None and plain:
-        detector = _numpy_detector(engine, len(paths), cfg, weights, size, device, precision, compile_,
-                                   thresh=thresh, nms=nms, letterbox=letterbox, keep_image=True)
-    elif engine == "numpy":
-        typer.echo("darkpy: --engine numpy runs images with --cfg/--weights and no --map; using torch",
-                   err=True)
-    if detector is not None:
-        classes = max(l.classes for l in detector.net.detection_layers)
-        detector.names = resolve_names(data, names, classes)
-    else:
-        detector, classes = _torch_detector(
-            cfg, weights, size, device, random_weights, class_map, data, names, thresh, hier_thresh, nms,
-            letterbox, batch, workers, hier_walk, precision, compile_)
+    if source is None and not paths:
+        raise UsageError("no image paths on stdin (- reads one path per line)" if "-" in images
+                         else "no images given")
+    check_size(size)
+    spec = inputs.network_spec(size)  # the cfg, read once for the whole command
+    detector, classes = _detector(spec, weights, engine, len(paths), device, random_weights, class_map, data, names,
+                                  thresh, hier_thresh, nms, letterbox, batch, workers, hier_walk, precision, compile_,
+                                  use_numpy=source is None)
     if source is not None:
         from darkpy.fileio import refuse_overwrite
 
         refuse_overwrite(out, [cfg, weights, data, names])
-        _video(detector, source, out, frames, show, as_json)
+        _video(detector, source, out, frames, show, as_json, mjpeg_port, json_port, stream_host)
         return
     many = len(paths) > 1
     if save:
@@ -190,57 +202,96 @@ def detect(
 
         targets = [_out_path(out, p, many) for p in paths]
         refuse_overwrite(targets + [out], list(paths) + [cfg, weights, data, names, class_map])
+    if json_out is not None:
+        from darkpy.fileio import refuse_overwrite
+
+        refuse_overwrite([json_out], list(paths) + [cfg, weights, data, names, class_map], flag="--json-out")
+    if save:
         for folder in {t.parent for t in targets}:
             if folder.exists() and not folder.is_dir():
                 raise UsageError(f"--out {folder} is a file: give a folder, or an image name for one image")
-    if batch is None and many and hasattr(detector, "options"):  # torch: batches of 8 (issue 15)
-        detector.options = detector.options.replace(batch=min(8, len(paths)))
-    _write_results(detector, paths, classes, many, save, out, as_json)
+    extras = _AlexeyAB(ext_output, save_labels, json_out, thresh)
+    _write_results(detector, paths, classes, many, save, out, as_json, extras)
+    if json_out is not None:
+        from darkpy.detect.alexeyab import json_document
+        from darkpy.fileio import write_text_atomic
+
+        write_text_atomic(json_out, json_document(extras.json_entries))
+        typer.echo(f"darkpy: wrote {json_out}", err=True)
 
 
-def _numpy_detector(engine, n_images, cfg, weights, size, device, precision, compile_, **options):
-    """The torch-free engine when `choose_engine` picks it and the cfg is one it runs, else None."""
-    from darkpy.detect.numpy_engine import NumpyDetector, choose_engine
-    from darkpy.net.numpy_forward import NumpyUnsupported
+class _AlexeyAB:
+    """What AlexeyAB's flags add to each image's output (darkpy.detect.alexeyab)."""
 
-    if choose_engine(engine, n_images, precision, device, compile_) != "numpy":
-        return None
-    check_size(size)
-    try:
-        return NumpyDetector.load(cfg, weights, size, **options)
-    except (NumpyUnsupported, OSError, ValueError) as exc:
-        if engine == "numpy":
-            typer.echo(f"darkpy: the numpy engine does not run this network ({exc}); using torch", err=True)
-        return None
+    def __init__(self, ext_output: bool, save_labels: bool, json_out, thresh: float):
+        self.ext_output, self.save_labels, self.json_out, self.thresh = ext_output, save_labels, json_out, thresh
+        self.json_entries: list[str] = []
+
+    def lines(self, r, lines: list[str]) -> list[str]:
+        if not self.ext_output:
+            return lines
+        from darkpy.detect.alexeyab import ext_output_line
+
+        return [ext_output_line(d, line) for d, line in zip(r.detections, lines)]
+
+    def after(self, r) -> None:
+        if self.json_out is not None:
+            from darkpy.detect.alexeyab import json_entry
+
+            self.json_entries.append(json_entry(r, len(self.json_entries) + 1))
+        if self.save_labels:
+            from darkpy.detect.alexeyab import save_labels
+
+            save_labels(r, self.thresh)
 
 
-def _torch_detector(cfg, weights, size, device, random_weights, class_map, data, names, thresh, hier_thresh,
-                    nms, letterbox, batch, workers, hier_walk, precision, compile_):
+def _detector(spec, weights, engine, n_images, device, random_weights, class_map, data, names, thresh,
+              hier_thresh, nms, letterbox, batch, workers, hier_walk, precision, compile_, use_numpy):
+    """The detector for `detect` and its class count: the torch-free engine when `choose_engine`
+    picks it and it runs this network, else torch; both from the one spec and the same options."""
+    from darkpy.detect.decode import tree_map_applies
+    from darkpy.detect.numpy_engine import choose_engine
+    from darkpy.detect.options import DetectOptions
     from darkpy.errors import UsageError
 
-    net = load_detector(cfg, weights, size, device, random_weights=random_weights)
-    classes = max(l.classes for l in net.detection_layers)
+    classes = spec.classes
+    if classes is None:
+        raise UsageError(f"{spec.cfg_path} has no [region] or [yolo] layer: it is not a detector")
+    spec.net.check_image_channels(spec.cfg_path, detector=True)  # before the weights: the clearer line
     nodes = None
     if class_map is not None:
-        from darkpy.detect.decode import tree_map_applies
         from darkpy.eval.results import read_category_map
 
-        if not tree_map_applies(net):
+        if not tree_map_applies(spec):
             raise UsageError("--map applies to WordTree networks (a [region] layer with tree=) only",
                              file=class_map)
         nodes = read_category_map(class_map)
         classes = len(nodes)
-    class_names = resolve_names(data, names, classes)
+    if batch is None:  # several images: batches of 8 (the torch engine's forward gains from them)
+        batch = min(8, n_images) if n_images > 1 else 1
+    options = DetectOptions(thresh=thresh, hier_thresh=hier_thresh, nms=nms, letterbox=letterbox, batch=batch,
+                            workers=workers, names=resolve_names(data, names, classes), class_map=nodes,
+                            keep_image=True, hier_walk=hier_walk, device=device, precision=precision)
+    plain = class_map is None and not random_weights and weights is not None
+    if use_numpy and plain and choose_engine(engine, n_images, precision, device, compile_) == "numpy":
+        from darkpy.detect.numpy_engine import NumpyDetector
+        from darkpy.net.numpy_forward import NumpyUnsupported
 
-    from darkpy.detect.detector import DetectOptions, Detector
+        try:
+            return NumpyDetector(spec, weights, options), classes
+        except NumpyUnsupported as exc:
+            if engine == "numpy":
+                typer.echo(f"darkpy: the numpy engine does not run this network ({exc}); using torch", err=True)
+    elif engine == "numpy":
+        typer.echo("darkpy: --engine numpy runs images with --cfg/--weights and no --map; using torch", err=True)
+    import darkpy
+    from darkpy.detect.detector import Detector
 
-    options = DetectOptions(thresh=thresh, hier_thresh=hier_thresh, nms=nms, letterbox=letterbox, batch=batch or 1,
-                            workers=workers, names=class_names, class_map=nodes, keep_image=True,
-                            hier_walk=hier_walk)
+    net = darkpy.load_network(spec, None if random_weights else weights, device=device)
     return Detector(inference_predictor(net, precision, compile=compile_), options=options), classes
 
 
-def _write_results(detector, paths, classes, many, save, out, as_json) -> None:
+def _write_results(detector, paths, classes, many, save, out, as_json, extras=None) -> None:
     """Darknet's lines (or JSON) and the annotated images, whichever engine runs."""
     import cv2
 
@@ -263,7 +314,7 @@ def _write_results(detector, paths, classes, many, save, out, as_json) -> None:
 
     # Darknet prints each image's own time; a batch runs its images together, so each of its
     # images is given an even share of the batch's time (not all of it on the first one)
-    per_batch = max(1, int(getattr(getattr(detector, "options", None), "batch", 1) or 1))
+    per_batch = detector.images_per_forward
     pending: list = []
     t = time.perf_counter()
 
@@ -276,8 +327,11 @@ def _write_results(detector, paths, classes, many, save, out, as_json) -> None:
                                    "detections": [d.to_dict() for d in dets]}))
         else:
             typer.echo(f"{path}: Predicted in {elapsed:.6f} seconds.")
-            for line in format_detections(dets):
+            lines = format_detections(dets)
+            for line in extras.lines(r, lines) if extras is not None else lines:
                 typer.echo(line)
+        if extras is not None:
+            extras.after(r)
         if save:
             target = _out_path(out, path, many)
             n = 1
@@ -307,17 +361,52 @@ def _write_results(detector, paths, classes, many, save, out, as_json) -> None:
         from darkpy.errors import DataError
 
         raise DataError(f"none of the {skipped} input(s) could be read")
+    typer.echo(_summary(done, written, precision_note(detector)), err=True)
 
 
-def _video(detector, source, out, frames, show, as_json) -> None:
+def _summary(done: int, written: set, note: str) -> str:
+    """The closing line: how many images, in which precision when not fp32, and where the
+    annotated images went."""
+    line = f"darkpy: {done} image{'s' if done != 1 else ''}{note}"
+    if len(written) == 1:
+        return f"{line}; wrote {next(iter(written))}"
+    if written:
+        folders = sorted({str(p.parent) for p in written})
+        where = folders[0] if len(folders) == 1 else f"{len(folders)} folders"
+        return f"{line}; wrote {len(written)} annotated images to {where}"
+    return line
+
+
+def _video(detector, source, out, frames, show, as_json, mjpeg_port=None, json_port=None,
+           stream_host="127.0.0.1") -> None:
     from darkpy.detect.video import run_video
+
+    streams = None
+    if mjpeg_port is not None or json_port is not None:
+        from darkpy.serve.extra import require_aiohttp
+
+        require_aiohttp("--mjpeg-port / --json-port")
+        from darkpy.serve.engine import frame_json
+        from darkpy.serve.streams import StreamServer
+
+        streams = StreamServer(stream_host, mjpeg_port, json_port).start()
+        for kind, flag in (("mjpeg", "MJPEG"), ("json", "JSON")):
+            if kind in streams.ports:
+                typer.echo(f"darkpy: {flag} stream on {streams.url(kind)}", err=True)
 
     def on_frame(i: int, dets) -> None:
         if as_json:
             typer.echo(json.dumps({"frame": i, "detections": [d.to_dict() for d in dets]}))
+        if streams is not None:
+            streams.publish_json(frame_json(dets, i + 1, str(source)))
 
-    stats = run_video(detector, source, out, frames, show=show, on_frame=on_frame)
-    typer.echo(stats.message, err=as_json)
+    try:
+        stats = run_video(detector, source, out, frames, show=show, on_frame=on_frame,
+                          on_drawn=streams.publish_frame if streams is not None else None)
+    finally:
+        if streams is not None:
+            streams.stop()
+    typer.echo(stats.message + precision_note(detector), err=as_json)
     if stats.out is not None:
         typer.echo(f"wrote {stats.out}", err=as_json)
 

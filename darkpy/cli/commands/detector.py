@@ -53,9 +53,12 @@ def _alias(name: str, form: Form) -> None:
                          note=lambda s: typer.echo(f"darkpy: {s}", err=True))
         run_darkpy(argv)
 
-    flags = ", ".join(sorted(f for f, v in form.flags.items() if v.darkpy)) or "none"
+    from darkpy.cli.flags import FLAGS
+
+    flags = ", ".join(sorted(f.name for f in FLAGS if f.family == "detector" and f.uses.get(name))) or "none"
     alias.__doc__ = (f"Darknet's `{form.darknet}`: runs `darkpy {target}` (see `darkpy {target} --help`; "
-                     f"its options work here too). Darknet flags understood: {flags}.")
+                     f"its options work here too). Darknet flags used: {flags}; every other flag of "
+                     f"either Darknet is accepted and ignored with a note (docs/darknet-to-darkpy.md).")
     group.command(name, context_settings=_PASS)(alias)
 
 

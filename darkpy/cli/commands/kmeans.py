@@ -154,10 +154,10 @@ def kmeans(
     if write_cfg is not None:
         changes = write_anchors(write_cfg, result.anchors, width=width or size, height=height or size,
                                 stride=stride)
-        console.print(f"wrote {write_cfg}: {len(changes)} line{'s' if len(changes) != 1 else ''} changed",
-                      highlight=False)
+        # plain lines, never wrapped: the cfg lines are for copying and grepping
+        typer.echo(f"wrote {write_cfg}: {len(changes)} line{'s' if len(changes) != 1 else ''} changed")
         for change in changes:
-            console.print(f"  {change}", highlight=False, markup=False)
+            typer.echo(f"  {change}")
 
 
 def _parse_range(text: str) -> list[int]:

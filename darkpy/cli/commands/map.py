@@ -12,7 +12,7 @@ from typing import List, Optional
 
 import typer
 
-from darkpy.cli.precision import inference_predictor, precision_option
+from darkpy.cli.precision import inference_predictor, precision_note, precision_option
 from darkpy.errors import UsageError
 
 
@@ -59,7 +59,7 @@ def map_command(
         None, "--image-size", help="WxH for label ground truth whose images are not on disk."),
     batch: int = typer.Option(8, "--batch", "-b", help="With a network: images per forward pass."),
     size: Optional[int] = typer.Option(None, "--size", "-s", help="With a network: input width and height."),
-    device: Optional[str] = typer.Option(None, "--device", help="With a network: cpu, cuda, cuda:1 ..."),
+    device: Optional[str] = typer.Option(None, "--device", "-d", help="With a network: cpu, cuda, cuda:1 ..."),
     workers: int = typer.Option(2, "--workers", help="With a network: image-loading processes."),
     precision: str = precision_option(),
 ) -> None:
@@ -129,8 +129,14 @@ def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", 
     cmap = class_map_for(setup, net)
     classes = check_classes(net, setup.names, setup.data.resolve("names"), cmap)
     names = setup.names[:classes]
+    from darkpy.eval.results import voc_result_paths
+
+    # class names become result file names (VOC, and the fallback when COCO ids collide): checked
+    # before the detector runs
+    voc_result_paths(names, out if out is not None else setup.results_dir, names_file=setup.data.resolve("names"))
     options = DetectOptions.valid(batch=batch, workers=workers, device=device, class_map=cmap)
-    result = run_detector(Detector(inference_predictor(net, precision), options=options), setup.entries,
+    detector = Detector(inference_predictor(net, precision), options=options)
+    result = run_detector(detector, setup.entries,
                           base=setup.list_path.parent)
     if not result.entries:
         raise UsageError("no image of the valid list could be read", file=setup.list_path)
@@ -157,7 +163,7 @@ def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", 
     write_json(report, folder / "map.json")
     written = write_pr_curves(report, folder)
     skipped = f" ({len(result.skipped)} unreadable images skipped)" if result.skipped else ""
-    note = (f"{len(result.entries)} images in {result.seconds:.1f} s{skipped}; result files, map.json and "
+    note = (f"{len(result.entries)} images in {result.seconds:.1f} s{precision_note(detector)}{skipped}; result files, map.json and "
             f"{len(written)} PR-curve PNG(s) in {folder}")
     return report, note
 

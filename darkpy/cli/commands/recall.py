@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from darkpy.cli.precision import inference_predictor, precision_option
+from darkpy.cli.precision import inference_predictor, precision_note, precision_option
 
 
 def recall_command(
@@ -24,7 +24,7 @@ def recall_command(
     size: Optional[int] = typer.Option(
         None, "--size", "-s", help="Network input width and height (default: the cfg's)."),
     device: Optional[str] = typer.Option(
-        None, "--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)."),
+        None, "--device", "-d", help="cpu, cuda, cuda:1 ... (default: CUDA when present)."),
     workers: int = typer.Option(2, "--workers", help="Image-loading processes (0: load in this process)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the final line, not one per image."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the totals to this JSON file."),
@@ -47,7 +47,8 @@ def recall_command(
     net = load_network(cfg, weights, size, device)
     options = DetectOptions.recall(thresh=thresh, nms=nms, letterbox=letterbox, batch=batch, workers=workers,
                                    device=device)
-    rep = recall(Detector(inference_predictor(net, precision), options=options), setup.entries, labels,
+    detector = Detector(inference_predictor(net, precision), options=options)
+    rep = recall(detector, setup.entries, labels,
                  base=setup.list_path.parent,
                  iou_thresh=iou_thresh, on_line=None if quiet else typer.echo)
     if quiet and rep.lines:
@@ -55,7 +56,7 @@ def recall_command(
     if rep.objects:
         typer.echo(f"recall {rep.recall:.4f} ({rep.found}/{rep.objects} objects at IoU > {iou_thresh:g}), "
                    f"average IoU {rep.avg_iou:.4f}, {rep.proposals_per_image:.2f} proposals per image "
-                   f"over {rep.images} images")
+                   f"over {rep.images} images{precision_note(detector)}")
     else:
         typer.echo(f"no labelled objects in {rep.images} images")
     if json_out is not None:

@@ -15,15 +15,16 @@ def summary(
     """Print the layer table (type, filters, size/stride, input, output, BFLOPs) with totals."""
     from rich.console import Console
 
-    from darkpy.net.model import parse_network
+    from darkpy.net.spec import read_spec
     from darkpy.net.summary import render_summary
 
-    net = parse_network(cfg, size)
+    spec = read_spec(cfg, size)
     console = Console() if Console().is_terminal else Console(width=140)
-    console.print(render_summary(net, title=str(cfg)))
+    console.print(render_summary(spec, title=str(cfg)))
     if weights is not None:
-        net.init_weights(0)
-        console.print(str(net.load_weights(weights)))
+        from darkpy.net.weights import plan_weights
+
+        console.print(str(plan_weights(spec.layers, weights, mmap=True).report()))
 
 
 def register(app: typer.Typer) -> None:

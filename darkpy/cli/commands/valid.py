@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from darkpy.cli.precision import inference_predictor, precision_option
+from darkpy.cli.precision import inference_predictor, precision_note, precision_option
 
 
 def valid_command(
@@ -28,7 +28,7 @@ def valid_command(
     nms: float = typer.Option(0.45, "--nms", help="do_nms_sort IoU threshold (0 turns NMS off)."),
     hier: float = typer.Option(0.5, "--hier", help="WordTree walk threshold (tree networks)."),
     device: Optional[str] = typer.Option(
-        None, "--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)."),
+        None, "--device", "-d", help="cpu, cuda, cuda:1 ... (default: CUDA when present)."),
     workers: int = typer.Option(2, "--workers", help="Image-loading processes (0: load in this process)."),
     precision: str = precision_option(),
 ) -> None:
@@ -46,16 +46,21 @@ def valid_command(
     from darkpy.fileio import refuse_overwrite
 
     refuse_overwrite(folder, [data, cfg, weights, setup.list_path])
+    if setup.eval_type == "voc":  # class names become file names: checked before the detector runs
+        from darkpy.eval.results import VOC_PREFIX, voc_result_paths
+
+        voc_result_paths(setup.names, folder, prefix or VOC_PREFIX, setup.data.resolve("names"))
     options = DetectOptions.valid(thresh=thresh, hier_thresh=hier, nms=nms, batch=batch, workers=workers,
                                   device=device, class_map=cmap)
-    result = run_detector(Detector(inference_predictor(net, precision), options=options), setup.entries,
+    detector = Detector(inference_predictor(net, precision), options=options)
+    result = run_detector(detector, setup.entries,
                           base=setup.list_path.parent)
     cats = category_ids_for(setup, net)
     written = write_results(result, setup.names, folder, setup.eval_type, cats, prefix)
     skipped = f", {len(result.skipped)} skipped" if result.skipped else ""
     n = len(result.entries)
     typer.echo(f"{n} images{skipped}, {len(result.dets)} detections in {result.seconds:.1f} s "
-               f"({n / max(result.seconds, 1e-9):.1f} img/s)")
+               f"({n / max(result.seconds, 1e-9):.1f} img/s){precision_note(detector)}")
     if len(written) == 1:
         typer.echo(f"wrote {written[0]}")
     else:

@@ -40,6 +40,8 @@ def download(
                                       "$DARKPY_WEIGHTS_URL, else https://pjreddie.com/media/files/)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress",
                                             help="Progress bar (default: when stderr is a terminal)."),
+    sha256: Optional[str] = typer.Option(None, "--sha256", help="Expected SHA-256 (64 hex digits) of the file: "
+                                         "kept only if it matches."),
 ) -> None:
     """Download NAME, resuming a cut download (NAME.part), and keep it only if its header and size fit
     the cfg. `darkpy detect --model NAME IMAGE` then finds it."""
@@ -47,12 +49,14 @@ def download(
     from darkpy.net.download import download as fetch
     from darkpy.net.published import CATALOG, base_url, find_published, weights_dir
 
+    if sha256 is not None and (len(sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha256)):
+        raise UsageError(f"--sha256 must be 64 hexadecimal digits, got {sha256!r}")
     entry = find_published(name)
     if entry is None:
         raise UsageError(f"unknown weights {name!r}; known: {', '.join(p.name for p in CATALOG)}")
     folder = out_dir if out_dir is not None else weights_dir()
     source = base_url(url) + entry.url_path
-    done = fetch(entry, folder, url=source, progress=progress,
+    done = fetch(entry, folder, url=source, progress=progress, sha256=sha256,
                  log=lambda s: typer.echo(f"darkpy: {s}", err=True))
     if done.already:
         typer.echo(f"{done.path} is already there ({done.size:,} bytes, fits {entry.cfg})")

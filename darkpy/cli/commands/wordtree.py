@@ -33,8 +33,9 @@ def register(app: typer.Typer) -> None:
 
     @group.command("build")
     def build(
-        out: Path = typer.Option(..., "-o", "--out", help="Output prefix: writes OUT.tree, OUT.names, "
-                                 "OUT.labels and one map per input list (e.g. data/coco9k.map)."),
+        out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output prefix: writes OUT.tree, "
+                                           "OUT.names, OUT.labels and one map per input list (e.g. "
+                                           "data/coco9k.map). Needed with --labels/--map/--order."),
         labels: List[Path] = typer.Option([], "--labels",
                                           help="List of wnids (or 'name wnid' lines); repeatable."),
         maps: List[str] = typer.Option([], "--map",
@@ -59,11 +60,28 @@ def register(app: typer.Typer) -> None:
         tree_only: bool = typer.Option(False, "--tree-only", help="Write only OUT.tree."),
         force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
     ) -> None:
-        """Build a WordTree: the YOLO9000 paper's shortest-growth paths, or --order to keep a list's order."""
+        """Build a WordTree: the YOLO9000 paper's shortest-growth paths, or --order to keep a list's order.
+
+        With no lists, builds the YOLO9000 tree from the bundled data/9k.labels and COCO's classes
+        into ./9k.tree, ./9k.names, ./9k.labels, ./9k9k.map and ./coco9k.map."""
         from darkpy.wordtree.wordnet import WordNet, parse_wnid
+        from darkpy.wordtree import builder as B
         from darkpy.wordtree.builder import (build_wordtree, order_tree, output_paths, read_label_list,
                                      read_mapped_names, write_outputs)
 
+        if not labels and not maps and order is None:
+            if roots:
+                raise UsageError("--root needs --labels or --map (with no lists, the YOLO9000 tree is "
+                                 "built under Darknet's own four top-level synsets)")
+            labels, maps = [Path(B.YOLO9000_LABELS)], list(B.YOLO9000_MAPS)
+            roots, skip_orphans = list(B.YOLO9000_ROOTS), True
+            out = out if out is not None else Path(B.YOLO9000_OUT)
+            typer.echo(f"building the YOLO9000 tree: --labels {B.YOLO9000_LABELS} "
+                       + " ".join(f"--map {m}" for m in B.YOLO9000_MAPS) + " "
+                       + " ".join(f"--root {r}" for r in B.YOLO9000_ROOTS) + f" --skip-orphans -o {out}")
+        elif out is None:
+            raise UsageError("give -o/--out PREFIX for the tree built from these lists "
+                             "(with no lists at all, `darkpy wordtree build` writes the YOLO9000 tree to ./9k.*)")
         lists = [read_label_list(p) for p in labels]
         for spec in maps:
             if "=" not in spec:
@@ -78,8 +96,6 @@ def register(app: typer.Typer) -> None:
             root_ids.append(wnid)
         if order is not None and root_ids:
             raise UsageError("--root has no effect with --order (the order file sets the top level)")
-        if order is None and not lists:
-            raise UsageError("give at least one --labels or --map list (or --order)")
         wn = WordNet(wordnet)
         if order is not None:
             order_list = read_label_list(order)
@@ -108,12 +124,17 @@ def register(app: typer.Typer) -> None:
             typer.echo(line)
         if order is None:
             typer.echo(f"multi-path    {result.multi_path} concepts chose among several hypernym paths")
-            typer.echo(f"dangling      {len(result.dangling)} (leaves that are not labels)")
-        for what, items in (("skipped (not in WordNet)", result.missing), ("skipped (no path to a root)",
-                            result.orphans), ("parent not a WordNet ancestor", result.adopted)):
+        # counted as `wordtree show --labels` counts them, so the two commands agree
+        loose, absent = B.coverage(result.tree, {w for lst in lists for w in lst.wnids})
+        typer.echo(f"dangling      {len(loose)} (leaves not in the input lists)"
+                   + (f": {' '.join(loose[:10])}{' ...' if len(loose) > 10 else ''}" if loose else ""))
+        if absent:
+            typer.echo(f"missing       {absent} input wnid(s) are not nodes of the tree")
+        for what, items in (("  not in WordNet   ", result.missing), ("  no path to a root", result.orphans),
+                            ("adopted      ", result.adopted)):
             if items:
-                typer.echo(f"{what}: {len(items)}: {' '.join(items[:10])}{' ...' if len(items) > 10 else ''}",
-                           err=True)
+                typer.echo(f"{what} {len(items)}: {' '.join(items[:10])}{' ...' if len(items) > 10 else ''}"
+                           + (" (parent is not a WordNet ancestor)" if items is result.adopted else ""))
         for p in written:
             typer.echo(f"wrote {p}")
 
@@ -147,9 +168,9 @@ def register(app: typer.Typer) -> None:
         if label_lists:
             from darkpy.wordtree.builder import read_label_list
 
-            wanted = {w for p in label_lists for w in read_label_list(p).wnids}
-            loose = [tree.names[i] for i in range(tree.n) if tree.leaf[i] and tree.names[i] not in wanted]
-            absent = len(wanted - set(tree.names))
+            from darkpy.wordtree.builder import coverage
+
+            loose, absent = coverage(tree, {w for p in label_lists for w in read_label_list(p).wnids})
             typer.echo(f"dangling      {len(loose)} (leaves not in --labels)"
                        + (f": {' '.join(loose[:10])}{' ...' if len(loose) > 10 else ''}" if loose else ""))
             if absent:

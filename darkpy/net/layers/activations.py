@@ -6,6 +6,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from darkpy.net.spec import ACTIVATION_NAMES
+
 Activation = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -55,6 +57,5 @@ ACTIVATIONS: dict[str, Activation] = {
     "gelu": F.gelu,
 }
 
-
-def get_activation(name: str) -> Activation | None:
-    return ACTIVATIONS.get(name.lower())
+if set(ACTIVATIONS) != set(ACTIVATION_NAMES):  # pragma: no cover - the spec stage validates against these names
+    raise RuntimeError("darkpy.net.spec.ACTIVATION_NAMES and ACTIVATIONS disagree")

@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from darkpy.net.cfg import Section
 from darkpy.net.layers.activations import ACTIVATIONS
-from darkpy.net.layers.base import BuildContext, Layer, register, require_image_input
+from darkpy.net.layers.base import Layer, register
+from darkpy.net.spec import ConvSpec
 
 BN_EPS = 1e-6  # Darknet divides by sqrt(var) + 1e-6, not sqrt(var + eps)
 
@@ -94,19 +94,6 @@ def add_affine_params(layer: nn.Module, weight_shape: tuple[int, ...], batch_nor
         layer.register_buffer("rolling_variance", torch.ones(n))
 
 
-def read_batchnorm(layer: Layer, reader) -> None:
-    """The batch-norm block of a `.weights` record: scales, rolling mean, rolling variance."""
-    reader.read_into(layer.scales, layer, "scales")
-    reader.read_into(layer.rolling_mean, layer, "rolling mean")
-    reader.read_into(layer.rolling_variance, layer, "rolling variance")
-
-
-def write_batchnorm(layer: Layer, writer) -> None:
-    writer.write(layer.scales)
-    writer.write(layer.rolling_mean)
-    writer.write(layer.rolling_variance)
-
-
 def init_affine(layer: Layer, fan_in: int, generator: torch.Generator | None) -> None:
     """Darknet's start: weights uniform in +-sqrt(2 / fan_in), zero biases, unit scales."""
     bound = math.sqrt(2.0 / fan_in)
@@ -119,56 +106,13 @@ def init_affine(layer: Layer, fan_in: int, generator: torch.Generator | None) ->
             layer.rolling_variance.fill_(1.0)
 
 
-@register("convolutional")
+@register(ConvSpec)
 class Convolutional(Layer):
-    type_name = "conv"
-    has_weights = True
-
-    def __init__(self, index: int, section: Section | None, in_shape, *, filters: int, size: int, stride: int,
-                 padding: int, groups: int, activation: str, batch_normalize: bool, flipped: bool = False):
-        c, h, w = in_shape
-        out_h = (h + 2 * padding - size) // stride + 1
-        out_w = (w + 2 * padding - size) // stride + 1
-        super().__init__(index, section, in_shape, (filters, out_h, out_w))
-        self.filters, self.size, self.stride, self.padding = filters, size, stride, padding
-        self.groups, self.activation_name, self.batch_normalize = groups, activation, batch_normalize
-        self.flipped = flipped
-        self.activation = ACTIVATIONS[activation]
-        add_affine_params(self, (filters, c // groups, size, size), batch_normalize)
-
-    @classmethod
-    def from_cfg(cls, s: Section, ctx: BuildContext) -> "Convolutional":
-        c, h, w = require_image_input(s, ctx)
-        filters = s.int("filters", 1)
-        size = s.int("size", 1)
-        stride = s.int("stride", 1)
-        pad = s.int("pad", 0)
-        padding = s.int("padding", 0)
-        if pad:
-            padding = size // 2
-        groups = s.int("groups", 1)
-        act = (s.str("activation", "logistic") or "").lower()
-        bn = s.bool("batch_normalize", False)
-        flipped = s.bool("flipped", False)
-        for key in ("binary", "xnor", "dot"):  # accepted by Darknet; only the default is supported
-            if s.float(key, 0.0):
-                raise s.error(f"'{key}' is not supported by darkpy", key)
-        s.check_all_used()
-        if act not in ACTIVATIONS:
-            raise s.error(f"unknown activation '{act}' (one of {', '.join(sorted(ACTIVATIONS))})", "activation")
-        if filters < 1 or size < 1 or stride < 1:
-            raise s.error("'filters', 'size' and 'stride' must be positive")
-        if groups < 1 or c % groups or filters % groups:
-            raise s.error(f"groups={groups} must divide input channels ({c}) and filters ({filters})", "groups")
-        if (h + 2 * padding - size) // stride + 1 < 1:
-            raise s.error(f"kernel {size} with padding {padding} does not fit the {w}x{h} input")
-        return cls(ctx.index, s, (c, h, w), filters=filters, size=size, stride=stride, padding=padding,
-                   groups=groups, activation=act, batch_normalize=bn, flipped=flipped)
-
-    def resized(self, in_shape, shapes):
-        c, h, w = in_shape
-        return (self.filters, (h + 2 * self.padding - self.size) // self.stride + 1,
-                (w + 2 * self.padding - self.size) // self.stride + 1)
+    def __init__(self, spec: ConvSpec):
+        super().__init__(spec)
+        self.activation = ACTIVATIONS[spec.activation_name]
+        shapes = dict(spec.weight_layout())
+        add_affine_params(self, shapes["weights"], spec.batch_normalize)
 
     def forward(self, x: torch.Tensor, outputs=None) -> torch.Tensor:
         y = F.conv2d(x, self.weight, None, self.stride, self.padding, 1, self.groups)
@@ -182,30 +126,5 @@ class Convolutional(Layer):
             return F.leaky_relu_(y, 0.1)
         return self.activation(y)
 
-    # -- weights: biases, [scales, rolling mean, rolling variance], weights -------------
-    def num_weight_floats(self) -> int:
-        return self.filters * (4 if self.batch_normalize else 1) + self.weight.numel()
-
-    def load_darknet(self, reader) -> None:
-        reader.read_into(self.bias, self, "biases")
-        if self.batch_normalize:
-            read_batchnorm(self, reader)
-        reader.read_into(self.weight, self, "weights")
-
-    def save_darknet(self, writer) -> None:
-        writer.write(self.bias)
-        if self.batch_normalize:
-            write_batchnorm(self, writer)
-        writer.write(self.weight)
-
     def init_weights(self, generator=None) -> None:
         init_affine(self, self.size * self.size * self.in_shape[0] // self.groups, generator)
-
-    @property
-    def bflops(self) -> float:
-        _, oh, ow = self.out_shape
-        return 2.0 * self.filters * self.size * self.size * self.in_shape[0] / self.groups * oh * ow / 1e9
-
-    def describe(self) -> dict:
-        return {"type": "conv", "filters": str(self.filters),
-                "size": f"{self.size} x {self.size} / {self.stride}", "extra": self.activation_name}

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from darkpy.net.cfg import Section
-from darkpy.net.layers.base import BuildContext, Layer, register, require_image_input
+from darkpy.net.layers.base import Layer, register
+from darkpy.net.spec import ReorgSpec
 
 
 def darknet_reorg(x: torch.Tensor, stride: int) -> torch.Tensor:
@@ -32,45 +32,9 @@ def darknet_reorg_reverse(x: torch.Tensor, stride: int) -> torch.Tensor:
     return y.reshape(b, c_in, h_in, w_in)
 
 
-@register("reorg")
+@register(ReorgSpec)
 class Reorg(Layer):
-    type_name = "reorg"
-
-    def __init__(self, index, section, in_shape, *, stride: int, reverse: bool):
-        self.stride, self.reverse = stride, reverse
-        super().__init__(index, section, in_shape, self._out(in_shape))
-
-    def _out(self, in_shape):
-        c, h, w = in_shape
-        s = self.stride
-        if self.reverse:
-            return (c // (s * s), h * s, w * s)
-        return (c * s * s, h // s, w // s)
-
-    @classmethod
-    def from_cfg(cls, s: Section, ctx: BuildContext) -> "Reorg":
-        c, h, w = require_image_input(s, ctx)
-        stride = s.int("stride", 1)
-        reverse = s.bool("reverse", False)
-        for key in ("flatten", "extra"):
-            if s.int(key, 0):
-                raise s.error(f"'{key}' is not supported by darkpy", key)
-        s.check_all_used()
-        if stride < 1:
-            raise s.error("'stride' must be positive", "stride")
-        need = stride * stride * (stride * stride if reverse else 1)
-        if c % need or (not reverse and (h % stride or w % stride)):
-            raise s.error(f"stride {stride} needs channels divisible by {need} and a size divisible by "
-                          f"{stride}; input is {w}x{h}x{c}", "stride")
-        return cls(ctx.index, s, (c, h, w), stride=stride, reverse=reverse)
-
-    def resized(self, in_shape, shapes):
-        return self._out(in_shape)
-
     def forward(self, x, outputs=None):
         if self.reverse:
             return darknet_reorg_reverse(x, self.stride)
         return darknet_reorg(x, self.stride)
-
-    def describe(self) -> dict:
-        return {"type": "reorg", "filters": "", "size": f"/ {self.stride}", "extra": ""}

@@ -42,7 +42,8 @@ class ClassificationTask:
         self.head: Head = find_head(net)
         cfg = net.net
         self.base = AugmentConfig.from_net(cfg)
-        self.width, self.height = cfg.width, cfg.height
+        cfg.check_image_channels(getattr(net, "cfg_path", None), detector=False)
+        self.width, self.height, self.channels = cfg.width, cfg.height, cfg.channels
         self.seed = int(seed)
         self.rank, self.images_per_rank, self.mini_batch = 0, max(1, cfg.batch), cfg.mini_batch
         self.smooth = float(getattr(cfg, "label_smooth_eps", 0.0) if smooth is None else smooth)
@@ -65,7 +66,7 @@ class ClassificationTask:
     def _load_one(self, iteration: int, slot: int, cfg: AugmentConfig) -> tuple[np.ndarray, int]:
         rng = np.random.default_rng([self.seed, int(iteration), int(slot)])
         index = int(rng.integers(len(self.items)))
-        return to_chw(augment(load_rgb(self.items.paths[index]), rng, cfg)), index
+        return to_chw(augment(load_rgb(self.items.paths[index]), rng, cfg), self.channels), index
 
     def _submit(self, iteration: int, size: tuple[int, int] | None) -> list[Future]:
         key = (iteration, size)

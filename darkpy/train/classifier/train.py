@@ -19,6 +19,7 @@ from darkpy.net.model import load_network
 from darkpy.train.batchsize import apply_batch
 from darkpy.train.engine import Trainer
 from darkpy.train import distributed as dd
+from darkpy.train import elastic
 
 
 def build_training(data: str | Path, cfg: str | Path, weights: str | Path | None = None, *, device=None,
@@ -54,7 +55,8 @@ def train_classifier(data: str | Path, cfg: str | Path, weights: str | Path | No
                       max_batches=max_batches, clear=clear, resume=resume, amp=amp, hooks=hooks, ddp=ddp,
                       seed=seed, **trainer_options)
     try:
-        return trainer.run()
+        with elastic.peer_failures(trainer):   # a lost peer: one line (darkpy.train.elastic)
+            return trainer.run()
     finally:
         task.close()
 

@@ -34,6 +34,7 @@ class DetectionTask:
         if not layers:
             raise CfgError("the cfg has no [region] layer: `darkpy train` trains YOLOv2-style detectors",
                            file=getattr(net, "cfg_path", None))
+        net.net.check_image_channels(getattr(net, "cfg_path", None), detector=True)
         self.region = layers[-1]
         if classes is not None and classes != self.region.classes:
             raise DataError(f"the .data file says classes={classes} but the cfg's [region] layer has "

@@ -17,6 +17,7 @@ from darkpy.train.map_hook import map_hook
 from darkpy.formats.datafile import DataConfig, data_config, read_data_file
 from darkpy.net.model import load_network
 from darkpy.train import distributed as dd
+from darkpy.train import elastic
 from darkpy.train.batchsize import apply_batch
 from darkpy.train.engine import Trainer
 from darkpy.train.joint import make_detection_task
@@ -62,6 +63,8 @@ class TrainOptions:
                                        # per detection image (darkpy.train.joint)
     batch: int | None = None           # override the cfg's batch= (images per optimiser step)
     subdivisions: int | None = None    # override the cfg's subdivisions=
+    backup_every: int | None = None    # NAME.backup every N batches (None: Darknet's 100)
+    dist_timeout: float = 600.0        # seconds a process waits for its peers (darkpy.train.elastic)
 
 
 def _build(opts: TrainOptions, info) -> Trainer:
@@ -83,7 +86,8 @@ def _build(opts: TrainOptions, info) -> Trainer:
     trainer = Trainer(net, task, name=name, backup_dir=opts.backup or data.backup, device=device, hooks=hooks,
                       max_batches=opts.max_batches, clear=opts.clear, resume=opts.resume, amp=opts.amp,
                       ddp=info, seed=opts.seed, quiet=opts.quiet, log_every=opts.log_every,
-                      chart_every=opts.chart_every)
+                      chart_every=opts.chart_every, backup_every=opts.backup_every,
+                      chart_name=f"chart_{opts.name}.png" if opts.name else "chart.png")
     for text in warnings:
         trainer.warn_once(text)
     if net.last_load is not None:
@@ -95,16 +99,34 @@ def _build(opts: TrainOptions, info) -> Trainer:
     return trainer
 
 
+def saved_line(trainer: Trainer) -> str:
+    """The closing line of a training run that reached its end: it names the file actually written
+    (after a full disk, the fallback folder's copy, not the backup folder's missing one)."""
+    final = getattr(trainer, "final_written", None)
+    if final is None:
+        return f"No final weights written ({trainer.iteration} batches, nothing new to save)"
+    return (f"Saved {final} after {trainer.iteration} batches; "
+            f"data wait {trainer.data_wait_share:.1%} of step time")
+
+
 def _run_rank(info, opts: TrainOptions):
-    return _build(opts, info).run()
+    trainer = _build(opts, info)
+    with elastic.peer_failures(trainer):   # a lost peer: one line (darkpy.train.elastic)
+        trainer.run()
+    if info.enabled and info.is_main and not getattr(trainer, "interrupted", False):
+        trainer.say(saved_line(trainer))  # several processes: rank 0 closes the run (the caller gets None)
+    return trainer
 
 
 def train_detector(opts: TrainOptions):
     """Train as Darknet's `detector train` does; several processes with `--gpus a,b,..`,
     `--ddp-cpu N` or under torchrun. Returns the Trainer (single process) or None."""
+    if not opts.dist_timeout > 0:
+        raise UsageError(f"--dist-timeout must be a positive number of seconds, got {opts.dist_timeout:g}")
     info = dd.from_env()
     if info.enabled:  # started by torchrun
-        dd.init(info)
+        dd.init(info, opts.dist_timeout)
+        elastic.watch_agent(info.rank)
         try:
             return _run_rank(info, opts)
         finally:
@@ -115,9 +137,10 @@ def train_detector(opts: TrainOptions):
         if not torch.cuda.is_available() or torch.cuda.device_count() <= max(opts.gpus):
             raise UsageError(f"--gpus {','.join(map(str, opts.gpus))}: only {torch.cuda.device_count()} CUDA "
                              f"device(s) here")
-        dd.launch(_run_rank, len(opts.gpus), (opts,), backend="nccl")
+        dd.launch(_run_rank, len(opts.gpus), (opts,), backend="nccl", timeout=opts.dist_timeout)
         return None
     if opts.ddp_cpu > 1:
-        dd.launch(_run_rank, opts.ddp_cpu, (opts,), backend="gloo")
+        read_training_data(opts.data)   # a broken .data file: one line before any process starts
+        dd.launch(_run_rank, opts.ddp_cpu, (opts,), backend="gloo", timeout=opts.dist_timeout)
         return None
     return _run_rank(dd.SINGLE, opts)
