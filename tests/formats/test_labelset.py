@@ -99,3 +99,18 @@ def test_list_entries_resolve_as_label_file_does(tmp_path):
     assert ls.paths == expect
     assert ls.found.tolist() == [True, True, False, True]
     assert ls.boxes[:, 0].tolist() == [0, 1, 0]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_is_the_per_line_readers_error_without_blocking(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "f.txt")
+    (tmp_path / "ok.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    with pytest.raises(DataError) as exc:
+        read_label_file(tmp_path / "f.txt")
+    ls = read_label_set([tmp_path / "ok.txt", tmp_path / "f.txt"])
+    assert ls.box_counts().tolist() == [1, 0]
+    with pytest.raises(DataError) as got:
+        ls.raise_first()
+    assert str(got.value) == str(exc.value)
