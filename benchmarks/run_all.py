@@ -421,7 +421,9 @@ def case_train(a, tmp: Path, env: dict) -> None:
         sp = med([_per_batch(r)[0] for r in res[k]])
         rss = max(r.rss_mib for r in res[k])
         waits = [float(m.group(1)) for r in res[k] for m in re.finditer(r"data wait ([\d.]+)%", r.out)]
+        steady = [float(m.group(1)) for r in res[k] for m in re.finditer(r"\(([\d.]+)% after the first", r.out)]
         wait = f", data wait {med(waits):.1f}%" if waits else ""
+        wait += f" ({med(steady):.1f}% after the first batch)" if steady else ""
         print(f"  darkpy {k} {sp:.2f} s/batch, peak RSS {rss:.0f} MiB, wall "
               f"{med([r.wall for r in res[k]]):.1f} s{wait}")
         row(f"train tiny-voc 8 cl 288 b32, {k}", f"{sd:.2f} s/batch", f"{sp:.2f} s/batch", f"{sd / sp:.2f}x",

@@ -260,6 +260,15 @@ class Trainer:
     def data_wait_share(self) -> float:
         return self.data_wait_total / self.step_time_total if self.step_time_total else 0.0
 
+    @property
+    def steady_wait_share(self) -> float | None:
+        """The data-wait share after the run's first batch (which waits for the loader processes
+        to start), or None after a single batch."""
+        rest = self.step_time_total - getattr(self, "first_time", 0.0)
+        if rest <= 0 or not hasattr(self, "first_time"):
+            return None
+        return (self.data_wait_total - self.first_wait) / rest
+
     # -- state -----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -504,6 +513,8 @@ class Trainer:
             self.avg_loss = loss_value
         self.avg_loss = self.avg_loss * 0.9 + loss_value * 0.1
         elapsed = time.perf_counter() - t0
+        if self.step_time_total == 0.0:   # the run's first batch also starts the loader processes
+            self.first_wait, self.first_time = wait, elapsed
         self.data_wait_total += wait
         self.step_time_total += elapsed
         self.images_total += self.images_per_step
