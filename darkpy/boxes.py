@@ -292,19 +292,6 @@ def greedy_keep(over: "torch.Tensor", scores: "torch.Tensor", block: int = NMS_B
     return kept | lone
 
 
-def _greedy(over: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
-    """Keep-mask (numpy) of greedy NMS taking the boxes in `order` (all, by index, when None);
-    over[i, j]: IoU(i, j) > thresh. Entry k of the result is box order[k]'s fate."""
-    n = over.shape[0]
-    order = np.arange(n) if order is None else np.asarray(order)
-    scores = np.zeros(n, np.float64)
-    scores[order] = np.arange(len(order), 0, -1)
-    import torch
-
-    keep = greedy_keep(torch.from_numpy(np.asarray(over, bool)), torch.from_numpy(scores)[None])[0]
-    return keep.numpy()[order]
-
-
 def _greedy_rows(over, scores):
     """`greedy_keep` for (over, scores) given as tensors or arrays: tensors take the blocked
     matrix algorithm (GPU-friendly), arrays the plain sequential walk (the torch-free engine:

@@ -21,4 +21,14 @@ def select_device(spec: str | int | torch.device | None = None) -> torch.device:
         raise UsageError(f"unknown device {spec!r} (use cpu, cuda, cuda:N or N)") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UsageError(f"device {spec!r} asked for, but CUDA is not available on this machine")
+    if device.type == "cuda" and device.index is not None:
+        check_gpu_index(device.index, str(spec))
     return device
+
+
+def check_gpu_index(index: int, asked: str) -> None:
+    """One line instead of torch's "invalid device ordinal" traceback on the first tensor."""
+    count = torch.cuda.device_count()
+    if not 0 <= index < count:
+        raise UsageError(f"{asked}: GPU {index} asked for, but this machine has {count} CUDA device(s)"
+                         + (f" (0..{count - 1})" if count else ""))

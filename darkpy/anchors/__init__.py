@@ -7,7 +7,7 @@
 
 `darkpy kmeans` is the command-line face of this package.
 """
-from darkpy.anchors.boxes import BoxSet, load_boxes
+from darkpy.anchors.boxset import BoxSet, load_boxes
 from darkpy.anchors.cfgedit import format_anchors, read_cfg_text, write_anchors
 from darkpy.anchors.kmeans import (
     Clusters,
@@ -15,7 +15,6 @@ from darkpy.anchors.kmeans import (
     avg_iou,
     iou_wh,
     kmeans_anchors,
-    kmeans_reference,
     knee_point,
     sweep,
 )
@@ -23,6 +22,6 @@ from darkpy.anchors.units import from_units, parse_anchor_list, to_units
 
 __all__ = [
     "BoxSet", "Clusters", "Sweep", "avg_iou", "format_anchors", "from_units", "iou_wh",
-    "kmeans_anchors", "kmeans_reference", "knee_point", "load_boxes", "parse_anchor_list",
+    "kmeans_anchors", "knee_point", "load_boxes", "parse_anchor_list",
     "read_cfg_text", "sweep", "to_units", "write_anchors",
 ]

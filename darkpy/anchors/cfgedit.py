@@ -58,7 +58,7 @@ def region_stride(cfg: CfgDocument) -> float | None:
     return build_spec(copy.deepcopy(cfg.sections), cfg.path).region_stride()
 
 
-def layer_units(cfg: CfgText) -> str | None:
+def layer_units(cfg: CfgDocument) -> str | None:
     """'grid' for [region] layers, 'pixels' for [yolo]; None without anchor layers."""
     kinds = {s.name for s in anchor_layers(cfg)}
     if not kinds:

@@ -5,8 +5,9 @@ what OpenCV works on, and converts to the network's (C, H, W) layout once at the
 (`to_chw`). Values are the same as Darknet's:
 
 - `load_rgb`: Darknet's `load_image_color(path, 0, 0)` (pixel / 255; decoded by OpenCV).
-- `resize_image`, `letterbox_image`: Darknet's own bilinear resize (corner-aligned sample
-  positions, horizontal pass first) and letterbox, from `darkpy.formats.image` (shared with detection).
+- `resize_hwc`, `letterbox_hwc`: Darknet's `resize_image` (its own bilinear resize: corner-aligned
+  sample positions, horizontal pass first) and `letterbox_image`, from `darkpy.formats.image`
+  (shared with detection, which works on (C, H, W)).
 - `resize_min`, `crop_image` (out-of-range reads clamp to the edge), `center_crop_image`,
   `flip_image`.
 - `rotate_crop_image`: the rotated, scaled, shifted, aspect-stretched crop behind Darknet's
@@ -42,7 +43,7 @@ def to_chw(im: np.ndarray, channels: int = 3) -> np.ndarray:
     return np.ascontiguousarray(im.transpose(2, 0, 1))
 
 
-def resize_image(im: np.ndarray, w: int, h: int) -> np.ndarray:
+def resize_hwc(im: np.ndarray, w: int, h: int) -> np.ndarray:
     """Darknet's `resize_image` for an (H, W, C) float32 image (`darkpy.formats.image.resize_image`,
     which works on (C, H, W))."""
     ih, iw = im.shape[:2]
@@ -64,7 +65,7 @@ def resize_min(im: np.ndarray, size: int) -> np.ndarray:
     nw, nh = resize_min_size(w, h, size)
     if (nw, nh) == (w, h):
         return im
-    return resize_image(im, nw, nh)
+    return resize_hwc(im, nw, nh)
 
 
 def crop_image(im: np.ndarray, dx: int, dy: int, w: int, h: int) -> np.ndarray:
@@ -79,7 +80,7 @@ def center_crop_image(im: np.ndarray, w: int, h: int) -> np.ndarray:
     """Darknet's `center_crop_image`: the centred square of the shorter side, resized to w x h."""
     ih, iw = im.shape[:2]
     m = min(iw, ih)
-    return resize_image(crop_image(im, (iw - m) // 2, (ih - m) // 2, m, m), w, h)
+    return resize_hwc(crop_image(im, (iw - m) // 2, (ih - m) // 2, m, m), w, h)
 
 
 def resize_center_crop(im: np.ndarray, w: int, h: int) -> np.ndarray:
@@ -90,7 +91,7 @@ def resize_center_crop(im: np.ndarray, w: int, h: int) -> np.ndarray:
     return crop_image(r, (rw - w) // 2, (rh - h) // 2, w, h)
 
 
-def letterbox_image(im: np.ndarray, w: int, h: int) -> np.ndarray:
+def letterbox_hwc(im: np.ndarray, w: int, h: int) -> np.ndarray:
     """Darknet's `letterbox_image` (used by `classifier predict`): aspect kept, centred on 0.5 grey
     (`darkpy.formats.image.letterbox_image` on the (C, H, W) layout)."""
     out = letterbox_chw(np.asarray(im, np.float32).transpose(2, 0, 1), w, h)

@@ -24,15 +24,15 @@ from darkpy.wordtree.walk import walk_function
 PREPROCESS = ("letterbox", "center", "resize")
 
 
-def prepare(im: np.ndarray, w: int, h: int, how: str = "letterbox", channels: int = 3) -> np.ndarray:
+def classifier_input(im: np.ndarray, w: int, h: int, how: str = "letterbox", channels: int = 3) -> np.ndarray:
     """(H, W, 3) image -> the (3, h, w) network input: `letterbox` (Darknet's predict),
     `center` (`resize_min` + centred crop, Darknet's valid) or `resize` (stretched)."""
     if how == "letterbox":
-        out = I.letterbox_image(im, w, h)
+        out = I.letterbox_hwc(im, w, h)
     elif how == "center":
         out = I.resize_center_crop(im, w, h)
     elif how == "resize":
-        out = I.resize_image(im, w, h)
+        out = I.resize_hwc(im, w, h)
     else:
         raise ValueError(f"unknown preprocessing {how!r} (one of {', '.join(PREPROCESS)})")
     return I.to_chw(out, channels)
@@ -109,7 +109,7 @@ def predict_images(net, paths: list[str | Path], top: int, how: str = "letterbox
     net.eval()
     out = []
     for path in paths:
-        x = torch.from_numpy(prepare(I.load_rgb(path), w, h, how, c))[None]
+        x = torch.from_numpy(classifier_input(I.load_rgb(path), w, h, how, c))[None]
         (idx, probs), = predict_tensor(net, x, top)
         walked = None
         if walk is not None:

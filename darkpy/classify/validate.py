@@ -33,7 +33,7 @@ MULTI_SCALES = (224, 288, 320, 352, 384)
 
 
 def ten_crops(im: np.ndarray, w: int, h: int, shift: int = 32, channels: int = 3) -> np.ndarray:
-    big = I.resize_image(im, w + shift, h + shift)
+    big = I.resize_hwc(im, w + shift, h + shift)
     offsets = [(-shift, -shift), (shift, -shift), (0, 0), (-shift, shift), (shift, shift)]
     crops = [I.crop_image(big, dx, dy, w, h) for dx, dy in offsets]
     flipped = I.flip_image(big)
@@ -111,7 +111,7 @@ def validate(net, items: LabelledList, top: int, *, mode: str = "center", scales
         if mode == "center":
             return I.to_chw(I.resize_center_crop(im, w, h), ch)[None]
         if mode == "resize":
-            return I.to_chw(I.resize_image(im, w, h), ch)[None]
+            return I.to_chw(I.resize_hwc(im, w, h), ch)[None]
         if mode == "ten":
             return ten_crops(im, w, h, channels=ch)
         return im

@@ -160,6 +160,8 @@ FLAGS: list[DarknetFlag] = [
     _d("-iou_thresh", "float", "map: IoU a match needs", AB, {"map": "--iou-thresh", "train": None},
        "training's -map evaluation matches at IoU .5 in darkpy"),
     _d("-show_imgs", "", "train: show augmented images", AB, {"train": None}, NO_WINDOW),
+    _d("-check_mistakes", "", "train: wait for a key at each bad label line", AB, {"train": None},
+       "darkpy warns at each bad label line, naming it, and skips the line; `darkpy data check` lists them"),
     _d("-mjpeg_port", "int", "stream annotated frames as MJPEG over HTTP", AB,
        {"demo": "--mjpeg-port", "train": None},
        "darkpy streams video frames (demo), not the training chart",
@@ -183,7 +185,7 @@ FLAGS: list[DarknetFlag] = [
     _d("-save_labels", "", "test: write Darknet label files beside each image (pseudo-labelling)", AB,
        {"test": "--save-labels"}),
     _d("-chart", "text", "train: name of the loss chart picture", AB, {"train": None},
-       "darkpy writes chart.png (NAME_chart.png with --name) in the backup folder"),
+       "darkpy writes chart.png (chart_NAME.png with --name) in the backup folder"),
     _d("-mAP_epochs", "int", "train: epochs between -map evaluations", AB, {"train": None},
        "darkpy counts in batches: --map-every N"),
     # -- classifier -----------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from darkpy.data.layout import check_link, ensure_label_rule, link_images, list_
 
 
 @dataclass
-class CocoResult:
+class CocoConversion:
     data: Path
     list: Path
     images: int = 0
@@ -80,7 +80,7 @@ def load(path: Path) -> dict:
 
 def convert(annotations: str | Path, images: str | Path, out: str | Path, *, split: str | None = None,
             role: str | None = None, progress: Callable[[int], None] | None = None,
-            total: Callable[[int], None] | None = None) -> CocoResult:
+            total: Callable[[int], None] | None = None) -> CocoConversion:
     """Convert one COCO instances file whose images are in `images`.
 
     Writes `labels/SPLIT/*.txt`, `images/SPLIT` (a link to `images`), `SPLIT.txt`, `coco.names`,
@@ -129,7 +129,7 @@ def convert(annotations: str | Path, images: str | Path, out: str | Path, *, spl
             raise DataError(f"{where}: no image file {images / name}", file=annotations)
         info[iid] = (name, float(width), float(height))
 
-    result = CocoResult(data=final / "coco.data", list=final / f"{split}.txt")
+    result = CocoConversion(data=final / "coco.data", list=final / f"{split}.txt")
     lines: dict[Any, list[str]] = defaultdict(list)
     for i, ann in enumerate(ann_entries):
         aid = ann.get("id", "?") if isinstance(ann, dict) else "?"

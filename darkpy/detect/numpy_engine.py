@@ -9,7 +9,7 @@ docs/performance.md). `darkpy detect` picks this engine by the rule in `choose_e
 from __future__ import annotations
 
 import os
-import shutil
+import sys
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -27,21 +27,57 @@ ENGINES = ("auto", "torch", "numpy")
 MAX_NUMPY_IMAGES = 4  # beyond this torch's batched forward wins back its import time
 
 
-def cuda_may_be_wanted(device: str | None) -> bool:
-    """Whether torch might pick CUDA, decided without importing torch: an explicit --device, else
-    CUDA_VISIBLE_DEVICES hiding every GPU, else whether `nvidia-smi` is installed."""
-    if device is not None:
-        return not device.startswith("cpu")
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None and visible.strip() in ("", "-1"):
+def torch_build_has_gpu() -> bool:
+    """torch's own record of whether it was built with CUDA (or ROCm), read from its `version.py`
+    without importing torch (which costs more than a small forward pass). True when unsure."""
+    import importlib.util
+    import re
+
+    try:
+        spec = importlib.util.find_spec("torch")
+    except (ImportError, ValueError):
         return False
-    return shutil.which("nvidia-smi") is not None
+    if spec is None:
+        return False
+    if not spec.submodule_search_locations:
+        return True
+    try:
+        text = (Path(list(spec.submodule_search_locations)[0]) / "version.py").read_text(encoding="utf-8")
+    except OSError:
+        return True
+    builds = re.findall(r"^(cuda|hip)\b[^=\n]*=\s*(.+)$", text, flags=re.M)
+    if not builds:
+        return True
+    return any(value.strip() != "None" for _, value in builds)
+
+
+def cuda_may_be_wanted(device: str | None) -> bool:
+    """Whether torch would run on CUDA, asked of torch, never of PATH: an explicit --device
+    decides; else CUDA_VISIBLE_DEVICES hiding every GPU or a torch built without CUDA means no
+    (both read without importing torch); else `torch.cuda.is_available()` (importing torch, which
+    a CUDA machine then uses anyway). When torch is already imported it is asked directly."""
+    if device is not None and device.strip().lower() not in ("", "auto"):
+        return not device.strip().lower().startswith("cpu")
+    if "torch" not in sys.modules:
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        if visible is not None and visible.strip() in ("", "-1"):
+            return False
+        if not torch_build_has_gpu():
+            return False
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 def choose_engine(engine: str, n_images: int, precision: str, device: str | None,
                   compile_: bool = False) -> str:
     """'numpy' or 'torch' for `darkpy detect` (before looking at the cfg): `auto` takes numpy for at
-    most MAX_NUMPY_IMAGES images at fp32/auto precision, without --compile, when CUDA is not wanted."""
+    most MAX_NUMPY_IMAGES images at fp32/auto precision, without --compile, when torch would not
+    run on CUDA. `--engine numpy` with a CUDA device is refused (the numpy engine is CPU-only)."""
+    text = (device or "").strip().lower()
+    if engine == "numpy" and text not in ("", "auto") and not text.startswith("cpu"):
+        raise UsageError(f"--engine numpy runs on the CPU only, but --device {device} asks for a GPU: "
+                         f"drop one of them")
     if engine != "auto":
         return engine
     if (n_images <= MAX_NUMPY_IMAGES and precision in ("auto", "fp32") and not compile_

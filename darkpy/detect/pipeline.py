@@ -1,5 +1,5 @@
-"""Around the `Detector` (darkpy.detect.detector): command-line inputs, drawing, Darknet's console
-lines, and `detect_images`, a generator kept for callers written before the `Detector`.
+"""Detections as lists: `detections_from_raw` (a decoded batch row) and `detect_images`, a
+generator kept for callers written before the `Detector` (darkpy.detect.detector).
 
     from darkpy.detect.pipeline import detect_images
     for path, (h, w), dets in detect_images(net, ["data/dog.jpg"], thresh=0.5):
@@ -17,8 +17,6 @@ from darkpy.detect.decode import RawBoxes
 from darkpy.detect.detector import Detector
 from darkpy.detect.options import DEFAULT_HIER_THRESH, DEFAULT_NMS, DEFAULT_THRESH, DetectOptions
 from darkpy.detect.results import Detection, DetectionResult
-from darkpy.detect.output import (  # noqa: F401  (re-exported)
-    class_color, draw_detections, expand_inputs, format_detections)
 
 
 def detections_from_raw(raw: RawBoxes, width: int, height: int, names: Sequence[str] | None = None,

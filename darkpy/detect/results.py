@@ -13,7 +13,7 @@ from darkpy.boxes import center_to_corners
 @dataclass
 class Detection:
     """One detected object (one box and class) in original-image pixels: what a detector returns,
-    and what evaluation reads back from result files (`darkpy.eval.boxes.Detections` rows).
+    and what evaluation reads back from result files (`darkpy.eval.detections.Detections` rows).
 
     cls: class index (a WordTree node for tree networks); prob: objectness × class probability
     (what Darknet prints as a percentage, and the score evaluation ranks by); x1, y1, x2, y2: box

@@ -250,18 +250,3 @@ def run_video(detector, source: str | int, out: str | Path | None = None, frames
     else:
         message = f"{count} frames in {seconds:.2f} s ({count / max(seconds, 1e-9):.1f} FPS)"
     return VideoStats(count, seconds, count / max(seconds, 1e-9), out_path, ended_early, message)
-
-
-def read_video_frames(path: str | Path) -> list[np.ndarray]:
-    """All frames of a video file (tests and tools)."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames

@@ -184,11 +184,11 @@ def coco_evaluate(det_image: np.ndarray, det_cls: np.ndarray, det_score: np.ndar
             recall[:, k, areas, mi] = last.T
             precision[:, :, k, areas, mi] = q.transpose(1, 2, 0)
     result = CocoResult(precision, recall)
-    result.stats = summarize(precision, recall)
+    result.stats = coco_stats(precision, recall)
     return result
 
 
-def summarize(precision: np.ndarray, recall: np.ndarray) -> dict[str, float]:
+def coco_stats(precision: np.ndarray, recall: np.ndarray) -> dict[str, float]:
     """The 12 numbers of pycocotools' `stats`, -1 where nothing defines them."""
     areas = list(AREA_RANGES)
 

@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from darkpy.errors import DataError, UsageError
-from darkpy.eval.boxes import Detections, GroundTruth
+from darkpy.eval.detections import Detections, GroundTruth
 from darkpy.eval.coco import CocoResult, coco_evaluate
 from darkpy.eval.ilsvrc import ilsvrc_evaluate
 from darkpy.eval.voc import VocClassResult, voc_class
@@ -153,7 +153,7 @@ def evaluate(dets: Detections, gt: GroundTruth, metrics: Sequence[str] | str = A
     """
     metrics = parse_metrics(metrics)
     if not 0.0 <= iou_thresh < 1.0:
-        raise UsageError(f"--iou-thresh must be in [0, 1), got {iou_thresh}")
+        raise UsageError(f"the matching IoU threshold must be in [0, 1), got {iou_thresh}")
     k = len(gt.names)
     if len(dets) and (dets.cls.min() < 0 or dets.cls.max() >= k):
         raise DataError(f"detection class {int(dets.cls.max())} out of range for {k} classes")

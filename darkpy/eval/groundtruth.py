@@ -10,14 +10,14 @@ import numpy as np
 
 from darkpy.formats.datafile import read_list
 from darkpy.errors import DataError
-from darkpy.eval.boxes import GroundTruth
-from darkpy.eval.results import coco_image_id, image_key
+from darkpy.eval.detections import GroundTruth
+from darkpy.eval.resultfiles import coco_image_id, image_key
 from darkpy.formats.labels import label_file, read_labels, resolve_entry
 from darkpy.formats.imagesize import ImageUnreadable
 from darkpy.formats.imagesize import image_size as header_size
 
 
-def image_size(path: str | Path) -> tuple[int, int]:
+def _image_size(path: str | Path) -> tuple[int, int]:
     """(width, height) from the file header (darkpy.formats.imagesize), as a DataError when unreadable."""
     try:
         return header_size(path)
@@ -67,12 +67,12 @@ def gt_from_labels(list_path: str | Path, names: Sequence[str],
         if size is None:
             img = _find_image(entry, list_path.parent)
             if img is not None:
-                size = image_size(img)
+                size = _image_size(img)
             elif default_size is not None:
                 size = default_size
             else:
                 raise DataError(f"image {entry!r} not found: its size is needed to score normalised labels "
-                                "(pass --image-size WxH or --annotations)", file=list_path)
+                                "(give the image size, or VOC XML annotations)", file=list_path)
         sizes[key] = size
         rows = read_labels(label, classes=len(names))
         w, h = size

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from darkpy.eval.boxes import voc_iou
+from darkpy.boxes import voc_iou
 from darkpy.eval.voc import EPS, ap_area, padded_groups
 from darkpy.assets import asset as asset_path
 from darkpy.wordtree.tree import read_tree

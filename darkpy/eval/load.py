@@ -5,12 +5,12 @@ import glob
 from pathlib import Path
 from typing import Sequence
 
-from darkpy.formats.datafile import read_names
+from darkpy.formats.datafile import read_map, read_names
 from darkpy.errors import DataError, UsageError
-from darkpy.eval.boxes import Detections, GroundTruth
+from darkpy.eval.detections import Detections, GroundTruth
 from darkpy.eval.groundtruth import gt_from_coco, gt_from_labels, gt_from_voc
-from darkpy.eval.results import (
-    VOC_PREFIX, default_category_ids, read_category_map, read_coco_results, read_imagenet_results,
+from darkpy.eval.resultfiles import (
+    VOC_PREFIX, default_category_ids, read_coco_results, read_imagenet_results,
     read_voc_results, resolve_coco_results)
 
 FORMATS = ("auto", "voc", "coco", "imagenet")
@@ -26,7 +26,7 @@ def load_ground_truth(gt: str | Path, names: str | Path | None = None, annotatio
     if gt.suffix.lower() == ".json":
         return gt_from_coco(gt, class_names)
     if class_names is None:
-        raise UsageError("--names is needed with an image list as --gt")
+        raise UsageError("class names are needed to score against an image list", file=gt)
     if annotations is not None:
         return gt_from_voc(gt, annotations, class_names)
     return gt_from_labels(gt, class_names, default_size=image_size)
@@ -83,7 +83,7 @@ def load_results(paths: Sequence[Path], gt: GroundTruth, fmt: str = "auto",
             voc_files.append(path)
         elif kind == "coco":
             if category_map is not None:
-                cats = read_category_map(category_map)
+                cats = read_map(category_map)
             else:
                 cats = gt.category_ids or default_category_ids(len(gt.names))
             if len(cats) < len(gt.names):
@@ -91,7 +91,7 @@ def load_results(paths: Sequence[Path], gt: GroundTruth, fmt: str = "auto",
             ids = gt.coco_image_ids or list(range(1, len(gt.images) + 1))
             if len(set(ids)) != len(ids):
                 raise UsageError("COCO image ids taken from the list's file names collide (Darknet uses the "
-                                 "number after the last '_'); score against the COCO json as --gt instead")
+                                 "number after the last '_'); score against the COCO json instead")
             parts.append(resolve_coco_results(read_coco_results(path), dict(zip(ids, gt.images)), cats[:len(gt.names)], path))
         else:
             parts.append(read_imagenet_results(path, image_list or gt.images, len(gt.names)))

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from darkpy.boxes import box_iou, nms_obj  # noqa: F401  (nms_obj re-exported)
+from darkpy.boxes import box_iou
 from darkpy.detect.detector import Detector
 from darkpy.detect.options import RECALL_NMS, RECALL_THRESH, DetectOptions
 from darkpy.formats.labels import read_labels

@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from darkpy.formats.datafile import DataFile, read_data_file, read_list, read_names
-from darkpy.detect.decode import decode_mapped, tree_map_applies  # noqa: F401  (re-exported)
+from darkpy.formats.datafile import DataFile, read_data_file, read_list, read_map, read_names
+from darkpy.detect.decode import tree_map_applies
 from darkpy.detect.detector import Detector
 from darkpy.detect.options import VALID_HIER, VALID_NMS, VALID_THRESH, DetectOptions
 from darkpy.errors import DataError, UsageError
 from darkpy.fileio import not_a_file
 from darkpy.boxes import center_to_corners
-from darkpy.eval.boxes import Detections
-from darkpy.eval.results import (
-    VOC_PREFIX, default_category_ids, image_key, coco_image_id, read_category_map, write_coco_results,
+from darkpy.eval.detections import Detections
+from darkpy.eval.resultfiles import (
+    VOC_PREFIX, default_category_ids, image_key, coco_image_id, write_coco_results,
     write_imagenet_results, write_voc_results)
 
 EVAL_TYPES = ("voc", "coco", "imagenet")
@@ -140,7 +140,7 @@ def valid_setup(data_path: str | Path, eval_type: str | None = None) -> ValidSet
 def class_map_for(setup: ValidSetup, net) -> list[int] | None:
     """The `map=` table when Darknet would decode with it (a WordTree network), else None."""
     if setup.map_file is not None and tree_map_applies(net):
-        return read_category_map(setup.map_file)
+        return read_map(setup.map_file)
     return None
 
 
@@ -180,5 +180,5 @@ def write_results(result: RunResult, names: Sequence[str], folder: str | Path, e
 def category_ids_for(setup: ValidSetup, net) -> list[int] | None:
     """COCO category ids: the `map=` file for a network without a WordTree, else Darknet's table."""
     if setup.map_file is not None and not tree_map_applies(net):
-        return read_category_map(setup.map_file)
+        return read_map(setup.map_file)
     return None

@@ -9,8 +9,8 @@ arithmetic is reproduced too, so the last row can come out darker than the sourc
 `letterbox_image` keeps the aspect ratio (integer arithmetic as Darknet), resizes with
 `resize_image`, and centres the result on a canvas filled with 0.5.
 
-The functions here are vectorised with numpy; `_resize_image_reference` is the straight loop
-the tests compare them with.
+The functions here are vectorised with numpy; tests/formats/image_reference.py holds the
+straight loops the tests compare them with.
 """
 from __future__ import annotations
 
@@ -41,13 +41,6 @@ def from_bgr(bgr: np.ndarray) -> np.ndarray:
         raise DataError(f"unsupported image dtype {bgr.dtype}")
     rgb = bgr[:, :, 2::-1] if bgr.shape[2] >= 3 else np.repeat(bgr[:, :, :1], 3, axis=2)
     return np.ascontiguousarray(_TO_FLOAT[rgb].transpose(2, 0, 1))
-
-
-def to_bgr(im: np.ndarray) -> np.ndarray:
-    """(3, H, W) RGB float in [0, 1] back to an OpenCV uint8 BGR image (Darknet rounds by truncation
-    of `255 * v`; we round to nearest, which only matters for display)."""
-    rgb = np.clip(im.transpose(1, 2, 0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
 _QUIET = False
@@ -285,38 +278,6 @@ def resize_bgr(bgr: np.ndarray, w: int, h: int) -> np.ndarray:
         part = (np.float32(1) - dx) * a + dx * gather(ix1)
         part[:, :, w - 1] = _TO_FLOAT[sub[:, iw - 1][:, chan].T]
     return _vpass(part, ih, h, row_of=lambda r: np.searchsorted(rows, r))
-
-
-def _resize_image_reference(im: np.ndarray, w: int, h: int) -> np.ndarray:
-    """Slow per-pixel transcription of Darknet's loops (for tests only)."""
-    c, ih, iw = im.shape
-    f = np.float32
-    part = np.zeros((c, ih, w), np.float32)
-    resized = np.zeros((c, h, w), np.float32)
-    w_scale, h_scale = _scale(iw, w), _scale(ih, h)
-    for k in range(c):
-        for r in range(ih):
-            for col in range(w):
-                if col == w - 1 or iw == 1:
-                    val = im[k, r, iw - 1]
-                else:
-                    sx = f(col) * w_scale
-                    ix = int(sx)
-                    dx = f(sx - f(ix))
-                    val = f(f(f(1) - dx) * im[k, r, ix]) + f(dx * im[k, r, min(ix + 1, iw - 1)])
-                part[k, r, col] = val
-    for k in range(c):
-        for r in range(h):
-            sy = f(r) * h_scale
-            iy = min(int(sy), ih - 1)
-            dy = f(sy - f(iy))
-            for col in range(w):
-                resized[k, r, col] = f(f(1) - dy) * part[k, iy, col]
-            if r == h - 1 or ih == 1:
-                continue
-            for col in range(w):
-                resized[k, r, col] += f(dy * part[k, min(iy + 1, ih - 1), col])
-    return resized
 
 
 def letterbox_size(im_w: int, im_h: int, w: int, h: int) -> tuple[int, int]:

@@ -127,7 +127,7 @@ class Labels:
 
     def rows(self) -> np.ndarray:
         """Boxes and classification-only lines as one (n, 5) class x y w h array, the latter with
-        x = y = MARK (what `darkpy.train.augment.correct_boxes` keeps as Darknet's marker)."""
+        x = y = MARK (what `darkpy.train.augment.correct_label_boxes` keeps as Darknet's marker)."""
         if not len(self.class_only):
             return self.boxes
         marks = np.zeros((len(self.class_only), 5), np.float32)

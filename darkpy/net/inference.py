@@ -26,9 +26,10 @@ from torch import nn
 
 from darkpy.device import select_device
 from darkpy.net.layers.base import Layer
-from darkpy.net.layers.conv import BN_EPS, Convolutional
+from darkpy.net.layers.conv import Convolutional
+from darkpy.net.spec import BN_EPS
 from darkpy.net.model import Network
-from darkpy.net.precision import precision_name, resolve_precision
+from darkpy.net.precision import precision_name, resolve_precision, strict_fp32
 
 def _scale_rows_(w: torch.Tensor, k: torch.Tensor, chunk: int = 1 << 18) -> None:
     """w[i] *= k[i] in place, each product in float64 rounded once to w's dtype (what a float64
@@ -140,6 +141,20 @@ def _one_thread():
         torch.set_num_threads(n)
 
 
+def fits_dtype(layer: nn.Module, dtype: torch.dtype) -> bool:
+    """Whether every weight and buffer of `layer` stays finite once cast to `dtype`. Folding batch
+    norm multiplies a channel by scale / (sqrt(var) + 1e-6): a channel whose variance is 0 gets
+    factors near 1e6, which fp16 (max 65504) turns into inf and then NaN boxes."""
+    if not dtype.is_floating_point:
+        return True
+    top = torch.finfo(dtype).max
+    for t in list(layer.parameters(recurse=True)) + list(layer.buffers(recurse=True)):
+        if t.is_floating_point() and t.numel() and t.device.type != "meta":
+            if bool((t.detach().abs() > top).any()):
+                return False
+    return True
+
+
 def _head_convs(model) -> list[int]:
     """Indices of the convolutions that feed a detection layer directly (kept in fp32)."""
     heads = []
@@ -189,12 +204,18 @@ class Predictor:
             model = net if inplace else copy.deepcopy(net)
             model.eval().requires_grad_(False)
         model = model.to(self.device)
+        self.kept_fp32: list[int] = []   # layers left in fp32: their folded weights overflow the dtype
         if self.dtype != torch.float32:
             fmt = torch.channels_last if self.channels_last else torch.preserve_format
             keep = set(_head_convs(model)) if fuse_bn else set()
             keep |= {l.index for l in model.detection_layers}
+            self.kept_fp32 = [i for i, layer in enumerate(model.blocks)
+                              if i not in keep and not fits_dtype(layer, self.dtype)]
+            keep |= set(self.kept_fp32)
             with _one_thread():  # many small copies: the thread pool only adds barrier waits
                 self._convert(model, keep, fmt, inplace)
+        elif self.device.type == "cuda":
+            strict_fp32(self.device)   # fp32 is fp32: no TF32 convolutions
         self.model = model
         self.net = net
         self.compile = bool(compile)
@@ -207,6 +228,15 @@ class Predictor:
             elif inplace:  # own copies, so the fp32 file buffer the rest aliased can be freed
                 for t in list(layer.parameters()) + list(layer.buffers()):
                     t.data = t.data.clone()
+
+    @property
+    def notes(self) -> list[str]:
+        """What a user should know about this predictor's precision (printed by the commands)."""
+        if not self.kept_fp32:
+            return []
+        layers = ", ".join(str(i) for i in self.kept_fp32)
+        return [f"layer(s) {layers} kept in fp32: their batch-norm-folded weights are not finite in "
+                f"{self.precision} (a channel with variance 0 divides by 1e-6)"]
 
     @property
     def detection_layers(self):

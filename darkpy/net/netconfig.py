@@ -38,6 +38,7 @@ class NetConfig:
     min_crop: int = 0
     center: int = 0
     label_smooth_eps: float = 0.0   # classification label smoothing (AlexeyAB's key)
+    loss_scale: float = 1.0         # fp16 training's first loss scale (AlexeyAB's key; `--amp` on CUDA)
     clip: float = 0.0
     time_steps: int = 1
     notruth: int = 0
@@ -81,6 +82,9 @@ class NetConfig:
         _read_plain(c, s, "center", "label_smooth_eps")
         if not 0 <= c.label_smooth_eps < 1:
             raise s.error("'label_smooth_eps' must be in [0, 1)", "label_smooth_eps")
+        _read_plain(c, s, "loss_scale")
+        if not c.loss_scale > 0:
+            raise s.error("'loss_scale' must be positive", "loss_scale")
         _read_plain(c, s, "clip", "angle", "aspect", "saturation", "exposure", "hue")
         if not c.inputs and not (c.height and c.width and c.channels):
             raise s.error("no input size: give width, height and channels (or inputs)")

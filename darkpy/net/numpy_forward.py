@@ -23,11 +23,10 @@ from typing import Sequence
 
 import numpy as np
 
-from darkpy.net.spec import (ConvSpec, LayerSpec, MaxPoolSpec, NetworkSpec, RegionSpec, ReorgSpec, RouteSpec,
-                             read_spec)
+from darkpy.net.spec import (BN_EPS, ConvSpec, LayerSpec, MaxPoolSpec, NetworkSpec, RegionSpec, ReorgSpec,
+                             RouteSpec, read_spec)
 from darkpy.net.weights import plan_weights
 
-BN_EPS = 1e-6  # Darknet divides by sqrt(var) + 1e-6 (as darkpy.net.layers.conv)
 
 
 class NumpyUnsupported(Exception):

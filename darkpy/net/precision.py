@@ -90,3 +90,22 @@ def precision_name(dtype) -> str:
     import torch
 
     return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, str(dtype))
+
+
+def strict_fp32(device) -> bool:
+    """fp32 means fp32 on CUDA too: turn off TF32 (10-bit mantissa) in cuDNN convolutions and
+    cuBLAS matmuls, which Ampere and newer GPUs otherwise use for float32 by default. Returns
+    whether anything was set (only for a CUDA device). Process-wide, as torch's flags are."""
+    import torch
+
+    if torch.device(device).type != "cuda":
+        return False
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    matmul = torch.backends.cuda.matmul
+    if conv is not None and hasattr(conv, "fp32_precision"):   # torch >= 2.9: the per-backend API
+        conv.fp32_precision = "ieee"
+        matmul.fp32_precision = "ieee"
+    else:
+        torch.backends.cudnn.allow_tf32 = False
+        matmul.allow_tf32 = False
+    return True

@@ -718,6 +718,7 @@ class CropSpec(LayerSpec):
 
 
 DETECTION_SECTIONS = ("region", "yolo")
+BN_EPS = 1e-6  # Darknet's batch norm divides by sqrt(var) + 1e-6, not sqrt(var + eps)
 
 
 @dataclass(eq=False)

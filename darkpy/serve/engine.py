@@ -14,7 +14,8 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from darkpy.detect.detector import Detector, DetectOptions
+from darkpy.detect.detector import Detector
+from darkpy.detect.options import DetectOptions
 from darkpy.detect.results import DetectionResult
 from darkpy.net.inference import Predictor
 

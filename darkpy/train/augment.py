@@ -12,9 +12,10 @@ For each training image Darknet:
 4. distorts colours in HSV: hue shifted by `uniform(-hue, hue)` (wrapping), saturation and value
    multiplied by `rand_scale(saturation)` / `rand_scale(exposure)` (a factor in [1, s], inverted
    half of the time), then RGB clipped to [0, 1];
-5. moves the boxes with the crop (`correct_boxes`): corners scaled and shifted, mirrored on a
-   flip, clipped to [0, 1]; then keeps the first `max_boxes` (after shuffling the image's boxes)
-   and drops those narrower or shorter than 0.001 of the image (`fill_truth_detection`).
+5. moves the boxes with the crop (Darknet's `correct_boxes`, here `correct_label_boxes`): corners
+   scaled and shifted, mirrored on a flip, clipped to [0, 1]; then keeps the first `max_boxes`
+   (after shuffling the image's boxes) and drops those narrower or shorter than 0.001 of the
+   image (`fill_truth_detection`).
 
 Steps 1-3 are one `cv2.warpAffine` (the crop, resize and flip are one affine map), step 4 is two
 `cv2.cvtColor` calls on the whole image; nothing runs per pixel in Python. Random draws come from
@@ -113,7 +114,7 @@ def distort(img: np.ndarray, dhue: float, dsat: float, dexp: float) -> np.ndarra
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-def correct_boxes(labels: np.ndarray, j: Jitter, ow: int, oh: int) -> np.ndarray:
+def correct_label_boxes(labels: np.ndarray, j: Jitter, ow: int, oh: int) -> np.ndarray:
     """Labels (n, 5: class x y w h, normalised to the original image) -> (n, 5: x y w h class)
     in the augmented image, clipped as Darknet clips them; classification-only rows become marker
     rows `MARK MARK w h class` (Darknet's 999999), in place."""
@@ -158,5 +159,5 @@ def augment_detection(img: np.ndarray, labels: np.ndarray, rng: np.random.Genera
     sized = crop_resize(img, j, w, h)
     sized = distort(sized, j.dhue, j.dsat, j.dexp)
     order = rng.permutation(len(labels)) if len(labels) > 1 else np.arange(len(labels))
-    boxes = correct_boxes(labels[order], j, ow, oh)
+    boxes = correct_label_boxes(labels[order], j, ow, oh)
     return np.ascontiguousarray(sized.transpose(2, 0, 1)), fill_truth(boxes, max_boxes)

@@ -55,11 +55,15 @@ def from_env() -> DistInfo:
     return DistInfo(rank, world, local, backend)
 
 
-def init(info: DistInfo, timeout: float | None = None) -> None:
+def init(info: DistInfo, timeout: float | None = None, device: torch.device | None = None) -> None:
     """Join the process group: this restart round's store and the collective timeout (seconds,
-    `--dist-timeout`) come from `darkpy.train.elastic.group_options`."""
+    `--dist-timeout`) come from `darkpy.train.elastic.group_options`; `device` (from
+    `darkpy.train.placement.rank_device`, already made current) binds NCCL's communicator to this
+    process's GPU."""
     if info.enabled and not dist.is_initialized():
         options = elastic.group_options(info.rank, info.world_size, timeout)
+        if device is not None and device.type == "cuda":
+            options["device_id"] = device
         try:
             dist.init_process_group(info.backend, rank=info.rank, world_size=info.world_size, **options)
         except Exception as exc:
@@ -81,13 +85,13 @@ def free_port() -> int:
 
 
 def _worker(local_rank: int, world: int, backend: str, port: int, fn: Callable, args: tuple,
-            timeout: float | None = None) -> None:
+            timeout: float | None = None, place: Callable[[DistInfo], torch.device] | None = None) -> None:
     os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(world),
                        "RANK": str(local_rank), "LOCAL_RANK": str(local_rank),
                        "DARKPY_DIST_BACKEND": backend})
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
     info = from_env()
-    init(info, timeout)
+    init(info, timeout, device=place(info) if place is not None else None)   # the GPU is chosen before the group forms
     try:
         fn(info, *args)
     finally:
@@ -95,11 +99,12 @@ def _worker(local_rank: int, world: int, backend: str, port: int, fn: Callable, 
 
 
 def launch(fn: Callable[..., Any], nprocs: int, args: tuple = (), backend: str = "gloo",
-           timeout: float | None = None) -> None:
+           timeout: float | None = None, place: Callable[[DistInfo], torch.device] | None = None) -> None:
     """Run `fn(info, *args)` in `nprocs` new processes forming one process group (spawned, so
-    `fn` and `args` must be picklable: module-level functions and plain values). Signals, errors
-    and waiting: `darkpy.train.elastic.spawn`."""
-    elastic.spawn(_worker, nprocs, (nprocs, backend, free_port(), fn, args, timeout))
+    `fn`, `args` and `place` must be picklable: module-level functions, partials of them and plain
+    values). `place(info)` picks each process's device before the group forms
+    (`darkpy.train.placement.rank_device`). Signals, errors and waiting: `darkpy.train.elastic.spawn`."""
+    elastic.spawn(_worker, nprocs, (nprocs, backend, free_port(), fn, args, timeout, place))
 
 
 class _Forward(nn.Module):
@@ -149,4 +154,16 @@ def all_reduce_sum(values: list[float], device: torch.device) -> list[float]:
         return list(values)
     t = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(t)
+    return t.tolist()
+
+
+def is_distributed() -> bool:
+    """Whether this process is one of a process group (collectives needed)."""
+    return dist.is_available() and dist.is_initialized()
+
+
+def all_reduce_vector(t: torch.Tensor) -> list[float]:
+    """Sum a float64 vector over all ranks and read it on the host (one copy)."""
+    if is_distributed():
+        dist.all_reduce(t)
     return t.tolist()

@@ -14,9 +14,12 @@ Interface (agreed between detection and classification training)::
                                     # over the mini-batch images
         stats: dict[str, float]     # shown in the progress line ({"iou": .., "recall": ..}, {"top1": ..})
         cost: float | None = None   # Darknet's printed cost for the pass (summed over its images);
-                                    # defaults to loss.item(). Printed loss = sum of costs / batch.
+                                    # defaults to the loss's value. Printed loss = sum of costs / batch.
         totals: dict[str, float]    # counts shown in the progress line SUMMED over the batch's
                                     # passes and ranks (stats are averaged), e.g. {"cls-only": 3}
+        # stats, cost and totals may be floats or 0-dim tensors on the device; tensors stay there
+        # and the engine copies them to the host once per batch, after the update, with its
+        # all-reduce (`StepSums`, `read_sums`): a pass never waits for the GPU
 
     class Task(Protocol):
         def batches(self, size, iteration) -> Iterator[tuple[Tensor, Any]]:
@@ -74,7 +77,7 @@ from darkpy.train import distributed as dd
 from darkpy.train import elastic
 from darkpy.train.hooks import Hook, default_hooks
 from darkpy.train.optimizer import current_rate, images_per_step, make_optimizer
-from darkpy.device import select_device
+from darkpy.train.placement import rank_device
 from darkpy.charts import Chart
 from darkpy.fileio import atomic_write
 
@@ -82,9 +85,9 @@ from darkpy.fileio import atomic_write
 @dataclass
 class StepReport:
     loss: torch.Tensor
-    stats: dict[str, float] = field(default_factory=dict)
-    cost: float | None = None
-    totals: dict[str, float] = field(default_factory=dict)  # summed over passes and ranks, not averaged
+    stats: dict[str, Any] = field(default_factory=dict)     # floats or 0-dim device tensors
+    cost: Any = None                                        # float, 0-dim device tensor or None
+    totals: dict[str, Any] = field(default_factory=dict)  # summed over passes and ranks, not averaged
 
 
 @runtime_checkable
@@ -160,9 +163,7 @@ class Trainer:
         self.chart_name = chart_name  # chart_NAME.png for a run given its own --name
         self.backup_dir = Path(backup_dir)
         self.dist = ddp or dd.SINGLE
-        if device is None and self.dist.enabled and torch.cuda.is_available():
-            device = f"cuda:{self.dist.local_rank}"
-        self.device = select_device(device)
+        self.device = rank_device(self.dist, device)   # bare cuda = cuda:{local_rank}, made current
         self.max_batches = int(max_batches if max_batches is not None else net.net.max_batches)
         self.clear, self.resume = clear, resume
         self.amp_dtype = amp_dtype(self.device) if amp else None
@@ -195,6 +196,7 @@ class Trainer:
         self.step_time_total = 0.0
         self.images_total = 0
         self.stop_requested = False
+        self.skipped_steps = 0   # fp16 batches whose update GradScaler skipped (inf/NaN gradients)
         self._unfinished = None
         self.warnings: set[str] = set()
         self.images_per_step = images_per_step(net.net)
@@ -278,7 +280,7 @@ class Trainer:
             "history": [list(map(float, h)) for h in self.history],
             "optimizer": self.optimizer.state_dict(),
             "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "cuda_rng": self._device_rng_state(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else {},
             "hooks": {h.name: h.state_dict() for h in self.hooks},
             "run_id": elastic.run_id(),
@@ -289,14 +291,32 @@ class Trainer:
         self.history = [(int(h[0]), float(h[1]), float(h[2])) for h in state.get("history", [])]
         self.optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
-        if state.get("cuda_rng") and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        self._restore_device_rng(state.get("cuda_rng"))
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         saved = state.get("hooks", {}) or {}
         for h in self.hooks:
             if h.name in saved:
                 h.load_state_dict(saved[h.name])
+
+    def _device_rng_state(self):
+        """The RNG state of the one GPU this process trains on (None on the CPU): a backup must
+        not depend on how many GPUs the machine that wrote it had."""
+        if self.device.type != "cuda":
+            return None
+        return torch.cuda.get_rng_state(self.device)
+
+    def _restore_device_rng(self, saved) -> None:
+        """Put the saved GPU RNG state back on this process's GPU, whatever GPU (or how many) the
+        run that saved it had. Older backups hold a list (every GPU of that machine): the entry
+        of this process's local rank is taken when there is one."""
+        if self.device.type != "cuda" or saved is None:
+            return
+        if isinstance(saved, (list, tuple)):
+            if not saved:
+                return
+            saved = saved[min(self.dist.local_rank, len(saved) - 1)]
+        torch.cuda.set_rng_state(saved, self.device)
 
     def _write(self, path: Path, fn, next_try: str = "") -> bool:
         """Run a write; on an OS error print one line (path, error) and carry on."""
@@ -416,7 +436,9 @@ class Trainer:
         self.proxy = dd.NetProxy(self.net, self.ddp_module)
         self.optimizer = make_optimizer(self.net, self.net.net)
         # fp16 needs loss scaling; bf16 has float32's range and does not
-        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+        self.scaler = make_scaler(self.device, self.net.net) if self.amp_dtype == torch.float16 else None
+        if not self.amp:
+            precision.strict_fp32(self.device)   # float32 training is float32 on the GPU too (no TF32)
         for hook in self.hooks:
             hook.attach(self)
         if self._pending_state is not None:
@@ -442,9 +464,11 @@ class Trainer:
         wait = 0.0
         seen0 = self.net.seen
         self._unfinished = seen0  # `seen` before the batch now running (None between batches)
-        cost_sum, images, passes = 0.0, 0, 0
-        stats_sum: dict[str, float] = {}
-        totals_sum: dict[str, float] = {}
+        images, passes = 0, 0
+        # the pass's numbers stay where the task computed them (device tensors or host floats)
+        # and are read once, after the update, with the all-reduce: nothing in the passes waits
+        # for the GPU
+        cost_sum, stats_sum, totals_sum = StepSums(), StepSums(), StepSums()
         source = iter(self.task.batches(size, i))
 
         def fetch():
@@ -468,19 +492,18 @@ class Trainer:
             sync = self.ddp_module is None or nxt is None
             ctx = self.ddp_module.no_sync() if not sync else _null()
             with ctx:
-                with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
-                                    enabled=self.amp):
+                with (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp else _null()):
                     report = self.task.loss(self.proxy, images_t, targets, seen_now)
                 loss = report.loss.float() * self.world_size
                 if self.scaler is not None:
                     self.scaler.scale(loss).backward()
                 else:
                     loss.backward()
-            cost_sum += float(report.cost) if report.cost is not None else float(report.loss.detach())
+            cost_sum.add("cost", report.cost if report.cost is not None else report.loss.detach())
             for k, v in report.stats.items():
-                stats_sum[k] = stats_sum.get(k, 0.0) + float(v)
+                stats_sum.add(k, v)
             for k, v in report.totals.items():
-                totals_sum[k] = totals_sum.get(k, 0.0) + float(v)
+                totals_sum.add(k, v)
             images += n
             passes += 1
             item = nxt
@@ -489,20 +512,28 @@ class Trainer:
         self.net.seen = seen0 + self.images_per_step
         rate = current_rate(self.net.net, self.iteration, self.seed)
         self.optimizer.set_rate(rate)
+        skipped = 0.0
         if self.scaler is not None:
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
+            scale = self.scaler._scale.detach().clone() if self.scaler._scale is not None else None
+            self.scaler.step(self.optimizer)   # skips the update when a gradient is inf/NaN
+            self.scaler.update()               # ... and then halves the scale
+            if scale is not None:
+                skipped = (self.scaler._scale < scale).to(torch.float64)
         else:
             self.optimizer.step()
         self._unfinished = None
         self.optimizer.zero_grad(set_to_none=True)
-        keys = list(stats_sum)   # the task's order (the same in every process)
-        tkeys = sorted(totals_sum)
+        keys = list(stats_sum.keys())   # the task's order (the same in every process)
+        tkeys = sorted(totals_sum.keys())
         # the stop flags travel with the statistics: when one process is asked to stop (SIGTERM
         # reaches ranks at slightly different times) every process stops after the same batch
         flags = [float(self.stop_requested), float(getattr(self, "_signal_stop", False))]
-        reduced = dd.all_reduce_sum([cost_sum, float(passes)] + [stats_sum[k] for k in keys]
-                                    + [totals_sum[k] for k in tkeys] + flags, self.device)
+        reduced = read_sums([cost_sum.get("cost"), float(passes)] + [stats_sum.get(k) for k in keys]
+                            + [totals_sum.get(k) for k in tkeys] + [skipped] + flags, self.device)
+        if reduced[-3] > 0:
+            self.skipped_steps += 1
+            self.warn_once("fp16 gradients overflowed: the update of that batch was skipped and the loss scale "
+                           "halved (the progress line counts skipped batches)", key="fp16-skip")
         self._stop_agreed = reduced[-2] > 0
         if reduced[-1] > 0:
             self._signal_stop = True
@@ -536,7 +567,8 @@ class Trainer:
         stats = "  ".join(f"{k} {v:.4g}" for k, v in r.stats.items())
         return (f"{r.iteration}: {r.loss:.6f}, {r.avg_loss:.6f} avg, {r.rate:g} rate, {r.step_time:.3f} s, "
                 f"{r.seen} images, {ips:.1f} img/s, data {r.data_wait / max(r.step_time, 1e-9):.0%}{size}, "
-                f"ETA {_hms(eta)}" + (f" | {stats}" if stats else ""))
+                f"ETA {_hms(eta)}" + (f", {self.skipped_steps} fp16 skipped" if self.skipped_steps else "")
+                + (f" | {stats}" if stats else ""))
 
     def save_chart(self) -> Path | None:
         """chart.png: loss and average loss, and under them the tiles hooks add (mAP)."""
@@ -662,6 +694,52 @@ class Trainer:
         self.stop_requested = True
 
 
+def make_scaler(device: torch.device, cfg) -> "torch.amp.GradScaler":
+    """fp16 loss scaling that starts at Darknet's loss scale (AlexeyAB's `loss_scale=` in [net],
+    1 when absent) rather than torch's 65536: Darknet's loss is summed over the images, so its
+    gradients are already large (up to ~3e5 on the demo net) and a 65536 start would skip the
+    first ~19 updates while the schedule advanced."""
+    return torch.amp.GradScaler(device.type, init_scale=float(getattr(cfg, "loss_scale", 1.0) or 1.0))
+
+
+class StepSums:
+    """Sums of one step's per-pass numbers, kept where they were computed: tensors stay on the
+    device (added there, no wait), plain numbers on the host."""
+
+    def __init__(self):
+        self._values: dict[str, Any] = {}
+
+    def add(self, key: str, value) -> None:
+        if isinstance(value, torch.Tensor):
+            value = value.detach().reshape(()).to(torch.float64)
+        else:
+            value = float(value)
+        old = self._values.get(key)
+        self._values[key] = value if old is None else old + value
+
+    def keys(self) -> list[str]:
+        return list(self._values)
+
+    def get(self, key: str):
+        return self._values.get(key, 0.0)
+
+
+def read_sums(values: list, device: torch.device) -> list[float]:
+    """The step's numbers as floats, summed over ranks: the device ones are stacked and copied
+    to the host ONCE (through the all-reduce when distributed); host numbers join them there."""
+    on_device = [i for i, v in enumerate(values) if isinstance(v, torch.Tensor)]
+    out = [0.0 if isinstance(v, torch.Tensor) else float(v) for v in values]
+    if dd.is_distributed():
+        vec = torch.tensor(out, dtype=torch.float64, device=device)
+        if on_device:
+            vec[on_device] += torch.stack([values[i].to(device) for i in on_device])
+        return dd.all_reduce_vector(vec)
+    if on_device:
+        for i, v in zip(on_device, torch.stack([values[i] for i in on_device]).tolist()):   # the one copy
+            out[i] = v
+    return out
+
+
 class _null:
     def __enter__(self):
         return self
@@ -711,4 +789,5 @@ def _restore_signals(saved) -> None:
             pass
 
 
-__all__ = ["StepReport", "Task", "Hook", "Trainer", "BatchResult", "Interrupted", "multiscale_size"]
+__all__ = ["StepReport", "Task", "Hook", "Trainer", "BatchResult", "Interrupted", "multiscale_size", "StepSums",
+           "read_sums", "make_scaler"]

@@ -44,7 +44,7 @@ from darkpy.formats.labels import MARK, MARK_MIN, label_file, parse_label_text, 
 from darkpy.train.detection.task import DetectionTask
 from darkpy.train.engine import StepReport
 from darkpy.train.detection.loader import (MISSING_LABELS, DetectionSource, Request, missing_labels_message,
-                                  read_image_list, read_rgb)
+                                  read_image_list, read_rgb_or_warn)
 from darkpy.classify.labels import LabelMatcher
 
 DEFAULT_RATIO = 4.0      # YOLO9000: at most 4 ImageNet images per COCO image
@@ -215,7 +215,7 @@ class JointSource(DetectionSource):
         return boxes, marks
 
     def _read_image(self, path: str, warnings: list):
-        return read_rgb(path, warnings)
+        return read_rgb_or_warn(path, warnings)
 
     def load(self, req: Request) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]]:
         warnings: list[tuple[str, str]] = []

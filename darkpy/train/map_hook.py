@@ -29,15 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from darkpy.charts import Chart
-from darkpy.detect.detector import DetectOptions, Detector
+from darkpy.detect.options import DetectOptions
 from darkpy.errors import UsageError
-from darkpy.eval import evaluate
 from darkpy.eval.groundtruth import gt_from_labels
-from darkpy.eval.results import as_voc_written
-from darkpy.eval.run import class_map_for, run_detector, valid_setup
+from darkpy.eval.run import valid_setup
+from darkpy.eval.score import map_value, score_valid
 from darkpy.fileio import write_text_atomic
 from darkpy.train.hooks import Hook
 
@@ -57,7 +54,7 @@ class MapEvaluator:
         self.setup = valid_setup(data)
         self.metric = metric
         if metric not in ("voc07", "voc", "coco"):
-            raise UsageError(f"--map metric must be voc07, voc or coco, got {metric!r}")
+            raise UsageError(f"the mAP metric must be voc07, voc or coco, got {metric!r}")
         self.iou_thresh, self.batch, self.workers, self.every = iou_thresh, batch, workers, every
         self.truth = gt_from_labels(self.setup.list_path, self.setup.names)
         self.points: list[MapPoint] = []
@@ -68,28 +65,10 @@ class MapEvaluator:
     def score(self, net, size: tuple[int, int] | None = None) -> tuple[float, Any]:
         """mAP of `net` (left untouched: a fused copy is run) at `size` (default: its current one)."""
         width, height = size if size is not None else (None, None)
-        options = DetectOptions.valid(batch=self.batch, workers=self.workers, width=width, height=height,
-                                      class_map=class_map_for(self.setup, net))
-        skipped = []
-        result = run_detector(Detector(net, options=options), self.setup.entries,
-                              base=self.setup.list_path.parent, progress=False,
-                              on_skip=lambda e, why: skipped.append(e))
-        truth = self.truth
-        if result.skipped:
-            truth = gt_from_labels(self.setup.list_path, self.setup.names, sizes=self.truth.sizes,
-                                   entries=result.entries)
-        names = len(truth.names)
-        dets = result.dets.take(np.flatnonzero(result.dets.cls < names))
-        # clamped and printed as `valid` writes them: the boxes `darkpy map` scores
-        dets = as_voc_written(dets, result.sizes)
-        report = evaluate(dets, truth, self.metric, iou_thresh=self.iou_thresh)
-        if self.metric == "voc07":
-            value = report.map07
-        elif self.metric == "coco":
-            value = report.coco.stats["AP50"] if report.coco is not None else None
-        else:
-            value = report.map
-        return (float(value) if value is not None else 0.0), report
+        options = DetectOptions.valid(batch=self.batch, workers=self.workers, width=width, height=height)
+        scored = score_valid(self.setup, net, options, score=True, truth=self.truth, metric=self.metric,
+                             iou_thresh=self.iou_thresh, progress=False, on_skip=lambda entry, why: None)
+        return map_value(scored.report, self.metric), scored.report
 
     # -- the hook --------------------------------------------------------------------------------
     def _paths(self, trainer) -> tuple[Path, Path]:
@@ -155,26 +134,72 @@ class MapEvaluator:
         return chart.render()
 
 
+SECONDS_PER_IMAGE = 2.0    # what the other ranks allow per valid image: far above a CPU's ~0.3 s at 416
+WAIT_BASE = 600.0          # ... plus this, for loading and scoring
+
+
+def wait_seconds(images: int) -> float:
+    """How long ranks 1.. wait for rank 0's evaluation of `images` valid images."""
+    return WAIT_BASE + SECONDS_PER_IMAGE * max(0, int(images))
+
+
 class MapHook(Hook):
     """The engine hook around a `MapEvaluator`: runs it every N batches and after the last one;
-    its points are part of the trainer's saved state."""
+    its points are part of the trainer's saved state.
 
-    def __init__(self, evaluator: MapEvaluator, every: int):
-        super().__init__(every, evaluator, when="after", name="map", at_end=True)
+    Several processes: every rank has the hook; rank 0 (which holds an evaluator) scores the
+    whole valid list -- the same mAP a single process reports -- while the others wait for it in
+    a barrier on a gloo group of their own whose timeout is sized for the list
+    (`wait_seconds`), not in the next training collective, whose timeout a long validation
+    would outlast (killing the job)."""
+
+    def __init__(self, evaluator: MapEvaluator | None, every: int, images: int | None = None):
+        super().__init__(every, self._run, when="after", name="map", at_end=True)
         self.evaluator = evaluator
+        self.images = len(evaluator.setup.entries) if evaluator is not None else int(images or 0)
+        self._group = None
+
+    def _run(self, trainer) -> None:
+        dist_info = getattr(trainer, "dist", None)
+        if dist_info is None or not dist_info.enabled:
+            if self.evaluator is not None:
+                self.evaluator(trainer)
+            return
+        try:
+            if trainer.is_main and self.evaluator is not None:
+                self.evaluator(trainer)
+        finally:
+            self._wait(trainer)
+
+    def _wait(self, trainer) -> None:
+        """All ranks meet here after rank 0's evaluation (see the class doc)."""
+        from datetime import timedelta
+
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            return
+        if self._group is None:   # collective: every rank reaches its first call at the same batch
+            self._group = dist.new_group(backend="gloo", timeout=timedelta(seconds=wait_seconds(self.images)))
+        dist.barrier(group=self._group)
 
     def state_dict(self) -> dict[str, Any]:
-        return self.evaluator.state_dict()
+        return self.evaluator.state_dict() if self.evaluator is not None else {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.evaluator.load_state_dict(state)
+        if self.evaluator is not None:
+            self.evaluator.load_state_dict(state)
 
     def chart_tile(self, trainer, xlim=None):
-        return self.evaluator.chart_tile(trainer, xlim)
+        return self.evaluator.chart_tile(trainer, xlim) if self.evaluator is not None else None
 
 
-def map_hook(data: str | Path, every: int = 100, **kwargs):
-    """A hook evaluating mAP on `data`'s valid list every `every` batches and after the last one."""
+def map_hook(data: str | Path, every: int = 100, *, main: bool = True, **kwargs):
+    """A hook evaluating mAP on `data`'s valid list every `every` batches and after the last one.
+    `main=False` (ranks other than 0): a hook that only waits for rank 0's evaluation; it reads
+    the list's length, not its labels."""
     if every <= 0:
-        raise UsageError(f"--map-every must be a positive number of batches, got {every}")
+        raise UsageError(f"mAP needs a positive number of batches between evaluations, got {every}")
+    if not main:
+        return MapHook(None, every, images=len(valid_setup(data).entries))
     return MapHook(MapEvaluator(data, every=every, **kwargs), every)

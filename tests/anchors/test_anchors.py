@@ -7,7 +7,6 @@ from darkpy.anchors import (
     avg_iou,
     iou_wh,
     kmeans_anchors,
-    kmeans_reference,
     knee_point,
     load_boxes,
     read_cfg_text,
@@ -17,6 +16,7 @@ from darkpy.anchors import (
 from darkpy.anchors.cfgedit import anchor_layers, format_anchors, layer_units
 from darkpy.anchors.units import from_units, parse_anchor_list, to_units
 from darkpy.errors import CfgError, DataError, UsageError
+from tests.anchors.kmeans_reference import kmeans_reference
 
 FAMILIES = np.array([[0.04, 0.07], [0.30, 0.18], [0.22, 0.65]])
 

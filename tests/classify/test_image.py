@@ -14,7 +14,7 @@ def im():
 
 @pytest.mark.parametrize("w,h", [(8, 5), (30, 20), (17, 13), (1, 4), (5, 1)])
 def test_resize_matches_darknet_loops(im, w, h):
-    np.testing.assert_allclose(I.resize_image(im, w, h), R.resize_image(im, w, h), atol=2e-7)
+    np.testing.assert_allclose(I.resize_hwc(im, w, h), R.resize_image(im, w, h), atol=2e-7)
 
 
 def test_resize_min_arithmetic():
@@ -42,6 +42,6 @@ def test_rotate_crop_matches_darknet_bilinear(im, args):
 
 def test_letterbox_geometry():
     im = np.ones((10, 20, 3), np.float32)
-    out = I.letterbox_image(im, 16, 16)
+    out = I.letterbox_hwc(im, 16, 16)
     assert out.shape == (16, 16, 3)
     assert np.all(out[:4] == 0.5) and np.all(out[12:] == 0.5) and np.all(out[4:12] == 1)

@@ -9,7 +9,6 @@ import cls_reference as R
 from darkpy.classify.labels import read_classifier_data
 from darkpy.classify.predict import predict_images, predict_tensor, top_k
 from darkpy.classify.validate import ValidResult, validate
-from cls_helpers import tiny_cfg
 
 @pytest.mark.golden
 @pytest.mark.parametrize("name", ["g_classifier_mini", "g_connected_mini"])
@@ -30,8 +29,8 @@ def test_top_k_ties_keep_lower_index_first():
     assert top_k(torch.from_numpy(a), 4).tolist() == R.top_k(a, 4) == [1, 2, 4, 5]
 
 
-def test_predict_images_and_tree_order(tmp_path, color_set):
-    net = darkpy.load_network(tiny_cfg(tmp_path / "t.cfg"), device="cpu")
+def test_predict_images_and_tree_order(tmp_path, color_set, tiny_cfg):
+    net = darkpy.load_network(tiny_cfg(tmp_path / "t.cfg", "classifier"), device="cpu")
     preds = predict_images(net, color_set["valid"][:3], top=2)
     assert len(preds) == 3 and all(len(p.indexes) == 2 for p in preds)
     assert preds[0].probs[0] >= preds[0].probs[1]
@@ -48,8 +47,8 @@ def test_valid_result_bookkeeping():
 
 
 @pytest.mark.parametrize("mode", ["center", "resize", "ten", "multi"])
-def test_validate_modes_run_and_agree_with_manual_count(tmp_path, color_set, mode):
-    net = darkpy.load_network(tiny_cfg(tmp_path / "t.cfg"), device="cpu")
+def test_validate_modes_run_and_agree_with_manual_count(tmp_path, color_set, mode, tiny_cfg):
+    net = darkpy.load_network(tiny_cfg(tmp_path / "t.cfg", "classifier"), device="cpu")
     d = read_classifier_data(color_set["data"])
     items = d.split("valid")
     res = validate(net, items, 2, mode=mode, scales=(32, 40), batch=5, threads=2, progress=False)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 import darkpy
-from cls_helpers import COLORS, draw, tiny_cfg
+from cls_helpers import COLORS, draw
 
 REPO = Path(__file__).resolve().parents[2]
 # four ImageNet-1k classes, leaves of data/1k.tree: kit fox, tench, teddy, toilet tissue
@@ -31,9 +31,9 @@ def _images(root: Path, per_class: int = 3) -> Path:
     return data
 
 
-def test_wordtree1k_classifier_trains_a_couple_of_batches(tmp_path, cli):
+def test_wordtree1k_classifier_trains_a_couple_of_batches(tmp_path, cli, tiny_cfg):
     data = _images(tmp_path)
-    cfg = tiny_cfg(tmp_path / "tree1k.cfg", classes=1374, batch=4, subdivisions=2, max_batches=2)
+    cfg = tiny_cfg(tmp_path / "tree1k.cfg", "classifier", classes=1374, batch=4, subdivisions=2, max_batches=2)
     cfg.write_text(cfg.read_text().replace("[softmax]\ngroups=1\n", f"[softmax]\ngroups=1\ntree="
                                            f"{REPO / 'data' / '1k.tree'}\n\n[cost]\ntype=masked\n"))
     code, out, err = cli("classifier", "train", data, cfg, "--threads", "1", "--device", "cpu",

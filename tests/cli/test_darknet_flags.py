@@ -19,7 +19,7 @@ PJREDDIE = {
 }
 ALEXEYAB = {
     "detector": {"-dont_show", "-benchmark", "-benchmark_layers", "-show", "-letter_box", "-map", "-points",
-                 "-show_imgs", "-mjpeg_port", "-avgframes", "-dontdraw_bbox", "-json_port", "-http_post_host",
+                 "-check_mistakes", "-show_imgs", "-mjpeg_port", "-avgframes", "-dontdraw_bbox", "-json_port", "-http_post_host",
                  "-time_limit_sec", "-out_filename", "-json_file_output", "-out", "-prefix", "-thresh",
                  "-iou_thresh", "-hier", "-c", "-s", "-num_of_clusters", "-width", "-height", "-ext_output",
                  "-save_labels", "-chart", "-mAP_epochs", "-gpus", "-clear", "-i", "-cuda_debug_sync"},
@@ -140,6 +140,12 @@ def test_points_takes_what_alexeyab_takes():
     assert _points("0") == ["--metric", "voc"] and _points("101") == ["--metric", "coco"]
     with pytest.raises(UsageError, match="-points 5"):
         _points("5")
+
+
+def test_the_chart_note_names_the_file_train_writes():
+    """The -chart row said NAME_chart.png; train writes chart_NAME.png (tests/train/test_train_cli.py)."""
+    chart = next(f for f in FLAGS if f.name == "-chart" and f.family == "detector")
+    assert "chart_NAME.png" in chart.why
 
 
 def test_dash_d_means_device_everywhere(commands):

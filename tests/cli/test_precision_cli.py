@@ -119,3 +119,18 @@ def test_a_bf16_run_says_so(cli):
     code, out, err = cli("detect", IMAGES / "001988.jpg", *DEMO, "--no-save", "--precision", "bf16")
     assert code == 0, out + err
     assert "bf16" in err
+
+
+@pytest.mark.parametrize("flags", [["--half"], ["--precision", "fp16", "--device", "cpu"]])
+def test_fp16_on_the_cpu_is_refused_in_one_line(cli, flags):
+    """Issue 25: fp16 has no CPU math (~4x slower than bf16): refused, not run."""
+    if torch.cuda.is_available() and "--device" not in flags:
+        pytest.skip("--half picks the GPU here")
+    code, out, err = cli("detect", IMAGES / "001988.jpg", *DEMO, *flags, "--no-save")
+    assert code == 2, out + err
+    assert "fp16 (--half / --precision fp16) is for CUDA" in out + err and "Traceback" not in out + err
+
+
+def test_numpy_engine_with_a_cuda_device_is_refused(cli):
+    code, out, err = cli("detect", IMAGES / "001988.jpg", *DEMO, "--engine", "numpy", "--device", "cuda", "--no-save")
+    assert code == 2 and "--engine numpy runs on the CPU only" in out + err

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import darkpy
-from darkpy.boxes import box_iou, nms_sort
+from darkpy.boxes import box_iou, greedy_keep, nms_sort
 from darkpy.detect.decode import decode
 from darkpy.wordtree.hierarchy import hierarchy_predictions, hierarchy_top_prediction
 from darkpy.wordtree.tree import build_tree
@@ -135,8 +135,18 @@ def test_yolo_decoding_by_hand(tmp_path):
     assert (d.x1, d.y1, d.x2, d.y2) == pytest.approx((-25, 12.5, 75, 62.5))
 
 
+def _greedy(over: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    """Keep-mask (numpy) of `greedy_keep` taking the boxes in `order` (all, by index, when None);
+    over[i, j]: IoU(i, j) > thresh. Entry k of the result is box order[k]'s fate."""
+    n = over.shape[0]
+    order = np.arange(n) if order is None else np.asarray(order)
+    scores = np.zeros(n, np.float64)
+    scores[order] = np.arange(len(order), 0, -1)
+    keep = greedy_keep(torch.from_numpy(np.asarray(over, bool)), torch.from_numpy(scores)[None])[0]
+    return keep.numpy()[order]
+
+
 def test_greedy_nms_matches_sequential_walk():
-    from darkpy.boxes import _greedy
 
     rng = np.random.default_rng(5)
     for n in (1, 2, 10, 60, 200):
@@ -182,7 +192,8 @@ def test_one_decode_and_nms_for_arrays_and_tensors():
 
 def test_both_detectors_take_detect_options(tmp_path):
     from darkpy.detect.base import DetectorBase
-    from darkpy.detect.detector import DetectOptions, Detector
+    from darkpy.detect.detector import Detector
+    from darkpy.detect.options import DetectOptions
     from darkpy.detect.numpy_engine import NumpyDetector
     from darkpy.net.numpy_forward import NumpyUnsupported
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 import darkpy
-from darkpy.detect.pipeline import detect_images, expand_inputs
+from darkpy.detect.output import expand_inputs
+from darkpy.detect.pipeline import detect_images
 
 from tests.detnet import make_detector, make_image
 
@@ -69,7 +70,8 @@ def test_expand_inputs(tmp_path):
 def test_darknet_colours_and_drawing():
     import numpy as np
 
-    from darkpy.detect.pipeline import Detection, class_color, draw_detections, format_detections
+    from darkpy.detect.results import Detection
+    from darkpy.detect.output import class_color, draw_detections, format_detections
 
     assert class_color(11, 20) == (0, 191, 255)  # VOC "dog": Darknet's orange
     assert class_color(0, 2) == (255, 0, 255)

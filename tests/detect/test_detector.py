@@ -11,7 +11,9 @@ import pytest
 import torch
 
 import darkpy
-from darkpy.detect.detector import DetectOptions, Detector, DetectionResult
+from darkpy.detect.detector import Detector
+from darkpy.detect.options import DetectOptions
+from darkpy.detect.results import DetectionResult
 from darkpy.errors import UsageError
 from tests.detnet import make_detector, make_image
 

@@ -10,7 +10,7 @@ import pytest
 
 from darkpy.formats.datafile import read_names
 from darkpy.eval.groundtruth import gt_from_voc
-from darkpy.eval.results import read_voc_results
+from darkpy.eval.resultfiles import read_voc_results
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from darkpy.eval.coco import AREA_RANGES, IOU_THRS, MAX_DETS, REC_THRS, summarize
+from darkpy.eval.coco import AREA_RANGES, IOU_THRS, MAX_DETS, REC_THRS, coco_stats
 
 
 def voc_reference(dets, gts, iou_thresh=0.5):
@@ -120,4 +120,4 @@ def coco_reference(dets, gts, images, classes):
                         if pi < nd:
                             q[ri] = pr[pi]
                     precision[t, :, k, a, mi] = q
-    return summarize(precision, recall)
+    return coco_stats(precision, recall)

@@ -6,7 +6,7 @@ import pytest
 
 from darkpy.eval import evaluate
 from darkpy.eval.groundtruth import gt_from_coco, gt_from_labels
-from darkpy.eval.results import read_coco_results, resolve_coco_results
+from darkpy.eval.resultfiles import read_coco_results, resolve_coco_results
 from darkpy.eval.voc import voc_class
 
 pytestmark = pytest.mark.golden

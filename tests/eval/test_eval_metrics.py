@@ -143,7 +143,7 @@ def test_coco_matching_agrees_with_one_detection_at_a_time(seed):
 def test_coco_score_ties_rank_by_image_id_as_pycocotools():
     """Issue 20: an image list gave ties its own order (AP 0.5050); pycocotools walks images by
     sorted id, so the false positive of image 1 ranks before the true positive of image 2 (0.2525)."""
-    from darkpy.eval.boxes import Detections, GroundTruth
+    from darkpy.eval.detections import Detections, GroundTruth
     from darkpy.eval.evaluate import evaluate
 
     gt = GroundTruth(names=["a"], images=["img_2", "img_1"], image=[0, 1], cls=[0, 0],

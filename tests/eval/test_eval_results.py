@@ -8,8 +8,9 @@ import pytest
 
 from darkpy.errors import DataError
 from darkpy.eval import Detections, evaluate
-from darkpy.eval.groundtruth import gt_from_labels, image_size
-from darkpy.eval.results import (
+from darkpy.eval.groundtruth import gt_from_labels
+from darkpy.formats.imagesize import image_size
+from darkpy.eval.resultfiles import (
     coco_image_id, read_coco_results, read_imagenet_results, read_voc_results, resolve_coco_results,
     write_coco_results, write_imagenet_results, write_voc_results)
 
@@ -148,7 +149,7 @@ def test_writers_drop_zero_scores_and_clamp_like_darknet(tmp_path):
 
 
 def test_network_output_becomes_detections_in_darknets_print_order():
-    from darkpy.eval.boxes import center_to_corners
+    from darkpy.boxes import center_to_corners
 
     box = center_to_corners(np.array([[50, 40, 20, 10], [10, 10, 4, 4]], np.float64))
     assert box.tolist() == [[40, 35, 60, 45], [8, 8, 12, 12]]

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import darkpy
-from darkpy.eval.results import read_coco_results
+from darkpy.eval.resultfiles import read_coco_results
 from darkpy.eval.run import run_detector
 
 from tests.eval.netdata import make_valid_set
@@ -162,7 +162,7 @@ def test_map_table_on_a_wordtree_network(golden, tmp_path):
     import numpy as np
 
     from darkpy.detect.decode import decode_region
-    from darkpy.eval.run import decode_mapped, tree_map_applies
+    from darkpy.detect.decode import decode_mapped, tree_map_applies
 
     net = darkpy.load_network(golden / "cfg" / "g_tree_mini.cfg", device="cpu", seed=3)
     assert tree_map_applies(net)
@@ -230,8 +230,8 @@ def test_map_network_mode_refuses_result_file_options(cli, vset):
 def test_as_voc_written_matches_a_file_round_trip(tmp_path):
     import numpy as np
 
-    from darkpy.eval.boxes import Detections
-    from darkpy.eval.results import as_voc_written, read_voc_results, write_voc_results
+    from darkpy.eval.detections import Detections
+    from darkpy.eval.resultfiles import as_voc_written, read_voc_results, write_voc_results
 
     rng = np.random.default_rng(1)
     n = 500
@@ -253,7 +253,7 @@ def test_as_voc_written_matches_a_file_round_trip(tmp_path):
 
 
 def test_default_coco_ids_follow_darknets_table():
-    from darkpy.eval.results import COCO_IDS, default_category_ids
+    from darkpy.eval.resultfiles import COCO_IDS, default_category_ids
 
     assert default_category_ids(80) == COCO_IDS
     assert default_category_ids(20)[10:13] == [11, 13, 14]

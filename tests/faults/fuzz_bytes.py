@@ -269,8 +269,8 @@ class ByteFuzzer:
     NAMES = b"circle\nsquare\ntriangle\n"
 
     def names(self, n: int) -> None:
-        from darkpy.eval.boxes import Detections
-        from darkpy.eval.results import write_voc_results
+        from darkpy.eval.detections import Detections
+        from darkpy.eval.resultfiles import write_voc_results
         from darkpy.formats.datafile import read_names
 
         import numpy as np

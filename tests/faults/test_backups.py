@@ -14,7 +14,7 @@ from darkpy.errors import UsageError
 from darkpy.net.model import load_network
 from darkpy.train import backup as bk
 from darkpy.train.engine import Hook, Trainer
-from tests.train.toy import ToyTask, toy_cfg
+from tests.train.toy import ToyTask
 
 
 @pytest.fixture
@@ -46,30 +46,30 @@ def _read_only(monkeypatch, folder):
     monkeypatch.setattr("tempfile.mkstemp", mkstemp)
 
 
-def test_read_only_backup_folder_is_refused_before_training(tmp_path, monkeypatch):
+def test_read_only_backup_folder_is_refused_before_training(tmp_path, monkeypatch, tiny_cfg):
     folder = tmp_path / "ro"
     folder.mkdir()
     _read_only(monkeypatch, folder)
-    tr, _ = _trainer(toy_cfg(tmp_path), folder, 3)
+    tr, _ = _trainer(tiny_cfg(tmp_path, "toy"), folder, 3)
     with pytest.raises(UsageError, match=r"backup folder .*ro is not writable: Read-only file system"):
         tr.run()
     assert tr.net.seen == 0  # not one batch trained
 
 
-def test_backup_naming_a_file_is_one_line(tmp_path):
+def test_backup_naming_a_file_is_one_line(tmp_path, tiny_cfg):
     f = tmp_path / "backup"
     f.write_text("x")
-    tr, _ = _trainer(toy_cfg(tmp_path), f, 3)
+    tr, _ = _trainer(tiny_cfg(tmp_path, "toy"), f, 3)
     with pytest.raises(UsageError, match="is a file, not a folder"):
         tr.run()
 
 
-def test_full_disk_mid_backup_keeps_the_previous_backup_and_retries(tmp_path, monkeypatch, every2, capsys):
+def test_full_disk_mid_backup_keeps_the_previous_backup_and_retries(tmp_path, monkeypatch, every2, capsys, tiny_cfg):
     """ENOSPC in the middle of the batch-4 backup: the batch-2 pair stays loadable and consistent,
     training goes on, the batch-6 backup succeeds, nothing raises."""
     from darkpy.net import weights as wmod
 
-    cfg = toy_cfg(tmp_path)
+    cfg = tiny_cfg(tmp_path, "toy")
     out = tmp_path / "b"
     real_write = wmod.WeightsWriter.write
     calls = {"n": 0}
@@ -103,9 +103,9 @@ def test_full_disk_mid_backup_keeps_the_previous_backup_and_retries(tmp_path, mo
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_final_write_refused_goes_to_a_fallback_folder(tmp_path, monkeypatch, capsys):
+def test_final_write_refused_goes_to_a_fallback_folder(tmp_path, monkeypatch, capsys, tiny_cfg):
     out = tmp_path / "b"
-    tr, lines = _trainer(toy_cfg(tmp_path), out, 2)
+    tr, lines = _trainer(tiny_cfg(tmp_path, "toy"), out, 2)
     monkeypatch.setattr(tr, "rescue_dir", lambda: tmp_path / "rescue")
     real = tr.net.save_weights
 
@@ -121,9 +121,9 @@ def test_final_write_refused_goes_to_a_fallback_folder(tmp_path, monkeypatch, ca
     assert "Read-only file system" in capsys.readouterr().out
 
 
-def test_final_write_impossible_exits_2_naming_the_last_good_backup(tmp_path, monkeypatch, every2):
+def test_final_write_impossible_exits_2_naming_the_last_good_backup(tmp_path, monkeypatch, every2, tiny_cfg):
     out = tmp_path / "b"
-    tr, lines = _trainer(toy_cfg(tmp_path), out, 3)
+    tr, lines = _trainer(tiny_cfg(tmp_path, "toy"), out, 3)
     monkeypatch.setattr(tr, "rescue_dir", lambda: tmp_path / "rescue")
     real = tr.net.save_weights
 
@@ -139,12 +139,12 @@ def test_final_write_impossible_exits_2_naming_the_last_good_backup(tmp_path, mo
 
 @pytest.mark.parametrize("kill_at", range(5))
 def test_a_kill_anywhere_in_a_checkpoint_never_pairs_new_weights_with_an_old_state(tmp_path, monkeypatch,
-                                                                                  kill_at, every2):
+                                                                                  kill_at, every2, tiny_cfg):
     """A checkpoint write is: weights temp, state temp, rename, rename. Kill it at each step (the
     process dies: nothing after that runs); the files left must load, and a state is only used
     with the weights it was saved with."""
     out = tmp_path / "b"
-    tr, _ = _trainer(toy_cfg(tmp_path), out, 2)
+    tr, _ = _trainer(tiny_cfg(tmp_path, "toy"), out, 2)
     tr.run()  # a good checkpoint at batch 2
     old_weights = bk.backup_path(out, "toy").read_bytes()
 
@@ -168,7 +168,7 @@ def test_a_kill_anywhere_in_a_checkpoint_never_pairs_new_weights_with_an_old_sta
         count()
         return real_save_state(path, state)
 
-    net = load_network(toy_cfg(tmp_path), device="cpu", seed=1)
+    net = load_network(tiny_cfg(tmp_path, "toy"), device="cpu", seed=1)
     net.seen = 4 * 4
     monkeypatch.setattr(bk.os, "replace", replace)
     monkeypatch.setattr(bk, "save_state", save_state)
@@ -180,7 +180,7 @@ def test_a_kill_anywhere_in_a_checkpoint_never_pairs_new_weights_with_an_old_sta
     with pytest.raises(Killed) if kill_at < 4 else _nothing():
         bk.write_checkpoint(out, "toy", weights, {"seen": net.seen})
     monkeypatch.undo()
-    check = load_network(toy_cfg(tmp_path), device="cpu")
+    check = load_network(tiny_cfg(tmp_path, "toy"), device="cpu")
     check.load_weights(bk.backup_path(out, "toy"))
     state, why = bk.matching_state(out, "toy", check.seen)
     if check.seen == 16:  # the new weights are in place
@@ -201,24 +201,24 @@ class _nothing:
         return False
 
 
-def test_state_of_other_weights_is_not_used_on_resume(tmp_path, every2):
+def test_state_of_other_weights_is_not_used_on_resume(tmp_path, every2, tiny_cfg):
     out = tmp_path / "b"
-    tr, _ = _trainer(toy_cfg(tmp_path), out, 2)
+    tr, _ = _trainer(tiny_cfg(tmp_path, "toy"), out, 2)
     tr.run()
     state = bk.load_state(bk.state_path(out, "toy"))
     # other weights with the same seen (e.g. a backup copied in from another run)
-    other = load_network(toy_cfg(tmp_path), device="cpu", seed=9)
+    other = load_network(tiny_cfg(tmp_path, "toy"), device="cpu", seed=9)
     other.seen = state["seen"]
     other.save_weights(bk.backup_path(out, "toy"))
     got, why = bk.matching_state(out, "toy", other.seen)
     assert got is None and "other weights" in why
-    tr, lines = _trainer(toy_cfg(tmp_path), out, 3, resume=True)
+    tr, lines = _trainer(tiny_cfg(tmp_path, "toy"), out, 3, resume=True)
     tr.warn_once = lambda text, key=None: lines.append(text)
     tr.run()
     assert any("other weights" in l for l in lines)
 
 
-def test_stale_temporaries_are_removed_at_start(tmp_path):
+def test_stale_temporaries_are_removed_at_start(tmp_path, tiny_cfg):
     out = tmp_path / "b"
     out.mkdir()
     stale = [out / ".toy.backup.pending.tmp", out / "..toy.backup.pending.tmp.ab12.tmp",
@@ -227,13 +227,13 @@ def test_stale_temporaries_are_removed_at_start(tmp_path):
         p.write_bytes(b"half")
     keep = out / ".other.backup.x.tmp"
     keep.write_bytes(b"another run's")
-    tr, lines = _trainer(toy_cfg(tmp_path), out, 1)
+    tr, lines = _trainer(tiny_cfg(tmp_path, "toy"), out, 1)
     tr.run()
     assert not any(p.exists() for p in stale) and keep.exists()
     assert sum("Removed" in l for l in lines) == len(stale)
 
 
-def test_hook_state_travels_with_the_backup(tmp_path, every2):
+def test_hook_state_travels_with_the_backup(tmp_path, every2, tiny_cfg):
     """A hook's state_dict is saved with the checkpoint and given back on resume."""
 
     class Counter(Hook):
@@ -253,16 +253,16 @@ def test_hook_state_travels_with_the_backup(tmp_path, every2):
     out = tmp_path / "b"
     c = Counter()
     stop = Hook(1, lambda t: t.request_stop() if t.iteration == 3 else None)
-    tr, _ = _trainer(toy_cfg(tmp_path), out, 6, hooks=[c, stop])
+    tr, _ = _trainer(tiny_cfg(tmp_path, "toy"), out, 6, hooks=[c, stop])
     tr.run()
     assert c.count == 3 and bk.load_state(bk.state_path(out, "toy"))["hooks"]["counter"] == {"count": 3}
     c2 = Counter()
-    tr, _ = _trainer(toy_cfg(tmp_path), out, 6, hooks=[c2], resume=True)
+    tr, _ = _trainer(tiny_cfg(tmp_path, "toy"), out, 6, hooks=[c2], resume=True)
     tr.run()
     assert c2.count == 6
 
 
-def test_random_write_failures_never_lose_the_last_good_backup(tmp_path, monkeypatch, every2, capsys):
+def test_random_write_failures_never_lose_the_last_good_backup(tmp_path, monkeypatch, every2, capsys, tiny_cfg):
     """Seeded: each checkpoint write fails with probability 1/2 at a random point; after every
     batch the files on disk are a consistent, loadable checkpoint (or none yet)."""
     from darkpy.net import weights as wmod
@@ -277,7 +277,7 @@ def test_random_write_failures_never_lose_the_last_good_backup(tmp_path, monkeyp
         return real_write(self, tensor)
 
     monkeypatch.setattr(wmod.WeightsWriter, "write", flaky)
-    cfg = toy_cfg(tmp_path)
+    cfg = tiny_cfg(tmp_path, "toy")
     checks = []
 
     def check(t):
@@ -311,7 +311,7 @@ Trainer(net, ToyTask(), name="toy", backup_dir=sys.argv[2], device="cpu", max_ba
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_moments_leaves_a_consistent_checkpoint(tmp_path):
+def test_sigkill_at_random_moments_leaves_a_consistent_checkpoint(tmp_path, tiny_cfg):
     """SIGKILL a run that writes a checkpoint after every batch, three times at random moments;
     each time the files on disk load, the state is the one saved with those weights (or none is
     used), and `--resume` goes on from there."""
@@ -320,7 +320,7 @@ def test_sigkill_at_random_moments_leaves_a_consistent_checkpoint(tmp_path):
     import sys
     import time
 
-    cfg = toy_cfg(tmp_path)
+    cfg = tiny_cfg(tmp_path, "toy")
     out = tmp_path / "b"
     script = tmp_path / "run.py"
     script.write_text(KILL_SCRIPT)
@@ -348,10 +348,10 @@ def test_sigkill_at_random_moments_leaves_a_consistent_checkpoint(tmp_path):
         last_seen = net.seen
 
 
-def test_stop_with_a_refusing_backup_folder_saves_to_the_rescue_folder(tmp_path):
+def test_stop_with_a_refusing_backup_folder_saves_to_the_rescue_folder(tmp_path, tiny_cfg):
     out = tmp_path / "b"
     stop = Hook(1, lambda t: t.request_stop() if t.iteration == 2 else None)
-    tr, lines = _trainer(toy_cfg(tmp_path), out, 5, hooks=[stop])
+    tr, lines = _trainer(tiny_cfg(tmp_path, "toy"), out, 5, hooks=[stop])
     tr.rescue_dir = lambda: tmp_path / "rescue"
     real = tr.net.save_weights
 
@@ -368,12 +368,9 @@ def test_stop_with_a_refusing_backup_folder_saves_to_the_rescue_folder(tmp_path)
     assert state is not None
 
 
-def test_train_cli_read_only_backup_is_one_line(cli, tmp_path, monkeypatch):
-    from tests.train.test_train_cli import TINY
-
+def test_train_cli_read_only_backup_is_one_line(cli, tmp_path, monkeypatch, tiny_cfg):
     data = generate_set(tmp_path)
-    cfg = tmp_path / "tiny.cfg"
-    cfg.write_text(TINY)
+    cfg = tiny_cfg(tmp_path / "tiny.cfg")
     folder = tmp_path / "ro"
     folder.mkdir()
     _read_only(monkeypatch, folder)

@@ -76,7 +76,7 @@ def test_bad_data_fuzz_never_a_traceback(clean_set, tmp_path):
 
 
 @pytest.mark.slow
-def test_worker_errors_are_the_same_line_as_without_workers(clean_set, tmp_path, cli):
+def test_worker_errors_are_the_same_line_as_without_workers(clean_set, tmp_path, cli, tiny_cfg):
     import shutil
 
     src, _ = clean_set
@@ -88,10 +88,7 @@ def test_worker_errors_are_the_same_line_as_without_workers(clean_set, tmp_path,
     data.write_text(f"classes=3\ntrain={root / 'train.txt'}\nbackup={tmp_path / 'b'}\n")
     for p in (root / "images").glob("*.jpg"):
         p.unlink()
-    cfg = tmp_path / "tiny.cfg"
-    from tests.train.test_train_cli import TINY
-
-    cfg.write_text(TINY)
+    cfg = tiny_cfg(tmp_path / "tiny.cfg")
     errs = []
     for workers in ("0", "1"):
         code, out, err = cli("train", cfg, "--data", data, "--max-batches", "1", "--workers", workers)

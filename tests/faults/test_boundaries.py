@@ -607,15 +607,15 @@ def test_label_fields_split_at_ascii_whitespace_only():
     assert odd.problems and odd.boxes.shape == (0, 5)
 
 
-def test_the_saved_line_names_the_fallback_file(tmp_path, monkeypatch):
+def test_the_saved_line_names_the_fallback_file(tmp_path, monkeypatch, tiny_cfg):
     import errno
 
     from darkpy.net.model import load_network
     from darkpy.train.engine import Trainer
-    from tests.train.toy import ToyTask, toy_cfg
+    from tests.train.toy import ToyTask
 
     out = tmp_path / "b"
-    tr = Trainer(load_network(toy_cfg(tmp_path), device="cpu", seed=0), ToyTask(), name="toy", backup_dir=out,
+    tr = Trainer(load_network(tiny_cfg(tmp_path, "toy"), device="cpu", seed=0), ToyTask(), name="toy", backup_dir=out,
                  device="cpu", max_batches=2, seed=3, log_every=0, chart_every=0)
     tr.say = lambda s: None
     monkeypatch.setattr(tr, "rescue_dir", lambda: tmp_path / "rescue")
@@ -645,17 +645,17 @@ def test_the_closing_line_uses_the_written_file(tmp_path):
 
 # -- 6. one training per backup folder -----------------------------------------------------------------
 
-def test_a_second_training_into_a_busy_folder_is_refused(tmp_path):
+def test_a_second_training_into_a_busy_folder_is_refused(tmp_path, tiny_cfg):
     from darkpy.net.model import load_network
     from darkpy.train import backup as bk
     from darkpy.train.engine import Trainer
-    from tests.train.toy import ToyTask, toy_cfg
+    from tests.train.toy import ToyTask
 
     out = tmp_path / "b"
     out.mkdir()
     held = bk.FolderLock(out).acquire()
     try:
-        tr = Trainer(load_network(toy_cfg(tmp_path), device="cpu", seed=0), ToyTask(), name="toy", backup_dir=out,
+        tr = Trainer(load_network(tiny_cfg(tmp_path, "toy"), device="cpu", seed=0), ToyTask(), name="toy", backup_dir=out,
                      device="cpu", max_batches=2, seed=3, log_every=0, chart_every=0)
         tr.say = lambda s: None
         with pytest.raises(UsageError) as err:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from darkpy.errors import DataError
-from darkpy.formats.image import (_resize_image_reference, letterbox_image, letterbox_size, load_image_color,
-                          resize_image)
+from darkpy.formats.image import letterbox_image, letterbox_size, load_image_color, resize_image
+from tests.formats.image_reference import resize_image_reference
 
 
 @pytest.mark.parametrize("src,dst", [((7, 11), (5, 4)), ((5, 4), (13, 9)), ((6, 6), (6, 6)), ((1, 5), (3, 2)),
@@ -17,7 +17,7 @@ def test_resize_matches_darknet_loops(src, dst):
     im = rng.random((3, *src), dtype=np.float32)
     w, h = dst
     fast = resize_image(im, w, h)
-    ref = _resize_image_reference(im, w, h)
+    ref = resize_image_reference(im, w, h)
     assert fast.shape == (3, h, w) and fast.dtype == np.float32
     np.testing.assert_array_equal(fast, ref)
 

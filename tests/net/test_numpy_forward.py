@@ -72,7 +72,8 @@ def test_region_outputs_equal_the_torch_engine(cfg, tmp_path):
 
 
 def _compare(cfg, weights, images, thresh=0.5, nms=0.45):
-    from darkpy.detect.detector import DetectOptions, Detector
+    from darkpy.detect.detector import Detector
+    from darkpy.detect.options import DetectOptions
     from darkpy.detect.numpy_engine import NumpyDetector
 
     opts = DetectOptions(thresh=thresh, nms=nms, precision="fp32")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from darkpy.train.augment import Jitter, augment_detection, correct_boxes, crop_resize, distort, draw_jitter, fill_truth
+from darkpy.train.augment import Jitter, augment_detection, correct_label_boxes, crop_resize, distort, draw_jitter, fill_truth
 
 
 def _white_rect(h=80, w=120, box=(30, 20, 70, 50)):
@@ -49,7 +49,7 @@ def test_crop_outside_repeats_the_border():
 def test_correct_boxes_clips_and_flips():
     labels = np.array([[2, 0.1, 0.5, 0.4, 0.2]], np.float32)    # reaches past the left edge
     j = Jitter(10, 0, 0, 0, True)                               # crop 10 px off the left, flip
-    box = correct_boxes(labels, j, 100, 100)[0]
+    box = correct_label_boxes(labels, j, 100, 100)[0]
     # left edge -0.1*100 -> (-10-10)/90 clipped to 0; right 30 -> 20/90; flipped: [1-20/90, 1]
     assert box[0] == pytest.approx(1 - 10 / 90, abs=1e-6) and box[2] == pytest.approx(20 / 90, abs=1e-6)
     assert box[4] == 2
@@ -84,12 +84,12 @@ def test_draws_stay_in_darknet_ranges():
 
 
 def test_correct_boxes_keeps_darknets_class_only_marker():
-    """Darknet's correct_boxes turns x = y = 0 into its 999999 marker; the marker form passes too."""
+    """Darknet's correct_label_boxes turns x = y = 0 into its 999999 marker; the marker form passes too."""
     from darkpy.formats.labels import MARK
 
     j = Jitter(pleft=10, pright=-5, ptop=3, pbot=7, flip=True)
     labels = np.array([[4, 0, 0, 0.3, 0.2], [2, 0.5, 0.5, 0.2, 0.2], [6, 1e6, 1e6, 1, 1]], np.float32)
-    out = correct_boxes(labels, j, 100, 100)
+    out = correct_label_boxes(labels, j, 100, 100)
     assert out[0].tolist() == pytest.approx([MARK, MARK, 0.3, 0.2, 4])
     assert out[2].tolist() == [MARK, MARK, 1, 1, 6]
     assert out[1, 0] < 1 and out[1, 4] == 2

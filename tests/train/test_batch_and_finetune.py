@@ -9,7 +9,6 @@ import pytest
 
 from darkpy.data.synth import generate
 from darkpy.net.model import parse_network
-from test_train_cli import TINY
 
 TRAINING_CFGS = {"yolov2-voc": (64, 8), "yolov2": (64, 8), "yolo9000": (64, 8), "yolov2-tiny-voc": (64, 2),
                  "yolov2-tiny": (64, 2), "yolov3-tiny": (64, 2), "yolov3-voc": (64, 16), "yolov3": (64, 16),
@@ -18,11 +17,10 @@ TRAINING_CFGS = {"yolov2-voc": (64, 8), "yolov2": (64, 8), "yolo9000": (64, 8), 
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
+def dataset(tmp_path_factory, tiny_cfg):
     root = tmp_path_factory.mktemp("bf")
     data = generate(root / "set", images=6, classes=3, size=64, seed=0)
-    cfg = root / "tiny.cfg"
-    cfg.write_text(TINY.replace("random=1", "random=0"))
+    cfg = tiny_cfg(root / "tiny.cfg", region=dict(random=0))
     return data, cfg
 
 
@@ -42,13 +40,13 @@ def test_shipped_training_cfgs_have_training_batches(repo):
     assert "# batch=1" in lines[start + 1:start + 8]
 
 
-def test_batch_1_warns_with_the_cfg_line(cli, dataset, tmp_path):
+def test_batch_1_warns_with_the_cfg_line(cli, dataset, tmp_path, tiny_cfg):
     data, _ = dataset
     cfg = tmp_path / "one.cfg"
-    cfg.write_text(TINY.replace("batch=4\nsubdivisions=2", "batch=1\nsubdivisions=1").replace("random=1", "random=0"))
+    tiny_cfg(cfg, batch=1, subdivisions=1, region=dict(random=0))
     code, out, err = cli("train", cfg, "--data", data, "--max-batches", "1", "--workers", "0", "--backup", tmp_path)
     assert code == 0, err
-    assert f"{cfg}:3: batch=1 trains on one image per step" in out
+    assert f"{cfg}:2: batch=1 trains on one image per step" in out
     # an explicit --batch is a choice: no warning
     code, out, err = cli("train", cfg, "--data", data, "--max-batches", "1", "--workers", "0", "--backup", tmp_path,
                          "--batch", "1", "--name", "b1")
@@ -98,12 +96,12 @@ def test_quiet_keeps_header_and_saved_lines(cli, dataset, tmp_path):
     assert not re.search(r"^\d+: ", out, re.M)          # no per-batch lines
 
 
-def test_multiscale_training_uses_darknet_sizes(cli, tmp_path):
+def test_multiscale_training_uses_darknet_sizes(cli, tmp_path, tiny_cfg):
     """random=1 on a 64x64 cfg trains at Darknet's 320..608 (the progress line shows the size); the
     last 200 batches are at 608."""
     data = generate(tmp_path / "set", images=4, classes=3, size=64, seed=0)
     cfg = tmp_path / "ms.cfg"
-    cfg.write_text(TINY)                        # random=1, max_batches=100: all in the last 200
+    tiny_cfg(cfg)                        # random=1, max_batches=100: all in the last 200
     code, out, err = cli("train", cfg, "--data", data, "--max-batches", "1", "--workers", "0", "--backup",
                          tmp_path / "b", "--batch", "2", "--subdivisions", "2")
     assert code == 0, err

@@ -13,7 +13,7 @@ import pytest
 
 from darkpy.net.model import load_network
 from darkpy.train import distributed as dd
-from toy import ddp_rank, toy_cfg
+from toy import ddp_rank
 
 
 def _floats(path):
@@ -21,8 +21,8 @@ def _floats(path):
 
 
 @pytest.mark.slow
-def test_two_gloo_processes_equal_one_process(tmp_path):
-    cfg = toy_cfg(tmp_path, batch=4, subdivisions=2, bn=0, burn_in=0)
+def test_two_gloo_processes_equal_one_process(tmp_path, tiny_cfg):
+    cfg = tiny_cfg(tmp_path, "toy", batch=4, subdivisions=2, bn=0, burn_in=0)
     ddp_rank(dd.SINGLE, str(cfg), str(tmp_path / "one"), 3)
     dd.launch(ddp_rank, 2, (str(cfg), str(tmp_path / "two"), 3), backend="gloo")
     one = tmp_path / "one" / "toy_final.weights"
@@ -43,10 +43,10 @@ def _floats_start(cfg):
 
 
 @pytest.mark.slow
-def test_a_stop_on_one_rank_stops_all_after_the_same_batch(tmp_path):
+def test_a_stop_on_one_rank_stops_all_after_the_same_batch(tmp_path, tiny_cfg):
     """Rank 1 alone asks to stop after batch 2; the flag travels with the batch statistics, so
     both ranks leave after batch 3 (no rank left waiting in a collective) and rank 0 saves."""
-    cfg = toy_cfg(tmp_path, batch=4, subdivisions=2, bn=0, burn_in=0)
+    cfg = tiny_cfg(tmp_path, "toy", batch=4, subdivisions=2, bn=0, burn_in=0)
     dd.launch(ddp_rank, 2, (str(cfg), str(tmp_path / "two"), 10, 3, 2), backend="gloo")
     from darkpy.train import backup as bk
 

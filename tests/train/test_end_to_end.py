@@ -23,78 +23,17 @@ from darkpy.train.detection.task import DetectionTask
 from darkpy.train.engine import Trainer
 from darkpy.train.map_hook import MapEvaluator
 
-CFG = """
-[net]
-batch=16
-subdivisions=4
-width=96
-height=96
-channels=3
-momentum=0.9
-decay=0.0005
-saturation=1.5
-exposure=1.5
-hue=.1
-learning_rate=0.01
-burn_in=10
-max_batches=150
-policy=steps
-steps=105,135
-scales=.1,.1
-""" + "".join(f"""
-[convolutional]
-batch_normalize=1
-filters={f}
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[maxpool]
-size=2
-stride=2
-""" for f in (8, 16, 32, 64)) + "".join("""
-[convolutional]
-batch_normalize=1
-filters=64
-size=3
-stride=1
-pad=1
-activation=leaky
-""" for _ in range(2)) + """
-[convolutional]
-size=1
-stride=1
-pad=1
-filters=35
-activation=linear
-
-[region]
-anchors = 0.6,0.6, 0.9,0.9, 1.2,1.2, 1.6,1.6, 2.1,2.1
-bias_match=1
-classes=2
-coords=4
-num=5
-softmax=1
-jitter=.2
-rescore=1
-object_scale=5
-noobject_scale=1
-class_scale=1
-coord_scale=1
-absolute=1
-thresh=.6
-random=0
-"""
-
 MAP_ASSERTED = 0.08
 
 
 @pytest.mark.slow
-def test_training_reaches_map_well_above_chance(tmp_path):
+def test_training_reaches_map_well_above_chance(tmp_path, tiny_cfg):
     data = generate(tmp_path / "set", images=300, classes=2, size=96, seed=1)
     train = read_list(data.parent / "train.txt")
-    net = load_network(CFG, device="cpu", seed=0)
+    net = load_network(tiny_cfg.text(
+        batch=16, subdivisions=4, width=96, height=96, learning_rate=0.01, max_batches=150, steps="105,135",
+        body=((8, 2), (16, 2), (32, 2), (64, 2), (64, 0), (64, 0)), classes=2,
+        anchors="0.6,0.6, 0.9,0.9, 1.2,1.2, 1.6,1.6, 2.1,2.1", region=dict(random=0)), device="cpu", seed=0)
     evaluator = MapEvaluator(data)
     before, _ = evaluator.score(net)
     start = time.perf_counter()

@@ -8,7 +8,7 @@ import torch
 from darkpy.net.model import load_network
 from darkpy.train import backup as bk
 from darkpy.train.engine import Hook, Trainer, multiscale_size
-from toy import ToyTask, toy_cfg
+from toy import ToyTask
 
 
 def _train(cfg, out, max_batches, resume=False, stop_at=None, seed=3):
@@ -22,9 +22,9 @@ def _train(cfg, out, max_batches, resume=False, stop_at=None, seed=3):
     return tr
 
 
-def test_one_step_is_darknets_update(tmp_path):
+def test_one_step_is_darknets_update(tmp_path, tiny_cfg):
     """One batch of 4 images in 2 subdivisions: w -= lr/batch * (grad_sum + decay*batch*w)."""
-    cfg = toy_cfg(tmp_path, batch=4, subdivisions=2, bn=0, burn_in=0)
+    cfg = tiny_cfg(tmp_path, "toy", batch=4, subdivisions=2, bn=0, burn_in=0)
     net = load_network(cfg, device="cpu", seed=0)
     w0 = {n: p.detach().clone() for n, p in net.named_parameters()}
     # the gradient of the summed loss over the same 4 images, computed directly
@@ -47,10 +47,10 @@ def test_one_step_is_darknets_update(tmp_path):
     assert tr.last.loss == pytest.approx(tr.history[0][1])
 
 
-def test_resume_equals_uninterrupted(tmp_path):
+def test_resume_equals_uninterrupted(tmp_path, tiny_cfg):
     """Stop after 4 batches (backup + state side file), resume to 9: same bytes as 9 in one go.
     Batch norm on, burn-in and a steps policy in play, momentum carried over."""
-    cfg = toy_cfg(tmp_path, batch=4, subdivisions=2, bn=1, burn_in=3)
+    cfg = tiny_cfg(tmp_path, "toy", batch=4, subdivisions=2, bn=1, burn_in=3)
     whole = _train(cfg, tmp_path / "whole", 9)
     part = _train(cfg, tmp_path / "part", 9, stop_at=4)
     assert part.interrupted and part.iteration == 4
@@ -65,11 +65,11 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert [h[0] for h in resumed.history] == list(range(1, 10))
 
 
-def test_resume_without_backup_is_a_user_error(tmp_path):
+def test_resume_without_backup_is_a_user_error(tmp_path, tiny_cfg):
     from darkpy.errors import UsageError
 
     with pytest.raises(UsageError, match="no backup"):
-        _train(toy_cfg(tmp_path), tmp_path / "none", 2, resume=True)
+        _train(tiny_cfg(tmp_path, "toy"), tmp_path / "none", 2, resume=True)
 
 
 def test_backup_rules_match_darknet():
@@ -95,7 +95,7 @@ def test_multiscale_sizes():
     assert multiscale_size((544, 320), 9810, 10000, 1) == (608, 608)   # square, as Darknet
 
 
-def test_ctrl_c_inside_a_batch_names_that_batch_and_keeps_the_last_finished_one(tmp_path):
+def test_ctrl_c_inside_a_batch_names_that_batch_and_keeps_the_last_finished_one(tmp_path, tiny_cfg):
     """Issue 20: a KeyboardInterrupt during batch 3 says 'inside batch 3' and the rescue backup
     holds the weights (and `seen`) of batch 2, not a half-counted batch 3."""
     class StopInBatch3(ToyTask):
@@ -104,7 +104,7 @@ def test_ctrl_c_inside_a_batch_names_that_batch_and_keeps_the_last_finished_one(
                 raise KeyboardInterrupt
             return super().loss(net, images, targets, seen)
 
-    net = load_network(toy_cfg(tmp_path), device="cpu", seed=0)
+    net = load_network(tiny_cfg(tmp_path, "toy"), device="cpu", seed=0)
     said = []
     tr = Trainer(net, StopInBatch3(), name="toy", backup_dir=tmp_path / "out", device="cpu", max_batches=10,
                  seed=3, quiet=True)

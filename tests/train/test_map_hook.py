@@ -140,3 +140,27 @@ def test_map_points_resume_with_the_backup(tmp_path):
     (tmp_path / "backup" / "det_map.json").unlink()
     hook, tr = run(True)
     assert [p.iteration for p in hook.evaluator.points] == [2, 4]
+
+
+def test_under_ddp_other_ranks_wait_longer_than_the_group_timeout(tmp_path):
+    """Issue 25: rank 0 scores while rank 1 waits in a barrier sized for the valid list, not in
+    a training collective: a 5 s evaluation passes under a 2 s process-group timeout."""
+    import torch.multiprocessing as mp
+
+    from darkpy.train.distributed import free_port
+    from darkpy.train.map_hook import wait_seconds
+    from map_wait_rank import rank_main
+
+    assert wait_seconds(10) == 620 and wait_seconds(5000) == 10600
+    mp.spawn(rank_main, args=(2, free_port(), str(tmp_path), 5.0, 2.0), nprocs=2, join=True)
+    r0 = (tmp_path / "rank0.txt").read_text().split()
+    r1 = (tmp_path / "rank1.txt").read_text().split()
+    assert r0[0] == "1" and r1[0] == "0"          # only rank 0 evaluates
+    assert float(r1[1]) >= 4.5                    # rank 1 waited through it
+    assert r0[2] == r1[2] == "2"                  # and both went on to the next all-reduce
+
+
+def test_ranks_other_than_zero_get_a_waiting_hook(tmp_path):
+    s = make_valid_set(tmp_path / "set")
+    hook = map_hook(s["data"], every=3, main=False)
+    assert hook.evaluator is None and hook.images > 0 and hook.state_dict() == {}

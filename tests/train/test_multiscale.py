@@ -8,7 +8,6 @@ from darkpy.data.synth import generate
 from darkpy.net.model import load_network
 from darkpy.train.detection.task import DetectionTask
 from darkpy.train.engine import Hook, Trainer
-from test_train_cli import TINY
 
 
 class Recording(DetectionTask):
@@ -18,10 +17,10 @@ class Recording(DetectionTask):
 
 
 @pytest.mark.slow
-def test_worker_batches_follow_the_random_size(tmp_path):
+def test_worker_batches_follow_the_random_size(tmp_path, tiny_cfg):
     data = generate(tmp_path / "set", images=6, classes=3, size=64, seed=0)
     paths = (data.parent / "train.txt").read_text().split()
-    net = load_network(TINY.replace("max_batches=100", "max_batches=400"), device="cpu", seed=0)
+    net = load_network(tiny_cfg.text(max_batches=400), device="cpu", seed=0)
     task = Recording(net, paths, 3, workers=2)
     task.seen_sizes = []
     # max_batches 400 (not the last 200 batches, which all use the largest size); stop after 20: two

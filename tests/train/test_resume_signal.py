@@ -12,7 +12,6 @@ import time
 import pytest
 
 from darkpy.data.synth import generate
-from test_train_cli import TINY
 
 
 def _cmd(cfg, data, backup, *extra):
@@ -21,10 +20,9 @@ def _cmd(cfg, data, backup, *extra):
 
 
 @pytest.mark.slow
-def test_sigterm_then_resume_equals_uninterrupted(tmp_path):
+def test_sigterm_then_resume_equals_uninterrupted(tmp_path, tiny_cfg):
     data = generate(tmp_path / "set", images=6, classes=3, size=64, seed=0)
-    cfg = tmp_path / "tiny.cfg"
-    cfg.write_text(TINY)
+    cfg = tiny_cfg(tmp_path / "tiny.cfg")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     whole = subprocess.run(_cmd(cfg, data, tmp_path / "whole"), capture_output=True, text=True, env=env,
                            timeout=300)

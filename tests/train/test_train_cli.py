@@ -5,81 +5,11 @@ import pytest
 
 from darkpy.data.synth import generate
 
-TINY = """
-[net]
-batch=4
-subdivisions=2
-width=64
-height=64
-channels=3
-momentum=0.9
-decay=0.0005
-saturation=1.5
-exposure=1.5
-hue=.1
-learning_rate=0.001
-burn_in=10
-max_batches=100
-policy=steps
-steps=50,80
-scales=.1,.1
-
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[maxpool]
-size=4
-stride=4
-
-[convolutional]
-batch_normalize=1
-filters=16
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[maxpool]
-size=4
-stride=4
-
-[convolutional]
-size=1
-stride=1
-pad=1
-filters=16
-activation=linear
-
-[region]
-anchors = 1,1, 2,2
-bias_match=1
-classes=3
-coords=4
-num=2
-softmax=1
-jitter=.2
-rescore=1
-object_scale=5
-noobject_scale=1
-class_scale=1
-coord_scale=1
-absolute=1
-thresh=.6
-random=1
-"""
-
-
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
+def dataset(tmp_path_factory, tiny_cfg):
     root = tmp_path_factory.mktemp("cli")
     data = generate(root / "set", images=6, classes=3, size=64, seed=0)
-    cfg = root / "tiny.cfg"
-    cfg.write_text(TINY)
+    cfg = tiny_cfg(root / "tiny.cfg")
     return data, cfg
 
 

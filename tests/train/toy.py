@@ -6,48 +6,6 @@ import torch
 
 from darkpy.train.engine import StepReport
 
-TOY_CFG = """
-[net]
-batch={batch}
-subdivisions={subdivisions}
-width=32
-height=32
-channels=3
-momentum=0.9
-decay=0.0005
-learning_rate=0.001
-burn_in={burn_in}
-max_batches=1000
-policy=steps
-steps=5,8
-scales=.5,.5
-
-[convolutional]
-batch_normalize={bn}
-filters=8
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[maxpool]
-size=2
-stride=2
-
-[convolutional]
-filters=4
-size=1
-stride=1
-pad=1
-activation=linear
-"""
-
-
-def toy_cfg(tmp_path, batch=4, subdivisions=2, bn=1, burn_in=3):
-    path = tmp_path / f"toy_b{batch}_s{subdivisions}_bn{bn}.cfg"
-    path.write_text(TOY_CFG.format(batch=batch, subdivisions=subdivisions, bn=bn, burn_in=burn_in))
-    return path
-
 
 class ToyTask:
     """Image `slot` of batch `i` is the same whatever the rank split: seeded by (seed, i, slot)."""

@@ -94,7 +94,7 @@ def test_detect_rejects_an_unknown_walk(cli):
 
 
 def test_detect_options_take_the_walk_by_name():
-    from darkpy.detect.detector import DetectOptions
+    from darkpy.detect.options import DetectOptions
 
     assert DetectOptions(hier_walk="paper").hier_walk == "paper"
     assert DetectOptions().hier_walk == "darknet"

@@ -260,12 +260,12 @@ def _detector(spec, weights, engine, n_images, device, random_weights, class_map
     spec.net.check_image_channels(spec.cfg_path, detector=True)  # before the weights: the clearer line
     nodes = None
     if class_map is not None:
-        from darkpy.eval.results import read_category_map
+        from darkpy.formats.datafile import read_map
 
         if not tree_map_applies(spec):
             raise UsageError("--map applies to WordTree networks (a [region] layer with tree=) only",
                              file=class_map)
-        nodes = read_category_map(class_map)
+        nodes = read_map(class_map)
         classes = len(nodes)
     if batch is None:  # several images: batches of 8 (the torch engine's forward gains from them)
         batch = min(8, n_images) if n_images > 1 else 1

@@ -43,51 +43,34 @@ def kmeans(
         None, "--write-cfg", help="Rewrite anchors (and num, mask, filters) of this cfg in place."),
 ) -> None:
     """Cluster the (w, h) of every training box with k-means, distance 1 - IoU, and print anchors."""
-    import numpy as np
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
-    from darkpy.anchors import (
-        avg_iou, format_anchors, from_units, kmeans_anchors, load_boxes, parse_anchor_list,
-        read_cfg_text, to_units, write_anchors,
-    )
+    from darkpy.anchors import kmeans_anchors, load_boxes, parse_anchor_list
     from darkpy.anchors import sweep as run_sweep
-    from darkpy.anchors.cfgedit import check_anchor_cfg, layer_units, net_size, region_stride
+    from darkpy.anchors.cfgedit import check_anchor_cfg
+    from darkpy.anchors.units import anchor_frame
     from darkpy.errors import UsageError
 
     console = Console() if Console().is_terminal else Console(width=120)
     err = Console(stderr=True)
 
     # where the output units and the network size come from
-    info_cfg = read_cfg_text(cfg or write_cfg) if (cfg or write_cfg) else None
     if units is not None and units not in ("grid", "pixels"):
         raise UsageError(f"--units must be grid or pixels, got {units!r}")
-    units = units or (layer_units(info_cfg) if info_cfg else None) or "grid"
-    cfg_w, cfg_h = net_size(info_cfg) if info_cfg else (None, None)
-    if stride is None:
-        stride = (region_stride(info_cfg) if info_cfg is not None and units == "grid" else None) or 32
-    net_w = width or size or cfg_w or 416
-    net_h = height or size or cfg_h or 416
-    checks = (("width", net_w), ("height", net_h), ("stride", stride), ("restarts", restarts),
+    frame = anchor_frame(cfg or write_cfg, units, width or size, height or size, stride)
+    checks = (("width", frame.width), ("height", frame.height), ("stride", frame.stride), ("restarts", restarts),
               ("max-iter", max_iter))
     for name, value in checks:
         if value <= 0:
             raise UsageError(f"--{name} must be positive, got {value}")
     ks = _parse_range(sweep) if sweep else [k]
-    compare_norm = from_units(parse_anchor_list(compare), units, net_w, net_h, stride) if compare else None
+    compare_norm = frame.normalised(parse_anchor_list(compare)) if compare else None
     if write_cfg is not None:  # fail before the clustering, not after
-        check_anchor_cfg(write_cfg, max(ks), width=width or size, height=height or size, stride=stride)
+        check_anchor_cfg(write_cfg, max(ks), width=width or size, height=height or size, stride=frame.stride)
 
     boxes = load_boxes(data=data, image_list=image_list, labels=labels, progress=err.is_terminal)
-    notes = [f"{len(boxes):,} boxes from {boxes.files:,} label files ({boxes.source})"]
-    if boxes.missing:
-        notes.append(f"{boxes.missing:,} listed images have no label file")
-    if boxes.zero_size:
-        notes.append(f"{boxes.zero_size:,} zero-size boxes ignored")
-    if boxes.class_only:
-        notes.append(f"{boxes.class_only:,} classification-only lines (no box) skipped")
-    err.print("; ".join(notes), highlight=False)
+    err.print(_box_notes(boxes), highlight=False)
 
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
                MofNCompleteColumn(), TimeElapsedColumn())
@@ -103,24 +86,59 @@ def kmeans(
             result = kmeans_anchors(boxes.wh, k, restarts=restarts, seed=seed, median=median,
                                     max_iter=max_iter, progress=step)
 
-    size_note = f"{net_w}x{net_h}" + (f", stride {stride:g}" if units == "grid" else "")
     if result_sweep is not None:
-        table = Table()
-        table.add_column("k", justify="right")
-        table.add_column("avg IoU", justify="right")
-        table.add_column("")
-        for kk, iou in zip(result_sweep.ks, result_sweep.ious):
-            table.add_row(str(kk), f"{iou * 100:.2f}%", "knee" if kk == result_sweep.knee else "")
-        console.print(table)
-        _plot(result_sweep, plot, len(boxes))
-        console.print(f"knee at k={result_sweep.knee} (farthest point above the chord); chart: {plot}",
-                      highlight=False)
+        _print_sweep(console, result_sweep, plot, len(boxes))
+    line = _print_anchors(console, result, frame, boxes, restarts, seed, median, compare_norm)
+    typer.echo(f"anchors = {line}")
 
-    shown = to_units(result.anchors, units, net_w, net_h, stride)
-    line = format_anchors(shown, units)
-    printed = np.array([float(v) for v in re.split(r"[,\s]+", line) if v]).reshape(-1, 2)
-    printed_iou = avg_iou(boxes.wh, from_units(printed, units, net_w, net_h, stride))
-    console.print(f"k={result.k} anchors in {units} units ({size_note}), smallest first", highlight=False)
+    if write_cfg is not None:
+        from darkpy.anchors import write_anchors
+
+        changes = write_anchors(write_cfg, result.anchors, width=width or size, height=height or size,
+                                stride=frame.stride)
+        # plain lines, never wrapped: the cfg lines are for copying and grepping
+        typer.echo(f"wrote {write_cfg}: {len(changes)} line{'s' if len(changes) != 1 else ''} changed")
+        for change in changes:
+            typer.echo(f"  {change}")
+
+
+def _box_notes(boxes) -> str:
+    notes = [f"{len(boxes):,} boxes from {boxes.files:,} label files ({boxes.source})"]
+    if boxes.missing:
+        notes.append(f"{boxes.missing:,} listed images have no label file")
+    if boxes.zero_size:
+        notes.append(f"{boxes.zero_size:,} zero-size boxes ignored")
+    if boxes.class_only:
+        notes.append(f"{boxes.class_only:,} classification-only lines (no box) skipped")
+    return "; ".join(notes)
+
+
+def _print_sweep(console, result_sweep, plot: Path, n_boxes: int) -> None:
+    from rich.table import Table
+
+    table = Table()
+    table.add_column("k", justify="right")
+    table.add_column("avg IoU", justify="right")
+    table.add_column("")
+    for kk, iou in zip(result_sweep.ks, result_sweep.ious):
+        table.add_row(str(kk), f"{iou * 100:.2f}%", "knee" if kk == result_sweep.knee else "")
+    console.print(table)
+    _plot(result_sweep, plot, n_boxes)
+    console.print(f"knee at k={result_sweep.knee} (farthest point above the chord); chart: {plot}",
+                  highlight=False)
+
+
+def _print_anchors(console, result, frame, boxes, restarts: int, seed: int, median: bool, compare_norm) -> str:
+    """The anchors table, the average IoU of the anchors as printed (and of --compare's); returns
+    the cfg line."""
+    from rich.table import Table
+
+    from darkpy.anchors import avg_iou
+
+    line, printed = frame.cfg_line(result.anchors)
+    printed_iou = avg_iou(boxes.wh, frame.normalised(printed))
+    console.print(f"k={result.k} anchors in {frame.units} units ({frame.describe()}), smallest first",
+                  highlight=False)
     table = Table()
     table.add_column("#", justify="right")
     table.add_column("width", justify="right")
@@ -129,7 +147,7 @@ def kmeans(
     table.add_column("share", justify="right")
     total = max(1, int(result.members.sum()))
     for i, ((w, h), n) in enumerate(zip(printed, result.members)):
-        fmt = "{:.0f}" if units == "pixels" else "{:.4f}"
+        fmt = "{:.0f}" if frame.units == "pixels" else "{:.4f}"
         table.add_row(str(i), fmt.format(w), fmt.format(h), f"{int(n):,}", f"{n / total * 100:.1f}%")
     console.print(table)
     unconverged = sum(1 for c in result.converged if not c)
@@ -149,15 +167,7 @@ def kmeans(
             f"on the same boxes ({(printed_iou - theirs) * 100:+.2f} points for the clusters)",
             highlight=False,
         )
-    typer.echo(f"anchors = {line}")
-
-    if write_cfg is not None:
-        changes = write_anchors(write_cfg, result.anchors, width=width or size, height=height or size,
-                                stride=stride)
-        # plain lines, never wrapped: the cfg lines are for copying and grepping
-        typer.echo(f"wrote {write_cfg}: {len(changes)} line{'s' if len(changes) != 1 else ''} changed")
-        for change in changes:
-            typer.echo(f"  {change}")
+    return line
 
 
 def _parse_range(text: str) -> list[int]:

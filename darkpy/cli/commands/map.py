@@ -67,6 +67,7 @@ def map_command(
     from darkpy.eval import evaluate
     from darkpy.eval.load import expand_paths, load_ground_truth, load_results
     from darkpy.eval.report import print_report, write_json, write_pr_curves
+    from darkpy.eval.score import coco_split_for
 
     if not results:
         if paths and len(paths) == 3:
@@ -89,6 +90,8 @@ def map_command(
         raise UsageError("nothing to score: pass DATA CFG WEIGHTS, or result files with --results")
     if gt is None:
         raise UsageError("--gt is required (an image list or a COCO json)")
+    if names is None and gt.suffix.lower() != ".json":
+        raise UsageError("--names is needed with an image list as --gt")
     if out is not None:
         from darkpy.fileio import refuse_overwrite
 
@@ -96,7 +99,8 @@ def map_command(
                          + expand_paths(list(results) + list(paths or [])))
     truth = load_ground_truth(gt, names, annotations, _size(image_size))
     dets = load_results(expand_paths(list(results) + list(paths or [])), truth, fmt, category_map)
-    split, rule = split_for(metric, truth.names, coco_split)
+    _split_needs_ilsvrc(metric, coco_split)
+    split, rule = coco_split_for(metric, truth.names, coco_split, lambda text: typer.echo(text, err=True))
     report = evaluate(dets, truth, metric, iou_thresh=iou_thresh, thresh=thresh, coco_split=split,
                       split_note=rule)
     print_report(report)
@@ -112,88 +116,36 @@ def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", 
                   coco_split: Optional[Path] = None, precision: str = "auto"):
     """Run `valid` into `out` (default: the .data file's results= folder) and score what it wrote.
     Returns the report and a one-line note on what was run and written."""
-    from darkpy.detect.detector import DetectOptions, Detector
-    from darkpy.eval import evaluate
-    from darkpy.eval.groundtruth import find_label_files, gt_from_labels, gt_from_voc
-    from darkpy.eval.load import load_results
+    from darkpy.detect.options import DetectOptions
     from darkpy.eval.report import write_json, write_pr_curves
-    from darkpy.eval.results import coco_image_id
-    from darkpy.eval.run import (
-        category_ids_for, check_classes, class_map_for, run_detector, valid_setup, write_results)
+    from darkpy.eval.run import valid_setup
+    from darkpy.eval.score import score_valid
+    from darkpy.fileio import refuse_overwrite
     from darkpy.net.model import load_network
 
+    _split_needs_ilsvrc(metric, coco_split)
     setup = valid_setup(data)
-    if annotations is None:  # a missing label file stops us before the network runs, not after
-        find_label_files(setup.entries, setup.list_path)
-    net = load_network(cfg, weights, size, device)
-    cmap = class_map_for(setup, net)
-    classes = check_classes(net, setup.names, setup.data.resolve("names"), cmap)
-    names = setup.names[:classes]
-    from darkpy.eval.results import voc_result_paths
-
-    # class names become result file names (VOC, and the fallback when COCO ids collide): checked
-    # before the detector runs
-    voc_result_paths(names, out if out is not None else setup.results_dir, names_file=setup.data.resolve("names"))
-    options = DetectOptions.valid(batch=batch, workers=workers, device=device, class_map=cmap)
-    detector = Detector(inference_predictor(net, precision), options=options)
-    result = run_detector(detector, setup.entries,
-                          base=setup.list_path.parent)
-    if not result.entries:
-        raise UsageError("no image of the valid list could be read", file=setup.list_path)
-    kind = setup.eval_type
-    if kind == "coco" and len({coco_image_id(e) for e in result.entries}) != len(result.entries):
-        typer.echo("note: COCO image ids from these file names collide; scoring through VOC result files",
-                   err=True)
-        kind = "voc"
     folder = out if out is not None else setup.results_dir
-    from darkpy.fileio import refuse_overwrite
-
     refuse_overwrite([folder, folder / "map.json"], [data, cfg, weights, setup.list_path])
-    cats = category_ids_for(setup, net)
-    files = write_results(result, names, folder, kind, cats)
-    if annotations is not None:
-        truth = gt_from_voc(result.entries, annotations, names)
-    else:
-        truth = gt_from_labels(setup.list_path, names, sizes=result.sizes, entries=result.entries)
-    cat_file = setup.map_file if cats is not None else None
-    dets = load_results(files, truth, kind, cat_file, image_list=result.listed)
-    split, rule = split_for(metric, truth.names, coco_split)
-    report = evaluate(dets, truth, metric, iou_thresh=iou_thresh, thresh=thresh, coco_split=split,
-                      split_note=rule)
-    write_json(report, folder / "map.json")
-    written = write_pr_curves(report, folder)
+    net = load_network(cfg, weights, size, device)
+    scored = score_valid(setup, net, DetectOptions.valid(batch=batch, workers=workers, device=device),
+                         predictor=inference_predictor(net, precision), out=folder, score=True,
+                         annotations=annotations, metric=metric, iou_thresh=iou_thresh, thresh=thresh,
+                         coco_split=coco_split, on_note=lambda text: typer.echo(text, err=True))
+    write_json(scored.report, folder / "map.json")
+    written = write_pr_curves(scored.report, folder)
+    result = scored.run
     skipped = f" ({len(result.skipped)} unreadable images skipped)" if result.skipped else ""
-    note = (f"{len(result.entries)} images in {result.seconds:.1f} s{precision_note(detector)}{skipped}; result files, map.json and "
-            f"{len(written)} PR-curve PNG(s) in {folder}")
-    return report, note
+    note = (f"{len(result.entries)} images in {result.seconds:.1f} s{precision_note(scored.detector)}{skipped}; "
+            f"result files, map.json and {len(written)} PR-curve PNG(s) in {folder}")
+    return scored.report, note
 
 
-def split_for(metric: str, names: list[str], split_file: Optional[Path]):
-    """(flags, rule) of the ILSVRC split into classes with / without COCO data, or (None, "")."""
+def _split_needs_ilsvrc(metric: str, coco_split: Optional[Path]) -> None:
     from darkpy.eval.evaluate import parse_metrics
 
-    if "ilsvrc" not in parse_metrics(metric):
-        if split_file is not None:
-            raise UsageError("--coco-split goes with --metric ilsvrc")
-        return None, ""
-    if split_file is not None:
-        from darkpy.errors import DataError
-        from darkpy.formats.datafile import read_names
-
-        listed = [n.strip() for n in read_names(split_file) if n.strip()]
-        unknown = [n for n in listed if n not in names]
-        if unknown:
-            raise DataError(f"{len(unknown)} name(s) are not classes of the evaluation, e.g. {unknown[0]!r}",
-                            file=split_file)
-        return [n in set(listed) for n in names], f"COCO data: the classes listed in {split_file}"
-    from darkpy.eval.ilsvrc import default_coco_split
-
-    found = default_coco_split(len(names))
-    if found is None:
-        typer.echo(f"note: no COCO split for {len(names)} classes (Darknet's DET map has 200); "
-                   "pass --coco-split NAMES", err=True)
-        return None, ""
-    return found
+    if coco_split is not None and "ilsvrc" not in parse_metrics(metric):
+        raise UsageError("--coco-split goes with --metric ilsvrc")
 
 
 def register(app: typer.Typer) -> None:

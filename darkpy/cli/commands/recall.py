@@ -31,7 +31,8 @@ def recall_command(
     precision: str = precision_option(),
 ) -> None:
     """Per image: found, objects, proposals per image, average best IoU and recall (running totals)."""
-    from darkpy.detect.detector import DetectOptions, Detector
+    from darkpy.detect.detector import Detector
+    from darkpy.detect.options import DetectOptions
     from darkpy.eval.groundtruth import find_label_files
     from darkpy.eval.recall import recall
     from darkpy.eval.run import valid_setup

@@ -33,34 +33,25 @@ def valid_command(
     precision: str = precision_option(),
 ) -> None:
     """Write comp4_det_test_<class>.txt / coco_results.json / imagenet-detection.txt for the valid list."""
-    from darkpy.detect.detector import DetectOptions, Detector
-    from darkpy.eval.run import (
-        category_ids_for, check_classes, class_map_for, run_detector, valid_setup, write_results)
+    from darkpy.detect.options import DetectOptions
+    from darkpy.eval.run import valid_setup
+    from darkpy.eval.score import score_valid
+    from darkpy.fileio import refuse_overwrite
     from darkpy.net.model import load_network
 
     setup = valid_setup(data, fmt)
     net = load_network(cfg, weights, size, device)
-    cmap = class_map_for(setup, net)
-    check_classes(net, setup.names, setup.data.resolve("names"), cmap)
     folder = out if out is not None else setup.results_dir
-    from darkpy.fileio import refuse_overwrite
-
     refuse_overwrite(folder, [data, cfg, weights, setup.list_path])
-    if setup.eval_type == "voc":  # class names become file names: checked before the detector runs
-        from darkpy.eval.results import VOC_PREFIX, voc_result_paths
-
-        voc_result_paths(setup.names, folder, prefix or VOC_PREFIX, setup.data.resolve("names"))
     options = DetectOptions.valid(thresh=thresh, hier_thresh=hier, nms=nms, batch=batch, workers=workers,
-                                  device=device, class_map=cmap)
-    detector = Detector(inference_predictor(net, precision), options=options)
-    result = run_detector(detector, setup.entries,
-                          base=setup.list_path.parent)
-    cats = category_ids_for(setup, net)
-    written = write_results(result, setup.names, folder, setup.eval_type, cats, prefix)
+                                  device=device)
+    scored = score_valid(setup, net, options, predictor=inference_predictor(net, precision), out=folder,
+                         prefix=prefix, all_names=True)
+    result, written = scored.run, scored.files
     skipped = f", {len(result.skipped)} skipped" if result.skipped else ""
     n = len(result.entries)
     typer.echo(f"{n} images{skipped}, {len(result.dets)} detections in {result.seconds:.1f} s "
-               f"({n / max(result.seconds, 1e-9):.1f} img/s){precision_note(detector)}")
+               f"({n / max(result.seconds, 1e-9):.1f} img/s){precision_note(scored.detector)}")
     if len(written) == 1:
         typer.echo(f"wrote {written[0]}")
     else:

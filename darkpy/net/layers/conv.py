@@ -9,9 +9,8 @@ from torch import nn
 
 from darkpy.net.layers.activations import ACTIVATIONS
 from darkpy.net.layers.base import Layer, register
-from darkpy.net.spec import ConvSpec
+from darkpy.net.spec import BN_EPS, ConvSpec
 
-BN_EPS = 1e-6  # Darknet divides by sqrt(var) + 1e-6, not sqrt(var + eps)
 
 
 def darknet_batchnorm(y: torch.Tensor, scales: torch.Tensor, biases: torch.Tensor, rolling_mean: torch.Tensor,

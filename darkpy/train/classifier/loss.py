@@ -136,8 +136,8 @@ def _cost_delta(cost_layer, p: torch.Tensor, t: torch.Tensor) -> tuple[torch.Ten
 class LossParts:
     loss: torch.Tensor          # value: Darknet's cost; backward: minus the summed delta
     probs: torch.Tensor         # (N, outputs) the network output (detached)
-    softmax_cost: float
-    cost_cost: float
+    softmax_cost: torch.Tensor  # 0-dim, on the device (read by whoever prints it, not here)
+    cost_cost: torch.Tensor
 
 
 def classification_loss(net, head: Head, images: torch.Tensor, truth: torch.Tensor) -> LossParts:
@@ -177,4 +177,4 @@ def classification_loss(net, head: Head, images: torch.Tensor, truth: torch.Tens
     surrogate = -(delta * zf).sum()
     value = (soft_cost + cost_cost).detach() / max(1, counted)
     loss = value + surrogate - surrogate.detach()
-    return LossParts(loss, p.detach(), float(soft_cost), float(cost_cost))
+    return LossParts(loss, p.detach(), soft_cost.detach(), cost_cost.detach())

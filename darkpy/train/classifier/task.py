@@ -107,7 +107,7 @@ class ClassificationTask:
     def loss(self, net, images: torch.Tensor, targets: torch.Tensor, seen: int) -> StepReport:
         parts = classification_loss(net, self.head, images, targets)
         stats = {"top1": top1_accuracy(parts.probs, targets, self.head, self.n_labels)}
-        return StepReport(parts.loss, stats, cost=float(parts.loss.detach()))
+        return StepReport(parts.loss, stats, cost=parts.loss.detach())   # device tensors: read once per step
 
 
 class _AugmentAt:
@@ -121,8 +121,9 @@ class _AugmentAt:
         self.saturation, self.exposure, self.center = b.saturation, b.exposure, int(b.center)
 
 
-def top1_accuracy(probs: torch.Tensor, truth: torch.Tensor, head: Head, n_labels: int) -> float:
-    """Share of images whose most likely class is the labelled one (WordTree: most likely leaf)."""
+def top1_accuracy(probs: torch.Tensor, truth: torch.Tensor, head: Head, n_labels: int) -> torch.Tensor:
+    """Share of images whose most likely class is the labelled one (WordTree: most likely leaf), as
+    a 0-dim tensor on the device (the engine reads it with the step's other numbers)."""
     t = truth.to(probs.device).reshape(probs.shape[0], -1)
     if head.tree is not None:
         p = hierarchy_predictions(probs, head.tree, only_leaves=True)
@@ -131,4 +132,4 @@ def top1_accuracy(probs: torch.Tensor, truth: torch.Tensor, head: Head, n_labels
     else:
         p, labelled = probs, t
     p, labelled = p[:, :n_labels], labelled[:, :n_labels]
-    return float((p.argmax(1) == labelled.argmax(1)).float().mean())
+    return (p.argmax(1) == labelled.argmax(1)).float().mean()

@@ -10,15 +10,16 @@ at 448 x 448.
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from darkpy.classify.labels import read_classifier_data
 from darkpy.train.classifier.task import ClassificationTask
-from darkpy.errors import UsageError
 from darkpy.net.model import load_network
 from darkpy.train.batchsize import apply_batch
 from darkpy.train.engine import Trainer
 from darkpy.train import distributed as dd
+from darkpy.train.placement import check_gpus, rank_device
 from darkpy.train import elastic
 
 
@@ -64,10 +65,7 @@ def train_classifier(data: str | Path, cfg: str | Path, weights: str | Path | No
 def _rank_main(info, kwargs: dict, gpus) -> None:
     """One spawned rank (module level: `launch` pickles it)."""
     kwargs = dict(kwargs)
-    if gpus:
-        kwargs["device"] = f"cuda:{gpus[info.local_rank]}"
-    elif kwargs.get("device") is None:
-        kwargs["device"] = "cpu"
+    kwargs["device"] = rank_device(info, kwargs.get("device") or ("cpu" if not gpus else None), gpus or ())
     train_classifier(ddp=info, **kwargs)
 
 
@@ -76,29 +74,20 @@ def run_training(*, gpus: list[int] | None = None, ddp_cpu: int = 0, log=print, 
     `gpus` (NCCL), or `ddp_cpu` gloo processes on the CPU. The cfg's batch is split over them."""
     info = dd.from_env()
     if info.enabled:
-        dd.init(info)
+        device = rank_device(info, kwargs.pop("device", None), gpus or ())   # --gpus maps ranks here too
+        dd.init(info, device=device)
         try:
-            device = kwargs.pop("device", None)
-            if device is None and _cuda():
-                device = f"cuda:{info.local_rank}"
             train_classifier(ddp=info, device=device, log=log, **kwargs)
         finally:
             dd.shutdown()
         return
     if gpus and len(gpus) > 1:
-        if not _cuda():
-            raise UsageError("--gpus needs CUDA")
-        dd.launch(_rank_main, len(gpus), (kwargs, list(gpus)), backend="nccl")
+        check_gpus(gpus)
+        dd.launch(_rank_main, len(gpus), (kwargs, list(gpus)), backend="nccl",
+                  place=partial(rank_device, device=kwargs.get("device"), gpus=tuple(gpus)))
         return
     if ddp_cpu and ddp_cpu > 1:
         dd.launch(_rank_main, ddp_cpu, (dict(kwargs, device="cpu"), None), backend="gloo")
         return
-    if gpus:
-        kwargs["device"] = f"cuda:{gpus[0]}"
+    kwargs["device"] = rank_device(dd.SINGLE, kwargs.get("device"), gpus or ())
     train_classifier(log=log, **kwargs)
-
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()

@@ -39,7 +39,7 @@ def missing_labels_message(path, image, why: str = "") -> str:
             f"does (other images without labels are not reported)")
 
 
-def read_rgb(path: str, warnings: list) -> np.ndarray | None:
+def read_rgb_or_warn(path: str, warnings: list) -> np.ndarray | None:
     """An image as RGB float32 in [0, 1] (H x W x 3), or None with a warning when unreadable
     (`darkpy.formats.image.read_bgr` decides, for every command): training replaces it by
     another draw instead of stopping."""
@@ -97,7 +97,7 @@ class DetectionSource:
             rng = np.random.default_rng([self.seed, req.iteration, req.first + k])
             for _attempt in range(100):
                 path = self.resolve(self.paths[int(rng.integers(len(self.paths)))])
-                rgb = read_rgb(path, warnings)
+                rgb = read_rgb_or_warn(path, warnings)
                 if rgb is not None:
                     break
             else:

@@ -14,6 +14,7 @@ picks the task and runs the engine.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Iterator
 
 import torch
@@ -99,22 +100,27 @@ class DetectionTask:
 
     def loss(self, net, images, targets, seen) -> StepReport:
         _, inputs = net.forward_with_inputs(images)
-        total = None
-        cost = 0.0
-        sums: dict[str, float] = {}
+        total = cost = None
+        sums: dict[str, torch.Tensor] = {}
         for index, raw in inputs.items():
-            with torch.autocast(raw.device.type, enabled=False):  # the loss in float32 under --amp
+            with _float32(raw.device):  # the loss in float32 under --amp
                 r = self.losses[index](raw.float(), targets, seen)
             total = r.loss if total is None else total + r.loss
-            cost += float(r.cost)
-            for k, v in r.summary().items():
-                sums[k] = v
+            cost = r.cost if cost is None else cost + r.cost
+            sums.update(r.summary_tensors())   # device tensors: the engine reads them once per step
         stats = {STAT_KEYS[k]: v for k, v in sums.items() if k in STAT_KEYS and k != "count"}
         # count (truth boxes) is summed over the batch's passes and processes, not averaged
-        return StepReport(total, stats, cost, totals={"count": float(sums.get("count", 0))})
+        return StepReport(total, stats, cost, totals={"count": sums["count"]})
 
     def close(self) -> None:
         if self.loader is not None:
             self._it = None
             self.loader.close()
             self.loader = None
+
+
+def _float32(device: torch.device):
+    """Autocast off for the loss (a no-op where autocast does not exist, as on `meta`)."""
+    if torch.amp.is_autocast_available(device.type):
+        return torch.autocast(device.type, enabled=False)
+    return contextlib.nullcontext()

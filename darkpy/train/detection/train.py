@@ -7,9 +7,8 @@ runs the engine in one or several processes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-
-import torch
 
 from darkpy.train.detection.loader import read_image_list
 from darkpy.errors import DataError, UsageError
@@ -19,6 +18,7 @@ from darkpy.net.model import load_network
 from darkpy.train import distributed as dd
 from darkpy.train import elastic
 from darkpy.train.batchsize import apply_batch
+from darkpy.train.placement import check_gpus, rank_device
 from darkpy.train.engine import Trainer
 from darkpy.train.joint import make_detection_task
 
@@ -73,16 +73,12 @@ def _build(opts: TrainOptions, info) -> Trainer:
     net = load_network(opts.cfg, opts.weights, device="cpu", seed=opts.seed, allow_partial=True)
     warnings: list[str] = []
     apply_batch(net, opts.cfg, opts.batch, opts.subdivisions, warnings.append)
-    device = opts.device
-    if opts.gpus:
-        device = f"cuda:{opts.gpus[info.local_rank % len(opts.gpus)]}"
-    elif opts.ddp_cpu:
-        device = "cpu"
+    device = _device(info, opts)
     task = make_detection_task(net, paths, data, opts, list_dir=str(Path(data.train).parent))
     name = opts.name or Path(opts.cfg).stem
     hooks = []
-    if opts.map_every > 0 and info.is_main:
-        hooks.append(map_hook(opts.data, every=opts.map_every))
+    if opts.map_every > 0:   # every rank: rank 0 scores, the others wait for it (darkpy.train.map_hook)
+        hooks.append(map_hook(opts.data, every=opts.map_every, main=info.is_main))
     trainer = Trainer(net, task, name=name, backup_dir=opts.backup or data.backup, device=device, hooks=hooks,
                       max_batches=opts.max_batches, clear=opts.clear, resume=opts.resume, amp=opts.amp,
                       ddp=info, seed=opts.seed, quiet=opts.quiet, log_every=opts.log_every,
@@ -97,6 +93,13 @@ def _build(opts: TrainOptions, info) -> Trainer:
     for line in getattr(task, "describe", lambda: [])():
         trainer.say(line)
     return trainer
+
+
+def _device(info, opts: TrainOptions):
+    """This process's device (`darkpy.train.placement.rank_device`: set current, checked)."""
+    if opts.ddp_cpu:
+        return rank_device(info, "cpu")
+    return rank_device(info, opts.device, opts.gpus)
 
 
 def saved_line(trainer: Trainer) -> str:
@@ -127,7 +130,7 @@ def train_detector(opts: TrainOptions):
         raise UsageError(f"--dist-timeout must be a positive number of seconds, got {opts.dist_timeout:g}")
     info = dd.from_env()
     if info.enabled:  # started by torchrun
-        dd.init(info, opts.dist_timeout)
+        dd.init(info, opts.dist_timeout, device=_device(info, opts))   # the GPU is made current first
         elastic.watch_agent(info.rank)
         try:
             return _run_rank(info, opts)
@@ -136,10 +139,9 @@ def train_detector(opts: TrainOptions):
     if opts.gpus and opts.ddp_cpu:
         raise UsageError("--gpus and --ddp-cpu exclude each other")
     if len(opts.gpus) > 1:
-        if not torch.cuda.is_available() or torch.cuda.device_count() <= max(opts.gpus):
-            raise UsageError(f"--gpus {','.join(map(str, opts.gpus))}: only {torch.cuda.device_count()} CUDA "
-                             f"device(s) here")
-        dd.launch(_run_rank, len(opts.gpus), (opts,), backend="nccl", timeout=opts.dist_timeout)
+        check_gpus(opts.gpus)
+        dd.launch(_run_rank, len(opts.gpus), (opts,), backend="nccl", timeout=opts.dist_timeout,
+                  place=partial(rank_device, device=opts.device, gpus=tuple(opts.gpus)))
         return None
     if opts.ddp_cpu > 1:
         read_training_data(opts.data)   # a broken .data file: one line before any process starts

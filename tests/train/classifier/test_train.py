@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import darkpy
-from tests.classify.cls_helpers import make_color_set, tiny_cfg
+from tests.classify.cls_helpers import make_color_set
 from darkpy.classify.labels import read_classifier_data
 from darkpy.train.classifier.task import ClassificationTask
 from darkpy.classify.validate import validate
@@ -17,14 +17,14 @@ class FakeTrainer:
         self.images_per_rank, self.mini_batch = per_rank, mini
 
 
-def make_task(tmp_path, color_set, **kw):
-    net = darkpy.load_network(tiny_cfg(tmp_path / "t.cfg", batch=8, subdivisions=2), device="cpu")
+def make_task(tmp_path, color_set, tiny_cfg, **kw):
+    net = darkpy.load_network(tiny_cfg(tmp_path / "t.cfg", "classifier", batch=8, subdivisions=2), device="cpu")
     items = read_classifier_data(color_set["data"]).split("train")
     return net, ClassificationTask(net, items, threads=2, **kw)
 
 
-def test_batches_are_minibatches_with_matching_truth(tmp_path, color_set):
-    net, task = make_task(tmp_path, color_set)
+def test_batches_are_minibatches_with_matching_truth(tmp_path, color_set, tiny_cfg):
+    net, task = make_task(tmp_path, color_set, tiny_cfg)
     task.setup(FakeTrainer())
     got = list(task.batches((32, 32), 3))
     assert [b[0].shape for b in got] == [torch.Size([4, 3, 32, 32])] * 2
@@ -44,13 +44,13 @@ def test_batches_are_minibatches_with_matching_truth(tmp_path, color_set):
     task.close()
 
 
-def test_two_ranks_split_the_slots_of_one_process(tmp_path, color_set):
-    net, one = make_task(tmp_path, color_set)
+def test_two_ranks_split_the_slots_of_one_process(tmp_path, color_set, tiny_cfg):
+    net, one = make_task(tmp_path, color_set, tiny_cfg)
     one.setup(FakeTrainer(per_rank=8, mini=4))
     whole = torch.cat([b[0] for b in one.batches(None, 2)])
     parts = []
     for rank in (0, 1):
-        _, t = make_task(tmp_path, color_set)
+        _, t = make_task(tmp_path, color_set, tiny_cfg)
         t.setup(FakeTrainer(rank=rank, world=2, per_rank=4, mini=4))
         parts += [b[0] for b in t.batches(None, 2)]
         t.close()
@@ -58,8 +58,8 @@ def test_two_ranks_split_the_slots_of_one_process(tmp_path, color_set):
     one.close()
 
 
-def test_loss_report_for_the_engine(tmp_path, color_set):
-    net, task = make_task(tmp_path, color_set)
+def test_loss_report_for_the_engine(tmp_path, color_set, tiny_cfg):
+    net, task = make_task(tmp_path, color_set, tiny_cfg)
     task.setup(FakeTrainer())
     net.train()
     images, truth = next(iter(task.batches(None, 0)))
@@ -72,7 +72,7 @@ def test_loss_report_for_the_engine(tmp_path, color_set):
 
 
 @pytest.mark.slow
-def test_end_to_end_colour_classes_and_high_res_fine_tuning(tmp_path, cli):
+def test_end_to_end_colour_classes_and_high_res_fine_tuning(tmp_path, cli, tiny_cfg):
     """4 colour classes (chance: 25% top-1), 40x40 images cropped to 32x32, a 3-convolution network.
 
     60 batches of 16 (960 draws, 10 passes over the 96 training images) must reach top-1 >= 0.85
@@ -83,7 +83,7 @@ def test_end_to_end_colour_classes_and_high_res_fine_tuning(tmp_path, cli):
     learning rate 0.001 keep top-1 >= 0.75.
     """
     s = make_color_set(tmp_path / "set", per_class=24, size=40, seed=0)
-    cfg = tiny_cfg(tmp_path / "t.cfg", batch=16, subdivisions=2, max_batches=60)
+    cfg = tiny_cfg(tmp_path / "t.cfg", "classifier", batch=16, subdivisions=2, max_batches=60)
     code, out, err = cli("classifier", "train", s["data"], cfg, "--threads", "2", "--backup", tmp_path / "b")
     assert code == 0, err
     assert "60: " in out and "img/s" in out
@@ -110,11 +110,11 @@ def test_end_to_end_colour_classes_and_high_res_fine_tuning(tmp_path, cli):
 
 
 @pytest.mark.slow
-def test_two_cpu_processes_train_like_one(tmp_path, cli):
+def test_two_cpu_processes_train_like_one(tmp_path, cli, tiny_cfg):
     """DDP (2 gloo processes, 4 images each) gives the weights of one process taking all 8:
     the same image slots, and the loss (caught at the softmax input) runs through DDP."""
     s = make_color_set(tmp_path / "set", per_class=6, size=32, seed=1)
-    cfg = tiny_cfg(tmp_path / "t.cfg", batch=8, subdivisions=2, max_batches=2)
+    cfg = tiny_cfg(tmp_path / "t.cfg", "classifier", batch=8, subdivisions=2, max_batches=2)
     cfg.write_text(cfg.read_text().replace("batch_normalize=1", "batch_normalize=0"))
     for flags, out in ((["--ddp-cpu", "2"], "ddp"), ([], "one")):
         code, text, err = cli("classifier", "train", s["data"], cfg, "--threads", "1", "--device", "cpu",
@@ -128,14 +128,14 @@ def test_two_cpu_processes_train_like_one(tmp_path, cli):
 
 
 @pytest.mark.slow
-def test_resume_continues_exactly(tmp_path, color_set):
+def test_resume_continues_exactly(tmp_path, color_set, tiny_cfg):
     """Stopped after 2 batches and resumed to 4: the same weights as 4 batches in one go (image
     draws and augmentation are a function of the batch number, the optimiser state is restored)."""
     from darkpy.train.engine import Hook
 
     from darkpy.train.classifier.train import train_classifier
 
-    cfg = tiny_cfg(tmp_path / "t.cfg", batch=8, subdivisions=2, max_batches=4)
+    cfg = tiny_cfg(tmp_path / "t.cfg", "classifier", batch=8, subdivisions=2, max_batches=4)
 
     def run(out, resume=False, stop_at=None):
         hooks = [Hook(1, lambda t: t.request_stop() if t.iteration == stop_at else None)] if stop_at else []

@@ -18,8 +18,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from darkpy.errors import DataError
-from darkpy.formats.datafile import read_map as read_category_map  # noqa: F401  (the one map= reader)
-from darkpy.eval.boxes import Detections
+from darkpy.eval.detections import Detections
 from darkpy.fileio import atomic_write, inside
 
 VOC_PREFIX = "comp4_det_test_"

@@ -12,7 +12,6 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from darkpy.boxes import center_to_corners, coco_iou, voc_iou  # noqa: F401  (re-exported)
 from darkpy.detect.results import Detection
 
 
