@@ -14,7 +14,8 @@ import numpy as np
 
 from darkpy.formats.datafile import read_data_file, read_list
 from darkpy.errors import DataError, UsageError
-from darkpy.formats.labels import label_file, label_path_for, read_label_file
+from darkpy.formats.labels import label_path_for
+from darkpy.formats.labelset import read_label_set, read_list_labels
 
 
 @dataclass
@@ -58,16 +59,8 @@ def _from_list(path: Path, progress: bool) -> BoxSet:
     images = read_list(path)
     if not images:
         raise DataError("image list is empty", file=path)
-    parts: list[np.ndarray] = []
-    files = missing = class_only = 0
-    for image in _progress(images, progress, "reading labels", "image"):
-        rows = _read_label(label_file(image, path.parent))
-        if rows is None:
-            missing += 1
-            continue
-        files += 1
-        parts.append(rows[0])
-        class_only += rows[1]
+    labels = read_list_labels(images, path.parent).raise_first()
+    files = int(labels.found.sum())
     if files == 0:
         raise DataError(
             f"no label files found for the {len(images)} images listed; looked for "
@@ -75,8 +68,8 @@ def _from_list(path: Path, progress: bool) -> BoxSet:
             "and the same beside the list",
             file=path,
         )
-    boxes = _collect(parts, files, str(path), class_only)
-    boxes.missing = missing
+    boxes = _collect([labels.boxes[:, 3:5]], files, str(path), len(labels.class_only))
+    boxes.missing = len(images) - files
     return boxes
 
 
@@ -86,31 +79,10 @@ def _from_folder(folder: Path, progress: bool) -> BoxSet:
     files = sorted(str(p) for p in folder.rglob("*.txt") if p.is_file())
     if not files:
         raise DataError("no label .txt files found in this folder or below it", file=folder)
-    parts = []
-    class_only = 0
-    for f in _progress(files, progress, "reading labels", "file"):
-        rows = _read_label(f)
-        if rows is None:
-            raise DataError("cannot read label file", file=f)
-        parts.append(rows[0])
-        class_only += rows[1]
-    return _collect(parts, len(files), str(folder), class_only)
-
-
-def _read_label(path) -> tuple[np.ndarray, int] | None:
-    """(the (n, 2) w, h of one label file's boxes, its classification-only lines), or None if the
-    file does not exist; a bad line is an error naming file and line."""
-    labels = read_label_file(path, missing_ok=True)
-    if labels is None:
-        return None
-    labels.raise_first()
-    return labels.boxes[:, 3:5], len(labels.class_only)
-
-
-def _progress(items, enabled: bool, desc: str, unit: str):
-    from tqdm import tqdm
-
-    return tqdm(items, desc=desc, unit=unit, disable=not enabled or None, leave=False)
+    labels = read_label_set(files).raise_first()
+    if not labels.found.all():
+        raise DataError("cannot read label file", file=files[int(np.flatnonzero(~labels.found)[0])])
+    return _collect([labels.boxes[:, 3:5]], len(files), str(folder), len(labels.class_only))
 
 
 def _collect(parts: list[np.ndarray], files: int, source: str, class_only: int = 0) -> BoxSet:

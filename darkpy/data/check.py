@@ -20,9 +20,10 @@ import numpy as np
 
 from darkpy.formats.datafile import read_data_file, read_lines, read_names, read_list
 from darkpy.errors import DataError
-from darkpy.fileio import not_a_file, open_regular, write_text_atomic
+from darkpy.fileio import not_a_file, write_text_atomic
 from darkpy.formats.alexeyab import label_path as alexeyab_label_path
-from darkpy.formats.labels import label_file, parse_label_text, resolve_entry
+from darkpy.formats.labels import Labels, parse_label_text, resolve_entry
+from darkpy.formats.labelset import LabelSet, read_list_labels
 from darkpy.formats.imagesize import ImageUnreadable, image_size
 
 ERRORS = {
@@ -101,19 +102,25 @@ def check_labels(text: str, classes: int | None, path: str = "<labels>"
     """Read label text with the one label reader (`darkpy.formats.labels`); returns the good
     boxes, (line, kind, detail) for each bad line, and the number of classification-only lines.
     A box of zero width or height parses but is an error here: Darknet drops it silently."""
-    labels = parse_label_text(text, path, classes)
+    return label_findings(parse_label_text(text, path, classes))
+
+
+def label_findings(labels: Labels) -> tuple[np.ndarray, list[tuple[int, str, str]], int]:
+    """`check_labels` on an already parsed file (from `read_list_labels`)."""
     bad = [(p.line, p.kind, f"line {p.line}: {p.detail}") for p in labels.problems]
     boxes = labels.boxes
     zero = (boxes[:, 3] == 0) | (boxes[:, 4] == 0)
-    for line, (w, h) in zip(labels.box_lines[zero], boxes[zero, 3:5]):
-        bad.append((int(line), "zero-size", f"line {line}: box of size {w:g} x {h:g}"))
-    bad.sort(key=lambda b: b[0])
-    return boxes[~zero], bad, len(labels.class_only)
+    if zero.any():
+        for line, (w, h) in zip(labels.box_lines[zero], boxes[zero, 3:5]):
+            bad.append((int(line), "zero-size", f"line {line}: box of size {w:g} x {h:g}"))
+        bad.sort(key=lambda b: b[0])
+        boxes = boxes[~zero]
+    return boxes, bad, len(labels.class_only)
 
 
-def _check_entry(image: str, base: Path, classes: int | None, decode: bool):
-    """Problems (kind, detail, file), boxes and classification-only lines of one list entry;
-    runs in a worker thread."""
+def _check_entry(image: str, base: Path, decode: bool, labels: LabelSet, j: int):
+    """Problems (kind, detail, file), boxes and classification-only lines of one list entry
+    (its label file already read, as `labels`' j-th); runs in a worker thread."""
     problems = []
     path = resolve_entry(image, base)
     try:
@@ -123,30 +130,25 @@ def _check_entry(image: str, base: Path, classes: int | None, decode: bool):
     except (OSError, ImageUnreadable) as exc:
         why = getattr(exc, "strerror", None) or exc
         problems.append(("unreadable-image", f"cannot read image: {why}", str(path)))
-    label = label_file(image, base)
+    label = labels.paths[j]
     other = alexeyab_label_path(path)
     try:
-        with open_regular(label, "label file", DataError, "r", os_errors=True, encoding="utf-8",
-                          errors="replace", newline="") as fh:
-            text = fh.read()
-    except DataError as exc:  # a FIFO, a device, a folder
-        problems.append(("missing-label", exc.message, str(label)))
+        parsed = labels.labels(j)
+    except DataError as exc:  # a FIFO, a device, a folder, unreadable
+        problems.append(("missing-label", exc.message, label))
         return problems, np.zeros((0, 5), np.float32), 0
-    except FileNotFoundError:
+    if parsed is None:
         also = f" (only AlexeyAB's Darknet finds {other})" if other.is_file() else ""
-        problems.append(("missing-label", f"label file not found{also}", str(label)))
+        problems.append(("missing-label", f"label file not found{also}", label))
         return problems, np.zeros((0, 5), np.float32), 0
-    except OSError as exc:
-        problems.append(("missing-label", f"cannot read label file: {exc.strerror}", str(label)))
-        return problems, np.zeros((0, 5), np.float32), 0
-    if other != label and not other.is_file():
+    if other != Path(label) and not other.is_file():
         problems.append(("one-darknet", f"AlexeyAB's Darknet looks for {other} (not found): it would train on "
-                         "no objects here; a copy there serves both", str(label)))
-    boxes, bad, class_only = check_labels(text, classes, str(label))
+                         "no objects here; a copy there serves both", label))
+    boxes, bad, class_only = label_findings(parsed)
     for _, kind, detail in bad:
-        problems.append((kind, detail, str(label)))
+        problems.append((kind, detail, label))
     if not bad and len(boxes) == 0 and not class_only:
-        problems.append(("empty-label", "label file has no boxes", str(label)))
+        problems.append(("empty-label", "label file has no boxes", label))
     return problems, boxes, class_only
 
 
@@ -175,8 +177,11 @@ def check_list(path: Path, role: str = "list", classes: int | None = None, *, de
     base = path.parent.resolve()
     all_boxes = []
     class_only = 0
+    # every label file in one pass (threads, numpy), then images in the pool
+    labels = read_list_labels([entries[i] for i in unique], base, classes, threads=max(1, workers))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = pool.map(lambda i: _check_entry(entries[i], base, classes, decode), unique, chunksize=64)
+        results = pool.map(lambda j: _check_entry(entries[unique[j]], base, decode, labels, j),
+                           range(len(unique)), chunksize=64)
         for i, (found, boxes, only) in zip(unique, results):
             for kind, detail, file in found:
                 problems.append(Problem(path, lines[i], entries[i], kind, detail, file))

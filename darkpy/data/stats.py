@@ -12,11 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from darkpy.charts import Chart
-from darkpy.data.check import check_labels, lists_of
-from darkpy.errors import DataError
-from darkpy.fileio import open_regular
+from darkpy.data.check import lists_of
 from darkpy.formats.datafile import read_list
-from darkpy.formats.labels import label_file
+from darkpy.formats.labelset import read_list_labels
 
 MAX_POINTS = 20000
 
@@ -41,21 +39,11 @@ def collect(target: str | Path) -> BoxStats:
     lists, classes, names, _ = lists_of(target)
     _, path = lists[0]
     base = path.parent.resolve()
-    found = []
-    class_only = 0
     entries = read_list(path)
-    for entry in entries:
-        label = label_file(entry, base)
-        try:
-            with open_regular(label, "label file", DataError, "r", os_errors=True, encoding="utf-8",
-                              errors="replace", newline="") as fh:
-                text = fh.read()
-        except (OSError, DataError):  # missing, or not a regular file: no boxes from it
-            continue
-        boxes, _, only = check_labels(text, classes, str(label))
-        found.append(boxes)
-        class_only += only
-    boxes = np.concatenate(found) if found else np.zeros((0, 5), np.float32)
+    labels = read_list_labels(entries, base, classes)   # missing or unreadable files: no boxes
+    boxes = labels.boxes
+    boxes = boxes[(boxes[:, 3] != 0) & (boxes[:, 4] != 0)]
+    class_only = len(labels.class_only)
     if classes is None:
         classes = int(boxes[:, 0].max()) + 1 if len(boxes) else 0
     return BoxStats(boxes, len(entries), classes, names, class_only)

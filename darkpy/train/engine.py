@@ -262,6 +262,15 @@ class Trainer:
     def data_wait_share(self) -> float:
         return self.data_wait_total / self.step_time_total if self.step_time_total else 0.0
 
+    @property
+    def steady_wait_share(self) -> float | None:
+        """The data-wait share after the run's first batch (which waits for the loader processes
+        to start), or None after a single batch."""
+        rest = self.step_time_total - getattr(self, "first_time", 0.0)
+        if rest <= 0 or not hasattr(self, "first_time"):
+            return None
+        return (self.data_wait_total - self.first_wait) / rest
+
     # -- state -----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -417,6 +426,11 @@ class Trainer:
         if self.clear:
             self.net.seen = 0
         self.net.to(self.device)
+        # NHWC activations and weights: oneDNN's native layout on CPUs (measured on yolov2-tiny at
+        # 288, batch 16: 10-15% less CPU per step at fp32 and bf16), tensor cores' on CUDA
+        self.channels_last = self.device.type == "cpu" or self.amp
+        if self.channels_last:
+            self.net.to(memory_format=torch.channels_last)
         self.net.train()
         self.ddp_module = dd.wrap(self.net, self.dist, self.device)
         self.proxy = dd.NetProxy(self.net, self.ddp_module)
@@ -472,7 +486,8 @@ class Trainer:
             images_t, targets = item
             nxt = fetch()   # one ahead: DDP synchronises gradients on the last pass only
             n = int(images_t.shape[0])
-            images_t = images_t.to(self.device, non_blocking=True)
+            images_t = images_t.to(self.device, non_blocking=True,
+                                   memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
             seen_now = seen0 + (images + n) * self.world_size
             sync = self.ddp_module is None or nxt is None
             ctx = self.ddp_module.no_sync() if not sync else _null()
@@ -529,6 +544,8 @@ class Trainer:
             self.avg_loss = loss_value
         self.avg_loss = self.avg_loss * 0.9 + loss_value * 0.1
         elapsed = time.perf_counter() - t0
+        if self.step_time_total == 0.0:   # the run's first batch also starts the loader processes
+            self.first_wait, self.first_time = wait, elapsed
         self.data_wait_total += wait
         self.step_time_total += elapsed
         self.images_total += self.images_per_step

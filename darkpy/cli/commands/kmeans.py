@@ -152,7 +152,10 @@ def _print_anchors(console, result, frame, boxes, restarts: int, seed: int, medi
     console.print(table)
     unconverged = sum(1 for c in result.converged if not c)
     console.print(
-        f"avg IoU {printed_iou * 100:.2f}% (best of {restarts} restarts, seed {seed}, "
+        f"avg IoU {printed_iou * 100:.2f}% (best of {result.restarts_run} restarts"
+        + (" on a sample of the shapes, then refined on all" if result.sample_ious else "")
+        + (f" of up to {restarts}: the best was found again" if result.restarts_run < restarts else "")
+        + f", seed {seed}, "
         f"{'median' if median else 'mean'} centroids"
         + (f"; {unconverged} runs stopped at --max-iter" if unconverged else "") + ")",
         highlight=False,

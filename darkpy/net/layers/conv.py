@@ -23,17 +23,62 @@ def darknet_batchnorm(y: torch.Tensor, scales: torch.Tensor, biases: torch.Tenso
     dims = [0] + list(range(2, y.dim()))
     view = [1, -1] + [1] * (y.dim() - 2)
     if training:
-        count = y.numel() // y.shape[1]
-        mean = y.mean(dim=dims)
-        var = y.var(dim=dims, unbiased=count > 1)
-        with torch.no_grad():
-            rolling_mean.mul_(1 - momentum).add_(mean.detach(), alpha=momentum)
-            rolling_variance.mul_(1 - momentum).add_(var.detach(), alpha=momentum)
-    else:
-        mean, var = rolling_mean, rolling_variance
+        with torch.no_grad():  # the statistics' gradient is part of _TrainingBatchNorm.backward
+            count = y.numel() // y.shape[1]
+            var, mean = torch.var_mean(y, dim=dims, correction=1 if count > 1 else 0)
+            rolling_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
+            rolling_variance.mul_(1 - momentum).add_(var, alpha=momentum)
+        return _TrainingBatchNorm.apply(y, scales, biases, mean, var)
+    mean, var = rolling_mean, rolling_variance
     y = (y - mean.view(view)) / (var.sqrt().view(view) + BN_EPS)
     return y * scales.view(view) + biases.view(view)
 
+
+class _TrainingBatchNorm(torch.autograd.Function):
+    """Darknet's training batch norm, out = scales * (y - mean) / (sqrt(var) + eps) + biases with
+    the batch's mean and unbiased variance, as a centring and one per-channel multiply-add
+    forward and a hand-derived backward: two per-channel sums and three passes over the activation, where
+    autograd's composite of the same formula made about a dozen activation-sized passes and
+    temporaries (it was half of a yolov2-tiny training step's CPU time).
+
+    With m values per channel, d = sqrt(var) + eps, g the incoming gradient:
+      d out / d y = scales/d * (g - mean(g)) - scales * sum(g (y - mean)) / (d^2 sqrt(var) (m-1)) * (y - mean)
+    (the mean's own dependence on y cancels in the variance term). A channel with zero variance
+    gets no variance term (its limit), where the composite gave NaN."""
+
+    @staticmethod
+    def forward(ctx, y, scales, biases, mean, var):
+        view = [1, -1] + [1] * (y.dim() - 2)
+        d = var.sqrt() + BN_EPS
+        a = scales / d
+        # centred first, as Darknet does: folding the mean into the bias (y * a + (b - mean * a))
+        # loses all precision in channels whose variance is tiny next to their mean
+        yc = y - mean.view(view)
+        ctx.save_for_backward(yc, scales, var, d)
+        return torch.addcmul(biases.view(view), yc, a.view(view))
+
+    @staticmethod
+    def backward(ctx, g):
+        yc, scales, var, d = ctx.saved_tensors
+        dims = [0] + list(range(2, yc.dim()))
+        view = [1, -1] + [1] * (yc.dim() - 2)
+        m = yc.numel() // yc.shape[1]
+        g = g.to(yc.dtype)
+        sum_g = g.sum(dim=dims)
+        sum_gc = (g * yc).sum(dim=dims)                        # sum of g * (y - mean)
+        a = scales / d
+        sq = var.sqrt()
+        if m > 1:
+            b = torch.where(sq > 0, -scales * sum_gc / (d * d * sq.clamp_min(1e-30) * (m - 1)),
+                            torch.zeros_like(sq))
+        else:
+            b = torch.zeros_like(sq)
+        grad_y = None
+        if ctx.needs_input_grad[0]:
+            grad_y = yc * b.view(view)
+            grad_y.addcmul_(g, a.view(view))
+            grad_y.add_((-a * sum_g / m).view(view))
+        return grad_y, sum_gc / d, sum_g, None, None
 
 def add_affine_params(layer: nn.Module, weight_shape: tuple[int, ...], batch_normalize: bool) -> None:
     """Conv and connected layers hold the same parameters (weight, one bias per output, and
@@ -76,6 +121,8 @@ class Convolutional(Layer):
             y = darknet_batchnorm(y, self.scales, self.bias, self.rolling_mean, self.rolling_variance, self.training)
         else:
             y = y + self.bias.view(1, -1, 1, 1)
+        if self.activation_name == "leaky":  # y is this layer's own new tensor: no second copy
+            return F.leaky_relu_(y, 0.1)
         return self.activation(y)
 
     def init_weights(self, generator=None) -> None:

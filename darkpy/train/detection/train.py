@@ -108,8 +108,10 @@ def saved_line(trainer: Trainer) -> str:
     final = getattr(trainer, "final_written", None)
     if final is None:
         return f"No final weights written ({trainer.iteration} batches, nothing new to save)"
+    steady = getattr(trainer, "steady_wait_share", None)
+    after = f" ({steady:.1%} after the first batch, which starts the loaders)" if steady is not None else ""
     return (f"Saved {final} after {trainer.iteration} batches; "
-            f"data wait {trainer.data_wait_share:.1%} of step time")
+            f"data wait {trainer.data_wait_share:.1%} of step time{after}")
 
 
 def _run_rank(info, opts: TrainOptions):
