@@ -28,6 +28,8 @@ LAZY_ALLOWED = {
     "darkpy.detect.decode:decode_region": "WordTree decoding (torch) only for a tree= region layer: the torch-free "
                                           "engine decodes through this module",
     "darkpy.detect.decode:decode_mapped": "WordTree class maps (torch) only when a map= file is given",
+    "darkpy.detect.numpy_engine:detector_for": "the torch Detector only for a torch network: recall, valid and "
+                                               "map run the numpy engine without importing torch",
 }
 
 

@@ -25,6 +25,9 @@ from darkpy.net.spec import NetworkSpec
 
 ENGINES = ("auto", "torch", "numpy")
 MAX_NUMPY_IMAGES = 4  # beyond this torch's batched forward wins back its import time
+# ... for yolov2-voc (29.4 BFLOPs an image): a run of at most this much work (images x BFLOPs)
+# also takes numpy when the caller knows the network (the demo model's 12 images: 0.3)
+NUMPY_BFLOPS = 4 * 30.0
 
 
 def torch_build_has_gpu() -> bool:
@@ -70,17 +73,19 @@ def cuda_may_be_wanted(device: str | None) -> bool:
 
 
 def choose_engine(engine: str, n_images: int, precision: str, device: str | None,
-                  compile_: bool = False) -> str:
+                  compile_: bool = False, bflops: float | None = None) -> str:
     """'numpy' or 'torch' for `darkpy detect` (before looking at the cfg): `auto` takes numpy for at
-    most MAX_NUMPY_IMAGES images at fp32/auto precision, without --compile, when torch would not
-    run on CUDA. `--engine numpy` with a CUDA device is refused (the numpy engine is CPU-only)."""
+    most MAX_NUMPY_IMAGES images (or, given the network's `bflops` an image, at most NUMPY_BFLOPS
+    of work) at fp32/auto precision, without --compile, when torch would not run on CUDA.
+    `--engine numpy` with a CUDA device is refused (the numpy engine is CPU-only)."""
     text = (device or "").strip().lower()
     if engine == "numpy" and text not in ("", "auto") and not text.startswith("cpu"):
         raise UsageError(f"--engine numpy runs on the CPU only, but --device {device} asks for a GPU: "
                          f"drop one of them")
     if engine != "auto":
         return engine
-    if (n_images <= MAX_NUMPY_IMAGES and precision in ("auto", "fp32") and not compile_
+    small = n_images <= MAX_NUMPY_IMAGES or (bflops is not None and n_images * bflops <= NUMPY_BFLOPS)
+    if (small and precision in ("auto", "fp32") and not compile_
             and not cuda_may_be_wanted(device)):
         return "numpy"
     return "torch"
@@ -142,4 +147,22 @@ class NumpyDetector(DetectorBase):
                 yield from self.run_prepared(g.x[None], [g.size], [g.entry], [g.index], [g.image])
 
 
-__all__ = ("ENGINES", "NumpyDetector", "choose_engine", "cuda_may_be_wanted")
+def spec_bflops(spec: NetworkSpec) -> float:
+    """Darknet's BFLOPs of one image through `spec` (the work `choose_engine` weighs)."""
+    return float(sum(layer.bflops for layer in spec.layers))
+
+
+def detector_for(net, options: DetectOptions) -> DetectorBase:
+    """The detector that runs `net`: a `NumpyNetwork` on this engine, a detector as it is, anything
+    else (a torch Network or Predictor) on the torch `Detector` (torch imported only then)."""
+    if isinstance(net, DetectorBase):
+        return net
+    if isinstance(net, NumpyNetwork):
+        return NumpyDetector(net, options=options)
+    from darkpy.detect.detector import Detector
+
+    return Detector(net, options=options)
+
+
+__all__ = ("ENGINES", "NumpyDetector", "choose_engine", "cuda_may_be_wanted", "detector_for",
+           "spec_bflops")

@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-import torch
 
 from darkpy.boxes import box_iou
-from darkpy.detect.detector import Detector
+from darkpy.detect.numpy_engine import detector_for
 from darkpy.detect.options import RECALL_NMS, RECALL_THRESH, DetectOptions
 from darkpy.formats.labels import read_labels
 from darkpy.eval.run import _skip_message
@@ -79,15 +78,13 @@ def recall(net, entries: Sequence[str], labels: Sequence[Path], *, base: Path | 
            nms: float = RECALL_NMS,
            letterbox: bool = False, on_line: Callable[[str], None] | None = None,
            on_skip: Callable[[str, str], None] | None = None, progress: bool | None = None) -> RecallReport:
-    """Run `net` (a Network, Predictor or a `Detector` with `DetectOptions.recall()`-style options)
-    over `entries` (with their `labels` files, in the same order) and count."""
+    """Run `net` (a Network, Predictor, `NumpyNetwork` or a detector with `DetectOptions.recall()`-style
+    options) over `entries` (with their `labels` files, in the same order) and count. Counting is
+    numpy: with the numpy engine no torch is imported."""
     from tqdm import tqdm
 
-    if isinstance(net, Detector):
-        detector = net
-    else:
-        detector = Detector(net, options=DetectOptions.recall(thresh=thresh, nms=nms, letterbox=letterbox,
-                                                              batch=batch, workers=workers))
+    detector = detector_for(net, DetectOptions.recall(thresh=thresh, nms=nms, letterbox=letterbox,
+                                                      batch=batch, workers=workers))
     label_of = dict(zip(entries, labels))
     rep = RecallReport()
     on_skip = on_skip or _skip_message
@@ -103,13 +100,13 @@ def recall(net, entries: Sequence[str], labels: Sequence[Path], *, base: Path | 
         for r in detector.stream(entries, on_error=skip, base=base):
             bar.update(1)
             # the boxes as the network gave them (float32): Darknet's float IoU
-            boxes = torch.from_numpy(r.rel_boxes).float()
-            truth = torch.as_tensor(truth_boxes(label_of[r.source]), dtype=boxes.dtype)
+            boxes = np.asarray(r.rel_boxes, dtype=np.float32)
+            truth = truth_boxes(label_of[r.source]).astype(np.float32)
             rep.proposals += len(boxes)
             rep.images += 1
             rep.objects += len(truth)
             if len(truth) and len(boxes):
-                best = box_iou(truth, boxes).max(dim=1).values.double().numpy()
+                best = box_iou(truth, boxes).max(axis=1).astype(np.float64)
                 best = np.nan_to_num(best, nan=0.0)
                 rep.iou_sum += float(best.sum())
                 rep.found += int((best > iou_thresh).sum())

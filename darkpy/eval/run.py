@@ -18,7 +18,8 @@ from typing import Callable, Sequence
 
 from darkpy.formats.datafile import DataFile, read_data_file, read_list, read_map, read_names
 from darkpy.detect.decode import tree_map_applies
-from darkpy.detect.detector import Detector
+from darkpy.detect.base import DetectorBase
+from darkpy.detect.numpy_engine import detector_for
 from darkpy.detect.options import VALID_HIER, VALID_NMS, VALID_THRESH, DetectOptions
 from darkpy.errors import DataError, UsageError
 from darkpy.fileio import not_a_file
@@ -56,7 +57,7 @@ def run_detector(net, entries: Sequence[str], *, base: Path | None = None, batch
     """Detections (original-image pixels, x1 y1 x2 y2) for every readable image of `entries`.
 
     `net` is a darkpy Network (its batch norm is folded into a copy for speed), a
-    `darkpy.net.inference.Predictor` or a `Detector` (then its options rule and the keyword
+    `darkpy.net.inference.Predictor`, a `NumpyNetwork` (the torch-free engine) or a detector (then its options rule and the keyword
     settings here are ignored). Unreadable images are reported to `on_skip(entry, why)`
     (default: a line on stderr) and left out of the result. `class_map` (a `map=` file's
     numbers) turns a WordTree network's output into one class per listed node (`decode_mapped`).
@@ -66,11 +67,11 @@ def run_detector(net, entries: Sequence[str], *, base: Path | None = None, batch
     from tqdm import tqdm
 
     if detector is None:
-        detector = net if isinstance(net, Detector) else None
+        detector = net if isinstance(net, DetectorBase) else None
     if detector is None:
         options = DetectOptions.valid(thresh=thresh, hier_thresh=hier_thresh, nms=nms, letterbox=letterbox,
                                       batch=batch, workers=workers, class_map=class_map)
-        detector = Detector(predictor if predictor is not None else net, options=options)
+        detector = detector_for(predictor if predictor is not None else net, options)
     on_skip = on_skip or _skip_message
     parts, done, keys, sizes, skipped = [], [], [], {}, []
     start = time.perf_counter()

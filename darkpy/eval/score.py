@@ -20,7 +20,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from darkpy.detect.detector import Detector
+from darkpy.detect.base import DetectorBase
+from darkpy.detect.numpy_engine import detector_for
 from darkpy.detect.options import DetectOptions
 from darkpy.errors import DataError
 from darkpy.eval.detections import GroundTruth
@@ -39,7 +40,7 @@ class Scored:
     """What `score_valid` produced: the run, the result files written and the report (if asked)."""
 
     run: RunResult  # detections per image, entries run and skipped, image sizes, seconds
-    detector: Detector  # what ran (its options and predictor: precision, device)
+    detector: DetectorBase  # what ran (its options and predictor: precision, device)
     names: list[str]  # the classes written and scored (the names file cut to the network's classes)
     eval_type: str  # layout of the result files: voc, coco or imagenet
     folder: Path | None = None  # where the result files went (None: none written)
@@ -62,7 +63,8 @@ def score_valid(setup: ValidSetup, net, options: DetectOptions | None = None, *,
     """Run `net` over `setup`'s valid list; write Darknet's result files into `out` (None: none);
     with `score`, evaluate the detections against the list's ground truth.
 
-    `net` is the darkpy Network (it decides the `map=` table and the class count); `predictor`
+    `net` is the darkpy Network or a `NumpyNetwork` (the torch-free engine: no torch imported);
+    it decides the `map=` table and the class count; `predictor`
     runs it when given (a precision other than fp32), else the network itself. `options` are
     Darknet's valid settings by default; their class map is always the one `setup` and `net`
     call for. `all_names` writes a result file for every name of the names file (`darkpy
@@ -83,7 +85,7 @@ def score_valid(setup: ValidSetup, net, options: DetectOptions | None = None, *,
         # before the detector runs
         voc_result_paths(names, out, prefix or VOC_PREFIX, setup.data.resolve("names"))
     options = (options or DetectOptions.valid()).replace(class_map=cmap)
-    detector = Detector(predictor if predictor is not None else net, options=options)
+    detector = detector_for(predictor if predictor is not None else net, options)
     result = run_detector(detector, setup.entries, base=setup.list_path.parent, progress=progress,
                           on_skip=on_skip)
     if score and truth is None and not result.entries:  # (truth read beforehand: an empty run scores 0)

@@ -174,6 +174,10 @@ def test_engine_rule(monkeypatch):
     assert choose_engine("auto", 1, "bf16", None) == "torch"
     assert choose_engine("auto", 1, "fp32", "cuda") == "torch"
     assert choose_engine("auto", 1, "fp32", None, compile_=True) == "torch"
+    # knowing the network's work: the demo model's 12 images are less than one yolov2-voc image
+    assert choose_engine("auto", 12, "fp32", "cpu", bflops=0.0254) == "numpy"
+    assert choose_engine("auto", 5, "fp32", "cpu", bflops=29.4) == "torch"
+    assert choose_engine("auto", 12, "bf16", "cpu", bflops=0.0254) == "torch"
     assert choose_engine("torch", 1, "fp32", "cpu") == "torch"
     assert choose_engine("numpy", 9, "bf16", None) == "numpy"
 

@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from darkpy.assets import locate
+from darkpy.cli.engine import engine_option
 from darkpy.cli.precision import compile_option, inference_predictor, precision_note, precision_option
 
 
@@ -113,10 +114,7 @@ def detect(
     precision: str = precision_option(),
     half: bool = typer.Option(False, "--half", help="fp16 (same as --precision fp16)."),
     compile_: bool = compile_option(),
-    engine: str = typer.Option(
-        "auto", "--engine", help="auto, torch or numpy. numpy: a torch-free fp32 forward for YOLOv2-style "
-        "[region] nets (no WordTree), fast to start; auto picks it for up to 4 images at fp32/auto "
-        "precision when CUDA is not wanted (docs/detect.md)."),
+    engine: str = engine_option(),
 ) -> None:
     """Detect objects in images (Darknet's `detector test`) or in a video / webcam (`detector demo`).
 

@@ -12,7 +12,8 @@ from typing import List, Optional
 
 import typer
 
-from darkpy.cli.precision import inference_predictor, precision_note, precision_option
+from darkpy.cli.engine import engine_option, load_for_engine
+from darkpy.cli.precision import precision_note, precision_option
 from darkpy.errors import UsageError
 
 
@@ -62,6 +63,7 @@ def map_command(
     device: Optional[str] = typer.Option(None, "--device", "-d", help="With a network: cpu, cuda, cuda:1 ..."),
     workers: int = typer.Option(2, "--workers", help="With a network: image-loading processes."),
     precision: str = precision_option(),
+    engine: str = engine_option(),
 ) -> None:
     """Score detections with VOC07 11-point, VOC area and COCO metrics in one table."""
     from darkpy.eval import evaluate
@@ -80,7 +82,8 @@ def map_command(
             report, note = score_network(Path(paths[0]), Path(paths[1]), Path(paths[2]), metric=metric,
                                          out=out, iou_thresh=iou_thresh, thresh=thresh,
                                          annotations=annotations, batch=batch, size=size, device=device,
-                                         workers=workers, coco_split=coco_split, precision=precision)
+                                         workers=workers, coco_split=coco_split, precision=precision,
+                                         engine=engine)
             print_report(report)
             typer.echo(note)
             return
@@ -113,23 +116,24 @@ def map_command(
 def score_network(data: Path, cfg: Path, weights: Path, *, metric: str = "all", out: Optional[Path] = None,
                   iou_thresh: float = 0.5, thresh: float = 0.25, annotations: Optional[Path] = None,
                   batch: int = 8, size: Optional[int] = None, device: Optional[str] = None, workers: int = 2,
-                  coco_split: Optional[Path] = None, precision: str = "auto"):
+                  coco_split: Optional[Path] = None, precision: str = "auto", engine: str = "torch"):
     """Run `valid` into `out` (default: the .data file's results= folder) and score what it wrote.
-    Returns the report and a one-line note on what was run and written."""
+    `engine`: auto, torch or numpy (`darkpy.cli.engine.load_for_engine`). Returns the report and a
+    one-line note on what was run and written."""
     from darkpy.detect.options import DetectOptions
     from darkpy.eval.report import write_json, write_pr_curves
     from darkpy.eval.run import valid_setup
     from darkpy.eval.score import score_valid
     from darkpy.fileio import refuse_overwrite
-    from darkpy.net.model import load_network
 
     _split_needs_ilsvrc(metric, coco_split)
     setup = valid_setup(data)
     folder = out if out is not None else setup.results_dir
     refuse_overwrite([folder, folder / "map.json"], [data, cfg, weights, setup.list_path])
-    net = load_network(cfg, weights, size, device)
+    net, predictor = load_for_engine(cfg, weights, size, device, precision, engine, len(setup.entries),
+                                     lambda text: typer.echo(text, err=True))
     scored = score_valid(setup, net, DetectOptions.valid(batch=batch, workers=workers, device=device),
-                         predictor=inference_predictor(net, precision), out=folder, score=True,
+                         predictor=predictor, out=folder, score=True,
                          annotations=annotations, metric=metric, iou_thresh=iou_thresh, thresh=thresh,
                          coco_split=coco_split, on_note=lambda text: typer.echo(text, err=True))
     write_json(scored.report, folder / "map.json")

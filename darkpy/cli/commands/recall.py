@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from darkpy.cli.precision import inference_predictor, precision_note, precision_option
+from darkpy.cli.engine import engine_option, load_for_engine
+from darkpy.cli.precision import precision_note, precision_option
 
 
 def recall_command(
@@ -29,15 +30,15 @@ def recall_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the final line, not one per image."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the totals to this JSON file."),
     precision: str = precision_option(),
+    engine: str = engine_option(),
 ) -> None:
     """Per image: found, objects, proposals per image, average best IoU and recall (running totals)."""
-    from darkpy.detect.detector import Detector
+    from darkpy.detect.numpy_engine import detector_for
     from darkpy.detect.options import DetectOptions
     from darkpy.eval.groundtruth import find_label_files
     from darkpy.eval.recall import recall
     from darkpy.eval.run import valid_setup
     from darkpy.fileio import write_text_atomic
-    from darkpy.net.model import load_network
 
     from darkpy.fileio import refuse_overwrite
 
@@ -45,10 +46,11 @@ def recall_command(
     setup = valid_setup(data)
     refuse_overwrite(json_out, [setup.list_path], flag="--json")
     labels = find_label_files(setup.entries, setup.list_path)
-    net = load_network(cfg, weights, size, device)
+    net, predictor = load_for_engine(cfg, weights, size, device, precision, engine, len(setup.entries),
+                                     lambda text: typer.echo(text, err=True))
     options = DetectOptions.recall(thresh=thresh, nms=nms, letterbox=letterbox, batch=batch, workers=workers,
                                    device=device)
-    detector = Detector(inference_predictor(net, precision), options=options)
+    detector = detector_for(predictor if predictor is not None else net, options)
     rep = recall(detector, setup.entries, labels,
                  base=setup.list_path.parent,
                  iou_thresh=iou_thresh, on_line=None if quiet else typer.echo)

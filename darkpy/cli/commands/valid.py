@@ -6,7 +6,8 @@ from typing import Optional
 
 import typer
 
-from darkpy.cli.precision import inference_predictor, precision_note, precision_option
+from darkpy.cli.engine import engine_option, load_for_engine
+from darkpy.cli.precision import precision_note, precision_option
 
 
 def valid_command(
@@ -31,21 +32,22 @@ def valid_command(
         None, "--device", "-d", help="cpu, cuda, cuda:1 ... (default: CUDA when present)."),
     workers: int = typer.Option(2, "--workers", help="Image-loading processes (0: load in this process)."),
     precision: str = precision_option(),
+    engine: str = engine_option(),
 ) -> None:
     """Write comp4_det_test_<class>.txt / coco_results.json / imagenet-detection.txt for the valid list."""
     from darkpy.detect.options import DetectOptions
     from darkpy.eval.run import valid_setup
     from darkpy.eval.score import score_valid
     from darkpy.fileio import refuse_overwrite
-    from darkpy.net.model import load_network
 
     setup = valid_setup(data, fmt)
-    net = load_network(cfg, weights, size, device)
     folder = out if out is not None else setup.results_dir
     refuse_overwrite(folder, [data, cfg, weights, setup.list_path])
+    net, predictor = load_for_engine(cfg, weights, size, device, precision, engine, len(setup.entries),
+                                     lambda text: typer.echo(text, err=True))
     options = DetectOptions.valid(thresh=thresh, hier_thresh=hier, nms=nms, batch=batch, workers=workers,
                                   device=device)
-    scored = score_valid(setup, net, options, predictor=inference_predictor(net, precision), out=folder,
+    scored = score_valid(setup, net, options, predictor=predictor, out=folder,
                          prefix=prefix, all_names=True)
     result, written = scored.run, scored.files
     skipped = f", {len(result.skipped)} skipped" if result.skipped else ""
