@@ -58,6 +58,7 @@ last 200. The size is a pure function of (seed, batch number),
 """
 from __future__ import annotations
 
+import gc
 import math
 import signal
 import tempfile
@@ -617,8 +618,26 @@ class Trainer:
         try:
             return self._run_locked()
         finally:
+            self._release_group()
             if lock is not None:
                 lock.release()
+
+    def _release_group(self) -> None:
+        """Drop what holds the process group (the DDP wrapper, hooks' own groups) as soon as the
+        run ends. DDP's reducer keeps the group and gloo's finished work alive; left to the
+        interpreter's exit they are torn down after Python is half gone, and a rank can abort in a
+        C++ destructor ("terminate called without an active exception", seen once on a 2-core CI
+        run) after training finished cleanly."""
+        if not self.dist.enabled:
+            return
+        self.ddp_module = None
+        if hasattr(self, "proxy"):
+            self.proxy = dd.NetProxy(self.net, None)
+        for hook in self.hooks:
+            release = getattr(hook, "release", None)
+            if release is not None:
+                release()
+        gc.collect()
 
     def _run_locked(self) -> "Trainer":
         if self.is_main and self.backups:

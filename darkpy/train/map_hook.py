@@ -183,6 +183,10 @@ class MapHook(Hook):
             self._group = dist.new_group(backend="gloo", timeout=timedelta(seconds=wait_seconds(self.images)))
         dist.barrier(group=self._group)
 
+    def release(self) -> None:
+        """The run is over: let go of the barrier's group before the process group is destroyed."""
+        self._group = None
+
     def state_dict(self) -> dict[str, Any]:
         return self.evaluator.state_dict() if self.evaluator is not None else {}
 

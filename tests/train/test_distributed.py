@@ -52,3 +52,29 @@ def test_a_stop_on_one_rank_stops_all_after_the_same_batch(tmp_path, tiny_cfg):
 
     assert bk.state_path(tmp_path / "two", "toy").exists()
     assert not (tmp_path / "two" / "toy_final.weights").exists()
+
+
+def test_the_run_lets_go_of_the_process_group_before_the_exit():
+    """DDP's reducer (and a hook's own group) would otherwise keep the process group alive until
+    the interpreter's exit, where a rank can abort in a C++ destructor after a clean run."""
+    import gc
+    import weakref
+
+    from darkpy.train.engine import Trainer
+    from darkpy.train.map_hook import MapHook
+
+    class Wrapper:
+        pass
+
+    hook = MapHook(None, 10, images=1)
+    hook._group = Wrapper()
+    group = weakref.ref(hook._group)
+    trainer = Wrapper()
+    trainer.dist, trainer.net, trainer.hooks = dd.DistInfo(0, 2, 0, "gloo"), Wrapper(), [hook]
+    trainer.ddp_module = Wrapper()
+    ddp = weakref.ref(trainer.ddp_module)
+    trainer.proxy = dd.NetProxy(trainer.net, trainer.ddp_module)
+    Trainer._release_group(trainer)
+    gc.collect()
+    assert ddp() is None and group() is None
+    assert trainer.ddp_module is None and trainer.proxy._ddp is None
