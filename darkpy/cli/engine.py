@@ -22,7 +22,7 @@ def load_for_engine(cfg: Path, weights: Path, size: Optional[int], device: Optio
                     engine: str, n_images: int, on_note: Callable[[str], None]):
     """(network, predictor) for `n_images` images: a `NumpyNetwork` and None when `choose_engine`
     (weighing the network's BFLOPs) picks numpy and the numpy forward runs this cfg; else the
-    torch Network and its `inference_predictor`. A cfg the numpy engine does not run falls back
+    torch Network and its `load_inference_predictor`. A cfg the numpy engine does not run falls back
     to torch, with a note when numpy was asked for."""
     from darkpy.detect.numpy_engine import ENGINES, choose_engine, spec_bflops
     from darkpy.errors import UsageError
@@ -38,8 +38,7 @@ def load_for_engine(cfg: Path, weights: Path, size: Optional[int], device: Optio
         except NumpyUnsupported as exc:
             if engine == "numpy":
                 on_note(f"darkpy: the numpy engine does not run this network ({exc}); using torch")
-    from darkpy.cli.precision import inference_predictor
-    from darkpy.net.model import load_network
+    from darkpy.cli.precision import load_inference_predictor
 
-    net = load_network(spec, weights, None, device)
-    return net, inference_predictor(net, precision)
+    predictor = load_inference_predictor(spec, weights, precision, device=device)
+    return predictor.net, predictor

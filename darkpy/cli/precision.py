@@ -19,14 +19,15 @@ def compile_option():
     return typer.Option(False, "--compile", help=COMPILE_HELP)
 
 
-def inference_predictor(net, precision: str, device=None, compile: bool = False):
-    """The network folded for inference in place (a command owns the network it loaded) at the
-    asked precision."""
+def load_inference_predictor(cfg, weights, precision: str, device=None, size=None, compile: bool = False):
+    """The network of `cfg` and `weights` (None: random) loaded for inference at the asked
+    precision: `Predictor.load`, which reads a bf16/fp16 network one layer at a time (the
+    float32 file never sits in memory beside the converted copy)."""
+    from darkpy.device import select_device
     from darkpy.net.inference import Predictor
 
-    where = device if device is not None else next((p.device for p in net.parameters()), "cpu")
-    refuse_cpu_fp16(precision, where)
-    return Predictor(net, device=device, precision=precision, inplace=True, compile=compile)
+    refuse_cpu_fp16(precision, select_device(device))
+    return Predictor.load(cfg, weights, size=size, device=device, precision=precision, compile=compile)
 
 
 def precision_note(runner) -> str:

@@ -31,7 +31,6 @@ from darkpy.detect.overlap import CoreSplit, prefetch
 from darkpy.detect.results import DetectionResult
 from darkpy.errors import DarkpyError, DataError, UsageError
 from darkpy.net.inference import Predictor
-from darkpy.net.model import load_network
 from darkpy.net.spec import NetworkSpec
 
 
@@ -48,13 +47,12 @@ class Detector(DetectorBase):
         if isinstance(cfg, Predictor):
             predictor = cfg
         else:
-            if isinstance(cfg, (str, Path, NetworkSpec)):
-                net = load_network(cfg, weights, size=size, device=options.device)
+            if isinstance(cfg, (str, Path, NetworkSpec)):  # loaded here: folded in place, no copy
+                predictor = Predictor.load(cfg, weights, size=size, device=options.device,
+                                           precision=options.precision)
                 size = None
-                own = True  # loaded here: fold batch norm into it, no copy
             else:
-                net, own = cfg, False
-            predictor = Predictor(net, device=options.device, precision=options.precision, inplace=own)
+                predictor = Predictor(cfg, device=options.device, precision=options.precision)
         if size is not None and (predictor.model.net.width, predictor.model.net.height) != size:
             predictor.model.resize(*size)
         self.predictor = predictor

@@ -12,7 +12,9 @@ over, means the file does not fit the cfg: always an error. So is a `seen` count
 or beyond 2^53 (no run sees that many images: the header is corrupt).
 
 Reading is one `numpy.fromfile`; parameters then alias slices of that buffer (no copy), so
-loading costs little more than reading the bytes. Nothing is unpickled.
+loading costs little more than reading the bytes. A load that converts the weights (bf16 or fp16
+inference) reads one layer at a time instead (`read_layers`), so the whole float32 body never
+sits beside the converted copy. Nothing is unpickled.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
 
@@ -152,8 +154,10 @@ def check_finite(floats: np.ndarray, spans: Iterable[tuple[str, int, int]], path
 class WeightsReader:
     """Hands out consecutive float runs from a weights file to the layers that own them."""
 
-    def __init__(self, plan: "WeightsPlan"):
-        self.path, self.header, self.floats = plan.path, plan.header, plan.floats
+    def __init__(self, plan: "WeightsPlan", floats: np.ndarray | None = None):
+        """`floats`: one layer's run (from `read_layers`) instead of the plan's whole body."""
+        self.path, self.header = plan.path, plan.header
+        self.floats = plan.floats if floats is None else floats
         self.pos = 0
         self.transpose = self.header.transpose
 
@@ -211,12 +215,14 @@ class WeightsPlan:
 
 
 def plan_weights(layers: Iterable["LayerSpec"], path: str | Path, upto: int | None = None, *,
-                 allow_partial: bool = False, strict: bool | None = None, mmap: bool = False) -> WeightsPlan:
+                 allow_partial: bool = False, strict: bool | None = None, mmap: bool = False,
+                 check_values: bool = True) -> WeightsPlan:
     """Read a Darknet weights file (`read_weights_file`) and place its floats on `layers` (specs,
     in cfg order; `upto` stops before that index). A file that ends at a layer boundary before the
     last layer is an error unless `allow_partial`; one that ends inside a layer, or has floats
     left over, always is. NaN/inf weights are a warning naming the layer, an error with `strict`
-    (see `check_finite`)."""
+    (see `check_finite`). `check_values=False` leaves that check to `read_layers`, which makes it
+    layer by layer (with `mmap`, planning then reads nothing but the header)."""
     path, header, floats = read_weights_file(path, mmap=mmap)
     weighted = [l for l in layers if l.has_weights and (upto is None or l.index < upto)]
     total_needed = sum(l.num_weight_floats() for l in weighted)
@@ -245,9 +251,41 @@ def plan_weights(layers: Iterable["LayerSpec"], path: str | Path, upto: int | No
             f"[{missing.section_name}]): a partial or truncated file; the missing layers would run on random "
             f"values (use the complete weights for this cfg, or `darkpy train` to start from it)", file=path)
     plan = WeightsPlan(path, header, floats, entries, len(weighted))
-    check_finite(floats[:plan.end], [(f"layer {l.index} [{l.section_name}]", start, start + l.num_weight_floats())
-                                     for l, start in entries], path, strict)
+    if check_values:
+        check_finite(floats[:plan.end], [(_layer_name(l), start, start + l.num_weight_floats())
+                                         for l, start in entries], path, strict)
     return plan
+
+
+def _layer_name(spec: "LayerSpec") -> str:
+    return f"layer {spec.index} [{spec.section_name}]"
+
+
+def read_layers(plan: WeightsPlan, strict: bool | None = None) -> Iterator[tuple["LayerSpec", np.ndarray]]:
+    """Each planned layer with its floats, read from the file one layer at a time into one buffer
+    the size of the largest layer: a caller that converts each layer (bf16/fp16 inference) never
+    holds the whole float32 body, and no mapped pages or freed heap blocks are left resident.
+    The array a layer gets is overwritten by the next layer's: copy what must outlive the step.
+    Each layer is checked for NaN/inf as `plan_weights` checks the body (same lines: a warning
+    per layer, or with `strict` a WeightsError naming it)."""
+    if not plan.entries:
+        return
+    buffer = np.empty(max(spec.num_weight_floats() for spec, _ in plan.entries), dtype="<f4")
+    with open_regular(plan.path, "weights", WeightsError) as fh:
+        for spec, start in plan.entries:
+            n = spec.num_weight_floats()
+            floats = buffer[:n]
+            try:
+                fh.seek(plan.header.nbytes + 4 * start)
+                got = fh.readinto(memoryview(floats).cast("B"))
+            except (OSError, ValueError) as exc:
+                raise WeightsError(f"cannot read weights: {getattr(exc, 'strerror', None) or exc}",
+                                   file=plan.path) from None
+            if got < 4 * n:  # the file shrank since it was planned
+                raise WeightsError(f"truncated in layer {spec.index} ({spec.section_name}): expected {n} floats, "
+                                   f"found {got // 4}", file=plan.path)
+            check_finite(floats, [(_layer_name(spec), 0, n)], plan.path, strict)
+            yield spec, floats
 
 
 def load_weights(layers: Iterable["Layer"], path: str | Path, upto: int | None = None, *,

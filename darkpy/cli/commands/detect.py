@@ -9,7 +9,7 @@ import typer
 
 from darkpy.assets import locate
 from darkpy.cli.engine import engine_option
-from darkpy.cli.precision import compile_option, inference_predictor, precision_note, precision_option
+from darkpy.cli.precision import compile_option, load_inference_predictor, precision_note, precision_option
 
 
 def resolve_names(data: Optional[Path], names: Optional[Path], classes: int) -> Optional[list[str]]:
@@ -255,11 +255,11 @@ def _detector(spec, weights, engine, n_images, device, random_weights, class_map
                 typer.echo(f"darkpy: the numpy engine does not run this network ({exc}); using torch", err=True)
     elif engine == "numpy":
         typer.echo("darkpy: --engine numpy runs images with --cfg/--weights and no --map; using torch", err=True)
-    import darkpy
     from darkpy.detect.detector import Detector
 
-    net = darkpy.load_network(spec, None if random_weights else weights, device=device)
-    return Detector(inference_predictor(net, precision, compile=compile_), options=options), classes
+    predictor = load_inference_predictor(spec, None if random_weights else weights, precision, device=device,
+                                         compile=compile_)
+    return Detector(predictor, options=options), classes
 
 
 def _video(detector, source, out, frames, show, as_json, mjpeg_port=None, json_port=None,
