@@ -28,3 +28,40 @@ def test_maxpool_size2_stride1_keeps_size_like_tiny_yolo():
         got = net(x)[0].numpy()
         assert got.shape == ref.shape == net.layers[0].out_shape
         assert np.array_equal(got, ref)
+
+
+def _pool(size, stride, w=9, h=7, c=3):
+    return parse_network(f"[net]\nwidth={w}\nheight={h}\nchannels={c}\n[maxpool]\nsize={size}\nstride={stride}\n")
+
+
+def test_inference_maxpool_is_max_pool2d_without_the_index_tensor():
+    """Inference takes element-wise maxima of strided views (no int64 index tensor as large as the
+    output): the values of F.max_pool2d on the padded input, in every dtype and layout, NaN included."""
+    gen = torch.Generator().manual_seed(0)
+    for size, stride in ((2, 2), (2, 1), (3, 2), (3, 1), (1, 1), (3, 3)):
+        net = _pool(size, stride)
+        layer = net.layers[0]
+        x = torch.randn(2, 3, 7, 9, generator=gen)
+        x[0, 1, 3, 4] = float("nan")
+        for dtype in (torch.float32, torch.bfloat16):
+            for fmt in (torch.contiguous_format, torch.channels_last):
+                xi = x.to(dtype).contiguous(memory_format=fmt)
+                with torch.inference_mode():
+                    got = net(xi)
+                lead = (size - 1) // 2
+                _, oh, ow = layer.out_shape
+                pad = (lead, max(0, (ow - 1) * stride + size - 9 - lead), lead, max(0, (oh - 1) * stride + size - 7 - lead))
+                ref = torch.nn.functional.max_pool2d(
+                    torch.nn.functional.pad(xi, pad, value=float("-inf")), size, stride)[:, :, :oh, :ow]
+                assert got.dtype == dtype and got.shape == ref.shape
+                assert torch.equal(torch.nan_to_num(got, nan=7.0), torch.nan_to_num(ref, nan=7.0))
+                assert got.isnan().any()
+                if fmt is torch.channels_last:
+                    assert got.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_training_maxpool_sends_the_gradient_to_one_max_of_a_tie():
+    net = _pool(2, 2, w=2, h=2, c=1)
+    x = torch.ones(1, 1, 2, 2, requires_grad=True)   # a four-way tie
+    net(x).sum().backward()
+    assert x.grad.sum().item() == 1.0 and int((x.grad != 0).sum()) == 1
