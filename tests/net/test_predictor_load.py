@@ -196,3 +196,40 @@ def test_detector_from_paths_uses_the_layer_by_layer_load(monkeypatch):
     assert called == [DEMO[1]]
     old = Detector(_whole(*DEMO, "bf16"), options=DetectOptions(precision="bf16", device="cpu")).detect([image])[0]
     assert [d.to_dict() for d in new.detections] == [d.to_dict() for d in old.detections]
+
+
+def test_each_layer_is_converted_before_the_next_is_read(monkeypatch):
+    """The point of the layer-by-layer load: no second float32 layer is in memory while the one
+    before it is still float32 (the heads excepted, which stay float32 by design)."""
+    from darkpy.net import inference
+
+    nets, seen = [], []
+    real_parse, real_read = inference.parse_network, inference.read_layers
+
+    def parse(*a, **k):
+        nets.append(real_parse(*a, **k))
+        return nets[-1]
+
+    def read(plan, *a, **k):
+        for spec, floats in real_read(plan, *a, **k):
+            done = [l for l in nets[0].blocks[:spec.index] if getattr(l, "weight", None) is not None]
+            seen.append([l.weight.dtype for l in done])
+            yield spec, floats
+
+    monkeypatch.setattr(inference, "parse_network", parse)
+    monkeypatch.setattr(inference, "read_layers", read)
+    cfg, weights = next(c for c in GOLDEN_CASES if c[1].parent.name == "g_yolov2_mini")
+    p = Predictor.load(cfg, weights, device="cpu", precision="bf16")
+    heads = {l.index - 1 for l in p.net.detection_layers}
+    assert len(seen) == sum(1 for l in p.model.blocks if getattr(l, "weight", None) is not None)
+    for dtypes in seen:
+        assert all(d == torch.bfloat16 for d in dtypes[:min(heads)])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_fp16_layer_by_layer_is_bit_identical():
+    new, old = Predictor.load(*DEMO, device="cuda", precision="fp16"), _whole(*DEMO, "fp16", device="cuda")
+    _assert_same(new, old)
+    x = _input(new)
+    for u, v in zip(new(x), old(x)):
+        assert torch.equal(_bits(u), _bits(v))

@@ -19,7 +19,9 @@ class MaxPool(Layer):
         pad_w = max(0, (ow - 1) * self.stride + self.size - x.shape[3] - lead)
         if lead or pad_h or pad_w:
             x = F.pad(x, (lead, pad_w, lead, pad_h), value=float("-inf"))
-        if x.requires_grad and torch.is_grad_enabled():  # training: the gradient goes to one max, as Darknet's
+        if (x.requires_grad and torch.is_grad_enabled()) or torch.jit.is_tracing():
+            # training: the gradient goes to one max, as Darknet's; a traced graph (ONNX export,
+            # --compile) keeps the pooling operator its backends know
             return F.max_pool2d(x, self.size, self.stride)[:, :, :oh, :ow]
         return _window_max(x, self.size, self.stride, oh, ow)
 
