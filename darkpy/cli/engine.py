@@ -15,8 +15,8 @@ ENGINE_HELP = ("auto, torch or numpy. numpy: a torch-free fp32 forward for YOLOv
 
 
 CLASSIFIER_ENGINE_HELP = ("auto, torch or numpy. numpy: a torch-free fp32 forward, fast to start; auto picks it "
-                          "for up to 4 images (or up to 4 yolov2-voc images' worth of work: 21 Darknet-19 "
-                          "images at 224) when CUDA is not wanted (docs/classifier.md).")
+                          "for up to 4 images (or up to 4 yolov2-voc images' worth of work: 16 Darknet-19 "
+                          "images at 256) when CUDA is not wanted (docs/classifier.md).")
 
 
 def engine_option(help: str = ENGINE_HELP):
