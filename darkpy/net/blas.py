@@ -22,7 +22,6 @@ another OS) the count stays as OpenBLAS chose it.
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import sys
 from contextlib import contextmanager
@@ -61,6 +60,8 @@ def _openblas() -> tuple | None:
     if _looked:
         return _api
     _looked = True
+    import ctypes  # here: the CLI imports this module at every start
+
     import numpy  # noqa: F401  (loads its BLAS)
 
     try:
