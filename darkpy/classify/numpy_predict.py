@@ -30,6 +30,11 @@ def class_scores(net: NumpyNetwork, x: np.ndarray) -> np.ndarray:
     return p
 
 
+def scorer(net: NumpyNetwork):
+    """`class_scores` of `net` as a function of the input (`darkpy.classify.validate`)."""
+    return lambda x: class_scores(net, x)
+
+
 def walk_scores(net: NumpyNetwork, x: np.ndarray, walk: str, thresh: float) -> list[tuple[int, float]]:
     """(node, absolute probability) where the named WordTree walk stops, per image of `x`."""
     tree = tree_of(net)
@@ -64,4 +69,4 @@ def predict_images(net: NumpyNetwork, paths: list[str | Path], top: int, how: st
     return out
 
 
-__all__ = ("class_scores", "predict_array", "predict_images", "walk_scores")
+__all__ = ("class_scores", "predict_array", "predict_images", "scorer", "walk_scores")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from darkpy.classify import image as I
@@ -62,6 +63,18 @@ def walk_tensor(net, x: torch.Tensor, walk: str, thresh: float) -> list[tuple[in
     absolute = hierarchy_predictions(p.reshape(p.shape[0], -1).float(), tree, only_leaves=False)
     nodes = walk_function(walk)(absolute, tree, thresh)
     return [(int(n), float(absolute[i, n])) for i, n in enumerate(nodes)]
+
+
+def scorer(net):
+    """`class_scores` of the torch network as a function of numpy input, giving numpy scores: what
+    `classifier valid` runs on either engine (`darkpy.classify.validate`)."""
+    net.eval()
+    device = net_device(net)
+
+    def scores(x: np.ndarray) -> np.ndarray:
+        return class_scores(net, torch.from_numpy(np.ascontiguousarray(x)).to(device)).cpu().numpy()
+
+    return scores
 
 
 def predict_tensor(net, x: torch.Tensor, top: int) -> list[tuple[list[int], list[float]]]:

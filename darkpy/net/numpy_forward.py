@@ -186,6 +186,11 @@ class NumpyNetwork:
         net.load_weights(weights)
         return net
 
+    def resize(self, width: int, height: int | None = None) -> "NumpyNetwork":
+        """Recompute every layer's shapes for a new input size (the weights do not change)."""
+        self.spec.resize(width, height)
+        return self
+
     def load_weights(self, path: str | Path) -> None:
         """Darknet's .weights, placed by `darkpy.net.weights.plan_weights` (the torch engine's
         plan: same header checks, same errors), memory-mapped; batch norm folded into a factor."""
@@ -317,7 +322,11 @@ def _from_nchw_flat(y: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _connected(x: np.ndarray, layer: NpLayer) -> np.ndarray:
-    y = _nchw_flat(x) @ layer.weight.T
+    flat = _nchw_flat(x)
+    if flat.shape[1] != layer.inputs:
+        raise ValueError(f"layer {layer.index} (connected) expects {layer.inputs} inputs, got {flat.shape[1]}: "
+                         "a connected layer fixes the network's input size")
+    y = flat @ layer.weight.T
     if layer.scale is not None:
         y *= layer.scale
     y += layer.bias

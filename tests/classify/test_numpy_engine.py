@@ -133,3 +133,32 @@ def test_the_engine_rule_weighs_classifier_work(monkeypatch):
     assert 7 < bflops < 7.5   # Darknet-19 at 256: 16 images are at most 4 yolov2-voc images' work
     assert choose_engine("auto", 16, "fp32", None, bflops=bflops) == "numpy"
     assert choose_engine("auto", 17, "fp32", None, bflops=bflops) == "torch"
+
+
+def test_validate_modes_count_the_same_on_both_engines(tmp_path, color_set, tiny_cfg):
+    from darkpy.classify.labels import read_classifier_data
+    from darkpy.classify.validate import validate
+    from darkpy.net.numpy_forward import NumpyNetwork
+
+    cfg = tiny_cfg(tmp_path / "t.cfg", "classifier")
+    weights = _weights(cfg, tmp_path / "t.weights")
+    items = read_classifier_data(color_set["data"]).split("valid")
+    torch_net = darkpy.load_network(cfg, weights, device="cpu")
+    numpy_net = NumpyNetwork.load(cfg, weights, classifier=True)
+    for mode in ("center", "resize", "ten", "multi"):
+        a, b = (validate(net, items, 2, mode=mode, scales=(32, 40), batch=5, threads=2, progress=False)
+                for net in (torch_net, numpy_net))
+        assert (a.count, a.top1, a.topk) == (b.count, b.top1, b.topk), mode
+        assert (a.confusion == b.confusion).all(), mode
+    assert (numpy_net.width, numpy_net.height) == (32, 32)   # multi resized it back
+
+
+def test_valid_on_a_few_images_runs_without_torch(tmp_path, color_set, tiny_cfg):
+    cfg = tiny_cfg(tmp_path / "t.cfg", "classifier")
+    weights = _weights(cfg, tmp_path / "t.weights")
+    args = ["classifier", "valid", color_set["data"], cfg, weights, "--show", "2"]
+    fast, slow = _run(args, tmp_path), _run([*args, "--engine", "torch"], tmp_path)
+    assert fast.returncode == slow.returncode == 0, fast.stderr + slow.stderr
+    assert "NO-TORCH" in fast.stderr and "NO-TORCH" not in slow.stderr
+    assert fast.stdout == slow.stdout
+    assert "images: top 1: " in fast.stdout

@@ -85,23 +85,30 @@ def valid(
     device: Optional[str] = typer.Option(None, "--device", "-d", help="cpu, cuda, cuda:N."),
     workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Image-loading threads (default 4)."),
     threads: Optional[int] = typer.Option(None, "--threads", hidden=True, help="Old name of --workers."),
+    engine: str = engine_option(CLASSIFIER_ENGINE_HELP),
 ) -> None:
     """Top-1 and top-k accuracy on the valid= images, with a per-class confusion summary."""
     from rich.console import Console
     from rich.table import Table
 
     from darkpy.classify.labels import read_classifier_data
-    from darkpy.classify.validate import MULTI_SCALES, validate
+    from darkpy.classify.validate import MODES, MULTI_SCALES, validate
+    from darkpy.cli.engine import load_classifier_for_engine
     from darkpy.errors import UsageError
-    from darkpy.net.model import load_network
 
     threads = workers if workers is not None else (threads if threads is not None else 4)
+    if mode not in MODES:
+        raise UsageError(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
     d = read_classifier_data(data)
     k = top if top is not None else d.top
     if k < 1 or k > d.classes:
         raise UsageError(f"--top {k} must be between 1 and classes={d.classes}")
     items = d.split("valid")
-    net = load_network(cfg, weights, device=device)
+    n = len(items) if limit is None else min(limit, len(items))
+    # forward passes per image: ten crops, or each scale and its mirror
+    passes = {"ten": 10, "multi": 2 * len(scales or MULTI_SCALES)}.get(mode, 1)
+    net = load_classifier_for_engine(cfg, weights, device, engine, n * passes,
+                                     lambda text: typer.echo(text, err=True))
     console = Console(highlight=False, soft_wrap=True)
     console.print(str(net.last_load))
     res = validate(net, items, k, mode=mode, scales=tuple(scales) if scales else MULTI_SCALES, batch=batch,
