@@ -13,8 +13,10 @@ import pytest
 from darkpy.net import blas
 
 ROOT = Path(__file__).resolve().parents[2]
-CHECK = ("import os, sys\nfrom darkpy.net.blas import start_single_threaded, blas_threads\n"
-         "print(start_single_threaded(), os.environ.get('OPENBLAS_NUM_THREADS'), blas_threads())\n")
+CHECK = ("import os, sys, types\nfrom darkpy.net.blas import start_single_threaded, blas_threads, blas_threads_for\n"
+         "started = start_single_threaded()\n"
+         "with blas_threads_for(types.SimpleNamespace(bflops=29.4)):\n    large = blas_threads()\n"
+         "print(started, os.environ.get('OPENBLAS_NUM_THREADS'), blas_threads(), large)\n")
 
 
 def _start(**env_extra):
@@ -27,9 +29,11 @@ def _start(**env_extra):
 
 
 def test_cli_start_holds_openblas_to_one_thread_unless_the_user_chose():
-    started, value, threads = _start()
+    started, value, threads, large = _start()
     assert (started, value) == ("True", "1")
     assert threads in ("1", "None")   # None: numpy's BLAS is not an OpenBLAS found in this process
+    if threads == "1":   # a large network gets every core the process may use, then one again
+        assert int(large) == len(os.sched_getaffinity(0))
     assert _start(OMP_NUM_THREADS="2")[:2] == ["False", "None"]
     assert _start(OPENBLAS_NUM_THREADS="3")[:2] == ["False", "3"]
 
