@@ -22,6 +22,7 @@ import numpy as np
 from darkpy.detect.base import DetectorBase
 from darkpy.detect.detector import Detector
 from darkpy.detect.output import draw_detections
+from darkpy.detect.overlap import IO_METER, CoreSplit
 from darkpy.errors import DataError, UsageError
 from darkpy.fileio import check_output_file, refuse_overwrite
 from darkpy.formats.image import quiet_opencv
@@ -81,11 +82,14 @@ class FrameReader(threading.Thread):
         n = 0
         try:
             while not self.stop_event.is_set() and (self.max_frames is None or n < self.max_frames):
+                t = time.thread_time()
                 ok, frame = self.cap.read()
                 if not ok or frame is None:
                     self.failed = True
                     break
-                self._put((frame, self.prepare(frame) if self.prepare is not None else None))
+                x = self.prepare(frame) if self.prepare is not None else None
+                IO_METER.add(time.thread_time() - t)
+                self._put((frame, x))
                 n += 1
         finally:
             self._put(_END)
@@ -134,29 +138,9 @@ class FrameWriter(threading.Thread):
                 job = self.jobs.get()
                 if job is _END:
                     break
-                frame, dets, fps = job
-                img = self.draw(frame, dets)
-                scale, thickness, origin = fps_label_style(img.shape[1], img.shape[0])
-                cv2.putText(img, f"FPS: {fps:.1f}", origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 255, 0),
-                            thickness, cv2.LINE_AA)
-                if self.on_drawn is not None:
-                    self.on_drawn(img)
-                if self.show:
-                    cv2.imshow("darkpy", img)
-                    if cv2.waitKey(1) & 0xFF in (27, ord("q")):
-                        self.quit.set()
-                if self.out_path is not None:
-                    if self.writer is None:
-                        h, w = img.shape[:2]
-                        codec = "MJPG" if self.out_path.suffix.lower() == ".avi" else "mp4v"
-                        self.out_path.parent.mkdir(parents=True, exist_ok=True)
-                        self.writer = cv2.VideoWriter(str(self.out_path), cv2.VideoWriter_fourcc(*codec),
-                                                      self.fps, (w, h))
-                        if not self.writer.isOpened():
-                            raise DataError("OpenCV cannot write this video (try a .avi name)",
-                                            file=self.out_path)
-                    self.writer.write(img)
-                self.written += 1
+                t = time.thread_time()
+                self._frame(cv2, *job)
+                IO_METER.add(time.thread_time() - t)
         except BaseException as exc:  # reported by the main thread
             self.error = exc
             self.quit.set()
@@ -171,6 +155,30 @@ class FrameWriter(threading.Thread):
                     cv2.destroyAllWindows()
                 except cv2.error:
                     pass
+
+    def _frame(self, cv2, frame, dets, fps) -> None:
+        img = self.draw(frame, dets)
+        scale, thickness, origin = fps_label_style(img.shape[1], img.shape[0])
+        cv2.putText(img, f"FPS: {fps:.1f}", origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 255, 0),
+                    thickness, cv2.LINE_AA)
+        if self.on_drawn is not None:
+            self.on_drawn(img)
+        if self.show:
+            cv2.imshow("darkpy", img)
+            if cv2.waitKey(1) & 0xFF in (27, ord("q")):
+                self.quit.set()
+        if self.out_path is not None:
+            if self.writer is None:
+                h, w = img.shape[:2]
+                codec = "MJPG" if self.out_path.suffix.lower() == ".avi" else "mp4v"
+                self.out_path.parent.mkdir(parents=True, exist_ok=True)
+                self.writer = cv2.VideoWriter(str(self.out_path), cv2.VideoWriter_fourcc(*codec),
+                                              self.fps, (w, h))
+                if not self.writer.isOpened():
+                    raise DataError("OpenCV cannot write this video (try a .avi name)",
+                                    file=self.out_path)
+            self.writer.write(img)
+        self.written += 1
 
 
 @dataclass
@@ -220,13 +228,18 @@ def run_video(detector, source: str | int, out: str | Path | None = None, frames
     reader.start()
     writer.start()
     count, start, fps = 0, time.perf_counter(), 0.0
+    split = CoreSplit(settle=8) if isinstance(detector, Detector) else None   # torch's threads only
     try:
         while not writer.quit.is_set():
             item = reader.frames.get()
             if item is _END:
                 break
             frame, (x, size) = item
-            dets = detector.run_prepared(x[None], [size], [f"frame {count}"], [count])[0]
+            if split is not None:
+                with split.forward(1):
+                    dets = detector.run_prepared(x[None], [size], [f"frame {count}"], [count])[0]
+            else:
+                dets = detector.run_prepared(x[None], [size], [f"frame {count}"], [count])[0]
             # frames so far over time so far: the figure the closing console line gives for the run
             fps = (count + 1) / max(time.perf_counter() - start, 1e-9)
             if on_frame is not None:
@@ -234,6 +247,8 @@ def run_video(detector, source: str | int, out: str | Path | None = None, frames
             writer.jobs.put((frame, dets, fps))
             count += 1
     finally:
+        if split is not None:
+            split.restore()
         reader.stop_event.set()
         writer.jobs.put(_END)
         writer.join()
