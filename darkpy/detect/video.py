@@ -69,23 +69,42 @@ def display_available() -> bool:
 
 class FrameReader(threading.Thread):
     """Decodes frames ahead of inference into a bounded queue; with `prepare`, also turns each one
-    into the network input there (letterbox), so the inference thread only runs the network."""
+    into the network input there (letterbox), so the inference thread only runs the network.
 
-    def __init__(self, cap, max_frames: int | None = None, depth: int = 4, prepare: Callable | None = None):
+    `live` (a camera or a network stream): the source keeps its own pace, so frames the network
+    cannot keep up with are skipped rather than queued (a queue would show the scene later and
+    later): the reader keeps grabbing, and decodes and prepares a frame only when the inference
+    thread has room for it; `skipped` counts the others. A file is read frame by frame."""
+
+    def __init__(self, cap, max_frames: int | None = None, depth: int = 4, prepare: Callable | None = None,
+                 live: bool = False):
         super().__init__(daemon=True)
-        self.cap, self.max_frames, self.prepare = cap, max_frames, prepare
-        self.frames: queue.Queue = queue.Queue(maxsize=depth)
+        self.cap, self.max_frames, self.prepare, self.live = cap, max_frames, prepare, live
+        self.frames: queue.Queue = queue.Queue(maxsize=1 if live else depth)
         self.stop_event = threading.Event()
         self.failed = False  # the source stopped delivering before the requested frames
+        self.skipped = 0
+
+    def _next(self):
+        """(ok, frame), skipping what the consumer has no room for when live."""
+        if not (self.live and hasattr(self.cap, "grab")):
+            return self.cap.read()
+        while not self.stop_event.is_set():
+            if not self.cap.grab():
+                return False, None
+            if not self.frames.full():
+                return self.cap.retrieve()
+            self.skipped += 1
+        return False, None
 
     def run(self) -> None:
         n = 0
         try:
             while not self.stop_event.is_set() and (self.max_frames is None or n < self.max_frames):
                 t = time.thread_time()
-                ok, frame = self.cap.read()
+                ok, frame = self._next()
                 if not ok or frame is None:
-                    self.failed = True
+                    self.failed = not self.stop_event.is_set()
                     break
                 x = self.prepare(frame) if self.prepare is not None else None
                 IO_METER.add(time.thread_time() - t)
@@ -189,6 +208,7 @@ class VideoStats:
     out: Path | None
     ended_early: bool
     message: str
+    skipped: int = 0      # frames of a live source dropped because inference was busy
 
 
 def run_video(detector, source: str | int, out: str | Path | None = None, frames: int | None = None,
@@ -223,7 +243,8 @@ def run_video(detector, source: str | int, out: str | Path | None = None, frames
     fps_in = fps_in if 1 <= fps_in <= 240 else 30.0
     to_input = detector.prepare
 
-    reader = FrameReader(cap, frames, prepare=to_input)
+    live = isinstance(src, int) or (isinstance(src, str) and "://" in src)
+    reader = FrameReader(cap, frames, prepare=to_input, live=live)
     writer = FrameWriter(out_path, fps_in, show, lambda f, d: draw_detections(f, d, classes), on_drawn)
     reader.start()
     writer.start()
@@ -264,4 +285,7 @@ def run_video(detector, source: str | int, out: str | Path | None = None, frames
         message = f"camera {src} stopped delivering frames after {count} frames; stopped"
     else:
         message = f"{count} frames in {seconds:.2f} s ({count / max(seconds, 1e-9):.1f} FPS)"
-    return VideoStats(count, seconds, count / max(seconds, 1e-9), out_path, ended_early, message)
+    if reader.skipped:
+        message += f"; {reader.skipped} frames of the live source skipped to stay current"
+    return VideoStats(count, seconds, count / max(seconds, 1e-9), out_path, ended_early, message,
+                      reader.skipped)
