@@ -30,6 +30,8 @@ LAZY_ALLOWED = {
     "darkpy.detect.decode:decode_mapped": "WordTree class maps (torch) only when a map= file is given",
     "darkpy.detect.numpy_engine:detector_for": "the torch Detector only for a torch network: recall, valid and "
                                                "map run the numpy engine without importing torch",
+    "darkpy.classify.validate:scorer": "the torch scorer only for a torch network: `classifier valid` on the "
+                                       "numpy engine runs without importing torch",
 }
 
 

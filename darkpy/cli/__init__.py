@@ -12,10 +12,14 @@ import pkgutil
 import sys
 import warnings
 
-import typer
+from darkpy.net.blas import start_single_threaded
 
-from darkpy import __version__
-from darkpy.errors import DarkpyError
+start_single_threaded()  # before numpy loads: no idle OpenBLAS thread for small jobs (see darkpy.net.blas)
+
+import typer  # noqa: E402
+
+from darkpy import __version__  # noqa: E402
+from darkpy.errors import DarkpyError  # noqa: E402
 
 app = typer.Typer(
     name="darkpy",
