@@ -167,7 +167,9 @@ def kmeans_anchors(
 
 
 def score_weighted(best_iou: np.ndarray, wt: np.ndarray) -> float:
-    return float(np.dot(best_iou.astype(np.float64), wt) / wt.sum())
+    # numpy's own pairwise sum, not a BLAS dot: the result must not depend on how many threads
+    # the BLAS library runs (its dot splits long vectors between them)
+    return float((best_iou.astype(np.float64) * wt).sum() / wt.sum())
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,184 @@
+"""A cache of parsed label files, so a data set read again costs one `stat` per file, not a read
+and a parse.
+
+One cache file per (list or folder, working directory, class bounds): the parsed rows of every
+file that parsed cleanly, with the size and `mtime_ns` each file had when it was read. A later
+read takes a file's rows from the cache only when its size and mtime_ns are unchanged; every other
+file (changed, gone, new, or one the cache does not hold: missing, not a regular file, a line with
+a problem, a label found away from Darknet's first candidate) is read again by the uncached
+reader, so messages and results are exactly the uncached path's. A file modified within two
+seconds of being read is not taken into the cache (its mtime may not yet tell a second change
+in the same clock tick apart).
+
+Cache files live in a cache folder (`$XDG_CACHE_HOME/darkpy/labels`, else
+`~/.cache/darkpy/labels`; `DARKPY_CACHE_DIR` names another), never beside the data. They are
+plain `.npz` archives loaded with `allow_pickle=False`, written to a temporary file and renamed;
+one that cannot be read or does not add up is ignored and rebuilt. The folder keeps the 64 most
+recently written.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+FORMAT = 1
+KEEP = 64                    # cache files kept in the folder (the most recently written)
+RACY_NS = 2_000_000_000      # a file written this recently is read again next time
+
+
+def default_folder() -> Path:
+    """`DARKPY_CACHE_DIR`, else `$XDG_CACHE_HOME/darkpy/labels`, else `~/.cache/darkpy/labels`."""
+    named = os.environ.get("DARKPY_CACHE_DIR")
+    if named:
+        return Path(named)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "darkpy" / "labels"
+
+
+@dataclass
+class Stored:
+    """What a cache file holds. Per file: `paths`, `size`, `mtime` (-1 when not stat-ed) and
+    `clean` (its rows are here); rows of the clean files, in file order, with per-file counts."""
+
+    paths: list[str]
+    size: np.ndarray
+    mtime: np.ndarray
+    clean: np.ndarray
+    boxes: np.ndarray
+    box_lines: np.ndarray
+    box_counts: np.ndarray
+    class_only: np.ndarray
+    only_counts: np.ndarray
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    path: Path
+    key: bytes
+
+
+@dataclass(frozen=True)
+class LabelCache:
+    """A folder of label caches (`LabelCache()` is the user's default folder)."""
+
+    folder: Path = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.folder is None:
+            object.__setattr__(self, "folder", default_folder())
+
+    def entry(self, kind: str, names: Sequence[str], *extra: object) -> CacheEntry:
+        """The cache file of one read: `names` (list entries or label paths), in order, the
+        working directory (relative names are read from it) and the bounds that change parsing.
+        The whole key is stored in the file and compared on loading; the file name is a checksum
+        of it, so a clash only costs a rebuild."""
+        head = "\0".join([f"darkpy-labels-{FORMAT}", kind, os.getcwd(), *map(repr, extra)])
+        key = os.fsencode(head + "\0\0" + "\0".join(names))
+        name = f"{kind}-{zlib.crc32(key):08x}-{zlib.adler32(key):08x}-{len(names)}.npz"
+        return CacheEntry(self.folder / name, key)
+
+    def load(self, entry: CacheEntry, n: int) -> Stored | None:
+        """The stored read of `n` files, or None (no file, or one that cannot be read, is for
+        another key or does not add up: it is rebuilt)."""
+        try:
+            with np.load(entry.path, allow_pickle=False) as z:
+                meta = z["meta"]
+                if meta.shape != (2,) or int(meta[0]) != FORMAT or int(meta[1]) != n:
+                    return None
+                if z["key"].tobytes() != entry.key:
+                    return None
+                names = z["paths"].tobytes()
+                s = Stored([], z["size"], z["mtime"], z["clean"], z["boxes"], z["box_lines"],
+                           z["box_counts"], z["class_only"], z["only_counts"])
+        except Exception:  # noqa: BLE001 - any unreadable cache is a miss, never an error
+            return None
+        paths = os.fsdecode(names).split("\0") if n else []
+        ok = (len(paths) == n and s.size.shape == (n,) and s.mtime.shape == (n,)
+              and s.clean.shape == (n,) and s.clean.dtype == bool
+              and s.box_counts.shape == (n,) and s.only_counts.shape == (n,)
+              and s.boxes.ndim == 2 and s.boxes.shape[1:] == (5,) and s.boxes.dtype == np.float32
+              and s.class_only.ndim == 2 and s.class_only.shape[1:] == (3,)
+              and s.class_only.dtype == np.float32 and s.box_lines.shape == (len(s.boxes),)
+              and s.size.dtype == np.int64 and s.mtime.dtype == np.int64)
+        if not ok:
+            return None
+        counts_ok = (s.box_counts.min(initial=0) >= 0 and s.only_counts.min(initial=0) >= 0
+                     and int(s.box_counts.sum()) == len(s.boxes)
+                     and int(s.only_counts.sum()) == len(s.class_only)
+                     and not (s.box_counts[~s.clean].any() or s.only_counts[~s.clean].any()))
+        if not counts_ok:
+            return None
+        s.paths = paths
+        return s
+
+    def save(self, entry: CacheEntry, stored: Stored) -> None:
+        """Write atomically (temporary file, rename); a folder that cannot be written means no
+        cache, not an error."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.folder)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    np.savez(f, meta=np.array([FORMAT, len(stored.paths)], np.int64),
+                             key=np.frombuffer(entry.key, np.uint8),
+                             paths=np.frombuffer(os.fsencode("\0".join(stored.paths)), np.uint8),
+                             size=stored.size.astype(np.int64), mtime=stored.mtime.astype(np.int64),
+                             clean=stored.clean.astype(bool), boxes=stored.boxes,
+                             box_lines=stored.box_lines.astype(np.int32),
+                             box_counts=stored.box_counts.astype(np.int64),
+                             class_only=stored.class_only,
+                             only_counts=stored.only_counts.astype(np.int64))
+                os.replace(tmp, entry.path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except OSError:
+            return
+        self._prune()
+
+    def _prune(self) -> None:
+        try:
+            entries = [e for e in os.scandir(self.folder) if e.name.endswith(".npz")
+                       and not e.name.startswith(".")]
+            if len(entries) <= KEEP:
+                return
+            entries.sort(key=lambda e: e.stat().st_mtime_ns, reverse=True)
+            for e in entries[KEEP:]:
+                os.unlink(e.path)
+        except OSError:
+            return
+
+
+def stat_all(paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(size, mtime_ns) of each path (following links, as reading does); -1 where it fails."""
+    n = len(paths)
+    size = np.full(n, -1, np.int64)
+    mtime = np.full(n, -1, np.int64)
+    st = os.stat
+    sizes: list[int] = []
+    mtimes: list[int] = []
+    for p in paths:
+        try:
+            s = st(p)
+        except (OSError, ValueError):
+            sizes.append(-1)
+            mtimes.append(-1)
+            continue
+        sizes.append(s.st_size)
+        mtimes.append(s.st_mtime_ns)
+    if n:
+        size[:] = sizes
+        mtime[:] = mtimes
+    return size, mtime
+
+
+def racy(mtime: np.ndarray) -> np.ndarray:
+    """Files modified too recently for their mtime to tell a later change apart."""
+    return mtime > time.time_ns() - RACY_NS
