@@ -6,9 +6,9 @@ file that parsed cleanly, with the size and `mtime_ns` each file had when it was
 read takes a file's rows from the cache only when its size and mtime_ns are unchanged; every other
 file (changed, gone, new, or one the cache does not hold: missing, not a regular file, a line with
 a problem, a label found away from Darknet's first candidate) is read again by the uncached
-reader, so messages and results are exactly the uncached path's. A file modified within two
-seconds of being read is not taken into the cache (its mtime may not yet tell a second change
-in the same clock tick apart).
+reader, so messages and results are exactly the uncached path's. A file modified moments before
+it was read (50 ms; three ticks on a file system with whole-second times) is not taken into the
+cache: a second write in the same clock tick would leave its mtime as it was.
 
 Cache files live in a cache folder (`$XDG_CACHE_HOME/darkpy/labels`, else
 `~/.cache/darkpy/labels`; `DARKPY_CACHE_DIR` names another), never beside the data. They are
@@ -30,7 +30,7 @@ import numpy as np
 
 FORMAT = 1
 KEEP = 64                    # cache files kept in the folder (the most recently written)
-RACY_NS = 2_000_000_000      # a file written this recently is read again next time
+RACY_NS = 50_000_000         # a file written this recently (fine timestamps) is read again next time
 
 
 def default_folder() -> Path:
@@ -180,5 +180,13 @@ def stat_all(paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def racy(mtime: np.ndarray) -> np.ndarray:
-    """Files modified too recently for their mtime to tell a later change apart."""
-    return mtime > time.time_ns() - RACY_NS
+    """Files modified too recently for their mtime to tell a later change apart: a second write
+    within the same tick of the file system's clock leaves mtime (and maybe size) as they were.
+    The tick is judged from the timestamp itself: one in whole seconds (or 10 or 100 ms) comes
+    from a coarse file system and gets three ticks; a finer one gets RACY_NS (several kernel
+    clock ticks)."""
+    mtime = np.asarray(mtime, np.int64)
+    window = np.full(mtime.shape, RACY_NS, np.int64)
+    for tick in (10**7, 10**8, 10**9):
+        window[mtime % tick == 0] = max(RACY_NS, 3 * tick)
+    return mtime > time.time_ns() - window

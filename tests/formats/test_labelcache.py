@@ -122,7 +122,7 @@ def test_a_file_changed_within_its_mtime_tick_is_not_trusted(dataset, tmp_path):
     root, entries = dataset
     cache = LabelCache(tmp_path / "cache")
     target = root / "labels" / "0011.txt"
-    now = time.time_ns()
+    now = time.time_ns() // 10**9 * 10**9    # as a file system with whole-second times writes it
     _write(target, "1 0.5 0.5 0.2 0.2\n", now)
     _read(root, entries, cache)
     _write(target, "2 0.5 0.5 0.2 0.2\n", now)          # same size, same mtime
@@ -232,3 +232,14 @@ def test_default_folder_follows_the_environment(monkeypatch, tmp_path):
     assert default_folder() == tmp_path / "xdg" / "darkpy" / "labels"
     monkeypatch.setenv("DARKPY_CACHE_DIR", str(tmp_path / "mine"))
     assert default_folder() == tmp_path / "mine"
+
+
+def test_recent_mtimes_are_racy_for_a_tick_of_their_file_system():
+    from darkpy.formats.labelcache import RACY_NS, racy
+
+    now = time.time_ns()
+    assert racy(np.array([now - 1000, now + 10**9]) | 1).all()                  # just written, future
+    assert not racy(np.array([now - 10 * RACY_NS - 7]))[0]                       # fine time, long ago
+    second = now // 10**9 * 10**9 - 10**9                                         # 1-2 s ago, whole seconds
+    assert racy(np.array([second]))[0]
+    assert not racy(np.array([second - 5 * 10**9]))[0]
