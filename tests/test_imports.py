@@ -27,6 +27,7 @@ LAZY_ALLOWED = {
     "darkpy.__main__": "entry point",
     "darkpy.anchors.cfgedit": "the cfg reader and layer specs (darkpy.net) load when a cfg is read or written: "
                               "`kmeans` on labels alone starts without them",
+    "darkpy.anchors.command:_plot": "the chart module only for `kmeans --sweep`",
     "darkpy.detect.decode:decode_region": "WordTree decoding (torch) only for a tree= region layer: the torch-free "
                                           "engine decodes through this module",
     "darkpy.detect.decode:decode_mapped": "WordTree class maps (torch) only when a map= file is given",

@@ -16,7 +16,6 @@ from darkpy.anchors.cfgedit import check_anchor_cfg, write_anchors
 from darkpy.anchors.kmeans import avg_iou, kmeans_anchors
 from darkpy.anchors.kmeans import sweep as run_sweep
 from darkpy.anchors.units import anchor_frame, parse_anchor_list
-from darkpy.charts import Chart
 from darkpy.errors import UsageError
 from darkpy.formats.labelcache import LabelCache
 
@@ -189,6 +188,8 @@ def parse_range(text: str) -> list[int]:
 
 
 def _plot(result, path: Path, n_boxes: int) -> None:
+    from darkpy.charts import Chart
+
     chart = Chart(f"Dimension clusters: avg IoU vs k ({n_boxes:,} boxes)", "k (number of anchors)", "avg IoU")
     chart.add(result.ks, result.ious, "k-means, 1 - IoU")
     chart.add(result.ks, result.ious, points=True)

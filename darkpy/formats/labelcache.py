@@ -12,7 +12,7 @@ cache: a second write in the same clock tick would leave its mtime as it was.
 
 Cache files live in a cache folder (`$XDG_CACHE_HOME/darkpy/labels`, else
 `~/.cache/darkpy/labels`; `DARKPY_CACHE_DIR` names another), never beside the data. They are
-plain `.npz` archives loaded with `allow_pickle=False`, written to a temporary file and renamed;
+one plain `.npy` array each, loaded with `allow_pickle=False`, written to a temporary file and renamed;
 one that cannot be read or does not add up is ignored and rebuilt. The folder keeps the 64 most
 recently written.
 """
@@ -81,33 +81,28 @@ class LabelCache:
         of it, so a clash only costs a rebuild."""
         head = "\0".join([f"darkpy-labels-{FORMAT}", kind, os.getcwd(), *map(repr, extra)])
         key = os.fsencode(head + "\0\0" + "\0".join(names))
-        name = f"{kind}-{zlib.crc32(key):08x}-{zlib.adler32(key):08x}-{len(names)}.npz"
+        name = f"{kind}-{zlib.crc32(key):08x}-{zlib.adler32(key):08x}-{len(names)}.npy"
         return CacheEntry(self.folder / name, key)
 
     def load(self, entry: CacheEntry, n: int) -> Stored | None:
         """The stored read of `n` files, or None (no file, or one that cannot be read, is for
         another key or does not add up: it is rebuilt)."""
         try:
-            with np.load(entry.path, allow_pickle=False) as z:
-                meta = z["meta"]
-                if meta.shape != (2,) or int(meta[0]) != FORMAT or int(meta[1]) != n:
-                    return None
-                if z["key"].tobytes() != entry.key:
-                    return None
-                names = z["paths"].tobytes()
-                s = Stored([], z["size"], z["mtime"], z["clean"], z["boxes"], z["box_lines"],
-                           z["box_counts"], z["class_only"], z["only_counts"])
+            blob = np.load(entry.path, allow_pickle=False)
+            parts = _split(blob)
         except Exception:  # noqa: BLE001 - any unreadable cache is a miss, never an error
             return None
-        paths = os.fsdecode(names).split("\0") if n else []
-        ok = (len(paths) == n and s.size.shape == (n,) and s.mtime.shape == (n,)
-              and s.clean.shape == (n,) and s.clean.dtype == bool
-              and s.box_counts.shape == (n,) and s.only_counts.shape == (n,)
-              and s.boxes.ndim == 2 and s.boxes.shape[1:] == (5,) and s.boxes.dtype == np.float32
-              and s.class_only.ndim == 2 and s.class_only.shape[1:] == (3,)
-              and s.class_only.dtype == np.float32 and s.box_lines.shape == (len(s.boxes),)
-              and s.size.dtype == np.int64 and s.mtime.dtype == np.int64)
-        if not ok:
+        if parts is None:
+            return None
+        meta, key, names, size, mtime, clean, boxes, lines, box_counts, only, only_counts = parts
+        if len(meta) != 2 or int(meta[0]) != FORMAT or int(meta[1]) != n or key.tobytes() != entry.key:
+            return None
+        if len(boxes) % 5 or len(only) % 3 or not (len(size) == len(mtime) == len(clean) == len(box_counts)
+                                                   == len(only_counts) == n) or len(lines) != len(boxes) // 5:
+            return None
+        s = Stored([], size, mtime, clean.view(bool), boxes.reshape(-1, 5), lines, box_counts,
+                   only.reshape(-1, 3), only_counts)
+        if not (clean <= 1).all():
             return None
         counts_ok = (s.box_counts.min(initial=0) >= 0 and s.only_counts.min(initial=0) >= 0
                      and int(s.box_counts.sum()) == len(s.boxes)
@@ -115,26 +110,27 @@ class LabelCache:
                      and not (s.box_counts[~s.clean].any() or s.only_counts[~s.clean].any()))
         if not counts_ok:
             return None
+        paths = os.fsdecode(names.tobytes()).split("\0") if n else []
+        if len(paths) != n:
+            return None
         s.paths = paths
         return s
 
     def save(self, entry: CacheEntry, stored: Stored) -> None:
         """Write atomically (temporary file, rename); a folder that cannot be written means no
         cache, not an error."""
+        parts = [np.array([FORMAT, len(stored.paths)], np.int64), np.frombuffer(entry.key, np.uint8),
+                 np.frombuffer(os.fsencode("\0".join(stored.paths)), np.uint8),
+                 stored.size.astype(np.int64), stored.mtime.astype(np.int64),
+                 stored.clean.astype(np.uint8), stored.boxes.astype(np.float32).ravel(),
+                 stored.box_lines.astype(np.int32), stored.box_counts.astype(np.int64),
+                 stored.class_only.astype(np.float32).ravel(), stored.only_counts.astype(np.int64)]
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.folder)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=self.folder)
             try:
                 with os.fdopen(fd, "wb") as f:
-                    np.savez(f, meta=np.array([FORMAT, len(stored.paths)], np.int64),
-                             key=np.frombuffer(entry.key, np.uint8),
-                             paths=np.frombuffer(os.fsencode("\0".join(stored.paths)), np.uint8),
-                             size=stored.size.astype(np.int64), mtime=stored.mtime.astype(np.int64),
-                             clean=stored.clean.astype(bool), boxes=stored.boxes,
-                             box_lines=stored.box_lines.astype(np.int32),
-                             box_counts=stored.box_counts.astype(np.int64),
-                             class_only=stored.class_only,
-                             only_counts=stored.only_counts.astype(np.int64))
+                    np.save(f, _join(parts), allow_pickle=False)
                 os.replace(tmp, entry.path)
             except BaseException:
                 os.unlink(tmp)
@@ -145,7 +141,7 @@ class LabelCache:
 
     def _prune(self) -> None:
         try:
-            entries = [e for e in os.scandir(self.folder) if e.name.endswith(".npz")
+            entries = [e for e in os.scandir(self.folder) if e.name.endswith(".npy")
                        and not e.name.startswith(".")]
             if len(entries) <= KEEP:
                 return
@@ -154,6 +150,41 @@ class LabelCache:
                 os.unlink(e.path)
         except OSError:
             return
+
+
+# One cache file is one .npy array of bytes: the part count, each part's length in bytes, then
+# the parts (meta, key, paths, size, mtime, clean, boxes, box_lines, box_counts, class_only,
+# only_counts), each padded to 8 bytes so that its numbers are aligned.
+_DTYPES = (np.int64, np.uint8, np.uint8, np.int64, np.int64, np.uint8, np.float32, np.int32, np.int64,
+           np.float32, np.int64)
+
+
+def _join(parts: list[np.ndarray]) -> np.ndarray:
+    raw = [np.ascontiguousarray(p).view(np.uint8).ravel() for p in parts]
+    head = np.array([len(raw), *(len(r) for r in raw)], np.int64).view(np.uint8)
+    out = [head]
+    for r in raw:
+        out.append(r)
+        out.append(np.zeros(-len(r) % 8, np.uint8))
+    return np.concatenate(out)
+
+
+def _split(blob: np.ndarray) -> list[np.ndarray] | None:
+    if blob.dtype != np.uint8 or blob.ndim != 1 or len(blob) < 8:
+        return None
+    count = int(blob[:8].view(np.int64)[0])
+    if count != len(_DTYPES) or len(blob) < 8 * (count + 1):
+        return None
+    lengths = blob[8:8 * (count + 1)].view(np.int64)
+    pos = 8 * (count + 1)
+    out = []
+    for length, dtype in zip(lengths.tolist(), _DTYPES):
+        size = np.dtype(dtype).itemsize
+        if length < 0 or length % size or pos + length > len(blob):
+            return None
+        out.append(blob[pos:pos + length].view(dtype))
+        pos += length + (-length % 8)
+    return out if pos == len(blob) else None
 
 
 def stat_all(paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -113,6 +113,6 @@ def test_no_cache_writes_no_cache_file(labels, tmp_path, monkeypatch):
     code, out, _ = _run("short", ["--data", labels / "obj.data", "--k", "3", "--no-cache"], labels)
     assert code == 0 and not folder.exists()
     code, out2, _ = _run("short", ["--data", labels / "obj.data", "--k", "3"], labels)
-    assert code == 0 and len(list(folder.glob("*.npz"))) == 1
+    assert code == 0 and len(list(folder.glob("*.npy"))) == 1
     code, out3, _ = _run("short", ["--data", labels / "obj.data", "--k", "3"], labels)
     assert out == out2 == out3
