@@ -8,6 +8,7 @@ cached label set is over before typer would have finished importing.
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -15,6 +16,7 @@ from darkpy.anchors.boxset import load_boxes
 from darkpy.anchors.cfgedit import check_anchor_cfg, write_anchors
 from darkpy.anchors.kmeans import avg_iou, kmeans_anchors
 from darkpy.anchors.kmeans import sweep as run_sweep
+from darkpy.anchors.plainout import Printer
 from darkpy.anchors.units import anchor_frame, parse_anchor_list
 from darkpy.errors import UsageError
 from darkpy.formats.labelcache import LabelCache
@@ -42,10 +44,8 @@ def run_kmeans(
     no_cache: bool = False,
 ) -> None:
     """The kmeans command: anchors printed on stdout, notes and progress on stderr."""
-    from rich.console import Console
-
-    console = Console() if Console().is_terminal else Console(width=120)
-    err = Console(stderr=True)
+    console = Printer(sys.stdout, 120, _stdout_console)
+    err = Printer(sys.stderr, None, _stderr_console)
 
     # where the output units and the network size come from
     if units is not None and units not in ("grid", "pixels"):
@@ -63,7 +63,7 @@ def run_kmeans(
 
     boxes = load_boxes(data=data, image_list=image_list, labels=labels, progress=err.is_terminal,
                        cache=None if no_cache else LabelCache())
-    err.print(_box_notes(boxes), highlight=False)
+    err.print(_box_notes(boxes))
 
     def cluster(step):
         if sweep:
@@ -78,7 +78,7 @@ def run_kmeans(
 
         columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
                    MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=err, transient=True) as bar:
+        with Progress(*columns, console=err.rich, transient=True) as bar:
             task = bar.add_task("k-means restarts", total=restarts * len(ks))
             result_sweep, result = cluster(lambda n: bar.advance(task, n))
     else:
@@ -98,6 +98,18 @@ def run_kmeans(
             _echo(f"  {change}")
 
 
+def _stdout_console():
+    from rich.console import Console
+
+    return Console() if Console().is_terminal else Console(width=120)
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
 def _echo(text: str) -> None:
     """One line on stdout, flushed (as `typer.echo` writes it)."""
     print(text, flush=True)
@@ -114,41 +126,27 @@ def _box_notes(boxes) -> str:
     return "; ".join(notes)
 
 
-def _print_sweep(console, result_sweep, plot: Path, n_boxes: int) -> None:
-    from rich.table import Table
-
-    table = Table()
-    table.add_column("k", justify="right")
-    table.add_column("avg IoU", justify="right")
-    table.add_column("")
-    for kk, iou in zip(result_sweep.ks, result_sweep.ious):
-        table.add_row(str(kk), f"{iou * 100:.2f}%", "knee" if kk == result_sweep.knee else "")
-    console.print(table)
+def _print_sweep(console: Printer, result_sweep, plot: Path, n_boxes: int) -> None:
+    console.table(["k", "avg IoU", ""],
+                  [[str(kk), f"{iou * 100:.2f}%", "knee" if kk == result_sweep.knee else ""]
+                   for kk, iou in zip(result_sweep.ks, result_sweep.ious)])
     _plot(result_sweep, plot, n_boxes)
-    console.print(f"knee at k={result_sweep.knee} (farthest point above the chord); chart: {plot}",
-                  highlight=False)
+    console.print(f"knee at k={result_sweep.knee} (farthest point above the chord); chart: {plot}")
 
 
-def _print_anchors(console, result, frame, boxes, restarts: int, seed: int, median: bool, compare_norm) -> str:
+def _print_anchors(console: Printer, result, frame, boxes, restarts: int, seed: int, median: bool,
+                   compare_norm) -> str:
     """The anchors table, the average IoU of the anchors as printed (and of --compare's); returns
     the cfg line."""
-    from rich.table import Table
-
     line, printed = frame.cfg_line(result.anchors)
     printed_iou = avg_iou(boxes.wh, frame.normalised(printed))
-    console.print(f"k={result.k} anchors in {frame.units} units ({frame.describe()}), smallest first",
-                  highlight=False)
-    table = Table()
-    table.add_column("#", justify="right")
-    table.add_column("width", justify="right")
-    table.add_column("height", justify="right")
-    table.add_column("boxes", justify="right")
-    table.add_column("share", justify="right")
+    console.print(f"k={result.k} anchors in {frame.units} units ({frame.describe()}), smallest first")
     total = max(1, int(result.members.sum()))
+    rows = []
     for i, ((w, h), n) in enumerate(zip(printed, result.members)):
         fmt = "{:.0f}" if frame.units == "pixels" else "{:.4f}"
-        table.add_row(str(i), fmt.format(w), fmt.format(h), f"{int(n):,}", f"{n / total * 100:.1f}%")
-    console.print(table)
+        rows.append([str(i), fmt.format(w), fmt.format(h), f"{int(n):,}", f"{n / total * 100:.1f}%"])
+    console.table(["#", "width", "height", "boxes", "share"], rows)
     unconverged = sum(1 for c in result.converged if not c)
     console.print(
         f"avg IoU {printed_iou * 100:.2f}% (best of {result.restarts_run} restarts"
@@ -156,15 +154,13 @@ def _print_anchors(console, result, frame, boxes, restarts: int, seed: int, medi
         + (f" of up to {restarts}: the best was found again" if result.restarts_run < restarts else "")
         + f", seed {seed}, "
         f"{'median' if median else 'mean'} centroids"
-        + (f"; {unconverged} runs stopped at --max-iter" if unconverged else "") + ")",
-        highlight=False,
+        + (f"; {unconverged} runs stopped at --max-iter" if unconverged else "") + ")"
     )
     if compare_norm is not None:
         theirs = avg_iou(boxes.wh, compare_norm)
         console.print(
             f"compare: {len(compare_norm)} given anchors score avg IoU {theirs * 100:.2f}% "
-            f"on the same boxes ({(printed_iou - theirs) * 100:+.2f} points for the clusters)",
-            highlight=False,
+            f"on the same boxes ({(printed_iou - theirs) * 100:+.2f} points for the clusters)"
         )
     return line
 
