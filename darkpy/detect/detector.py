@@ -17,7 +17,6 @@ Every knob lives in `DetectOptions`; the presets `DetectOptions.valid()` and
 """
 from __future__ import annotations
 
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -28,7 +27,7 @@ from darkpy.detect.base import DetectorBase, as_list, report_skipped
 from darkpy.detect.batches import image_batches
 from darkpy.detect.decode import tree_map_applies
 from darkpy.detect.options import DetectOptions
-from darkpy.detect.overlap import leave_a_core_for_io, prefetch
+from darkpy.detect.overlap import CoreSplit, prefetch
 from darkpy.detect.results import DetectionResult
 from darkpy.errors import DarkpyError, DataError, UsageError
 from darkpy.net.inference import Predictor
@@ -107,10 +106,12 @@ class Detector(DetectorBase):
         overlap = opts.workers == 0 and len(items) > opts.batch
         if overlap:
             batches = prefetch(batches)  # read the next batch while this one runs
-        with leave_a_core_for_io() if overlap else nullcontext():
+        with CoreSplit() as split:     # all cores to torch, or one left to the threads: measured
             for good, _ in batches:
-                if good:
-                    yield from self.run_prepared(torch.from_numpy(np.stack([g.x for g in good])),
-                                                 [g.size for g in good],
-                                                 [g.entry for g in good], [g.index for g in good],
-                                                 [g.image for g in good])
+                if not good:
+                    continue
+                with split.forward(len(good)):
+                    results = self.run_prepared(torch.from_numpy(np.stack([g.x for g in good])),
+                                                [g.size for g in good], [g.entry for g in good],
+                                                [g.index for g in good], [g.image for g in good])
+                yield from results

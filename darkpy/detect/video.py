@@ -22,6 +22,7 @@ import numpy as np
 from darkpy.detect.base import DetectorBase
 from darkpy.detect.detector import Detector
 from darkpy.detect.output import draw_detections
+from darkpy.detect.overlap import IO_METER, CoreSplit
 from darkpy.errors import DataError, UsageError
 from darkpy.fileio import check_output_file, refuse_overwrite
 from darkpy.formats.image import quiet_opencv
@@ -68,24 +69,46 @@ def display_available() -> bool:
 
 class FrameReader(threading.Thread):
     """Decodes frames ahead of inference into a bounded queue; with `prepare`, also turns each one
-    into the network input there (letterbox), so the inference thread only runs the network."""
+    into the network input there (letterbox), so the inference thread only runs the network.
 
-    def __init__(self, cap, max_frames: int | None = None, depth: int = 4, prepare: Callable | None = None):
+    `live` (a camera or a network stream): the source keeps its own pace, so frames the network
+    cannot keep up with are skipped rather than queued (a queue would show the scene later and
+    later): the reader keeps grabbing, and decodes and prepares a frame only when the inference
+    thread has room for it; `skipped` counts the others. A file is read frame by frame."""
+
+    def __init__(self, cap, max_frames: int | None = None, depth: int = 4, prepare: Callable | None = None,
+                 live: bool = False):
         super().__init__(daemon=True)
-        self.cap, self.max_frames, self.prepare = cap, max_frames, prepare
-        self.frames: queue.Queue = queue.Queue(maxsize=depth)
+        self.cap, self.max_frames, self.prepare, self.live = cap, max_frames, prepare, live
+        self.frames: queue.Queue = queue.Queue(maxsize=1 if live else depth)
         self.stop_event = threading.Event()
         self.failed = False  # the source stopped delivering before the requested frames
+        self.skipped = 0
+
+    def _next(self):
+        """(ok, frame), skipping what the consumer has no room for when live."""
+        if not (self.live and hasattr(self.cap, "grab")):
+            return self.cap.read()
+        while not self.stop_event.is_set():
+            if not self.cap.grab():
+                return False, None
+            if not self.frames.full():
+                return self.cap.retrieve()
+            self.skipped += 1
+        return False, None
 
     def run(self) -> None:
         n = 0
         try:
             while not self.stop_event.is_set() and (self.max_frames is None or n < self.max_frames):
-                ok, frame = self.cap.read()
+                t = time.thread_time()
+                ok, frame = self._next()
                 if not ok or frame is None:
-                    self.failed = True
+                    self.failed = not self.stop_event.is_set()
                     break
-                self._put((frame, self.prepare(frame) if self.prepare is not None else None))
+                x = self.prepare(frame) if self.prepare is not None else None
+                IO_METER.add(time.thread_time() - t)
+                self._put((frame, x))
                 n += 1
         finally:
             self._put(_END)
@@ -134,29 +157,9 @@ class FrameWriter(threading.Thread):
                 job = self.jobs.get()
                 if job is _END:
                     break
-                frame, dets, fps = job
-                img = self.draw(frame, dets)
-                scale, thickness, origin = fps_label_style(img.shape[1], img.shape[0])
-                cv2.putText(img, f"FPS: {fps:.1f}", origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 255, 0),
-                            thickness, cv2.LINE_AA)
-                if self.on_drawn is not None:
-                    self.on_drawn(img)
-                if self.show:
-                    cv2.imshow("darkpy", img)
-                    if cv2.waitKey(1) & 0xFF in (27, ord("q")):
-                        self.quit.set()
-                if self.out_path is not None:
-                    if self.writer is None:
-                        h, w = img.shape[:2]
-                        codec = "MJPG" if self.out_path.suffix.lower() == ".avi" else "mp4v"
-                        self.out_path.parent.mkdir(parents=True, exist_ok=True)
-                        self.writer = cv2.VideoWriter(str(self.out_path), cv2.VideoWriter_fourcc(*codec),
-                                                      self.fps, (w, h))
-                        if not self.writer.isOpened():
-                            raise DataError("OpenCV cannot write this video (try a .avi name)",
-                                            file=self.out_path)
-                    self.writer.write(img)
-                self.written += 1
+                t = time.thread_time()
+                self._frame(cv2, *job)
+                IO_METER.add(time.thread_time() - t)
         except BaseException as exc:  # reported by the main thread
             self.error = exc
             self.quit.set()
@@ -172,6 +175,30 @@ class FrameWriter(threading.Thread):
                 except cv2.error:
                     pass
 
+    def _frame(self, cv2, frame, dets, fps) -> None:
+        img = self.draw(frame, dets)
+        scale, thickness, origin = fps_label_style(img.shape[1], img.shape[0])
+        cv2.putText(img, f"FPS: {fps:.1f}", origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 255, 0),
+                    thickness, cv2.LINE_AA)
+        if self.on_drawn is not None:
+            self.on_drawn(img)
+        if self.show:
+            cv2.imshow("darkpy", img)
+            if cv2.waitKey(1) & 0xFF in (27, ord("q")):
+                self.quit.set()
+        if self.out_path is not None:
+            if self.writer is None:
+                h, w = img.shape[:2]
+                codec = "MJPG" if self.out_path.suffix.lower() == ".avi" else "mp4v"
+                self.out_path.parent.mkdir(parents=True, exist_ok=True)
+                self.writer = cv2.VideoWriter(str(self.out_path), cv2.VideoWriter_fourcc(*codec),
+                                              self.fps, (w, h))
+                if not self.writer.isOpened():
+                    raise DataError("OpenCV cannot write this video (try a .avi name)",
+                                    file=self.out_path)
+            self.writer.write(img)
+        self.written += 1
+
 
 @dataclass
 class VideoStats:
@@ -181,6 +208,7 @@ class VideoStats:
     out: Path | None
     ended_early: bool
     message: str
+    skipped: int = 0      # frames of a live source dropped because inference was busy
 
 
 def run_video(detector, source: str | int, out: str | Path | None = None, frames: int | None = None,
@@ -215,18 +243,24 @@ def run_video(detector, source: str | int, out: str | Path | None = None, frames
     fps_in = fps_in if 1 <= fps_in <= 240 else 30.0
     to_input = detector.prepare
 
-    reader = FrameReader(cap, frames, prepare=to_input)
+    live = isinstance(src, int) or (isinstance(src, str) and "://" in src)
+    reader = FrameReader(cap, frames, prepare=to_input, live=live)
     writer = FrameWriter(out_path, fps_in, show, lambda f, d: draw_detections(f, d, classes), on_drawn)
     reader.start()
     writer.start()
     count, start, fps = 0, time.perf_counter(), 0.0
+    split = CoreSplit(settle=8) if isinstance(detector, Detector) else None   # torch's threads only
     try:
         while not writer.quit.is_set():
             item = reader.frames.get()
             if item is _END:
                 break
             frame, (x, size) = item
-            dets = detector.run_prepared(x[None], [size], [f"frame {count}"], [count])[0]
+            if split is not None:
+                with split.forward(1):
+                    dets = detector.run_prepared(x[None], [size], [f"frame {count}"], [count])[0]
+            else:
+                dets = detector.run_prepared(x[None], [size], [f"frame {count}"], [count])[0]
             # frames so far over time so far: the figure the closing console line gives for the run
             fps = (count + 1) / max(time.perf_counter() - start, 1e-9)
             if on_frame is not None:
@@ -234,6 +268,8 @@ def run_video(detector, source: str | int, out: str | Path | None = None, frames
             writer.jobs.put((frame, dets, fps))
             count += 1
     finally:
+        if split is not None:
+            split.restore()
         reader.stop_event.set()
         writer.jobs.put(_END)
         writer.join()
@@ -249,4 +285,7 @@ def run_video(detector, source: str | int, out: str | Path | None = None, frames
         message = f"camera {src} stopped delivering frames after {count} frames; stopped"
     else:
         message = f"{count} frames in {seconds:.2f} s ({count / max(seconds, 1e-9):.1f} FPS)"
-    return VideoStats(count, seconds, count / max(seconds, 1e-9), out_path, ended_early, message)
+    if reader.skipped:
+        message += f"; {reader.skipped} frames of the live source skipped to stay current"
+    return VideoStats(count, seconds, count / max(seconds, 1e-9), out_path, ended_early, message,
+                      reader.skipped)

@@ -241,43 +241,61 @@ def resize_image(im: np.ndarray, w: int, h: int) -> np.ndarray:
     return _vpass(_hpass(im, w), im.shape[1], h)
 
 
-def resize_bgr(bgr: np.ndarray, w: int, h: int) -> np.ndarray:
-    """`resize_image(from_bgr(bgr), w, h)`, bit for bit, without converting the whole image to
-    float first: only the source rows the vertical pass reads (at most 2·h) and the source
-    columns the horizontal pass reads (2·w) are gathered, still as uint8, and only those are
-    converted (x/255) and interpolated with Darknet's float32 arithmetic. For a photo shrunk to
-    416x416 that is a small fraction of the pixels."""
+def _resize_hwc(bgr: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Darknet's resize of a uint8 (H, W, C) image, kept in (h, w, k) layout (k = 3 BGR, or 1 for a
+    grey image): only the source rows the vertical pass reads (at most 2·h) and the columns the
+    horizontal pass reads (2·w) are gathered, still as uint8, then converted (x/255) and blended
+    with Darknet's float32 arithmetic, in place. Staying in the decoder's layout makes every
+    gather a contiguous `take` and leaves the channel swap to the final copy."""
     if bgr.ndim == 2:
         bgr = bgr[:, :, None]
     if bgr.dtype != np.uint8:
         raise DataError(f"unsupported image dtype {bgr.dtype}")
     if w < 1 or h < 1:
         raise ValueError(f"cannot resize to {w}x{h}")
+    if bgr.shape[2] > 3:
+        bgr = bgr[:, :, :3]
+    elif bgr.shape[2] == 2:
+        bgr = bgr[:, :, :1]
     ih, iw = bgr.shape[:2]
-    iy, iy1, _ = _positions(ih, h)
+    iy, iy1, dy = _positions(ih, h)
+    two_rows = ih > 1 and h > 1   # Darknet skips the second term on the last output row
     if h == 1:
-        iy = np.zeros(1, np.int64)
-    rows = np.unique(np.concatenate([iy, iy1[: max(h - 1, 0)]]) if ih > 1 and h > 1 else iy)
-    sub = bgr[rows]  # uint8 (r, iw, ch)
+        iy, dy = np.zeros(1, np.int64), np.zeros(1, np.float32)
+    rows = np.unique(np.concatenate([iy, iy1[: h - 1]]) if two_rows else iy)
+    sub = bgr if len(rows) == ih else bgr.take(rows, axis=0)
     if iw == 1:
-        cols = np.zeros(w, np.int64)
-        ix = ix1 = cols
-        dx = None
+        part = np.repeat(_TO_FLOAT.take(sub), w, axis=1)
     else:
         ix, ix1, dx = _positions(iw, w)
-    chan = [2, 1, 0] if sub.shape[2] >= 3 else [0, 0, 0]
+        part = _TO_FLOAT.take(sub.take(ix, axis=1))
+        nxt = _TO_FLOAT.take(sub.take(ix1, axis=1))
+        part *= (np.float32(1) - dx)[None, :, None]
+        nxt *= dx[None, :, None]
+        part += nxt
+        part[:, w - 1] = _TO_FLOAT.take(sub[:, iw - 1])
+    if len(rows) != ih:
+        iy, iy1 = np.searchsorted(rows, iy), np.searchsorted(rows, iy1)
+    out = part.take(iy, axis=0)
+    out *= (np.float32(1) - dy)[:, None, None]
+    if two_rows:
+        below = part.take(iy1[: h - 1], axis=0)
+        below *= dy[: h - 1, None, None]
+        out[: h - 1] += below
+    return out
 
-    def gather(idx: np.ndarray) -> np.ndarray:  # uint8 columns -> (3, r, w) float32 RGB
-        g = sub[:, idx][:, :, chan]
-        return _TO_FLOAT[g.transpose(2, 0, 1)]
 
-    a = gather(ix)
-    if dx is None:
-        part = a
-    else:
-        part = (np.float32(1) - dx) * a + dx * gather(ix1)
-        part[:, :, w - 1] = _TO_FLOAT[sub[:, iw - 1][:, chan].T]
-    return _vpass(part, ih, h, row_of=lambda r: np.searchsorted(rows, r))
+def _chw_rgb(hwc: np.ndarray) -> np.ndarray:
+    """A view of an (h, w, k) BGR/grey float image as (3, h, w) RGB."""
+    chw = hwc.transpose(2, 0, 1)
+    return chw[::-1] if chw.shape[0] == 3 else np.broadcast_to(chw, (3,) + chw.shape[1:])
+
+
+def resize_bgr(bgr: np.ndarray, w: int, h: int) -> np.ndarray:
+    """`resize_image(from_bgr(bgr), w, h)`, bit for bit, from the uint8 decode without converting
+    the whole image to float first (`_resize_hwc`). For a photo shrunk to 416x416 that is a small
+    fraction of the pixels."""
+    return np.ascontiguousarray(_chw_rgb(_resize_hwc(bgr, w, h)))
 
 
 def letterbox_size(im_w: int, im_h: int, w: int, h: int) -> tuple[int, int]:
@@ -326,9 +344,14 @@ def prepare(im: np.ndarray, w: int, h: int, letterbox: bool = True) -> np.ndarra
 
 
 def prepare_bgr(bgr: np.ndarray, w: int, h: int, letterbox: bool = True) -> np.ndarray:
-    """`prepare(from_bgr(bgr), w, h, letterbox)` bit for bit, from the uint8 decode (`resize_bgr`)."""
+    """`prepare(from_bgr(bgr), w, h, letterbox)` bit for bit, from the uint8 decode; the letterbox
+    canvas is filled straight from the resize's (h, w, k) layout (one copy)."""
     if not letterbox:
         return resize_bgr(bgr, w, h)
     ih, iw = bgr.shape[:2]
     new_w, new_h = letterbox_size(iw, ih, w, h)
-    return _place(resize_bgr(bgr, new_w, new_h), w, h)
+    resized = _chw_rgb(_resize_hwc(bgr, new_w, new_h))
+    boxed = np.full((3, h, w), 0.5, dtype=np.float32)
+    dx, dy = (w - new_w) // 2, (h - new_h) // 2
+    boxed[:, dy:dy + new_h, dx:dx + new_w] = resized[:, : h - dy, : w - dx]
+    return boxed

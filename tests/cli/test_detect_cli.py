@@ -120,3 +120,15 @@ def test_empty_stdin_without_a_terminal_is_one_line_and_exit_2(form):
                          text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
     assert run.returncode == 2, run.stderr
     assert "no image paths on stdin" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_folder_runs_in_batches_of_4_on_a_cpu_and_8_on_a_gpu(monkeypatch):
+    """4 images a pass on a CPU are as fast as 8 and hold half the activations."""
+    from darkpy.cli.commands import detect as cmd
+    from darkpy.detect import numpy_engine
+
+    assert cmd.default_batch("cpu") == 4
+    monkeypatch.setattr(numpy_engine, "cuda_may_be_wanted", lambda device: True)
+    assert cmd.default_batch(None) == 8
+    monkeypatch.setattr(numpy_engine, "cuda_may_be_wanted", lambda device: False)
+    assert cmd.default_batch(None) == 4

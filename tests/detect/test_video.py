@@ -65,3 +65,49 @@ def test_fps_overlay_scales_with_the_frame():
     small, big = fps_label_style(160, 120), fps_label_style(3840, 2160)
     assert fps_label_style(640, 480)[0] == pytest.approx(0.7)
     assert small[0] < 0.7 < big[0] and small[1] <= 2 <= big[1] and big[2][1] > 24
+
+
+class FastCamera(VanishingCamera):
+    """A live source with OpenCV's grab/retrieve, delivering faster than the network runs."""
+
+    def __init__(self, frames):
+        super().__init__(frames)
+        self.grabbed = 0
+        self.decoded = 0
+
+    def grab(self):
+        import time
+
+        time.sleep(0.002)
+        if self.left == 0:
+            return False
+        self.left -= 1
+        self.grabbed += 1
+        return True
+
+    def retrieve(self):
+        self.decoded += 1
+        return True, np.zeros((64, 64, 3), np.uint8)
+
+
+def test_a_live_source_skips_frames_instead_of_falling_behind(tmp_path, monkeypatch):
+    """Inference slower than the camera: stale frames are skipped (and never decoded), not
+    queued; a file is read frame by frame (test above)."""
+    import time
+
+    cfg, weights, _ = make_detector(tmp_path / "m")
+    net = darkpy.load_network(cfg, weights, device="cpu")
+    detector = darkpy.Detector(net)
+    slow = detector.run_prepared
+
+    def run_prepared(*args, **kwargs):
+        time.sleep(0.03)
+        return slow(*args, **kwargs)
+
+    monkeypatch.setattr(detector, "run_prepared", run_prepared)
+    cam = FastCamera(60)
+    monkeypatch.setattr(video, "open_capture", lambda source: cam)
+    stats = video.run_video(detector, 0, out=tmp_path / "o.avi", show=False)
+    assert stats.skipped > 0 and stats.frames + stats.skipped == cam.grabbed == 60
+    assert cam.decoded == stats.frames
+    assert f"{stats.skipped} frames of the live source skipped" in stats.message

@@ -76,8 +76,8 @@ def detect(
                                         "(default), or stretch to the network size."),
     device: Optional[str] = typer.Option(None, "--device", "-d",
                                          help="cpu, cuda, cuda:N (default: CUDA if present)."),
-    batch: Optional[int] = typer.Option(None, "--batch", "-b", help="Images per forward pass (default: 8 "
-                                        "for several images, 1 for one)."),
+    batch: Optional[int] = typer.Option(None, "--batch", "-b", help="Images per forward pass (default for "
+                                        "several images: 4 on a CPU, 8 on a GPU; 1 for one)."),
     workers: int = typer.Option(0, "--workers", help="Image-loading processes (0: load in this process)."),
     as_json: bool = typer.Option(False, "--json",
                                  help="Print one JSON object per image instead of text lines."),
@@ -216,6 +216,15 @@ def _image_paths(images: list[str]) -> list[str]:
     return paths
 
 
+def default_batch(device: str | None) -> int:
+    """Images per forward pass for a folder. On a CPU, 4 run as fast as 8 (yolov2-voc at 416 on 2
+    cores: 0.98-1.02x at fp32 and bf16) and hold half the activations (~200 MiB less peak memory
+    at fp32); a GPU gains from more. Asked without importing torch where torch can't use a GPU."""
+    from darkpy.detect.numpy_engine import cuda_may_be_wanted
+
+    return 8 if cuda_may_be_wanted(device) else 4
+
+
 def _detector(spec, weights, engine, n_images, device, random_weights, class_map, data, names, thresh,
               hier_thresh, nms, letterbox, batch, workers, hier_walk, precision, compile_, use_numpy):
     """The detector for `detect` and its class count: the torch-free engine when `choose_engine`
@@ -238,8 +247,8 @@ def _detector(spec, weights, engine, n_images, device, random_weights, class_map
                              file=class_map)
         nodes = read_map(class_map)
         classes = len(nodes)
-    if batch is None:  # several images: batches of 8 (the torch engine's forward gains from them)
-        batch = min(8, n_images) if n_images > 1 else 1
+    if batch is None:
+        batch = min(default_batch(device), n_images) if n_images > 1 else 1
     options = DetectOptions(thresh=thresh, hier_thresh=hier_thresh, nms=nms, letterbox=letterbox, batch=batch,
                             workers=workers, names=resolve_names(data, names, classes), class_map=nodes,
                             keep_image=True, hier_walk=hier_walk, device=device, precision=precision)
