@@ -180,12 +180,16 @@ def _read_stat(paths: Sequence[str]) -> tuple[list, list]:
     return _read_some(paths, stats), stats
 
 
+def _read_only(paths: Sequence[str]) -> tuple[list, None]:
+    return _read_some(paths), None
+
+
 def _read_all(paths: list[str], threads: int, stats: bool = False
               ) -> tuple[list, np.ndarray | None, np.ndarray | None]:
     """(contents, size, mtime_ns): the sizes and times only when `stats` is asked for."""
+    read = _read_stat if stats else _read_only
     if threads <= 1 or len(paths) < 256:
-        chunks = [paths]
-        parts = [_read_stat(paths) if stats else (_read_some(paths), None)]
+        parts = [read(paths)]
     else:
         n = min(threads, len(paths) // 128)
         step = -(-len(paths) // (n * 4))
@@ -193,7 +197,7 @@ def _read_all(paths: list[str], threads: int, stats: bool = False
         from concurrent.futures import ThreadPoolExecutor  # not needed by a cached read
 
         with ThreadPoolExecutor(max_workers=n, thread_name_prefix="darkpy-labels") as pool:
-            parts = list(pool.map(_read_stat if stats else (lambda c: (_read_some(c), None)), chunks))
+            parts = list(pool.map(read, chunks))
     out: list = []
     st: list = []
     for contents, part_stats in parts:
@@ -475,11 +479,11 @@ def _cached(cache: LabelCache, kind: str, names: list[str], list_dir, classes, c
         return _set_uncached(sub, classes, class_only_classes, threads, stats=True)
 
     where = cache.entry(kind, names, None if list_dir is None else os.fspath(list_dir),
-                           classes, class_only_classes)
+                        classes, class_only_classes)
     stored = cache.load(where, len(names))
     if stored is None:
         labels, size, mtime, primary = fresh(names)
-        cache.save(where, _to_stored(labels, size, mtime, primary))
+        cache.save(where, _to_stored(labels, size, mtime, _clean(labels, size, mtime, primary)))
         return labels
     size, mtime = stat_all(stored.paths)
     good = stored.clean & (size == stored.size) & (mtime == stored.mtime)
@@ -495,7 +499,7 @@ def _cached(cache: LabelCache, kind: str, names: list[str], list_dir, classes, c
         size[redo], mtime[redo] = s_size, s_mtime
         clean = good.copy()
         clean[redo] = sub_clean
-        cache.save(where, _to_stored(labels, size, mtime, clean, clean_given=True))
+        cache.save(where, _to_stored(labels, size, mtime, clean))
     return labels
 
 
@@ -508,8 +512,9 @@ def _clean(labels: LabelSet, size, mtime, primary) -> np.ndarray:
     return clean
 
 
-def _to_stored(labels: LabelSet, size, mtime, primary, clean_given: bool = False) -> Stored:
-    clean = np.asarray(primary, bool) if clean_given else _clean(labels, size, mtime, primary)
+def _to_stored(labels: LabelSet, size, mtime, clean: np.ndarray) -> Stored:
+    """What a cache file keeps of `labels`: the rows of the `clean` files, and every file's size
+    and mtime (-1 for the others, which are read again each time)."""
     bc = np.where(clean, labels.box_counts(), 0)
     oc = np.where(clean, labels.class_only_counts(), 0)
     box_keep = np.repeat(clean, labels.box_counts())
