@@ -10,7 +10,6 @@ bundled copy, so `darkpy summary cfg/yolov2-voc.cfg` works in a checkout, in a c
 and from an installed wheel alike."""
 from __future__ import annotations
 
-from importlib.resources import files
 from pathlib import Path
 
 #: the top-level folders that are bundled; only paths under these fall back to the bundle
@@ -21,8 +20,9 @@ _CHECKOUT = Path(__file__).resolve().parents[1]
 
 def _root() -> Path:
     # A wheel install has darkpy/_bundled; a checkout (editable install, PYTHONPATH) has the
-    # folders beside the package. Wheels are installed unpacked, so the resource is a real path.
-    packaged = Path(str(files(__package__ or "darkpy").joinpath("_bundled")))
+    # folders beside the package. Wheels are installed unpacked, so the package folder is a real
+    # path (found from this file: importlib.resources would cost a zipfile import at every start).
+    packaged = Path(__file__).resolve().parent / "_bundled"
     return packaged if (packaged / "cfg").is_dir() else _CHECKOUT
 
 

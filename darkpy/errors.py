@@ -6,7 +6,13 @@ keeps its traceback.
 """
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from pathlib import Path
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_python_show_warning = warnings.showwarning
 
 
 class DarkpyError(Exception):
@@ -61,3 +67,23 @@ class WorkerFailure:
 
     def __init__(self, error: DarkpyError):
         self.error = error
+
+
+def report_error(exc: BaseException) -> None:
+    """Print a user mistake as one red line on stderr (how the CLI ends on a DarkpyError)."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    # escape: messages name cfg sections like [region], which are not markup
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[bold red]darkpy: error:[/] {escape(str(exc))}", markup=True
+    )
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """darkpy's own warnings (they name the user's file and line) as one line, without the
+    Python source location; others as Python prints them (the CLI's `warnings.showwarning`)."""
+    if issubclass(category, UserWarning) and str(filename).startswith(_PACKAGE_DIR):
+        print(f"darkpy: warning: {message}", file=file or sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)

@@ -8,6 +8,21 @@ REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _label_cache_in_tmp(tmp_path_factory):
+    """Commands that cache parsed labels (kmeans) write to a session folder, never to the
+    user's ~/.cache (subprocesses inherit the variable)."""
+    import os
+
+    old = os.environ.get("DARKPY_CACHE_DIR")
+    os.environ["DARKPY_CACHE_DIR"] = str(tmp_path_factory.mktemp("darkpy-cache"))
+    yield
+    if old is None:
+        os.environ.pop("DARKPY_CACHE_DIR", None)
+    else:
+        os.environ["DARKPY_CACHE_DIR"] = old
+
+
 @pytest.fixture
 def golden() -> Path:
     return GOLDEN

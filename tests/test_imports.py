@@ -25,11 +25,16 @@ LAZY_ALLOWED = {
     "darkpy.cli.commands": "thin typer commands import their library when the command runs (fast --help)",
     "darkpy:__getattr__": "`import darkpy` stays light; the network API (torch) loads on first use",
     "darkpy.__main__": "entry point",
+    "darkpy.anchors.cfgedit": "the cfg reader and layer specs (darkpy.net) load when a cfg is read or written: "
+                              "`kmeans` on labels alone starts without them",
+    "darkpy.anchors.command:_plot": "the chart module only for `kmeans --sweep`",
     "darkpy.detect.decode:decode_region": "WordTree decoding (torch) only for a tree= region layer: the torch-free "
                                           "engine decodes through this module",
     "darkpy.detect.decode:decode_mapped": "WordTree class maps (torch) only when a map= file is given",
     "darkpy.detect.numpy_engine:detector_for": "the torch Detector only for a torch network: recall, valid and "
                                                "map run the numpy engine without importing torch",
+    "darkpy.classify.validate:scorer": "the torch scorer only for a torch network: `classifier valid` on the "
+                                       "numpy engine runs without importing torch",
 }
 
 

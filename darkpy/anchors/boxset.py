@@ -14,6 +14,7 @@ import numpy as np
 
 from darkpy.formats.datafile import read_data_file, read_list
 from darkpy.errors import DataError, UsageError
+from darkpy.formats.labelcache import LabelCache
 from darkpy.formats.labels import label_path_for
 from darkpy.formats.labelset import read_label_set, read_list_labels
 
@@ -39,8 +40,10 @@ def load_boxes(
     image_list: str | Path | None = None,
     labels: str | Path | None = None,
     progress: bool = False,
+    cache: LabelCache | None = None,
 ) -> BoxSet:
-    """Boxes from exactly one of: a .data file (its `train=` list), an image list, a label folder."""
+    """Boxes from exactly one of: a .data file (its `train=` list), an image list, a label folder.
+    With a `cache`, label files unchanged since an earlier read are taken from it (same boxes)."""
     given = [x for x in (data, image_list, labels) if x is not None]
     if len(given) != 1:
         raise UsageError("give exactly one of --data, --list or --labels")
@@ -49,17 +52,17 @@ def load_boxes(
         train = df.resolve("train")
         if train is None:
             raise DataError("no 'train=' entry naming the training image list", file=df.path)
-        return _from_list(Path(train), progress)
+        return _from_list(Path(train), progress, cache)
     if image_list is not None:
-        return _from_list(Path(image_list), progress)
-    return _from_folder(Path(labels), progress)
+        return _from_list(Path(image_list), progress, cache)
+    return _from_folder(Path(labels), progress, cache)
 
 
-def _from_list(path: Path, progress: bool) -> BoxSet:
+def _from_list(path: Path, progress: bool, cache: LabelCache | None = None) -> BoxSet:
     images = read_list(path)
     if not images:
         raise DataError("image list is empty", file=path)
-    labels = read_list_labels(images, path.parent).raise_first()
+    labels = read_list_labels(images, path.parent, cache=cache).raise_first()
     files = int(labels.found.sum())
     if files == 0:
         raise DataError(
@@ -73,13 +76,13 @@ def _from_list(path: Path, progress: bool) -> BoxSet:
     return boxes
 
 
-def _from_folder(folder: Path, progress: bool) -> BoxSet:
+def _from_folder(folder: Path, progress: bool, cache: LabelCache | None = None) -> BoxSet:
     if not folder.is_dir():
         raise DataError("no such label folder", file=folder)
     files = sorted(str(p) for p in folder.rglob("*.txt") if p.is_file())
     if not files:
         raise DataError("no label .txt files found in this folder or below it", file=folder)
-    labels = read_label_set(files).raise_first()
+    labels = read_label_set(files, cache=cache).raise_first()
     if not labels.found.all():
         raise DataError("cannot read label file", file=files[int(np.flatnonzero(~labels.found)[0])])
     return _collect([labels.boxes[:, 3:5]], len(files), str(folder), len(labels.class_only))

@@ -23,15 +23,33 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from darkpy.errors import CfgError, UsageError
-from darkpy.net.cfg import Change, CfgDocument, Section, read_cfg_document
-from darkpy.net.spec import build_spec
+
+if TYPE_CHECKING:
+    from darkpy.net.cfg import Change, CfgDocument, Section
 
 __all__ = ["Change", "CfgDocument", "anchor_layers", "check_anchor_cfg", "format_anchors", "layer_units",
            "net_size", "read_cfg_text", "region_stride", "write_anchors"]
+
+
+def __getattr__(name: str):
+    # `Change` and `CfgDocument` are re-exported; the cfg reader itself loads on first use, so
+    # that `kmeans` on labels alone starts without darkpy.net
+    if name in ("Change", "CfgDocument"):
+        from darkpy.net import cfg
+
+        return getattr(cfg, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def read_cfg_document(path: str | Path) -> CfgDocument:
+    from darkpy.net.cfg import read_cfg_document as read
+
+    return read(path)
 
 
 def read_cfg_text(path: str | Path) -> CfgDocument:
@@ -54,6 +72,8 @@ def region_stride(cfg: CfgDocument) -> float | None:
     agree."""
     if not any(s.name == "region" for s in cfg.sections):
         return None
+    from darkpy.net.spec import build_spec
+
     # the spec stage marks the options it reads on the sections: check a copy, keep the document's
     return build_spec(copy.deepcopy(cfg.sections), cfg.path).region_stride()
 

@@ -1,4 +1,6 @@
-"""`classifier predict`: the top-k classes of single images, as Darknet's `predict_classifier`.
+"""`classifier predict` on the torch engine: the top-k classes of single images, as Darknet's
+`predict_classifier` (the torch-free engine: `darkpy.classify.numpy_predict`; what both show:
+`darkpy.classify.prediction`).
 
 Darknet letterboxes the image into the network's input (`letterbox_image`: aspect kept, grey
 borders), runs the network, for a WordTree softmax turns conditional probabilities into
@@ -11,31 +13,15 @@ probability: the class a YOLO9000 detector would report for the same probabiliti
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from darkpy.classify import image as I
+from darkpy.classify.prediction import PREPROCESS, Prediction, classifier_input  # noqa: F401 (shared)
 from darkpy.wordtree.hierarchy import hierarchy_predictions
 from darkpy.wordtree.walk import walk_function
-
-PREPROCESS = ("letterbox", "center", "resize")
-
-
-def classifier_input(im: np.ndarray, w: int, h: int, how: str = "letterbox", channels: int = 3) -> np.ndarray:
-    """(H, W, 3) image -> the (3, h, w) network input: `letterbox` (Darknet's predict),
-    `center` (`resize_min` + centred crop, Darknet's valid) or `resize` (stretched)."""
-    if how == "letterbox":
-        out = I.letterbox_hwc(im, w, h)
-    elif how == "center":
-        out = I.resize_center_crop(im, w, h)
-    elif how == "resize":
-        out = I.resize_hwc(im, w, h)
-    else:
-        raise ValueError(f"unknown preprocessing {how!r} (one of {', '.join(PREPROCESS)})")
-    return I.to_chw(out, channels)
 
 
 def top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
@@ -66,22 +52,6 @@ def class_scores(net, x: torch.Tensor) -> torch.Tensor:
     return p
 
 
-@dataclass
-class Prediction:
-    path: str
-    indexes: list[int]
-    probs: list[float]
-    walk: tuple[str, int, float] | None = None   # (walk name, node, its absolute probability)
-
-    def lines(self, names: list[str]) -> list[str]:
-        out = [f"{100 * p:5.2f}%: {names[i] if i < len(names) else i}"
-               for i, p in zip(self.indexes, self.probs)]
-        if self.walk is not None:
-            how, node, p = self.walk
-            out.append(f"{how} walk: {100 * p:5.2f}%: {names[node] if node < len(names) else node}")
-        return out
-
-
 def walk_tensor(net, x: torch.Tensor, walk: str, thresh: float) -> list[tuple[int, float]]:
     """(node, absolute probability) where the named WordTree walk stops, per image of `x`."""
 
@@ -93,6 +63,18 @@ def walk_tensor(net, x: torch.Tensor, walk: str, thresh: float) -> list[tuple[in
     absolute = hierarchy_predictions(p.reshape(p.shape[0], -1).float(), tree, only_leaves=False)
     nodes = walk_function(walk)(absolute, tree, thresh)
     return [(int(n), float(absolute[i, n])) for i, n in enumerate(nodes)]
+
+
+def scorer(net):
+    """`class_scores` of the torch network as a function of numpy input, giving numpy scores: what
+    `classifier valid` runs on either engine (`darkpy.classify.validate`)."""
+    net.eval()
+    device = net_device(net)
+
+    def scores(x: np.ndarray) -> np.ndarray:
+        return class_scores(net, torch.from_numpy(np.ascontiguousarray(x)).to(device)).cpu().numpy()
+
+    return scores
 
 
 def predict_tensor(net, x: torch.Tensor, top: int) -> list[tuple[list[int], list[float]]]:

@@ -13,7 +13,9 @@ Modes (Darknet's names in brackets):
   unmirrored pass only; darkpy applies it to both.)
 
 A WordTree softmax is ranked by absolute leaf probabilities (`hierarchy_predictions`).
-Batches are built on a thread pool; a progress bar shows the running accuracies.
+Batches are built on a thread pool; a progress bar shows the running accuracies. The network is
+a torch `Network` or, for a few images, the torch-free `NumpyNetwork` (`classifier=True`): both
+give numpy scores (`scorer`), ranked by `rank_top_k`.
 """
 from __future__ import annotations
 
@@ -21,12 +23,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from darkpy.classify import image as I
+from darkpy.classify import numpy_predict
 from darkpy.classify.labels import LabelledList
-from darkpy.classify.predict import class_scores, net_device, top_k
+from darkpy.classify.prediction import rank_top_k
 from darkpy.errors import CfgError, UsageError
+from darkpy.net.numpy_forward import NumpyNetwork
 
 MODES = ("center", "resize", "ten", "multi")
 MULTI_SCALES = (224, 288, 320, 352, 384)
@@ -99,10 +102,9 @@ def validate(net, items: LabelledList, top: int, *, mode: str = "center", scales
     classes = len(items.labels)
     if top > classes:
         raise UsageError(f"top={top} is larger than the {classes} classes")
-    net.eval()
+    scores_of = scorer(net)
     w, h, ch = net.net.width, net.net.height, net.net.channels
     net.net.check_image_channels(getattr(net, "cfg_path", None), detector=False)
-    device = net_device(net)
     n = len(items) if limit is None else min(limit, len(items))
     result = ValidResult(top, classes)
 
@@ -132,13 +134,12 @@ def validate(net, items: LabelledList, top: int, *, mode: str = "center", scales
                     pending.append(pool.map(load, chunks[ci + 2]))
                 pending[ci] = None
                 if mode == "multi":
-                    scores = _multi_scores(net, loaded[0], scales, device, w, h)[None]
+                    scores = _multi_scores(net, scores_of, loaded[0], scales, w, h)[None]
                 elif mode == "ten":
-                    scores = class_scores(net, torch.from_numpy(loaded[0]).to(device)).sum(0, keepdim=True)
+                    scores = scores_of(loaded[0]).sum(0, keepdims=True)
                 else:
-                    x = torch.from_numpy(np.concatenate(loaded)).to(device)
-                    scores = class_scores(net, x)
-                ranked = top_k(scores[:, :classes].cpu(), top).numpy()
+                    scores = scores_of(np.concatenate(loaded))
+                ranked = rank_top_k(scores[:, :classes], top)
                 result.add(items.classes[chunk], ranked)
                 bar.update(len(chunk))
                 bar.set_postfix_str(f"top1 {result.top1_accuracy:.4f} top{top} {result.topk_accuracy:.4f}")
@@ -149,7 +150,16 @@ def validate(net, items: LabelledList, top: int, *, mode: str = "center", scales
     return result
 
 
-def _multi_scores(net, im: np.ndarray, scales, device, w0: int, h0: int) -> torch.Tensor:
+def scorer(net):
+    """numpy input -> numpy scores (`class_scores`) for either engine; torch only for a torch network."""
+    if isinstance(net, NumpyNetwork):
+        return numpy_predict.scorer(net)
+    from darkpy.classify.predict import scorer as torch_scorer
+
+    return torch_scorer(net)
+
+
+def _multi_scores(net, scores_of, im: np.ndarray, scales, w0: int, h0: int) -> np.ndarray:
     total = None
     for s in scales:
         r = I.resize_min(im, int(s))
@@ -159,8 +169,7 @@ def _multi_scores(net, im: np.ndarray, scales, device, w0: int, h0: int) -> torc
         except CfgError as exc:
             raise UsageError(f"multi-scale validation needs a network that runs at any size: {exc}") from None
         c = net.net.channels
-        x = torch.from_numpy(np.stack([I.to_chw(r, c), I.to_chw(I.flip_image(r), c)])).to(device)
-        p = class_scores(net, x).sum(0)
+        p = scores_of(np.stack([I.to_chw(r, c), I.to_chw(I.flip_image(r), c)])).sum(0)
         total = p if total is None else total + p
     net.resize(w0, h0)
     return total

@@ -12,10 +12,14 @@ import pkgutil
 import sys
 import warnings
 
-import typer
+from darkpy.net.blas import start_single_threaded
 
-from darkpy import __version__
-from darkpy.errors import DarkpyError
+start_single_threaded()  # before numpy loads: no idle OpenBLAS thread for small jobs (see darkpy.net.blas)
+
+import typer  # noqa: E402
+
+from darkpy import __version__  # noqa: E402
+from darkpy.errors import DarkpyError, report_error, show_warning  # noqa: E402
 
 app = typer.Typer(
     name="darkpy",
@@ -106,8 +110,6 @@ def _root(
 
 
 _loaded = False
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_python_show_warning = warnings.showwarning
 
 
 def load_commands() -> typer.Typer:
@@ -123,28 +125,8 @@ def load_commands() -> typer.Typer:
     return app
 
 
-def report_error(exc: BaseException) -> None:
-    """Print a user mistake as one red line on stderr."""
-    from rich.console import Console
-    from rich.markup import escape
-
-    # escape: messages name cfg sections like [region], which are not markup
-    Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[bold red]darkpy: error:[/] {escape(str(exc))}", markup=True
-    )
-
-
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """darkpy's own warnings (they name the user's file and line) as one line, without the
-    Python source location; others as Python prints them."""
-    if issubclass(category, UserWarning) and str(filename).startswith(_PACKAGE_DIR):
-        print(f"darkpy: warning: {message}", file=file or sys.stderr)
-    else:
-        _python_show_warning(message, category, filename, lineno, file, line)
-
-
 def main(argv: list[str] | None = None) -> None:
-    warnings.showwarning = _show_warning
+    warnings.showwarning = show_warning
     load_commands()
     try:
         app(args=argv, prog_name="darkpy", standalone_mode=True)

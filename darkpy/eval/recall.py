@@ -15,7 +15,6 @@ detection layer is looked at (the same thing for YOLOv2's single region layer).
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -27,6 +26,7 @@ from darkpy.detect.numpy_engine import detector_for
 from darkpy.detect.options import RECALL_NMS, RECALL_THRESH, DetectOptions
 from darkpy.formats.labels import read_labels
 from darkpy.eval.run import _skip_message
+from darkpy.eval.progress import progress_bar
 
 RECALL_IOU = 0.5
 
@@ -81,15 +81,12 @@ def recall(net, entries: Sequence[str], labels: Sequence[Path], *, base: Path | 
     """Run `net` (a Network, Predictor, `NumpyNetwork` or a detector with `DetectOptions.recall()`-style
     options) over `entries` (with their `labels` files, in the same order) and count. Counting is
     numpy: with the numpy engine no torch is imported."""
-    from tqdm import tqdm
-
     detector = detector_for(net, DetectOptions.recall(thresh=thresh, nms=nms, letterbox=letterbox,
                                                       batch=batch, workers=workers))
     label_of = dict(zip(entries, labels))
     rep = RecallReport()
     on_skip = on_skip or _skip_message
-    bar = tqdm(total=len(entries), unit="img", desc="recall", leave=False, file=sys.stderr,
-               disable=(not progress) if progress is not None else None)
+    bar = progress_bar(len(entries), "recall", progress, unit="img", leave=False)
 
     def skip(entry: str, error) -> None:
         bar.update(1)

@@ -25,6 +25,7 @@ from darkpy.errors import DataError, UsageError
 from darkpy.fileio import not_a_file
 from darkpy.boxes import center_to_corners
 from darkpy.eval.detections import Detections
+from darkpy.eval.progress import progress_bar
 from darkpy.eval.resultfiles import (
     VOC_PREFIX, default_category_ids, image_key, coco_image_id, write_coco_results,
     write_imagenet_results, write_voc_results)
@@ -64,8 +65,6 @@ def run_detector(net, entries: Sequence[str], *, base: Path | None = None, batch
     """
     import time
 
-    from tqdm import tqdm
-
     if detector is None:
         detector = net if isinstance(net, DetectorBase) else None
     if detector is None:
@@ -75,8 +74,7 @@ def run_detector(net, entries: Sequence[str], *, base: Path | None = None, batch
     on_skip = on_skip or _skip_message
     parts, done, keys, sizes, skipped = [], [], [], {}, []
     start = time.perf_counter()
-    bar = tqdm(total=len(entries), unit="img", desc="valid", leave=False, file=sys.stderr,
-               disable=(not progress) if progress is not None else None)
+    bar = progress_bar(len(entries), "valid", progress, unit="img", leave=False)
 
     def skip(entry: str, error) -> None:
         bar.update(1)

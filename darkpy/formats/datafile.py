@@ -163,7 +163,7 @@ def read_names(path: str | Path) -> list[str]:
 
 def read_list(path: str | Path) -> list[str]:
     """An image list: one path per line (blank lines and trailing spaces ignored)."""
-    return [line.strip(ASCII_SPACE) for line in read_lines(path, "list") if line.strip(ASCII_SPACE)]
+    return [s for line in read_lines(path, "list") if (s := line.strip(ASCII_SPACE))]
 
 
 def read_map(path: str | Path) -> list[int]:

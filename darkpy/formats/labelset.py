@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import os
 import stat
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from darkpy.formats.labelcache import LabelCache, Stored, racy, stat_all
 from darkpy.formats.labels import (IMAGE_EXTENSIONS, MARK_MIN, LabelProblem, Labels, label_file,
                                    read_label_file)
 
@@ -101,37 +101,58 @@ def default_threads() -> int:
 
 
 def read_label_set(paths: Sequence[str | Path], classes: int | None = None, *,
-                   class_only_classes: int | None = None, threads: int | None = None) -> LabelSet:
+                   class_only_classes: int | None = None, threads: int | None = None,
+                   cache: LabelCache | None = None) -> LabelSet:
     """Read and parse every label file in `paths` (missing files are recorded, not raised).
 
-    `classes` / `class_only_classes` bound class ids as in `parse_label_text`."""
+    `classes` / `class_only_classes` bound class ids as in `parse_label_text`. With a `cache`,
+    unchanged files (same size and mtime_ns) are taken from it; the result is the same."""
     paths = [os.fspath(p) for p in paths]
-    contents = _read_all(paths, threads or default_threads())
-    return _parse_all(paths, contents, classes, class_only_classes)
+    if class_only_classes is None:
+        class_only_classes = classes
+    threads = threads or default_threads()
+    if cache is None:
+        return _set_uncached(paths, classes, class_only_classes, threads)[0]
+    return _cached(cache, "set", paths, None, classes, class_only_classes, threads)
+
+
+def _set_uncached(paths: list[str], classes, class_only_classes, threads: int, stats: bool = False):
+    contents, size, mtime = _read_all(paths, threads, stats)
+    labels = _parse_all(paths, contents, classes, class_only_classes)
+    return labels, size, mtime, [isinstance(c, bytes) for c in contents]
 
 
 # --------------------------------------------------------------------------------------------
 # reading
 
 
-def _read_some(paths: Sequence[str]) -> list:
+def _read_some(paths: Sequence[str], stats: list | None = None) -> list:
+    """The bytes of each file (None: missing; _SLOW: for the per-line reader). With `stats`,
+    (size, mtime_ns) of each file read whole as it was opened is appended to it ((-1, -1) for
+    the others)."""
     out: list = []
     for p in paths:
+        st = None
         try:
             fd = os.open(p, _OPEN_FLAGS)
         except (FileNotFoundError, NotADirectoryError):
             out.append(None)
+            if stats is not None:
+                stats.append(_NO_STAT)
             continue
         except OSError:
             out.append(_SLOW)
+            if stats is not None:
+                stats.append(_NO_STAT)
             continue
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 out.append(_SLOW)
+                st = None
                 continue
             data = os.read(fd, st.st_size + 1)
-            if len(data) > st.st_size:  # grew while being read: take all of it
+            if len(data) != st.st_size:  # grew or shrank while being read: take all of it
                 parts = [data]
                 while True:
                     more = os.read(fd, 1 << 16)
@@ -139,25 +160,54 @@ def _read_some(paths: Sequence[str]) -> list:
                         break
                     parts.append(more)
                 data = b"".join(parts)
+                st = None
             out.append(data)
         except OSError:
             out.append(_SLOW)
+            st = None
         finally:
             os.close(fd)
+            if stats is not None:
+                stats.append(_NO_STAT if st is None else (st.st_size, st.st_mtime_ns))
     return out
 
 
-def _read_all(paths: list[str], threads: int) -> list:
+_NO_STAT = (-1, -1)
+
+
+def _read_stat(paths: Sequence[str]) -> tuple[list, list]:
+    stats: list = []
+    return _read_some(paths, stats), stats
+
+
+def _read_only(paths: Sequence[str]) -> tuple[list, None]:
+    return _read_some(paths), None
+
+
+def _read_all(paths: list[str], threads: int, stats: bool = False
+              ) -> tuple[list, np.ndarray | None, np.ndarray | None]:
+    """(contents, size, mtime_ns): the sizes and times only when `stats` is asked for."""
+    read = _read_stat if stats else _read_only
     if threads <= 1 or len(paths) < 256:
-        return _read_some(paths)
-    n = min(threads, len(paths) // 128)
-    step = -(-len(paths) // (n * 4))
-    chunks = [paths[i:i + step] for i in range(0, len(paths), step)]
-    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="darkpy-labels") as pool:
-        out: list = []
-        for part in pool.map(_read_some, chunks):
-            out.extend(part)
-    return out
+        parts = [read(paths)]
+    else:
+        n = min(threads, len(paths) // 128)
+        step = -(-len(paths) // (n * 4))
+        chunks = [paths[i:i + step] for i in range(0, len(paths), step)]
+        from concurrent.futures import ThreadPoolExecutor  # not needed by a cached read
+
+        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="darkpy-labels") as pool:
+            parts = list(pool.map(read, chunks))
+    out: list = []
+    st: list = []
+    for contents, part_stats in parts:
+        out.extend(contents)
+        if stats:
+            st.extend(part_stats)
+    if not stats:
+        return out, None, None
+    arr = np.array(st, np.int64).reshape(-1, 2)
+    return out, arr[:, 0].copy(), arr[:, 1].copy()
 
 
 # --------------------------------------------------------------------------------------------
@@ -385,11 +435,26 @@ def label_paths(entries: Sequence[str], list_dir: str | Path | None = None, *,
 
 def read_list_labels(entries: Sequence[str], list_dir: str | Path | None = None,
                      classes: int | None = None, *, class_only_classes: int | None = None,
-                     threads: int | None = None) -> LabelSet:
-    """The label files of the entries of an image list (resolved as `label_file` does), parsed."""
+                     threads: int | None = None, cache: LabelCache | None = None) -> LabelSet:
+    """The label files of the entries of an image list (resolved as `label_file` does), parsed.
+    With a `cache`, unchanged files (same size and mtime_ns) are taken from it; the result is the
+    same."""
     threads = threads or default_threads()
+    if class_only_classes is None:
+        class_only_classes = classes
+    entries = [os.fspath(e) for e in entries]
+    if cache is None:
+        return _list_uncached(entries, list_dir, classes, class_only_classes, threads)[0]
+    return _cached(cache, "list", entries, list_dir, classes, class_only_classes, threads)
+
+
+def _list_uncached(entries: list[str], list_dir, classes, class_only_classes, threads: int,
+                   stats: bool = False):
+    """(labels, size, mtime_ns, primary): `primary[i]` when entry i's file was read where
+    Darknet's rule puts it (a cache may keep only those: the rule needs no look-up)."""
     first = [_label_path_str(e) for e in entries]
-    contents = _read_all(first, threads)
+    contents, size, mtime = _read_all(first, threads, stats)
+    primary = [isinstance(c, bytes) for c in contents]
     if list_dir is not None:
         for i, c in enumerate(contents):
             if c is None or (c is _SLOW and not os.path.isfile(first[i])):
@@ -398,9 +463,120 @@ def read_list_labels(entries: Sequence[str], list_dir: str | Path | None = None,
                 if other != first[i]:
                     first[i] = other
                     contents[i] = _read_some([other])[0]
-    if class_only_classes is None:
-        class_only_classes = classes
-    return _parse_all(first, contents, classes, class_only_classes)
+    return _parse_all(first, contents, classes, class_only_classes), size, mtime, primary
+
+
+# --------------------------------------------------------------------------------------------
+# through a cache
+
+
+def _cached(cache: LabelCache, kind: str, names: list[str], list_dir, classes, class_only_classes,
+            threads: int) -> LabelSet:
+    """The uncached reader's result, with the rows of unchanged clean files from `cache`."""
+    def fresh(sub: list[str]):
+        if kind == "list":
+            return _list_uncached(sub, list_dir, classes, class_only_classes, threads, stats=True)
+        return _set_uncached(sub, classes, class_only_classes, threads, stats=True)
+
+    where = cache.entry(kind, names, None if list_dir is None else os.fspath(list_dir),
+                        classes, class_only_classes)
+    stored = cache.load(where, len(names))
+    if stored is None:
+        labels, size, mtime, primary = fresh(names)
+        cache.save(where, _to_stored(labels, size, mtime, _clean(labels, size, mtime, primary)))
+        return labels
+    size, mtime = stat_all(stored.paths)
+    good = stored.clean & (size == stored.size) & (mtime == stored.mtime)
+    if good.all():
+        return _from_stored(stored)
+    redo = np.flatnonzero(~good)
+    sub, s_size, s_mtime, s_primary = fresh([names[i] for i in redo.tolist()])
+    labels = _merge(stored, good, redo, sub)
+    sub_clean = _clean(sub, s_size, s_mtime, s_primary)
+    if sub_clean.any() or (stored.clean & ~good).any():
+        size = np.where(good, stored.size, -1)
+        mtime = np.where(good, stored.mtime, -1)
+        size[redo], mtime[redo] = s_size, s_mtime
+        clean = good.copy()
+        clean[redo] = sub_clean
+        cache.save(where, _to_stored(labels, size, mtime, clean))
+    return labels
+
+
+def _clean(labels: LabelSet, size, mtime, primary) -> np.ndarray:
+    """Files whose rows a cache may keep: read whole where the rule puts them, parsed without a
+    problem, and not modified too recently to trust their mtime."""
+    clean = np.asarray(primary, bool) & labels.found & (size >= 0) & ~racy(mtime)
+    for i in list(labels.problems) + list(labels.errors):
+        clean[i] = False
+    return clean
+
+
+def _to_stored(labels: LabelSet, size, mtime, clean: np.ndarray) -> Stored:
+    """What a cache file keeps of `labels`: the rows of the `clean` files, and every file's size
+    and mtime (-1 for the others, which are read again each time)."""
+    bc = np.where(clean, labels.box_counts(), 0)
+    oc = np.where(clean, labels.class_only_counts(), 0)
+    box_keep = np.repeat(clean, labels.box_counts())
+    only_keep = np.repeat(clean, labels.class_only_counts())
+    return Stored(list(labels.paths), np.where(clean, size, -1), np.where(clean, mtime, -1), clean,
+                  labels.boxes[box_keep], labels.box_lines[box_keep], bc,
+                  labels.class_only[only_keep], oc)
+
+
+def _from_stored(s: Stored) -> LabelSet:
+    n = len(s.paths)
+    return LabelSet(list(s.paths), np.ones(n, bool), s.boxes, s.box_lines.astype(np.int64),
+                    _offsets(s.box_counts), s.class_only, _offsets(s.only_counts), {}, {})
+
+
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
+
+
+def _merge(s: Stored, good: np.ndarray, redo: np.ndarray, sub: LabelSet) -> LabelSet:
+    """Files `good` from the cache, files `redo` (in order) from `sub`, in one LabelSet."""
+    n = len(s.paths)
+    paths = list(s.paths)
+    for j, i in enumerate(redo.tolist()):
+        paths[i] = sub.paths[j]
+    found = good.copy()
+    found[redo] = sub.found
+    box_counts = np.where(good, s.box_counts, 0)
+    box_counts[redo] = sub.box_counts()
+    only_counts = np.where(good, s.only_counts, 0)
+    only_counts[redo] = sub.class_only_counts()
+    box_off, only_off = _offsets(box_counts), _offsets(only_counts)
+    boxes = np.empty((box_off[-1], 5), np.float32)
+    lines = np.empty(box_off[-1], np.int64)
+    only = np.empty((only_off[-1], 3), np.float32)
+    kept = np.flatnonzero(good)
+    _place(box_off, kept, _offsets(s.box_counts), kept, ((boxes, s.boxes), (lines, s.box_lines)))
+    _place(only_off, kept, _offsets(s.only_counts), kept, ((only, s.class_only),))
+    mine = np.arange(len(redo))
+    _place(box_off, redo, sub.box_offsets, mine, ((boxes, sub.boxes), (lines, sub.box_lines)))
+    _place(only_off, redo, sub.class_only_offsets, mine, ((only, sub.class_only),))
+    problems = {int(redo[j]): v for j, v in sub.problems.items()}
+    errors = {int(redo[j]): v for j, v in sub.errors.items()}
+    return LabelSet(paths, found, boxes, lines, box_off, only, only_off, problems, errors)
+
+
+def _place(dst_off: np.ndarray, files: np.ndarray, src_off: np.ndarray, src_files: np.ndarray,
+           pairs) -> None:
+    """Copy the rows of source file src_files[j] (blocks at src_off) to the block of file
+    files[j] (blocks at dst_off), for every (destination, source) array pair."""
+    counts = src_off[src_files + 1] - src_off[src_files]
+    total = int(counts.sum())
+    if not total:
+        return
+    start = np.repeat(src_off[src_files] - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    src_rows = np.arange(total) + start
+    dst_start = np.repeat(dst_off[files] - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    dst_rows = np.arange(total) + dst_start
+    for dst, src in pairs:
+        dst[dst_rows] = src[src_rows]
 
 
 def _label_path_str(entry: str) -> str:
@@ -422,6 +598,8 @@ def _exist_all(paths: list[str], threads: int) -> np.ndarray:
     if threads <= 1 or len(paths) < 256:
         return np.array(some(paths), bool)
     step = -(-len(paths) // (threads * 4))
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=threads) as pool:
         out = [x for part in pool.map(some, [paths[i:i + step] for i in range(0, len(paths), step)])
                for x in part]

@@ -29,11 +29,9 @@ from typing import Callable
 
 import torch
 
-from darkpy.errors import UsageError
 from darkpy.wordtree.hierarchy import darknet_walk, tree_walk
+from darkpy.wordtree.numpy_hierarchy import WALKS, check_walk  # noqa: F401  (WALKS: defined once, there)
 from darkpy.wordtree.tree import Tree
-
-WALKS = ("darknet", "paper")
 DEFAULT_WALK = "darknet"
 
 
@@ -52,6 +50,5 @@ def walk_function(name: str) -> Callable[[torch.Tensor, Tree, float], torch.Tens
     """The walk called `name` ('darknet' or 'paper')."""
     if name == "darknet":
         return darknet_top_prediction
-    if name == "paper":
-        return paper_top_prediction
-    raise UsageError(f"unknown tree walk {name!r}; choose one of {', '.join(WALKS)}")
+    check_walk(name)
+    return paper_top_prediction

@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from darkpy.cli.darknet import darknet_group_class
+from darkpy.cli.engine import CLASSIFIER_ENGINE_HELP, engine_option
 
 group = typer.Typer(help="Train, validate and run image classifiers (Darknet-19 and friends). Darknet's flags "
                          "(-clear, -gpus, -t, AlexeyAB's -dont_show...) work anywhere on the line.",
@@ -84,23 +85,30 @@ def valid(
     device: Optional[str] = typer.Option(None, "--device", "-d", help="cpu, cuda, cuda:N."),
     workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Image-loading threads (default 4)."),
     threads: Optional[int] = typer.Option(None, "--threads", hidden=True, help="Old name of --workers."),
+    engine: str = engine_option(CLASSIFIER_ENGINE_HELP),
 ) -> None:
     """Top-1 and top-k accuracy on the valid= images, with a per-class confusion summary."""
     from rich.console import Console
     from rich.table import Table
 
     from darkpy.classify.labels import read_classifier_data
-    from darkpy.classify.validate import MULTI_SCALES, validate
+    from darkpy.classify.validate import MODES, MULTI_SCALES, validate
+    from darkpy.cli.engine import load_classifier_for_engine
     from darkpy.errors import UsageError
-    from darkpy.net.model import load_network
 
     threads = workers if workers is not None else (threads if threads is not None else 4)
+    if mode not in MODES:
+        raise UsageError(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
     d = read_classifier_data(data)
     k = top if top is not None else d.top
     if k < 1 or k > d.classes:
         raise UsageError(f"--top {k} must be between 1 and classes={d.classes}")
     items = d.split("valid")
-    net = load_network(cfg, weights, device=device)
+    n = len(items) if limit is None else min(limit, len(items))
+    # forward passes per image: ten crops, or each scale and its mirror
+    passes = {"ten": 10, "multi": 2 * len(scales or MULTI_SCALES)}.get(mode, 1)
+    net = load_classifier_for_engine(cfg, weights, device, engine, n * passes,
+                                     lambda text: typer.echo(text, err=True))
     console = Console(highlight=False, soft_wrap=True)
     console.print(str(net.last_load))
     res = validate(net, items, k, mode=mode, scales=tuple(scales) if scales else MULTI_SCALES, batch=batch,
@@ -136,39 +144,42 @@ def predict(
                                             "probabilities) or 'paper' (the path's probability); "
                                             "see docs/yolo9000.md."),
     hier_thresh: float = typer.Option(0.5, "--hier-thresh", help="Threshold of --hier-walk (Darknet: .5)."),
+    engine: str = engine_option(CLASSIFIER_ENGINE_HELP),
 ) -> None:
     """Top-k classes with probabilities for each image (WordTree-aware for darknet9000-style cfgs)."""
-    from rich.console import Console
-
     from darkpy.classify.labels import read_classifier_data
-    from darkpy.classify.predict import PREPROCESS, predict_images
+    from darkpy.classify.prediction import PREPROCESS
+    from darkpy.cli.engine import load_classifier_for_engine
     from darkpy.errors import UsageError
-    from darkpy.net.model import load_network
+    from darkpy.net.numpy_forward import NumpyNetwork
+    from darkpy.wordtree.numpy_hierarchy import check_walk
 
     if preprocess not in PREPROCESS:
         raise UsageError(f"--preprocess must be one of {', '.join(PREPROCESS)}")
     if hier_walk is not None:
-        from darkpy.wordtree.walk import walk_function
-
-        walk_function(hier_walk)
+        check_walk(hier_walk)
         if not 0 <= hier_thresh <= 1:
             raise UsageError("--hier-thresh must lie in [0, 1]")
     d = read_classifier_data(data, need_labels=False)
     names = d.names or d.labels
-    net = load_network(cfg, weights, device=device)
+    net = load_classifier_for_engine(cfg, weights, device, engine, len(images),
+                                     lambda text: typer.echo(text, err=True))
+    if isinstance(net, NumpyNetwork):
+        from darkpy.classify.numpy_predict import predict_images
+    else:
+        from darkpy.classify.predict import predict_images
     outputs = net.output_layer.out_shape[0] * net.output_layer.out_shape[1] * net.output_layer.out_shape[2]
     k = top if top is not None else d.top
     if k < 1 or k > outputs:
         raise UsageError(f"--top {k} must be between 1 and the network's {outputs} outputs")
     if names and len(names) < outputs and getattr(net.output_layer, "tree", None) is not None:
         raise UsageError(f"names has {len(names)} entries but the tree has {outputs} nodes")
-    console = Console(highlight=False, soft_wrap=True)
     if hier_walk is not None and getattr(net.output_layer, "tree", None) is None:
         raise UsageError(f"--hier-walk needs a WordTree softmax (tree=) at the end of {cfg}")
     for pred in predict_images(net, images, k, preprocess, hier_walk, hier_thresh):
-        console.print(f"{pred.path}:")
+        typer.echo(f"{pred.path}:")
         for line in pred.lines(names):
-            console.print(f"  {line}")
+            typer.echo(f"  {line}")
 
 
 @group.command("label")

@@ -1,7 +1,6 @@
 """`darkpy kmeans`: anchors from the training labels (YOLOv2 dimension clusters, distance 1 - IoU)."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Optional
 
@@ -41,164 +40,17 @@ def kmeans(
         None, "--compare", help="Anchors 'w,h, w,h, ...' (output units) to score on the same boxes."),
     write_cfg: Optional[Path] = typer.Option(
         None, "--write-cfg", help="Rewrite anchors (and num, mask, filters) of this cfg in place."),
+    no_cache: bool = typer.Option(
+        False, "--no-cache",
+        help="Read every label file again instead of taking unchanged ones from the label cache."),
 ) -> None:
     """Cluster the (w, h) of every training box with k-means, distance 1 - IoU, and print anchors."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from darkpy.anchors.command import run_kmeans
 
-    from darkpy.anchors import kmeans_anchors, load_boxes, parse_anchor_list
-    from darkpy.anchors import sweep as run_sweep
-    from darkpy.anchors.cfgedit import check_anchor_cfg
-    from darkpy.anchors.units import anchor_frame
-    from darkpy.errors import UsageError
-
-    console = Console() if Console().is_terminal else Console(width=120)
-    err = Console(stderr=True)
-
-    # where the output units and the network size come from
-    if units is not None and units not in ("grid", "pixels"):
-        raise UsageError(f"--units must be grid or pixels, got {units!r}")
-    frame = anchor_frame(cfg or write_cfg, units, width or size, height or size, stride)
-    checks = (("width", frame.width), ("height", frame.height), ("stride", frame.stride), ("restarts", restarts),
-              ("max-iter", max_iter))
-    for name, value in checks:
-        if value <= 0:
-            raise UsageError(f"--{name} must be positive, got {value}")
-    ks = _parse_range(sweep) if sweep else [k]
-    compare_norm = frame.normalised(parse_anchor_list(compare)) if compare else None
-    if write_cfg is not None:  # fail before the clustering, not after
-        check_anchor_cfg(write_cfg, max(ks), width=width or size, height=height or size, stride=frame.stride)
-
-    boxes = load_boxes(data=data, image_list=image_list, labels=labels, progress=err.is_terminal)
-    err.print(_box_notes(boxes), highlight=False)
-
-    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
-               MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
-        task = bar.add_task("k-means restarts", total=restarts * len(ks))
-        step = lambda n: bar.advance(task, n)  # noqa: E731
-        if sweep:
-            result_sweep = run_sweep(boxes.wh, ks, restarts=restarts, seed=seed, median=median,
-                                     max_iter=max_iter, progress=step)
-            result = result_sweep.knee_result
-        else:
-            result_sweep = None
-            result = kmeans_anchors(boxes.wh, k, restarts=restarts, seed=seed, median=median,
-                                    max_iter=max_iter, progress=step)
-
-    if result_sweep is not None:
-        _print_sweep(console, result_sweep, plot, len(boxes))
-    line = _print_anchors(console, result, frame, boxes, restarts, seed, median, compare_norm)
-    typer.echo(f"anchors = {line}")
-
-    if write_cfg is not None:
-        from darkpy.anchors import write_anchors
-
-        changes = write_anchors(write_cfg, result.anchors, width=width or size, height=height or size,
-                                stride=frame.stride)
-        # plain lines, never wrapped: the cfg lines are for copying and grepping
-        typer.echo(f"wrote {write_cfg}: {len(changes)} line{'s' if len(changes) != 1 else ''} changed")
-        for change in changes:
-            typer.echo(f"  {change}")
-
-
-def _box_notes(boxes) -> str:
-    notes = [f"{len(boxes):,} boxes from {boxes.files:,} label files ({boxes.source})"]
-    if boxes.missing:
-        notes.append(f"{boxes.missing:,} listed images have no label file")
-    if boxes.zero_size:
-        notes.append(f"{boxes.zero_size:,} zero-size boxes ignored")
-    if boxes.class_only:
-        notes.append(f"{boxes.class_only:,} classification-only lines (no box) skipped")
-    return "; ".join(notes)
-
-
-def _print_sweep(console, result_sweep, plot: Path, n_boxes: int) -> None:
-    from rich.table import Table
-
-    table = Table()
-    table.add_column("k", justify="right")
-    table.add_column("avg IoU", justify="right")
-    table.add_column("")
-    for kk, iou in zip(result_sweep.ks, result_sweep.ious):
-        table.add_row(str(kk), f"{iou * 100:.2f}%", "knee" if kk == result_sweep.knee else "")
-    console.print(table)
-    _plot(result_sweep, plot, n_boxes)
-    console.print(f"knee at k={result_sweep.knee} (farthest point above the chord); chart: {plot}",
-                  highlight=False)
-
-
-def _print_anchors(console, result, frame, boxes, restarts: int, seed: int, median: bool, compare_norm) -> str:
-    """The anchors table, the average IoU of the anchors as printed (and of --compare's); returns
-    the cfg line."""
-    from rich.table import Table
-
-    from darkpy.anchors import avg_iou
-
-    line, printed = frame.cfg_line(result.anchors)
-    printed_iou = avg_iou(boxes.wh, frame.normalised(printed))
-    console.print(f"k={result.k} anchors in {frame.units} units ({frame.describe()}), smallest first",
-                  highlight=False)
-    table = Table()
-    table.add_column("#", justify="right")
-    table.add_column("width", justify="right")
-    table.add_column("height", justify="right")
-    table.add_column("boxes", justify="right")
-    table.add_column("share", justify="right")
-    total = max(1, int(result.members.sum()))
-    for i, ((w, h), n) in enumerate(zip(printed, result.members)):
-        fmt = "{:.0f}" if frame.units == "pixels" else "{:.4f}"
-        table.add_row(str(i), fmt.format(w), fmt.format(h), f"{int(n):,}", f"{n / total * 100:.1f}%")
-    console.print(table)
-    unconverged = sum(1 for c in result.converged if not c)
-    console.print(
-        f"avg IoU {printed_iou * 100:.2f}% (best of {result.restarts_run} restarts"
-        + (" on a sample of the shapes, then refined on all" if result.sample_ious else "")
-        + (f" of up to {restarts}: the best was found again" if result.restarts_run < restarts else "")
-        + f", seed {seed}, "
-        f"{'median' if median else 'mean'} centroids"
-        + (f"; {unconverged} runs stopped at --max-iter" if unconverged else "") + ")",
-        highlight=False,
-    )
-    if compare_norm is not None:
-        theirs = avg_iou(boxes.wh, compare_norm)
-        console.print(
-            f"compare: {len(compare_norm)} given anchors score avg IoU {theirs * 100:.2f}% "
-            f"on the same boxes ({(printed_iou - theirs) * 100:+.2f} points for the clusters)",
-            highlight=False,
-        )
-    return line
-
-
-def _parse_range(text: str) -> list[int]:
-    """'1..15', '1-15', '3,5,9' or '5'."""
-    from darkpy.errors import UsageError
-
-    t = text.replace(" ", "")
-    m = re.fullmatch(r"(\d+)(?:\.\.|-)(\d+)", t)
-    try:
-        if m:
-            lo, hi = int(m.group(1)), int(m.group(2))
-            if lo < 1 or hi < lo:
-                raise ValueError
-            return list(range(lo, hi + 1))
-        ks = sorted({int(v) for v in t.split(",") if v})
-        if not ks or ks[0] < 1:
-            raise ValueError
-        return ks
-    except ValueError:
-        raise UsageError(f"--sweep wants a range like 1..15 (or a list like 3,5,9), got {text!r}") from None
-
-
-def _plot(result, path: Path, n_boxes: int) -> None:
-    from darkpy.charts import Chart
-
-    chart = Chart(f"Dimension clusters: avg IoU vs k ({n_boxes:,} boxes)", "k (number of anchors)", "avg IoU")
-    chart.add(result.ks, result.ious, "k-means, 1 - IoU")
-    chart.add(result.ks, result.ious, points=True)
-    knee_iou = result.ious[result.ks.index(result.knee)]
-    chart.mark(result.knee, knee_iou, f"knee k={result.knee}")
-    chart.save(path)
+    run_kmeans(k=k, data=data, labels=labels, image_list=image_list, cfg=cfg, size=size, width=width,
+               height=height, stride=stride, units=units, restarts=restarts, seed=seed, median=median,
+               max_iter=max_iter, sweep=sweep, plot=plot, compare=compare, write_cfg=write_cfg,
+               no_cache=no_cache)
 
 
 def register(app: typer.Typer) -> None:

@@ -18,6 +18,7 @@ line.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -28,7 +29,9 @@ import torch
 from darkpy.train.augment import augment_detection
 from darkpy.errors import DarkpyError, DataError, WorkerFailure
 from darkpy.formats.image import read_rgb as read_image_rgb
+from darkpy.formats.labelcache import LabelCache
 from darkpy.formats.labels import label_file, read_label_file, resolve_entry
+from darkpy.formats.labelset import LabelSet, read_label_set
 from darkpy.formats.datafile import read_list
 
 MISSING_LABELS = "missing-labels"
@@ -72,21 +75,27 @@ class DetectionSource:
     exposure: float
     seed: int = 0
     list_dir: str = ""
+    index: LabelSet | None = None   # every entry's label file, parsed once (`label_index`)
 
     def resolve(self, path: str) -> str:
         return str(resolve_entry(path, self.list_dir or None))
 
-    def read_labels(self, image: str, warnings: list[tuple[str, str]]) -> np.ndarray:
+    def read_labels(self, image: str, warnings: list[tuple[str, str]], entry: int | None = None) -> np.ndarray:
         """The (n, 5) class x y w h rows of `image` (classification-only lines as marker rows);
-        unusable lines are skipped and reported, a missing file means no objects."""
-        path = label_file(image, self.list_dir or None)
-        labels = read_label_file(path, self.classes, missing_ok=True)
+        unusable lines are skipped and reported, a missing file means no objects. `entry`: the
+        list index of `image`, whose file the index holds (read at the start)."""
+        if entry is not None and self.index is not None:
+            path = self.index.paths[entry]
+            labels = self.index.labels(entry)   # an unreadable file raises its DataError here
+        else:
+            path = label_file(image, self.list_dir or None)
+            labels = read_label_file(path, self.classes, missing_ok=True)
         if labels is None:
             warnings.append((MISSING_LABELS, missing_labels_message(path, image)))
             return np.zeros((0, 5), np.float32)
         for problem in labels.problems:
             warnings.append((str(problem), f"{problem} (line skipped)"))
-        return labels.rows()
+        return labels.rows().copy()  # the index's rows are shared by every draw: never handed out
 
     def load(self, req: Request) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]]:
 
@@ -96,17 +105,27 @@ class DetectionSource:
         for k in range(req.count):
             rng = np.random.default_rng([self.seed, req.iteration, req.first + k])
             for _attempt in range(100):
-                path = self.resolve(self.paths[int(rng.integers(len(self.paths)))])
+                entry = int(rng.integers(len(self.paths)))
+                path = self.resolve(self.paths[entry])
                 rgb = read_rgb_or_warn(path, warnings)
                 if rgb is not None:
                     break
             else:
                 raise DataError(f"100 images in a row could not be read (last: {path})")
-            labels = self.read_labels(path, warnings)
+            labels = self.read_labels(path, warnings, entry)
             images[k], truth[k] = augment_detection(rgb, labels, rng, req.width, req.height, jitter=self.jitter,
                                                     hue=self.hue, saturation=self.saturation,
                                                     exposure=self.exposure, max_boxes=self.max_boxes)
         return torch.from_numpy(images), torch.from_numpy(truth), warnings
+
+
+def label_index(source: DetectionSource, cache: LabelCache | None = None) -> LabelSet:
+    """The label file of every list entry, read at the start in one pass (threads, numpy parsing,
+    `cache` for files unchanged since an earlier run) instead of one open per drawn image. Each
+    entry's file is the one a worker would open for it (`label_file` of the resolved image), and
+    `LabelSet.labels` gives what `read_label_file` gives (boxes, problems, read errors)."""
+    paths = [os.fspath(label_file(source.resolve(p), source.list_dir or None)) for p in source.paths]
+    return read_label_set(paths, source.classes, cache=cache)
 
 
 class _RequestDataset(torch.utils.data.Dataset):

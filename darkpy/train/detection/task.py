@@ -19,7 +19,8 @@ from typing import Iterator
 
 import torch
 
-from darkpy.train.detection.loader import DetectionSource, Request, RequestLoader
+from darkpy.formats.labelcache import LabelCache
+from darkpy.train.detection.loader import DetectionSource, Request, RequestLoader, label_index
 from darkpy.train.detection.loss import RegionLoss
 from darkpy.errors import CfgError, DataError
 from darkpy.train.engine import StepReport
@@ -61,8 +62,10 @@ class DetectionTask:
         """The worker-side data source (override point: `darkpy.train.joint` mixes in
         classification-only images)."""
         n = trainer.net.net
-        return DetectionSource(self.paths, self.region.classes, self.region.max_boxes, self.region.jitter,
-                               n.hue, n.saturation, n.exposure, trainer.seed, self.list_dir)
+        source = DetectionSource(self.paths, self.region.classes, self.region.max_boxes, self.region.jitter,
+                                 n.hue, n.saturation, n.exposure, trainer.seed, self.list_dir)
+        source.index = label_index(source, LabelCache())
+        return source
 
     def _requests(self, start: int):
         tr = self.trainer
