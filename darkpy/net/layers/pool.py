@@ -19,28 +19,8 @@ class MaxPool(Layer):
         pad_w = max(0, (ow - 1) * self.stride + self.size - x.shape[3] - lead)
         if lead or pad_h or pad_w:
             x = F.pad(x, (lead, pad_w, lead, pad_h), value=float("-inf"))
-        if (x.requires_grad and torch.is_grad_enabled()) or torch.jit.is_tracing():
-            # training: the gradient goes to one max, as Darknet's; a traced graph (ONNX export,
-            # --compile) keeps the pooling operator its backends know
-            return F.max_pool2d(x, self.size, self.stride)[:, :, :oh, :ow]
-        return _window_max(x, self.size, self.stride, oh, ow)
-
-
-def _window_max(x: torch.Tensor, size: int, stride: int, oh: int, ow: int) -> torch.Tensor:
-    """Max pooling for inference, as size*size element-wise maxima of strided views into one
-    output: the same values as `F.max_pool2d` (NaN wins in both), which on the CPU also fills
-    an int64 index tensor as large as its output, 4x a bf16 output (44 MB for yolov2's first
-    pool at batch 4), only to throw it away."""
-    out = None
-    for i in range(size):
-        for j in range(size):
-            view = x[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
-            if out is None:
-                out = torch.empty_like(view)  # keeps the input's layout (channels_last stays so)
-                out.copy_(view)
-            else:
-                torch.maximum(out, view, out=out)
-    return out
+        y = F.max_pool2d(x, self.size, self.stride)
+        return y[:, :, :oh, :ow]
 
 
 @register(AvgPoolSpec)
