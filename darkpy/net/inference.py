@@ -13,6 +13,8 @@ numbers as a float64 fold, without a float64 copy of the network (which cost sec
 network). `fuse(net, inplace=True)` (and `Predictor(net, inplace=True)`) folds into the
 network's own tensors — no copy, so loading for inference costs little more than reading the
 weights file; the network is then for inference only (its batch norm is gone).
+`Predictor.load(cfg, weights)` builds that network itself; in bf16/fp16 it reads, folds and
+converts one layer at a time, so the float32 file is never in memory beside the converted copy.
 """
 from __future__ import annotations
 
