@@ -8,43 +8,9 @@ import torch
 import darkpy
 from darkpy.cli.precision import precision_note
 from darkpy.net.inference import FusedConv, Predictor, fits_dtype, forward_detections
+from tests.net.zero_variance import ZERO_VARIANCE_CFG
 
-CFG = """[net]
-batch=1
-width=16
-height=16
-channels=3
-
-[convolutional]
-batch_normalize=1
-filters=4
-size=1
-stride=1
-pad=0
-activation=leaky
-
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[convolutional]
-size=1
-stride=1
-pad=0
-filters=14
-activation=linear
-
-[region]
-anchors=1,1, 2,2
-classes=2
-coords=4
-num=2
-softmax=1
-"""
+CFG = ZERO_VARIANCE_CFG
 
 
 def _net(tmp_path):

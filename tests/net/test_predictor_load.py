@@ -13,6 +13,7 @@ import torch
 import darkpy
 from darkpy.errors import WeightsError
 from darkpy.net.inference import Predictor
+from tests.net.zero_variance import ZERO_VARIANCE_CFG
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden"
@@ -69,41 +70,7 @@ def test_channels_last_weights_and_fp32_heads():
     assert all(l.weight.is_contiguous(memory_format=torch.channels_last) for l in body if l.weight.dim() == 4)
 
 
-OVERFLOW_CFG = """[net]
-width=16
-height=16
-channels=3
-
-[convolutional]
-batch_normalize=1
-filters=4
-size=1
-stride=1
-pad=0
-activation=leaky
-
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[convolutional]
-size=1
-stride=1
-pad=0
-filters=14
-activation=linear
-
-[region]
-anchors=1,1, 2,2
-classes=2
-coords=4
-num=2
-softmax=1
-"""
+OVERFLOW_CFG = ZERO_VARIANCE_CFG   # its layer 0 gets a channel of variance 0 below
 
 
 def _overflow_files(tmp_path):
