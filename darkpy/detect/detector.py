@@ -103,7 +103,7 @@ class Detector(DetectorBase):
                                 on_error=lambda item: on_error(item.entry, item.error))
         overlap = opts.workers == 0 and len(items) > opts.batch
         if overlap:
-            batches = prefetch(batches)  # read the next batch while this one runs
+            batches = prefetch(batches, depth=1)  # read the next batch while this one runs
         with CoreSplit() as split:     # all cores to torch, or one left to the threads: measured
             for good, _ in batches:
                 if not good:
