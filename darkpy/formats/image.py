@@ -250,6 +250,24 @@ def _sorted_unique(v: np.ndarray) -> np.ndarray:
     return v[np.concatenate(([True], v[1:] != v[:-1]))]
 
 
+def _gather_columns(sub: np.ndarray):
+    """`idx -> _TO_FLOAT[sub[:, idx]]` as float32 (r, len(idx), k), exact. A 3-channel image is
+    gathered one pixel per 32-bit word (a BGRA copy: one aligned load per pixel instead of numpy's
+    3-byte item copies) and converted by OpenCV's table lookup, together ~3x faster than numpy's
+    take + lookup (which first widens the uint8 indices to int64)."""
+    if sub.shape[2] != 3:
+        return lambda idx: _TO_FLOAT.take(sub.take(idx, axis=1))
+    import cv2
+
+    words = cv2.cvtColor(np.ascontiguousarray(sub), cv2.COLOR_BGR2BGRA).view(np.uint32)[..., 0]
+
+    def gather(idx: np.ndarray) -> np.ndarray:
+        picked = words.take(idx, axis=1).view(np.uint8).reshape(words.shape[0], len(idx), 4)
+        return cv2.LUT(cv2.cvtColor(picked, cv2.COLOR_BGRA2BGR), _TO_FLOAT)
+
+    return gather
+
+
 def _resize_hwc(bgr: np.ndarray, w: int, h: int) -> np.ndarray:
     """Darknet's resize of a uint8 (H, W, C) image, kept in (h, w, k) layout (k = 3 BGR, or 1 for a
     grey image): only the source rows the vertical pass reads (at most 2·h) and the columns the
@@ -277,10 +295,13 @@ def _resize_hwc(bgr: np.ndarray, w: int, h: int) -> np.ndarray:
         part = np.repeat(_TO_FLOAT.take(sub), w, axis=1)
     else:
         ix, ix1, dx = _positions(iw, w)
-        part = _TO_FLOAT.take(sub.take(ix, axis=1))
-        nxt = _TO_FLOAT.take(sub.take(ix1, axis=1))
-        part *= (np.float32(1) - dx)[None, :, None]
-        nxt *= dx[None, :, None]
+        k = sub.shape[2]
+        gather = _gather_columns(sub)
+        part, nxt = gather(ix), gather(ix1)
+        # the weights repeated per channel: the products run over whole rows, not 3-long runs
+        flat = (part.shape[0], w * k)
+        part.reshape(flat).__imul__(np.repeat(np.float32(1) - dx, k))
+        nxt.reshape(flat).__imul__(np.repeat(dx, k))
         part += nxt
         part[:, w - 1] = _TO_FLOAT.take(sub[:, iw - 1])
     if len(rows) != ih:
