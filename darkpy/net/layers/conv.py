@@ -25,13 +25,58 @@ def darknet_batchnorm(y: torch.Tensor, scales: torch.Tensor, biases: torch.Tenso
     if training:
         with torch.no_grad():  # the statistics' gradient is part of _TrainingBatchNorm.backward
             count = y.numel() // y.shape[1]
-            var, mean = torch.var_mean(y, dim=dims, correction=1 if count > 1 else 0)
+            var, mean, centred = batch_statistics(y, 1 if count > 1 else 0)
             rolling_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
             rolling_variance.mul_(1 - momentum).add_(var, alpha=momentum)
-        return _TrainingBatchNorm.apply(y, scales, biases, mean, var)
+        return _TrainingBatchNorm.apply(y, scales, biases, mean, var, centred)
     mean, var = rolling_mean, rolling_variance
     y = (y - mean.view(view)) / (var.sqrt().view(view) + BN_EPS)
     return y * scales.view(view) + biases.view(view)
+
+
+def _rows(y: torch.Tensor) -> torch.Tensor | None:
+    """y as a (values, channels) view, when its layout has one: (N, C), or NCHW in channels_last."""
+    if y.dim() == 2 and y.is_contiguous():
+        return y
+    if y.dim() == 4 and y.is_contiguous(memory_format=torch.channels_last):
+        return y.permute(0, 2, 3, 1).reshape(-1, y.shape[1])
+    return None
+
+
+def _channel_sums(rows: torch.Tensor, block: int = 1024) -> torch.Tensor:
+    """Per-channel float64 sums of a (M, C) float32 view: float32 sums over blocks of `block`
+    rows (vectorised across the channels), then float64 over the blocks, which keeps the error
+    at the level of a float64 sum for M in the millions."""
+    m, c = rows.shape
+    whole = m // block
+    total = rows.new_zeros(c, dtype=torch.float64)
+    if whole:
+        total += rows[: whole * block].view(whole, block, c).sum(1).sum(0, dtype=torch.float64)
+    if m > whole * block:
+        total += rows[whole * block:].sum(0, dtype=torch.float64)
+    return total
+
+
+def batch_statistics(y: torch.Tensor, correction: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(variance, mean, y - mean or None) per channel of a float32 batch, Darknet's two passes
+    (the mean, then the mean square of the centred values). On the CPU, for channels_last or 2-D
+    activations, as blocked sums over the (values, channels) view: `torch.var_mean` reduces
+    those layouts one value at a time (Welford) and took 14% of a yolov2-tiny training step at
+    288x288, batch 32; the blocked sums give the same precision (to 1e-7 of a float64 reference,
+    tested) in a third of the time, and the centred values are handed on (the forward needs them)."""
+    rows = _rows(y) if y.device.type == "cpu" and y.dtype == torch.float32 else None
+    if rows is None:
+        dims = [0] + list(range(2, y.dim()))
+        var, mean = torch.var_mean(y, dim=dims, correction=correction)
+        return var, mean, None
+    m = rows.shape[0]
+    mean = (_channel_sums(rows) / m).to(y.dtype)
+    view = [1, -1] + [1] * (y.dim() - 2)
+    centred = y - mean.view(view)
+    crow = _rows(centred)
+    squares = crow * crow
+    var = (_channel_sums(squares) / max(1, m - correction)).to(y.dtype)
+    return var, mean, centred
 
 
 class _TrainingBatchNorm(torch.autograd.Function):
@@ -47,13 +92,13 @@ class _TrainingBatchNorm(torch.autograd.Function):
     gets no variance term (its limit), where the composite gave NaN."""
 
     @staticmethod
-    def forward(ctx, y, scales, biases, mean, var):
+    def forward(ctx, y, scales, biases, mean, var, centred=None):
         view = [1, -1] + [1] * (y.dim() - 2)
         d = var.sqrt() + BN_EPS
         a = scales / d
         # centred first, as Darknet does: folding the mean into the bias (y * a + (b - mean * a))
         # loses all precision in channels whose variance is tiny next to their mean
-        yc = y - mean.view(view)
+        yc = centred if centred is not None else y - mean.view(view)
         ctx.save_for_backward(yc, scales, var, d)
         return torch.addcmul(biases.view(view), yc, a.view(view))
 
@@ -78,7 +123,7 @@ class _TrainingBatchNorm(torch.autograd.Function):
             grad_y = yc * b.view(view)
             grad_y.addcmul_(g, a.view(view))
             grad_y.add_((-a * sum_g / m).view(view))
-        return grad_y, sum_gc / d, sum_g, None, None
+        return grad_y, sum_gc / d, sum_g, None, None, None
 
 def add_affine_params(layer: nn.Module, weight_shape: tuple[int, ...], batch_normalize: bool) -> None:
     """Conv and connected layers hold the same parameters (weight, one bias per output, and
