@@ -57,3 +57,26 @@ def test_small_variance_next_to_a_large_mean_keeps_float32_precision():
     out = darknet_batchnorm(y, s, b, torch.zeros(2), torch.ones(2), True)
     ref = composite(y, s, b)   # float32 too: centred first, then scaled
     assert (out - ref).abs().max() < 1e-3
+
+
+def test_batch_statistics_match_a_float64_reference_on_every_layout():
+    """The blocked sums (CPU, channels_last or 2-D) and torch.var_mean (other layouts) give the
+    unbiased variance and the mean to float32 precision, with millions of values per channel."""
+    from darkpy.net.layers.conv import batch_statistics
+
+    gen = torch.Generator().manual_seed(0)
+    cases = [torch.randn(8, 4, 160, 160, generator=gen) * 0.5 + 3,           # 204,800 values a channel
+             torch.randn(3000, 5, generator=gen) * 2 - 7,
+             torch.randn(2, 3, 5, 7, generator=gen)]
+    for y in cases:
+        for layout in ([torch.channels_last] if y.dim() == 4 else []) + [torch.contiguous_format]:
+            x = y.contiguous(memory_format=layout) if y.dim() == 4 else y
+            var, mean, centred = batch_statistics(x, 1)
+            dims = [0] + list(range(2, y.dim()))
+            ref_mean = y.double().mean(dims)
+            ref_var = y.double().var(dims, correction=1)
+            assert torch.allclose(mean.double(), ref_mean, rtol=2e-7, atol=1e-7)
+            assert torch.allclose(var.double(), ref_var, rtol=4e-7, atol=0)
+            if centred is not None:
+                view = [1, -1] + [1] * (y.dim() - 2)
+                assert torch.equal(centred, x - mean.view(view))
