@@ -49,3 +49,42 @@ def make_color_set(root: Path, per_class: int, size: int = 32, seed: int = 0, cl
         f"labels={root / 'labels.list'}\nbackup={root / 'backup'}\ntop=2\n")
     out["data"] = root / "cls.data"
     return out
+
+
+def mini_tree_classifier(folder: Path, golden: Path) -> Path:
+    """A 9-class WordTree classifier (16x16, conv, 1x1 conv, avgpool, tree softmax, masked cost)
+    over the golden set's mini.tree; writes mini.tree, mini.names and tree.cfg into `folder` and
+    returns the cfg. Shared by the engine-parity tests of both engines."""
+    tree = folder / "mini.tree"
+    tree.write_text((golden / "cfg" / "mini.tree").read_text())
+    (folder / "mini.names").write_text((golden / "cfg" / "mini.names").read_text())
+    cfg = folder / "tree.cfg"
+    cfg.write_text(f"""[net]
+width=16
+height=16
+channels=3
+
+[convolutional]
+batch_normalize=1
+filters=8
+size=3
+stride=2
+pad=1
+activation=leaky
+
+[convolutional]
+filters=9
+size=1
+stride=1
+activation=linear
+
+[avgpool]
+
+[softmax]
+groups=1
+tree={tree}
+
+[cost]
+type=masked
+""")
+    return cfg

@@ -53,43 +53,12 @@ def test_predict_takes_numpy_and_prints_what_torch_prints(tmp_path, color_set, t
 
 
 def test_wordtree_predict_and_walks_equal_the_torch_engine(tmp_path, golden):
-    from cls_helpers import COLORS, draw
+    from cls_helpers import COLORS, draw, mini_tree_classifier
     import cv2
 
-    tree = tmp_path / "mini.tree"
-    tree.write_text((golden / "cfg" / "mini.tree").read_text())
-    (tmp_path / "mini.names").write_text((golden / "cfg" / "mini.names").read_text())
+    cfg = mini_tree_classifier(tmp_path, golden)
     data = tmp_path / "tree.data"
     data.write_text(f"classes=9\nnames={tmp_path / 'mini.names'}\ntop=4\n")
-    cfg = tmp_path / "tree.cfg"
-    cfg.write_text(f"""[net]
-width=16
-height=16
-channels=3
-
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=2
-pad=1
-activation=leaky
-
-[convolutional]
-filters=9
-size=1
-stride=1
-activation=linear
-
-[avgpool]
-
-[softmax]
-groups=1
-tree={tree}
-
-[cost]
-type=masked
-""")
     weights = _weights(cfg, tmp_path / "tree.weights")
     rng = np.random.default_rng(0)
     images = []

@@ -188,25 +188,9 @@ type=sse
 
 
 def test_wordtree_softmax_equals_the_torch_engine(tmp_path, golden):
-    tree = tmp_path / "mini.tree"
-    tree.write_text((golden / "cfg" / "mini.tree").read_text())
-    cfg = tmp_path / "tree.cfg"
-    cfg.write_text(HEAD.format(size=16, act="leaky") + f"""
-[convolutional]
-filters=9
-size=1
-stride=1
-activation=linear
+    from tests.classify.cls_helpers import mini_tree_classifier
 
-[avgpool]
-
-[softmax]
-groups=1
-tree={tree}
-
-[cost]
-type=masked
-""")
+    cfg = mini_tree_classifier(tmp_path, golden)
     weights = random_weights(cfg, tmp_path / "tree.weights")
     x = np.random.default_rng(3).random((2, 3, 16, 16), np.float32)
     compare_engines(cfg, weights, x)
