@@ -9,8 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from darkpy.classify import image as I
-from darkpy.classify.prediction import Prediction, classifier_input, rank_top_k
+from darkpy.classify.prediction import Prediction, classifier_input, predict_paths, rank_top_k
 from darkpy.net.numpy_forward import NumpyNetwork
 from darkpy.wordtree.numpy_hierarchy import check_walk, hierarchy_predictions, tree_walk
 
@@ -57,16 +56,9 @@ def predict_images(net: NumpyNetwork, paths: list[str | Path], top: int, how: st
                    walk: str | None = None, hier_thresh: float = 0.5) -> list[Prediction]:
     """Top-k per image; with `walk`, also the node that WordTree walk stops at (`hier_thresh`)."""
     w, h, c = net.width, net.height, net.channels
-    out = []
-    for path in paths:
-        x = classifier_input(I.load_rgb(path), w, h, how, c)[None]
-        (idx, probs), = predict_array(net, x, top)
-        walked = None
-        if walk is not None:
-            (node, p), = walk_scores(net, x, walk, hier_thresh)
-            walked = (walk, node, p)
-        out.append(Prediction(str(path), idx, probs, walked))
-    return out
+    return predict_paths(paths, lambda rgb: classifier_input(rgb, w, h, how, c)[None],
+                         lambda x: predict_array(net, x, top),
+                         lambda x: walk_scores(net, x, walk, hier_thresh), walk)
 
 
 __all__ = ("class_scores", "predict_array", "predict_images", "scorer", "walk_scores")

@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from darkpy.classify import image as I
-from darkpy.classify.prediction import PREPROCESS, Prediction, classifier_input  # noqa: F401 (shared)
+from darkpy.classify.prediction import PREPROCESS, Prediction, classifier_input, predict_paths  # noqa: F401 (shared)
 from darkpy.wordtree.hierarchy import hierarchy_predictions
 from darkpy.wordtree.walk import walk_function
 
@@ -89,13 +88,6 @@ def predict_images(net, paths: list[str | Path], top: int, how: str = "letterbox
     w, h, c = net.net.width, net.net.height, net.net.channels
     net.net.check_image_channels(getattr(net, "cfg_path", None), detector=False)
     net.eval()
-    out = []
-    for path in paths:
-        x = torch.from_numpy(classifier_input(I.load_rgb(path), w, h, how, c))[None]
-        (idx, probs), = predict_tensor(net, x, top)
-        walked = None
-        if walk is not None:
-            (node, p), = walk_tensor(net, x, walk, hier_thresh)
-            walked = (walk, node, p)
-        out.append(Prediction(str(path), idx, probs, walked))
-    return out
+    return predict_paths(paths, lambda rgb: torch.from_numpy(classifier_input(rgb, w, h, how, c))[None],
+                         lambda x: predict_tensor(net, x, top),
+                         lambda x: walk_tensor(net, x, walk, hier_thresh), walk)

@@ -53,4 +53,20 @@ class Prediction:
         return out
 
 
-__all__ = ("PREPROCESS", "Prediction", "classifier_input", "rank_top_k")
+def predict_paths(paths, to_input, top_k, walk_at=None, walk: str | None = None) -> list[Prediction]:
+    """`classifier predict`'s loop, for either engine: each image read as Darknet does, made the
+    network's input by `to_input(rgb)`, ranked by `top_k(x)` -> [(indexes, probs)], and with
+    `walk`, also the node `walk_at(x)` -> [(node, prob)] stops at."""
+    out = []
+    for path in paths:
+        x = to_input(I.load_rgb(path))
+        (idx, probs), = top_k(x)
+        walked = None
+        if walk is not None:
+            (node, p), = walk_at(x)
+            walked = (walk, node, p)
+        out.append(Prediction(str(path), idx, probs, walked))
+    return out
+
+
+__all__ = ("PREPROCESS", "Prediction", "classifier_input", "predict_paths", "rank_top_k")

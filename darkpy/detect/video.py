@@ -13,6 +13,7 @@ import queue
 import sys
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -256,10 +257,7 @@ def run_video(detector, source: str | int, out: str | Path | None = None, frames
             if item is _END:
                 break
             frame, (x, size) = item
-            if split is not None:
-                with split.forward(1):
-                    dets = detector.run_prepared(x[None], [size], [f"frame {count}"], [count])[0]
-            else:
+            with split.forward(1) if split is not None else nullcontext():
                 dets = detector.run_prepared(x[None], [size], [f"frame {count}"], [count])[0]
             # frames so far over time so far: the figure the closing console line gives for the run
             fps = (count + 1) / max(time.perf_counter() - start, 1e-9)
