@@ -204,6 +204,10 @@ def test_both_detectors_take_detect_options(tmp_path):
     assert all(isinstance(e, DetectorBase) and e.options is opts for e in engines)
     assert [e.images_per_forward for e in engines] == [1, 2]
     a, b = (e.detect([image])[0] for e in engines)
-    assert len(a) > 0 and [d.to_dict() for d in a] == [d.to_dict() for d in b]
+    assert len(a) > 0 and len(a) == len(b)
+    for u, v in zip((d.to_dict() for d in a), (d.to_dict() for d in b)):
+        # two engines, two summation orders: the same detections to the printed digit's rounding
+        assert u["class_id"] == v["class_id"] and u["box"] == pytest.approx(v["box"], abs=0.011)
+        assert u["confidence"] == pytest.approx(v["confidence"], abs=1.1e-6)
     with pytest.raises(NumpyUnsupported):
         NumpyDetector("cfg/demo.cfg", "data/demo/demo.weights", opts.replace(precision="bf16"))
