@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 
 from darkpy.data import check as check_mod  # noqa: E402
 from darkpy.data import coco, synth, voc  # noqa: E402
+from darkpy.formats.labelcache import LabelCache  # noqa: E402
 
 
 def timed(fn):
@@ -155,6 +156,11 @@ def main() -> None:
         t, rep = timed(lambda: check_mod.check(lst, classes=20, workers=args.workers))
         assert rep.ok, rep.errors[:3]
         report("data check (headers)", t, base, args.n, "read image+label bytes")
+        cache = LabelCache(root / "label-cache")
+        check_mod.check(lst, classes=20, workers=args.workers, cache=cache)  # fills the cache
+        t, rep = timed(lambda: check_mod.check(lst, classes=20, workers=args.workers, cache=cache))
+        assert rep.ok, rep.errors[:3]
+        report("data check (label cache)", t, base, args.n, "read image+label bytes")
         t, rep = timed(lambda: check_mod.check(lst, classes=20, workers=args.workers, decode=True))
         report("data check --decode", t, base, args.n, "read image+label bytes")
 

@@ -10,6 +10,7 @@ Errors make an entry unusable; warnings (an empty label file) are legitimate for
 """
 from __future__ import annotations
 
+import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,9 +22,10 @@ import numpy as np
 from darkpy.formats.datafile import read_data_file, read_lines, read_names, read_list
 from darkpy.errors import DataError
 from darkpy.fileio import not_a_file, write_text_atomic
-from darkpy.formats.alexeyab import label_path as alexeyab_label_path
+from darkpy.formats.alexeyab import label_text as alexeyab_label_text
+from darkpy.formats.labelcache import LabelCache
 from darkpy.formats.labels import Labels, parse_label_text, resolve_entry
-from darkpy.formats.labelset import LabelSet, read_list_labels
+from darkpy.formats.labelset import LabelSet, path_str, read_list_labels
 from darkpy.formats.imagesize import ImageUnreadable, image_size
 
 ERRORS = {
@@ -38,6 +40,7 @@ ERRORS = {
 }
 WARNINGS = {"empty-label": "label file has no boxes",
             "one-darknet": "labels where only one of pjreddie's and AlexeyAB's Darknet looks"}
+_POSIX = os.name == "posix"   # where Path(entry).is_absolute() is entry.startswith("/")
 
 
 @dataclass
@@ -118,42 +121,75 @@ def label_findings(labels: Labels) -> tuple[np.ndarray, list[tuple[int, str, str
     return boxes, bad, len(labels.class_only)
 
 
-def _check_entry(image: str, base: Path, decode: bool, labels: LabelSet, j: int):
-    """Problems (kind, detail, file), boxes and classification-only lines of one list entry
-    (its label file already read, as `labels`' j-th); runs in a worker thread."""
+def _file_findings(labels: LabelSet) -> tuple[np.ndarray, np.ndarray]:
+    """(zero, plain) over the whole set at once: `zero[r]` for a box row of zero width or height,
+    `plain[j]` for file j readable with no problem line and no zero-size box (its findings are
+    nothing, its boxes all of its rows), so only the other files go through `label_findings`."""
+    zero = (labels.boxes[:, 3] == 0) | (labels.boxes[:, 4] == 0)
+    counts = labels.box_counts()
+    files_with_zero = np.repeat(np.arange(len(labels)), counts)[zero]
+    plain = np.ones(len(labels), bool)
+    plain[files_with_zero] = False
+    plain[list(labels.problems)] = False
+    plain[list(labels.errors)] = False
+    return zero, plain
+
+
+def _resolved(image: str, base: Path) -> str:
+    """`str(resolve_entry(image, base))`, without Path objects for the usual entry (an absolute
+    path, or a relative one that exists as written)."""
+    if _POSIX and (image.startswith("/") or os.path.exists(image)):
+        return path_str(image)
+    return str(resolve_entry(image, base))
+
+
+def _check_entry(image: str, base: Path, decode: bool, labels: LabelSet, j: int, plain: bool):
+    """Problems (kind, detail, file) of one list entry (its label file already read, as
+    `labels`' j-th; `plain`: that file has no problem line and no zero-size box); runs in a
+    worker thread."""
     problems = []
-    path = resolve_entry(image, base)
+    path = _resolved(image, base)
     try:
         image_size(path, decode)
     except FileNotFoundError:
-        problems.append(("missing-image", "image file not found", str(path)))
+        problems.append(("missing-image", "image file not found", path))
     except (OSError, ImageUnreadable) as exc:
         why = getattr(exc, "strerror", None) or exc
-        problems.append(("unreadable-image", f"cannot read image: {why}", str(path)))
+        problems.append(("unreadable-image", f"cannot read image: {why}", path))
     label = labels.paths[j]
-    other = alexeyab_label_path(path)
-    try:
-        parsed = labels.labels(j)
-    except DataError as exc:  # a FIFO, a device, a folder, unreadable
-        problems.append(("missing-label", exc.message, label))
-        return problems, np.zeros((0, 5), np.float32), 0
-    if parsed is None:
-        also = f" (only AlexeyAB's Darknet finds {other})" if other.is_file() else ""
+    other = path_str(alexeyab_label_text(path))
+    if j in labels.errors:
+        try:
+            labels.labels(j)  # raises the file's read error
+        except DataError as exc:  # a FIFO, a device, a folder, unreadable
+            problems.append(("missing-label", exc.message, label))
+            return problems
+    if not labels.found[j]:
+        also = f" (only AlexeyAB's Darknet finds {other})" if os.path.isfile(other) else ""
         problems.append(("missing-label", f"label file not found{also}", label))
-        return problems, np.zeros((0, 5), np.float32), 0
-    if other != Path(label) and not other.is_file():
+        return problems
+    if other != label and (_POSIX or Path(other) != Path(label)) and not os.path.isfile(other):
         problems.append(("one-darknet", f"AlexeyAB's Darknet looks for {other} (not found): it would train on "
                          "no objects here; a copy there serves both", label))
-    boxes, bad, class_only = label_findings(parsed)
+    if plain:
+        bad = []
+        empty = labels.box_offsets[j] == labels.box_offsets[j + 1] and \
+            labels.class_only_offsets[j] == labels.class_only_offsets[j + 1]
+    else:
+        boxes, bad, class_only = label_findings(labels.labels(j))
+        empty = not bad and len(boxes) == 0 and not class_only
     for _, kind, detail in bad:
         problems.append((kind, detail, label))
-    if not bad and len(boxes) == 0 and not class_only:
+    if empty:
         problems.append(("empty-label", "label file has no boxes", label))
-    return problems, boxes, class_only
+    return problems
 
 
 def check_list(path: Path, role: str = "list", classes: int | None = None, *, decode: bool = False,
-               workers: int = 8, progress: Callable[[int], None] | None = None) -> ListCheck:
+               workers: int = 8, progress: Callable[[int], None] | None = None,
+               cache: LabelCache | None = None) -> ListCheck:
+    """Check one image list. With a `cache`, label files unchanged since an earlier read (same
+    size and mtime) are taken from it; the report is the same."""
     path = Path(path)
     entries, lines = [], []
     raw_lines = read_lines(path, f"{role} list")  # lines as Darknet's fgetl reads them
@@ -175,25 +211,33 @@ def check_list(path: Path, role: str = "list", classes: int | None = None, *, de
             first[entry] = i
     unique = [i for i in range(len(entries)) if good[i]]
     base = path.parent.resolve()
-    all_boxes = []
-    class_only = 0
-    # every label file in one pass (threads, numpy), then images in the pool
-    labels = read_list_labels([entries[i] for i in unique], base, classes, threads=max(1, workers))
+    # every label file in one pass (threads, numpy, the label cache), then images in the pool
+    labels = read_list_labels([entries[i] for i in unique], base, classes, threads=max(1, workers),
+                              cache=cache)
+    zero, plain = _file_findings(labels)
+
+    def run(chunk: range) -> list:
+        return [_check_entry(entries[unique[j]], base, decode, labels, j, bool(plain[j])) for j in chunk]
+
+    # a few entries per task: one future per entry costs more than the entry's own work
+    step = max(1, min(256, -(-len(unique) // (4 * max(1, workers)))))
+    chunks = [range(k, min(k + step, len(unique))) for k in range(0, len(unique), step)]
+    usable = np.zeros(len(unique), bool)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = pool.map(lambda j: _check_entry(entries[unique[j]], base, decode, labels, j),
-                           range(len(unique)), chunksize=64)
-        for i, (found, boxes, only) in zip(unique, results):
-            for kind, detail, file in found:
-                problems.append(Problem(path, lines[i], entries[i], kind, detail, file))
-                if kind in ERRORS:
-                    good[i] = False
-            if good[i]:
-                all_boxes.append(boxes)
-                class_only += only
+        for chunk, results in zip(chunks, pool.map(run, chunks)):
+            for j, found in zip(chunk, results):
+                i = unique[j]
+                for kind, detail, file in found:
+                    problems.append(Problem(path, lines[i], entries[i], kind, detail, file))
+                    if kind in ERRORS:
+                        good[i] = False
+                usable[j] = good[i]
             if progress is not None:
-                progress(1)
+                progress(len(chunk))
     problems.sort(key=lambda p: p.line)
-    boxes = np.concatenate(all_boxes) if all_boxes else np.zeros((0, 5), np.float32)
+    # the rows of usable entries, in list order, less zero-size boxes (what label_findings keeps)
+    boxes = labels.boxes[np.repeat(usable, labels.box_counts()) & ~zero]
+    class_only = int(labels.class_only_counts()[usable].sum())
     return ListCheck(path, role, entries, lines, good, problems, boxes, class_only)
 
 
@@ -228,10 +272,11 @@ def lists_of(target: str | Path) -> tuple[list[tuple[str, Path]], int | None, li
 
 def check(target: str | Path, *, classes: int | None = None, decode: bool = False, workers: int = 8,
           progress: Callable[[int], None] | None = None,
-          total: Callable[[int], None] | None = None) -> CheckReport:
+          total: Callable[[int], None] | None = None, cache: LabelCache | None = None) -> CheckReport:
     """Check a `.data` file's train and valid lists, or one image list.
 
-    `classes` bounds the class ids (taken from the `.data` file when there is one).
+    `classes` bounds the class ids (taken from the `.data` file when there is one). With a
+    `cache` (`LabelCache()`: the user's label cache), unchanged label files are not read again.
     """
     lists, data_classes, names, data_file = lists_of(target)
     classes = classes if classes is not None else data_classes
@@ -240,7 +285,8 @@ def check(target: str | Path, *, classes: int | None = None, decode: bool = Fals
         total(sum(len(read_list(p)) for _, p in lists))
     for role, path in lists:
         report.lists.append(
-            check_list(path, role, classes, decode=decode, workers=workers, progress=progress))
+            check_list(path, role, classes, decode=decode, workers=workers, progress=progress,
+                       cache=cache))
     return report
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from darkpy.charts import Chart
 from darkpy.data.check import lists_of
 from darkpy.formats.datafile import read_list
+from darkpy.formats.labelcache import LabelCache
 from darkpy.formats.labelset import read_list_labels
 
 MAX_POINTS = 20000
@@ -34,13 +35,14 @@ class BoxStats:
         return self.names[i] if i < len(self.names) else str(i)
 
 
-def collect(target: str | Path) -> BoxStats:
-    """Every well-formed box of the training list (or of the given list)."""
+def collect(target: str | Path, cache: LabelCache | None = None) -> BoxStats:
+    """Every well-formed box of the training list (or of the given list). With a `cache`, label
+    files unchanged since an earlier read (same size and mtime) are taken from it (same boxes)."""
     lists, classes, names, _ = lists_of(target)
     _, path = lists[0]
     base = path.parent.resolve()
     entries = read_list(path)
-    labels = read_list_labels(entries, base, classes)   # missing or unreadable files: no boxes
+    labels = read_list_labels(entries, base, classes, cache=cache)  # missing or unreadable files: no boxes
     boxes = labels.boxes
     boxes = boxes[(boxes[:, 3] != 0) & (boxes[:, 4] != 0)]
     class_only = len(labels.class_only)

@@ -23,6 +23,11 @@ EXTENSIONS = (".jpg", ".JPG", ".jpeg", ".JPEG", ".png", ".PNG", ".bmp", ".BMP", 
 def label_path(image: str | Path) -> Path:
     """AlexeyAB's rule: image path -> label path (no file system access). Each folder pair
     replaces its first occurrence, in AlexeyAB's order; then a known extension becomes .txt."""
+    return Path(label_text(image))
+
+
+def label_text(image: str | Path) -> str:
+    """`label_path` as a string, as the rule writes it (20k entries: no Path objects)."""
     text = str(image).strip()
     for old, new in FOLDERS:
         text = text.replace(old, new, 1)
@@ -30,4 +35,4 @@ def label_path(image: str | Path) -> Path:
         if text.endswith(ext):
             text = text[: -len(ext)] + ".txt"
             break
-    return Path(text)
+    return text

@@ -7,6 +7,8 @@ back to a full OpenCV decode.
 from __future__ import annotations
 
 import io
+import os
+import stat
 import struct
 from pathlib import Path
 from darkpy.errors import DataError
@@ -79,6 +81,33 @@ def bytes_size(data: bytes) -> tuple[int, int] | None:
     return header_size(io.BytesIO(data), bytes(data[:32]))
 
 
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+_FIRST_READ = 1 << 16   # bytes read at once: the frame header of nearly every JPEG is in them
+
+
+def _header_of_file(path: str | Path) -> tuple[int, int] | None:
+    """`header_size` of a file with one open, one fstat and (nearly always) one read: the header
+    is parsed from the first 64 KiB in memory, and only a parse that runs off their end is done
+    again on the file itself (the same bytes read the same way give the same answer). Opened
+    without blocking, so a FIFO is refused by its kind instead of waited on."""
+    fd = os.open(path, _OPEN_FLAGS)   # FileNotFoundError, PermissionError...: the caller's to report
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageUnreadable(not_a_file(path) or "not a regular file")
+        data = os.read(fd, _FIRST_READ)
+        try:
+            return header_size(io.BytesIO(data), data[:32])
+        except ImageUnreadable:
+            if len(data) >= st.st_size:
+                raise
+        os.lseek(fd, 0, os.SEEK_SET)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return header_size(fh, fh.read(32))
+    finally:
+        os.close(fd)
+
+
 def image_size(path: str | Path, decode: bool = False) -> tuple[int, int]:
     """(width, height) of an image; raises ImageUnreadable (or OSError if it cannot be opened).
 
@@ -86,11 +115,7 @@ def image_size(path: str | Path, decode: bool = False) -> tuple[int, int]:
     every command), which also catches truncated data.
     """
     if not decode:
-        why = not_a_file(path)
-        if why is not None and why != "not found":  # a FIFO would block the read below
-            raise ImageUnreadable(why)
-        with open(path, "rb") as fh:
-            size = header_size(fh, fh.read(32))
+        size = _header_of_file(path)
         return size if size is not None else image_size(path, decode=True)
 
     if not Path(path).exists():

@@ -587,8 +587,13 @@ def _label_path_str(entry: str) -> str:
     root, dot, ext = text.rpartition(".")
     if dot and ("." + ext.lower()) in IMAGE_EXTENSIONS and "/" not in ext:
         text = root + ".txt"
+    return path_str(text)  # as Path spells it, for messages naming the file
+
+
+def path_str(text: str) -> str:
+    """`str(Path(text))` without building a Path when `text` is already spelt that way."""
     if "//" in text or "/./" in text or text.startswith("./") or text.endswith(("/", "/.")):
-        text = os.fspath(Path(text))  # as Path spells it, for messages naming the file
+        return os.fspath(Path(text))
     return text
 
 

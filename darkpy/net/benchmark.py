@@ -73,3 +73,20 @@ def benchmark_network(net, sizes: Sequence[int], batch: int = 1, device=None, it
         t = best_time(lambda: predictor(x), predictor.device, iters, warmup, budget_s)
         rows.append(BenchRow(size, batch, bflops, t * 1e3, batch / t, bflops * batch / t))
     return rows
+
+
+def benchmark_predictor(predictor: Predictor, sizes: Sequence[int], batch: int = 1, iters: int = 5,
+                        warmup: int = 1, budget_s: float | None = None) -> list[BenchRow]:
+    """Time a loaded predictor at each input size, its network resized in place (the layers keep
+    their weights): one copy of the weights for every size, loaded as the commands load them
+    (`Predictor.load`: at bf16/fp16 one layer at a time, never the float32 network beside the
+    converted copy). `benchmark_network` times the same forward on a network it leaves untouched."""
+    net = predictor.net
+    rows = []
+    for size in sizes:
+        net.resize(size, size)
+        bflops = sum(l.bflops for l in net.layers)
+        x = torch.rand(batch, net.net.channels, size, size).to(predictor.device)
+        t = best_time(lambda: predictor(x), predictor.device, iters, warmup, budget_s)
+        rows.append(BenchRow(size, batch, bflops, t * 1e3, batch / t, bflops * batch / t))
+    return rows

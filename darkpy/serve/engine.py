@@ -18,7 +18,6 @@ from darkpy.detect.detector import Detector
 from darkpy.detect.options import DetectOptions
 from darkpy.detect.results import DetectionResult
 from darkpy.errors import UsageError
-from darkpy.net.model import load_network
 from darkpy.net.inference import Predictor
 
 
@@ -31,21 +30,24 @@ class Thresholds:
     hier_thresh: float
 
 
-def make_detector(net, *, names: Optional[Sequence[str]], thresh: float, nms: float, hier_thresh: float,
+def make_detector(model, *, names: Optional[Sequence[str]], thresh: float, nms: float, hier_thresh: float,
                   letterbox: bool, device: Optional[str], precision: str, batch: int) -> Detector:
-    """The served detector over a loaded network (folded for inference in place: the server owns it)."""
+    """The served detector over a `Predictor` (as `darkpy.cli.precision.load_inference_predictor`
+    loads it: a bf16/fp16 network read one layer at a time), or over a loaded network, folded for
+    inference in place (the server owns it) at `precision`."""
     options = DetectOptions(thresh=thresh, nms=nms, hier_thresh=hier_thresh, letterbox=letterbox, batch=batch,
                             names=names, device=device, precision=precision)
-    return Detector(Predictor(net, device=device, precision=precision, inplace=True), options=options)
+    predictor = model if isinstance(model, Predictor) else Predictor(model, device=device, precision=precision,
+                                                                     inplace=True)
+    return Detector(predictor, options=options)
 
 
-def load_served_network(cfg, weights=None, size: Optional[int] = None, device: Optional[str] = None):
-    """The network to serve and its class count (the most of its detection layers); `weights`
-    None gives Darknet-style random weights. A cfg with no detection layer is refused."""
-    net = load_network(cfg, weights, size=size, device=device)
+def served_classes(net, cfg) -> int:
+    """The class count of the network to serve (the most of its detection layers); a cfg with
+    no detection layer is refused."""
     if not net.detection_layers:
         raise UsageError(f"{cfg} has no [region] or [yolo] layer: it is not a detector")
-    return net, max(l.classes for l in net.detection_layers)
+    return max(l.classes for l in net.detection_layers)
 
 
 def thresholds(detector: Detector) -> Thresholds:

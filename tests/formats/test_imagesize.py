@@ -29,3 +29,31 @@ def test_garbage_is_unreadable(tmp_path):
     path.write_bytes(b"hello")
     with pytest.raises(ImageUnreadable):
         image_size(path)
+
+
+def test_frame_header_past_the_first_read_is_found_in_the_file(tmp_path):
+    """The header is parsed from the first 64 KiB in memory; a JPEG whose frame header lies
+    beyond them (large EXIF/APP segments) is parsed again from the file, same answer."""
+    path = tmp_path / "big.jpg"
+    ok, buf = cv2.imencode(".jpg", np.zeros((21, 34, 3), np.uint8))
+    data = buf.tobytes()
+    segment = b"\xff\xe1" + (2 + 60000).to_bytes(2, "big") + b"\x00" * 60000
+    path.write_bytes(data[:2] + segment * 3 + data[2:])
+    assert path.stat().st_size > 1 << 17
+    assert image_size(path) == (34, 21) == image_size(path, decode=True)
+    path.write_bytes(data[:2] + segment * 3)  # cut before the frame header: still unreadable
+    with pytest.raises(ImageUnreadable, match="frame header"):
+        image_size(path)
+
+
+def test_missing_folder_and_fifo(tmp_path):
+    import os
+
+    with pytest.raises(FileNotFoundError):
+        image_size(tmp_path / "nope.jpg")
+    with pytest.raises(ImageUnreadable, match="a folder, not a regular file"):
+        image_size(tmp_path)
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe.jpg")
+        with pytest.raises(ImageUnreadable, match="named pipe"):
+            image_size(tmp_path / "pipe.jpg")  # refused by its kind, never waited on

@@ -31,8 +31,7 @@ def benchmark(
     from rich.console import Console
     from rich.table import Table
 
-    import darkpy
-    from darkpy.net.benchmark import benchmark_network, matmul_gflops
+    from darkpy.net.benchmark import benchmark_predictor, matmul_gflops
     from darkpy.cli.commands.detect import check_size
     from darkpy.device import select_device
     from darkpy.errors import UsageError
@@ -53,13 +52,18 @@ def benchmark(
     if half is not None:
         precision = "fp16" if half else "fp32"
     dtype = resolve_precision(precision, dev)
-    net = darkpy.load_network(cfg, weights, device="cpu")
-    rows = benchmark_network(net, size_list, batch, dev, iters, precision=dtype)
     import torch
 
+    from darkpy.net.inference import Predictor
+
+    # loaded as `detect` loads it (bf16/fp16 one layer at a time); fp16 on a CPU is timed, not refused
+    predictor = Predictor.load(cfg, weights, device=dev, precision=dtype)
+    rows = benchmark_predictor(predictor, size_list, batch, iters)
     bf16 = None
     if precision == "auto" and dev.type == "cpu" and dtype == torch.float32 and cpu_has_native_bf16():
-        bf16 = benchmark_network(net, size_list, batch, dev, iters, precision=torch.bfloat16)
+        del predictor  # the same weights again at bf16, without the fp32 copy beside them
+        bf16 = benchmark_predictor(Predictor.load(cfg, weights, device=dev, precision=torch.bfloat16),
+                                   size_list, batch, iters)
     mm = matmul_gflops(dev, max(16, matmul_size), iters=3, dtype=dtype)
     name = precision_name(dtype)
     table = Table(title=f"{cfg.name} on {dev} (batch {batch}, {name})")

@@ -103,14 +103,19 @@ def check(
     fix: bool = typer.Option(False, "--fix",
                              help="Write cleaned lists beside the originals (NAME.fixed.txt)."),
     workers: int = typer.Option(8, "--workers", help="Threads reading files."),
+    no_cache: bool = typer.Option(
+        False, "--no-cache",
+        help="Read every label file again instead of taking unchanged ones from the label cache."),
 ) -> None:
     """Check every image and label file; exit code 1 if any entry is broken."""
     from darkpy.data import check as check_mod
     from darkpy.data.summary import print_check
+    from darkpy.formats.labelcache import LabelCache
 
     with _progress("checking") as (total, advance):
         report = check_mod.check(target, classes=classes, decode=decode, workers=workers,
-                                 progress=advance, total=total)
+                                 progress=advance, total=total,
+                                 cache=None if no_cache else LabelCache())
     c = _console()
     print_check(report, c)
     if fix:
@@ -145,15 +150,19 @@ def stats(
     target: Path = typer.Argument(..., help="A .data file (its train list) or an image list."),
     out: Optional[Path] = typer.Option(None, "-o", "--out",
                                        help="Scatter PNG (default: NAME_boxes.png here)."),
+    no_cache: bool = typer.Option(
+        False, "--no-cache",
+        help="Read every label file again instead of taking unchanged ones from the label cache."),
 ) -> None:
     """Boxes per class and a width/height scatter of the boxes (the input to kmeans)."""
     from darkpy.data import stats as stats_mod
     from darkpy.data.summary import print_stats
+    from darkpy.formats.labelcache import LabelCache
 
     from darkpy.fileio import refuse_overwrite
 
     refuse_overwrite(out, [target])
-    result = stats_mod.collect(target)
+    result = stats_mod.collect(target, cache=None if no_cache else LabelCache())
     c = _console()
     print_stats(result, c)
     png = stats_mod.scatter(result, out or Path(f"{target.stem}_boxes.png"),

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from darkpy.cli.precision import precision_option
+from darkpy.cli.precision import load_inference_predictor, precision_option
 
 
 def serve(
@@ -71,10 +71,12 @@ def serve(
     from darkpy.serve import engine
     from darkpy.serve.app import model_description, serve as run_server, serve_config
 
-    net, classes = engine.load_served_network(inputs.cfg, None if random_weights else inputs.weights, size=size,
-                                              device=device)
+    # as `detect` loads it: at bf16/fp16 one layer at a time, never the fp32 network beside the copy
+    predictor = load_inference_predictor(inputs.cfg, None if random_weights else inputs.weights, precision,
+                                         device=device, size=size)
+    classes = engine.served_classes(predictor.net, inputs.cfg)
     class_names = resolve_names(inputs.data, inputs.names, classes)
-    detector = engine.make_detector(net, names=class_names, thresh=thresh, nms=nms, hier_thresh=hier_thresh,
+    detector = engine.make_detector(predictor, names=class_names, thresh=thresh, nms=nms, hier_thresh=hier_thresh,
                                     letterbox=letterbox, device=device, precision=precision, batch=batch)
     what = model_description(inputs.cfg, inputs.weights, demo=inputs.demo)
     config = serve_config(host=host, port=port, max_body_mb=max_body_mb, max_megapixels=max_megapixels,
