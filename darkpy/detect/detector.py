@@ -27,6 +27,7 @@ from darkpy.detect.base import DetectorBase, as_list, report_skipped
 from darkpy.detect.batches import image_batches
 from darkpy.detect.decode import tree_map_applies
 from darkpy.detect.options import DetectOptions
+from darkpy.detect.lanes import ForwardLanes
 from darkpy.detect.overlap import CoreSplit, prefetch
 from darkpy.detect.results import DetectionResult
 from darkpy.errors import DarkpyError, DataError, UsageError
@@ -104,12 +105,20 @@ class Detector(DetectorBase):
         overlap = opts.workers == 0 and len(items) > opts.batch
         if overlap:
             batches = prefetch(batches, depth=1)  # read the next batch while this one runs
+        good_batches = (good for good, _ in batches if good)
+
+        def run(good) -> list[DetectionResult]:
+            return self.run_prepared(torch.from_numpy(np.stack([g.x for g in good])),
+                                     [g.size for g in good], [g.entry for g in good],
+                                     [g.index for g in good], [g.image for g in good])
+
+        lanes = ForwardLanes.for_machine(self.predictor.device.type) if overlap else None
+        if lanes is not None:   # whole batches side by side on the cores (darkpy.detect.lanes)
+            for results in lanes.map(run, good_batches):
+                yield from results
+            return
         with CoreSplit() as split:     # all cores to torch, or one left to the threads: measured
-            for good, _ in batches:
-                if not good:
-                    continue
+            for good in good_batches:
                 with split.forward(len(good)):
-                    results = self.run_prepared(torch.from_numpy(np.stack([g.x for g in good])),
-                                                [g.size for g in good], [g.entry for g in good],
-                                                [g.index for g in good], [g.image for g in good])
+                    results = run(good)
                 yield from results

@@ -23,6 +23,7 @@ import numpy as np
 from darkpy.detect.base import DetectorBase
 from darkpy.detect.detector import Detector
 from darkpy.detect.output import draw_detections
+from darkpy.detect.lanes import ForwardLanes
 from darkpy.detect.overlap import IO_METER, CoreSplit
 from darkpy.errors import DataError, UsageError
 from darkpy.fileio import check_output_file, refuse_overwrite
@@ -250,21 +251,36 @@ def run_video(detector, source: str | int, out: str | Path | None = None, frames
     reader.start()
     writer.start()
     count, start, fps = 0, time.perf_counter(), 0.0
-    split = CoreSplit(settle=8) if isinstance(detector, Detector) else None   # torch's threads only
-    try:
+    torch_cpu = isinstance(detector, Detector)
+    # frames side by side on the cores (darkpy.detect.lanes), else one at a time with the
+    # measured core split; torch's threads only
+    lanes = ForwardLanes.for_machine(detector.predictor.device.type) if torch_cpu else None
+    split = CoreSplit(settle=8) if torch_cpu and lanes is None else None
+
+    def frames_in():
+        n = 0
         while not writer.quit.is_set():
             item = reader.frames.get()
             if item is _END:
-                break
-            frame, (x, size) = item
-            with split.forward(1) if split is not None else nullcontext():
-                dets = detector.run_prepared(x[None], [size], [f"frame {count}"], [count])[0]
+                return
+            yield n, item
+            n += 1
+
+    def infer(job):
+        n, (frame, (x, size)) = job
+        with split.forward(1) if split is not None else nullcontext():
+            return frame, detector.run_prepared(x[None], [size], [f"frame {n}"], [n])[0]
+
+    try:
+        for frame, dets in (lanes.map(infer, frames_in()) if lanes is not None else map(infer, frames_in())):
             # frames so far over time so far: the figure the closing console line gives for the run
             fps = (count + 1) / max(time.perf_counter() - start, 1e-9)
             if on_frame is not None:
                 on_frame(count, dets)
             writer.jobs.put((frame, dets, fps))
             count += 1
+            if writer.quit.is_set():
+                break
     finally:
         if split is not None:
             split.restore()

@@ -40,7 +40,7 @@ def available() -> bool:
 
 def pack(weight: torch.Tensor, bias: torch.Tensor | None, stride: int, padding: int, groups: int,
          in_shape: tuple[int, int, int], copy: bool = True):
-    """A oneDNN convolution context holding `weight` in oneDNN's layout (its own copy) and `bias`.
+    """A `OneDnnConv` holding `weight` in oneDNN's layout (its own copy) and `bias`.
     `in_shape` (C, H, W) is the layout hint; any batch or size runs on it. The context also
     keeps a handle on the tensor it packed from (only for unpacking, which darkpy never asks
     for), and that tensor's storage is released once packed: so with `copy` (the default) it
@@ -65,14 +65,19 @@ def pack(weight: torch.Tensor, bias: torch.Tensor | None, stride: int, padding: 
     except RuntimeError:
         return None
     w.untyped_storage().resize_(0)
-    return ctx
+    return OneDnnConv(ctx)
 
 
-def run(x: torch.Tensor, ctx) -> torch.Tensor:
-    """The packed convolution of `x` (NCHW or channels_last; the output keeps its layout)."""
-    if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
-        x = x.contiguous(memory_format=torch.channels_last)
-    return torch.ops.mkldnn_prepacked.conv2d_run(x, ctx)
+class OneDnnConv:
+    """A packed convolution: called on `x` (NCHW or channels_last), the output keeps its layout."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
+            x = x.contiguous(memory_format=torch.channels_last)
+        return torch.ops.mkldnn_prepacked.conv2d_run(x, self.ctx)
 
 
 def storage_free(t: torch.Tensor) -> torch.Tensor:

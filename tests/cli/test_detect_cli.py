@@ -122,13 +122,14 @@ def test_empty_stdin_without_a_terminal_is_one_line_and_exit_2(form):
     assert "no image paths on stdin" in run.stderr and "Traceback" not in run.stderr
 
 
-def test_a_folder_runs_in_batches_of_4_on_a_cpu_and_8_on_a_gpu(monkeypatch):
-    """4 images a pass on a CPU are as fast as 8 and hold half the activations."""
+def test_a_folder_runs_in_small_batches_on_a_cpu_and_8_on_a_gpu(monkeypatch):
+    """On a CPU two small passes run side by side (lanes): 2 images each in fp32, 1 in bf16."""
     from darkpy.cli.commands import detect as cmd
     from darkpy.detect import numpy_engine
 
-    assert cmd.default_batch("cpu") == 4
+    assert cmd.default_batch("cpu") == 2 and cmd.default_batch("cpu", "fp32") == 2
+    assert cmd.default_batch("cpu", "bf16") == 1
     monkeypatch.setattr(numpy_engine, "cuda_may_be_wanted", lambda device: True)
-    assert cmd.default_batch(None) == 8
+    assert cmd.default_batch(None) == 8 and cmd.default_batch(None, "fp16") == 8
     monkeypatch.setattr(numpy_engine, "cuda_may_be_wanted", lambda device: False)
-    assert cmd.default_batch(None) == 4
+    assert cmd.default_batch(None) == 2

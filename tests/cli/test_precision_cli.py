@@ -37,7 +37,7 @@ def test_bad_precision_is_one_line(cli):
     assert code == 2 and "unknown precision 'fp8'" in out + err
 
 
-def test_folder_batches_by_four_on_a_cpu_by_default(cli, monkeypatch):
+def test_folder_batches_by_two_on_a_cpu_by_default(cli, monkeypatch):
     from darkpy.net import inference
 
     seen = []
@@ -50,7 +50,10 @@ def test_folder_batches_by_four_on_a_cpu_by_default(cli, monkeypatch):
     monkeypatch.setattr(inference.Predictor, "__call__", spy)
     code, out, err = cli("detect", IMAGES, *DEMO, "--json", "--no-save", "--precision", "fp32")
     assert code == 0, out + err
-    assert seen == [4, 4, 4]   # 12 demo images (8 on a GPU: tests/cli/test_detect_cli.py)
+    assert seen == [2] * 6   # 12 demo images, two passes at once (8 on a GPU: tests/cli/test_detect_cli.py)
+    seen.clear()
+    code, out, err = cli("detect", IMAGES, *DEMO, "--json", "--no-save", "--precision", "bf16")
+    assert code == 0 and seen == [1] * 12
     seen.clear()
     code, out, err = cli("detect", IMAGES / "001988.jpg", *DEMO, "--json", "--no-save", "--engine", "torch")
     assert code == 0 and seen == [1]
