@@ -13,7 +13,7 @@ from typing import Callable, Optional, Sequence
 
 from darkpy.detect.alexeyab import ext_output_line, json_document, json_entry
 from darkpy.detect.alexeyab import save_labels as write_labels
-from darkpy.detect.output import draw_detections, format_detections
+from darkpy.detect.output import draw_detections, format_detections, jpeg_quality
 from darkpy.detect.overlap import BackgroundWriter
 from darkpy.errors import DataError
 from darkpy.fileio import inside, write_text_atomic
@@ -107,7 +107,7 @@ def write_results(detector, paths: Sequence[str], classes: int, *, out: Optional
 
     def write(target: Path, img, dets) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(target), draw_detections(img, dets, classes)):
+        if not cv2.imwrite(str(target), draw_detections(img, dets, classes), jpeg_quality(target)):
             warn(f"darkpy: could not write {target}")
 
     # Darknet prints each image's own time; a batch runs its images together, so each of its

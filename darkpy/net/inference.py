@@ -414,29 +414,30 @@ class Predictor:
         keep = set(_head_convs(net)) | {l.index for l in net.detection_layers}
         overflow: list[int] = []
         loaded: set[int] = set()
-        with _one_thread():
-            for spec, floats in read_layers(plan):
-                i = spec.index
-                layer = net.blocks[i]
-                layer.load_darknet(WeightsReader(plan, floats))  # aliases the buffer on the CPU
+        # every core: at start-up nothing else runs, and the large layers' conversion, packing
+        # and Winograd transform split well (yolov2-voc fp32 0.52 -> 0.41 s, bf16 0.31 -> 0.27 s)
+        for spec, floats in read_layers(plan):
+            i = spec.index
+            layer = net.blocks[i]
+            layer.load_darknet(WeightsReader(plan, floats))  # aliases the buffer on the CPU
+            layer.to(self.device)
+            if isinstance(layer, Convolutional):
+                layer = net.blocks[i] = FusedConv(layer, inplace=True)
+            if i not in keep and not fits_dtype(layer, self.dtype):
+                overflow.append(i)
+            fp32 = i in keep or i in overflow or self.dtype == torch.float32
+            # packing copies the weights and bias out of the buffer, converted on the way
+            # (fp32 weights keep their layout, as `_convert_layer` leaves them)
+            if not (self.pack and isinstance(layer, FusedConv) and layer.pack(
+                    torch.float32 if fp32 else self.dtype,
+                    torch.preserve_format if fp32 else self._format, winograd=self.winograd)):
+                self._convert_layer(layer, fp32, inplace=True)
+            _check_own(layer, floats)  # the next layer is read into the same buffer
+            loaded.add(i)
+        for i, layer in enumerate(net.blocks):  # the layers without weights
+            if i not in loaded:
                 layer.to(self.device)
-                if isinstance(layer, Convolutional):
-                    layer = net.blocks[i] = FusedConv(layer, inplace=True)
-                if i not in keep and not fits_dtype(layer, self.dtype):
-                    overflow.append(i)
-                fp32 = i in keep or i in overflow or self.dtype == torch.float32
-                # packing copies the weights and bias out of the buffer, converted on the way
-                # (fp32 weights keep their layout, as `_convert_layer` leaves them)
-                if not (self.pack and isinstance(layer, FusedConv) and layer.pack(
-                        torch.float32 if fp32 else self.dtype,
-                        torch.preserve_format if fp32 else self._format, winograd=self.winograd)):
-                    self._convert_layer(layer, fp32, inplace=True)
-                _check_own(layer, floats)  # the next layer is read into the same buffer
-                loaded.add(i)
-            for i, layer in enumerate(net.blocks):  # the layers without weights
-                if i not in loaded:
-                    layer.to(self.device)
-                    self._convert_layer(layer, i in keep, inplace=True)
+                self._convert_layer(layer, i in keep, inplace=True)
         report = plan.report()
         report.path = Path(weights)
         net.header = WeightsHeader(report.header.major, report.header.minor, report.header.revision,
