@@ -100,15 +100,22 @@ def main() -> None:
     for dtype in (torch.float32, low):
         name = precision_name(dtype)
         p = Predictor(net, device=device, precision=dtype)
+        plain = Predictor(net, device=device, precision=dtype, pack=False)   # weights reordered per call
         xin = p.prepare_input(x)
 
         def eager(p=p, xin=xin):
             with torch.inference_mode():
                 return forward_detections(p.model, xin)
 
+        def eager_plain(p=plain, xin=xin):
+            with torch.inference_mode():
+                return forward_detections(p.model, xin)
+
         variants[f"eager {name}"] = (eager, dtype)
-        if args.jit:
-            fn, build = jit_variant(p, x)
+        if p.pack:
+            variants[f"eager {name}, not packed"] = (eager_plain, dtype)
+        if args.jit:   # tracing needs plain weights (the jit prepacks them itself)
+            fn, build = jit_variant(plain, x)
             variants[f"jit {name}"] = (fn, dtype)
             print(f"jit {name}: trace + freeze + optimize_for_inference took {build:.1f} s")
         a = torch.rand(args.matmul, args.matmul, device=device).to(dtype)
