@@ -64,45 +64,11 @@ def test_every_3x3_layer_by_winograd_still_gives_darknets_outputs(golden, monkey
         assert np.abs(out.numpy().ravel() - ref).max() <= 1e-4 * max(1.0, np.abs(ref).max())
 
 
-WIDE_CFG = """[net]
-width=64
-height=64
-channels=3
-
-[convolutional]
-batch_normalize=1
-filters=128
-size=3
-stride=2
-pad=1
-activation=leaky
-
-[convolutional]
-batch_normalize=1
-filters=128
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[convolutional]
-filters=30
-size=1
-stride=1
-pad=1
-activation=linear
-
-[region]
-anchors = 1,1, 2,2, 3,3, 4,4, 5,5
-classes=1
-num=5
-"""
-
 
 @pytest.mark.skipif(not packed.available(), reason="this torch has no oneDNN")
-def test_predictor_uses_winograd_for_wide_fp32_layers_only_when_asked(tmp_path):
-    cfg = tmp_path / "wide.cfg"
-    cfg.write_text(WIDE_CFG)
+def test_predictor_uses_winograd_for_wide_fp32_layers_only_when_asked(tmp_path, tiny_cfg):
+    # 3 -> 128 (too few input channels), 128 -> 128 (Winograd), then the 1x1 head
+    cfg = tiny_cfg.write(tmp_path / "wide.cfg", body=[(128, 2), (128, 0)], width=64, height=64)
     net = darkpy.load_network(cfg, device="cpu", seed=3)
     x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(4))
     fast, plain = Predictor(net, device="cpu"), Predictor(net, device="cpu", winograd=False)
