@@ -251,11 +251,11 @@ def run_video(detector, source: str | int, out: str | Path | None = None, frames
     reader.start()
     writer.start()
     count, start, fps = 0, time.perf_counter(), 0.0
-    torch_cpu = isinstance(detector, Detector)
+    on_torch = isinstance(detector, Detector)
     # frames side by side on the cores (darkpy.detect.lanes), else one at a time with the
     # measured core split; torch's threads only
-    lanes = ForwardLanes.for_machine(detector.predictor.device.type) if torch_cpu else None
-    split = CoreSplit(settle=8) if torch_cpu and lanes is None else None
+    lanes = ForwardLanes.for_machine(detector.predictor.device.type) if on_torch else None
+    split = CoreSplit(settle=8) if on_torch and lanes is None else None
 
     def frames_in():
         n = 0
