@@ -114,7 +114,7 @@ class Detector(DetectorBase):
 
         lanes = ForwardLanes.for_machine(self.predictor.device.type) if overlap else None
         if lanes is not None:   # whole batches side by side on the cores (darkpy.detect.lanes)
-            for results in lanes.map(run, good_batches):
+            for results in lanes.map(run, lanes.balanced(good_batches, -(-len(items) // opts.batch))):
                 yield from results
             return
         with CoreSplit() as split:     # all cores to torch, or one left to the threads: measured

@@ -62,6 +62,17 @@ class ForwardLanes:
             return None
         return cls(2, max(1, threads // 2))
 
+    def balanced(self, batches: Iterable[list], count: int) -> Iterator[list]:
+        """`batches` (lists of images, `count` of them expected), the last one split into single
+        images when the batches do not divide among the lanes: otherwise it runs on one lane
+        while the others have nothing left (a 50-image fp32 folder in batches of 2: the 25th
+        batch alone, about 0.4 s of one idle core)."""
+        for k, batch in enumerate(batches, 1):
+            if k == count and count % self.lanes and len(batch) > 1:
+                yield from ([image] for image in batch)
+            else:
+                yield batch
+
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """`fn(item)` for every item, run on the lanes, yielded in order. One more item than
         there are lanes is handed out ahead, so a lane that finishes never waits for the

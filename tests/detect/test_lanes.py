@@ -83,7 +83,7 @@ def test_a_folder_on_lanes_gives_the_same_results(monkeypatch, request):
     from darkpy.detect.options import DetectOptions
 
     root = request.config.rootpath
-    images = sorted(str(p) for p in (root / "data" / "demo" / "images").glob("*.jpg")) * 2
+    images = (sorted(str(p) for p in (root / "data" / "demo" / "images").glob("*.jpg")) * 2)[:22]   # 11 batches
     det = Detector(root / "cfg" / "demo.cfg", root / "data" / "demo" / "demo.weights",
                    DetectOptions(thresh=0.1, batch=2, device="cpu"))
     calls = []
@@ -94,8 +94,18 @@ def test_a_folder_on_lanes_gives_the_same_results(monkeypatch, request):
         return cls(2, 1)
 
     monkeypatch.setattr(ForwardLanes, "for_machine", classmethod(forced))
+    sizes = []
+    real_run = det.run_prepared
+
+    def spy(x, *args, **kwargs):
+        sizes.append(x.shape[0])
+        return real_run(x, *args, **kwargs)
+
+    monkeypatch.setattr(det, "run_prepared", spy)
     on_lanes = det.detect(images)
     assert calls == ["cpu"]
+    assert sorted(sizes) == [1, 1] + [2] * 10     # the 11th batch of 2 split between the 2 lanes
+    monkeypatch.setattr(det, "run_prepared", real_run)
     monkeypatch.setattr(ForwardLanes, "for_machine", classmethod(lambda cls, d="cpu": None))
     one_pass = det.detect(images)
     monkeypatch.setattr(ForwardLanes, "for_machine", classmethod(real))
@@ -104,3 +114,13 @@ def test_a_folder_on_lanes_gives_the_same_results(monkeypatch, request):
     for a, b in zip(on_lanes, one_pass):
         assert (a.rel_boxes == b.rel_boxes).all() and (a.probs == b.probs).all()
         assert (a.objectness == b.objectness).all()
+
+
+def test_the_last_batch_is_split_when_the_batches_do_not_divide_among_the_lanes():
+    lanes = ForwardLanes(2, 1)
+    batches = [[1, 2], [3, 4], [5, 6]]
+    assert list(lanes.balanced(iter(batches), 3)) == [[1, 2], [3, 4], [5], [6]]
+    assert list(lanes.balanced(iter(batches[:2]), 2)) == [[1, 2], [3, 4]]        # even: as they are
+    assert list(lanes.balanced(iter([[1, 2], [3]]), 2)) == [[1, 2], [3]]
+    assert list(lanes.balanced(iter([[1, 2], [3, 4], [5]]), 3)) == [[1, 2], [3, 4], [5]]
+    assert list(lanes.balanced(iter(batches[:2]), 3)) == [[1, 2], [3, 4]]        # fewer than expected
