@@ -95,14 +95,14 @@ class FusedConv(Layer):
         if winograd and packed.available() and self.weight.device.type == "cpu" and wg.eligible(
                 self.size, self.stride, self.padding, self.groups, self.in_shape[0], self.out_shape[0], dtype):
             self.packed = wg.Winograd3x3(self.weight, self.bias)
-            self.weight = nn.Parameter(packed.storage_free(self.weight.to("meta", dtype)), requires_grad=False)
+            self.weight = nn.Parameter(packed.storage_free(self.weight).to(dtype), requires_grad=False)
             self.bias = nn.Parameter(self.packed.bias, requires_grad=False)
             return True
         # the copy oneDNN packs from (its storage is released once packed), converted on the way
         w = self.weight.detach().to(dtype=dtype, memory_format=memory_format, copy=True)
         b = None if self.bias is None else self.bias.detach().to(dtype, copy=True)
         shape = packed.storage_free(w)
-        ctx = packed.pack(w, b, self.stride, self.padding, self.groups, self.in_shape, copy=False)
+        ctx = packed.pack(w, b, self.stride, self.padding, self.groups, self.in_shape)
         if ctx is None:
             return False
         self.packed = ctx

@@ -39,23 +39,16 @@ def available() -> bool:
 
 
 def pack(weight: torch.Tensor, bias: torch.Tensor | None, stride: int, padding: int, groups: int,
-         in_shape: tuple[int, int, int], copy: bool = True):
+         in_shape: tuple[int, int, int]):
     """A `OneDnnConv` holding `weight` in oneDNN's layout (its own copy) and `bias`.
     `in_shape` (C, H, W) is the layout hint; any batch or size runs on it. The context also
     keeps a handle on the tensor it packed from (only for unpacking, which darkpy never asks
-    for), and that tensor's storage is released once packed: so with `copy` (the default) it
-    packs from a copy and the bias it keeps is a copy too; `copy=False` hands over tensors the
-    caller made for it (and no longer reads: the weight's storage is gone). Returns None where
-    this layer cannot be packed (not on the CPU, a dtype oneDNN does not pack here): it then
-    runs as before."""
+    for), so `weight` must be a tensor made for this call: its storage is released once packed,
+    and `bias` is kept as given. Returns None where this layer cannot be packed (not on the
+    CPU, a dtype oneDNN does not pack here): it then runs as before."""
     if not available() or weight.device.type != "cpu" or weight.dtype not in PACKABLE or weight.dim() != 4:
         return None
     w, b = weight.detach(), None if bias is None else bias.detach()
-    if copy:
-        fmt = (torch.channels_last if w.is_contiguous(memory_format=torch.channels_last)
-               and not w.is_contiguous() else torch.contiguous_format)
-        w = w.clone(memory_format=fmt)
-        b = None if b is None else b.clone()
     if b is not None and b.dtype != w.dtype:
         b = b.to(w.dtype)
     c, h, wd = in_shape

@@ -51,16 +51,18 @@ def make_color_set(root: Path, per_class: int, size: int = 32, seed: int = 0, cl
     return out
 
 
-def mini_tree_classifier(folder: Path, golden: Path) -> Path:
+def mini_tree_classifier(folder: Path, golden: Path, **net) -> Path:
     """A 9-class WordTree classifier (16x16, conv, 1x1 conv, avgpool, tree softmax, masked cost)
     over the golden set's mini.tree; writes mini.tree, mini.names and tree.cfg into `folder` and
-    returns the cfg. Shared by the engine-parity tests of both engines."""
+    returns the cfg; `net` adds [net] keys (batch=6, learning_rate=0.01, ...). Shared by the
+    engine-parity tests of both engines and the tree prediction/training tests."""
     tree = folder / "mini.tree"
     tree.write_text((golden / "cfg" / "mini.tree").read_text())
     (folder / "mini.names").write_text((golden / "cfg" / "mini.names").read_text())
     cfg = folder / "tree.cfg"
+    extra = "".join(f"{k}={v}\n" for k, v in net.items())
     cfg.write_text(f"""[net]
-width=16
+{extra}width=16
 height=16
 channels=3
 

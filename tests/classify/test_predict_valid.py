@@ -6,6 +6,7 @@ import torch
 
 import darkpy
 import cls_reference as R
+from cls_helpers import mini_tree_classifier
 from darkpy.classify.labels import read_classifier_data
 from darkpy.classify.predict import predict_images, predict_tensor, top_k
 from darkpy.classify.validate import ValidResult, validate
@@ -60,46 +61,9 @@ def test_validate_modes_run_and_agree_with_manual_count(tmp_path, color_set, mod
     assert (net.net.width, net.net.height) == (32, 32)
 
 
-TREE_CFG = """[net]
-batch=6
-subdivisions=2
-width=16
-height=16
-channels=3
-learning_rate=0.01
-max_batches=10
-
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=2
-pad=1
-activation=leaky
-
-[convolutional]
-filters=9
-size=1
-stride=1
-pad=1
-activation=linear
-
-[avgpool]
-
-[softmax]
-groups=1
-tree={tree}
-
-[cost]
-type=masked
-"""
-
 
 def tree_net(tmp_path, golden):
-    tree = tmp_path / "mini.tree"
-    tree.write_text((golden / "cfg" / "mini.tree").read_text())
-    cfg = tmp_path / "tree.cfg"
-    cfg.write_text(TREE_CFG.format(tree=tree))
+    cfg = mini_tree_classifier(tmp_path, golden, batch=6, subdivisions=2, learning_rate=0.01, max_batches=10)
     return darkpy.load_network(cfg, device="cpu", seed=4)
 
 

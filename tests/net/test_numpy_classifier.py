@@ -10,6 +10,7 @@ import pytest
 
 from darkpy.net.numpy_forward import ACTIVATIONS, NumpyNetwork, NumpyUnsupported
 from darkpy.net.spec import ACTIVATION_NAMES, read_spec
+from golden_layers import assert_layers_match_darknet
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden"
@@ -22,15 +23,8 @@ def test_every_classifier_layer_matches_darknet(name):
     net = NumpyNetwork.load(cfg, folder / "weights", classifier=True)
     x = np.fromfile(folder / "input.f32", np.float32).reshape(1, net.channels, net.height, net.width)
     outs = net.forward(x, keep=True)
-    files = sorted(folder.glob("layer*.f32"))
+    files = assert_layers_match_darknet(net, folder, outs)
     assert len(files) == len(net.layers)
-    for f in files:
-        i = int(f.stem[5:])
-        ref = np.fromfile(f, np.float32)
-        got = np.ascontiguousarray(outs[i]).ravel()
-        assert got.size == ref.size, i
-        err = np.abs(got - ref).max()
-        assert err <= 1e-4 * np.abs(ref).max(), f"layer {i} ({net.layers[i].kind}): max abs error {err}"
     out = net.output(x).ravel()
     np.testing.assert_allclose(out, np.fromfile(files[-1], np.float32), atol=1e-6)
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from darkpy.net.numpy_forward import NumpyNetwork, NumpyUnsupported
+from golden_layers import assert_layers_match_darknet
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden"
@@ -25,15 +26,7 @@ def test_every_layer_output_matches_darknet(name):
     net = NumpyNetwork.load(cfg, folder / "weights")
     x = np.fromfile(folder / "input.f32", np.float32).reshape(1, net.channels, net.height, net.width)
     outs = net.forward(x, keep=True)
-    files = sorted(folder.glob("layer*.f32"))
-    assert files
-    for f in files:
-        i = int(f.stem[5:])
-        ref = np.fromfile(f, np.float32)
-        got = np.ascontiguousarray(outs[i]).ravel()
-        assert got.size == ref.size, i
-        err = np.abs(got - ref).max()
-        assert err <= 1e-4 * np.abs(ref).max(), f"layer {i} ({net.layers[i].kind}): max abs error {err}"
+    assert assert_layers_match_darknet(net, folder, outs)
 
 
 @pytest.mark.parametrize("name", ["g_tree_mini", "g_yolov3_mini", "g_classifier_mini", "g_connected_mini"])
