@@ -39,7 +39,7 @@ LAZY_ALLOWED = {
 
 
 # The top-level modules every package may use; together they are the package "core".
-CORE = {"errors", "fileio", "assets", "device", "charts", "boxes"}
+CORE = {"errors", "fileio", "assets", "device", "charts", "boxes", "heap"}
 
 # The package map, bottom to top: package -> the packages it may import (module-level or inside a
 # function alike). "darkpy" is the root package's lazily loaded public API (`darkpy.Detector`);

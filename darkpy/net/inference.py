@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from darkpy.device import select_device
+from darkpy.heap import release_freed_memory
 from darkpy.net import packed
 from darkpy.net import winograd as wg
 from darkpy.net.layers.base import Layer
@@ -396,14 +397,16 @@ class Predictor:
         dtype = resolve_precision(precision if precision is not None else "auto", target)
         packing = (pack if pack is not None else not compile) and target.type == "cpu" and packed.available()
         if weights is None or (dtype == torch.float32 and not packing):
-            return cls(load_network(cfg, weights, size=size, device=device), device=device, precision=precision,
+            self = cls(load_network(cfg, weights, size=size, device=device), device=device, precision=precision,
                        channels_last=channels_last, inplace=True, compile=compile, pack=pack,
                        winograd=winograd)
-        net = parse_network(cfg, size)
-        self = cls.__new__(cls)
-        self._settings(net, target, None, precision, channels_last, compile, pack, winograd)
-        self.kept_fp32 = self._load_converted(net, weights)
-        self._finish(net, net, compile)
+        else:
+            net = parse_network(cfg, size)
+            self = cls.__new__(cls)
+            self._settings(net, target, None, precision, channels_last, compile, pack, winograd)
+            self.kept_fp32 = self._load_converted(net, weights)
+            self._finish(net, net, compile)
+        release_freed_memory()   # the load's float64 folds and packing scratch (darkpy.heap)
         return self
 
     def _load_converted(self, net: Network, weights) -> list[int]:

@@ -76,7 +76,7 @@ from darkpy.net.model import check_batch_fits
 from darkpy.train import backup as bk
 from darkpy.train import distributed as dd
 from darkpy.train import elastic
-from darkpy.train.heap import keep_freed_memory
+from darkpy.heap import keep_freed_memory
 from darkpy.train.hooks import Hook, default_hooks
 from darkpy.train.optimizer import current_rate, images_per_step, make_optimizer
 from darkpy.train.placement import rank_device
@@ -428,7 +428,7 @@ class Trainer:
         if self.clear:
             self.net.seen = 0
         if self.device.type == "cpu":
-            keep_freed_memory()   # each step reuses the last one's memory (darkpy.train.heap)
+            keep_freed_memory()   # each step reuses the last one's memory (darkpy.heap)
         self.net.to(self.device)
         # NHWC activations and weights: oneDNN's native layout on CPUs (measured on yolov2-tiny at
         # 288, batch 16: 10-15% less CPU per step at fp32 and bf16), tensor cores' on CUDA

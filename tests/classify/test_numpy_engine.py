@@ -13,10 +13,11 @@ import torch
 import darkpy
 
 ROOT = Path(__file__).resolve().parents[2]
-PROBE = ("import runpy, sys; sys.argv = ['darkpy'] + sys.argv[1:]\n"
-         "try:\n    runpy.run_module('darkpy', run_name='__main__')\n"
-         "except SystemExit as e:\n    code = e.code\nelse:\n    code = 0\n"
-         "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', file=sys.stderr)\nsys.exit(code)\n")
+# what was imported, told by an atexit handler: `darkpy` leaves through os._exit once torch is
+# loaded (darkpy.cli.process_exit), running the handlers first
+PROBE = ("import atexit, runpy, sys; sys.argv = ['darkpy'] + sys.argv[1:]\n"
+         "atexit.register(lambda: print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', file=sys.stderr))\n"
+         "runpy.run_module('darkpy', run_name='__main__')\n")
 
 
 def _run(args, cwd):
