@@ -43,6 +43,9 @@ def train(
     batch: Optional[int] = typer.Option(None, "--batch", help="Images per optimiser step (default: the cfg's)."),
     subdivisions: Optional[int] = typer.Option(None, "--subdivisions",
                                                help="Passes the batch is split into (default: the cfg's)."),
+    dist_timeout: float = typer.Option(600.0, "--dist-timeout",
+                                       help="Several processes: seconds to wait for a peer before giving up "
+                                            "with one line naming it (default 600)."),
 ) -> None:
     """Train a classifier with Darknet's augmentation, loss, schedule and backups."""
     from rich.console import Console
@@ -62,7 +65,7 @@ def train(
     run_training(data=str(data), cfg=str(cfg), weights=str(weights) if weights else None, device=device,
                  max_batches=max_batches, clear=clear, resume=resume, amp=amp, seed=seed, threads=threads,
                  backup=str(backup) if backup else None, smooth=smooth, gpus=gpu_ids, ddp_cpu=ddp_cpu,
-                 batch=batch, subdivisions=subdivisions,
+                 batch=batch, subdivisions=subdivisions, dist_timeout=dist_timeout,
                  log=lambda s: console.print(s, markup=False))
 
 

@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 
 from darkpy.classify.labels import read_classifier_data
+from darkpy.errors import UsageError
 from darkpy.train.classifier.task import ClassificationTask
 from darkpy.net.model import load_network
 from darkpy.train.batchsize import apply_batch
@@ -69,13 +70,17 @@ def _rank_main(info, kwargs: dict, gpus) -> None:
     train_classifier(ddp=info, **kwargs)
 
 
-def run_training(*, gpus: list[int] | None = None, ddp_cpu: int = 0, log=print, **kwargs) -> None:
+def run_training(*, gpus: list[int] | None = None, ddp_cpu: int = 0, log=print,
+                 dist_timeout: float = 600.0, **kwargs) -> None:
     """Single process, or several: under torchrun (RANK/WORLD_SIZE set), one process per GPU of
-    `gpus` (NCCL), or `ddp_cpu` gloo processes on the CPU. The cfg's batch is split over them."""
+    `gpus` (NCCL), or `ddp_cpu` gloo processes on the CPU. The cfg's batch is split over them.
+    `dist_timeout`: seconds a process waits for its peers (darkpy.train.elastic), as `train`'s."""
+    if not dist_timeout > 0:
+        raise UsageError(f"--dist-timeout must be a positive number of seconds, got {dist_timeout:g}")
     info = dd.from_env()
     if info.enabled:
         device = rank_device(info, kwargs.pop("device", None), gpus or ())   # --gpus maps ranks here too
-        dd.init(info, device=device)
+        dd.init(info, dist_timeout, device=device)
         try:
             train_classifier(ddp=info, device=device, log=log, **kwargs)
         finally:
@@ -83,11 +88,11 @@ def run_training(*, gpus: list[int] | None = None, ddp_cpu: int = 0, log=print, 
         return
     if gpus and len(gpus) > 1:
         check_gpus(gpus)
-        dd.launch(_rank_main, len(gpus), (kwargs, list(gpus)), backend="nccl",
+        dd.launch(_rank_main, len(gpus), (kwargs, list(gpus)), backend="nccl", timeout=dist_timeout,
                   place=partial(rank_device, device=kwargs.get("device"), gpus=tuple(gpus)))
         return
     if ddp_cpu and ddp_cpu > 1:
-        dd.launch(_rank_main, ddp_cpu, (dict(kwargs, device="cpu"), None), backend="gloo")
+        dd.launch(_rank_main, ddp_cpu, (dict(kwargs, device="cpu"), None), backend="gloo", timeout=dist_timeout)
         return
     kwargs["device"] = rank_device(dd.SINGLE, kwargs.get("device"), gpus or ())
     train_classifier(log=log, **kwargs)

@@ -149,3 +149,21 @@ def test_resume_continues_exactly(tmp_path, color_set, tiny_cfg):
     a = (tmp_path / "whole" / "t_final.weights").read_bytes()
     b = (tmp_path / "part" / "t_final.weights").read_bytes()
     assert a == b
+
+
+def test_dist_timeout_reaches_the_process_group(monkeypatch, tmp_path, cli, tiny_cfg):
+    """`classifier train --dist-timeout S` is `train`'s: the spawned group waits S seconds for a
+    peer (darkpy.train.elastic); a timeout that is not positive is refused in one line."""
+    from darkpy.train.classifier import train as ctrain
+
+    seen = {}
+    monkeypatch.setattr(ctrain.dd, "launch", lambda fn, n, args, backend, timeout=None, place=None:
+                        seen.update(n=n, backend=backend, timeout=timeout))
+    s = make_color_set(tmp_path / "set", per_class=2, size=32, seed=1)
+    cfg = tiny_cfg(tmp_path / "t.cfg", "classifier", batch=8, subdivisions=2, max_batches=1)
+    code, _, err = cli("classifier", "train", s["data"], cfg, "--device", "cpu", "--ddp-cpu", "2",
+                       "--dist-timeout", "42")
+    assert code == 0, err
+    assert seen == {"n": 2, "backend": "gloo", "timeout": 42.0}
+    code, _, err = cli("classifier", "train", s["data"], cfg, "--device", "cpu", "--dist-timeout", "0")
+    assert code == 2 and "--dist-timeout must be a positive number of seconds" in err
