@@ -32,6 +32,15 @@ def test_lanes_run_on_their_own_thread_count_and_the_caller_keeps_its_own():
     assert torch.get_num_threads() == before
 
 
+def test_opencv_runs_single_threaded_beside_the_lanes_and_gets_its_pool_back():
+    import cv2
+
+    before = cv2.getNumThreads()
+    seen = list(ForwardLanes(2, 1).map(lambda _: cv2.getNumThreads(), range(4)))
+    assert seen == [1] * 4
+    assert cv2.getNumThreads() == before
+
+
 def test_an_error_is_raised_where_its_result_would_come():
     def work(i):
         if i == 3:
