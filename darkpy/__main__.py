@@ -117,8 +117,6 @@ def run() -> None:
     `main`, which returns or raises SystemExit and leaves the collector alone."""
     import gc
 
-    from darkpy.cli.process_exit import leave
-
     # torch leaves ~400k long-lived objects: at Python's default thresholds each full collection
     # walks them all, 0.2-0.25 s of a folder run on 2 cores; a collection every 20000 tracked
     # allocations instead of 700 halves that (short-lived garbage is freed by refcounts anyway)
@@ -126,8 +124,14 @@ def run() -> None:
     try:
         main()
     except SystemExit as exc:
-        leave(exc.code)
-    leave(0)
+        code = exc.code
+    else:
+        code = None
+    if "torch" in sys.modules:   # only then is the ordinary exit slow; importing darkpy.cli costs typer
+        from darkpy.cli.process_exit import leave
+
+        leave(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

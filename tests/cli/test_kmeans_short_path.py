@@ -116,3 +116,17 @@ def test_no_cache_writes_no_cache_file(labels, tmp_path, monkeypatch):
     assert code == 0 and len(list(folder.glob("*.npy"))) == 1
     code, out3, _ = _run("short", ["--data", labels / "obj.data", "--k", "3"], labels)
     assert out == out2 == out3
+
+
+def test_the_short_path_loads_neither_typer_nor_torch(labels):
+    """What makes it short: the console entry (`darkpy.__main__.run`, with its exit handling)
+    imports no typer, click or torch for a plain `kmeans`."""
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    code = ("import atexit, sys; sys.argv = ['darkpy', 'kmeans', '--data', sys.argv[1], '--k', '3']\n"
+            "atexit.register(lambda: print(sorted(m for m in ('typer', 'click', 'torch') if m in sys.modules),"
+            " file=sys.stderr))\n"
+            "from darkpy.__main__ import run\nrun()\n")
+    r = subprocess.run([sys.executable, "-c", code, str(labels / "obj.data")], cwd=labels, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == "[]"
