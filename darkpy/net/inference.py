@@ -103,7 +103,8 @@ class FusedConv(Layer):
         w = self.weight.detach().to(dtype=dtype, memory_format=memory_format, copy=True)
         b = None if self.bias is None else self.bias.detach().to(dtype, copy=True)
         shape = packed.storage_free(w)
-        ctx = packed.pack(w, b, self.stride, self.padding, self.groups, self.in_shape)
+        ctx = packed.pack(w, b, self.stride, self.padding, self.groups, self.in_shape,
+                          channels_last=memory_format == torch.channels_last)
         if ctx is None:
             return False
         self.packed = ctx
@@ -336,8 +337,10 @@ class Predictor:
         if self.pack:
             with _one_thread():
                 for layer in model.blocks:
-                    if isinstance(layer, FusedConv):
-                        layer.pack(winograd=self.winograd)
+                    if isinstance(layer, FusedConv):   # in the layout `_convert_layer` gave it
+                        converted = self.dtype != torch.float32 and layer.weight.dtype == self.dtype
+                        layer.pack(memory_format=self._format if converted else torch.preserve_format,
+                                   winograd=self.winograd)
         self._finish(model, net, compile)
 
     def _settings(self, net, device, half, precision, channels_last, compile=False, pack=None,

@@ -39,9 +39,11 @@ def available() -> bool:
 
 
 def pack(weight: torch.Tensor, bias: torch.Tensor | None, stride: int, padding: int, groups: int,
-         in_shape: tuple[int, int, int]):
+         in_shape: tuple[int, int, int], channels_last: bool = False):
     """A `OneDnnConv` holding `weight` in oneDNN's layout (its own copy) and `bias`.
-    `in_shape` (C, H, W) is the layout hint; any batch or size runs on it. The context also
+    `in_shape` (C, H, W) is the layout hint; any batch or size runs on it. `channels_last`: the
+    inputs will be NHWC (the weights are packed for the kernel that reads them); an input in the
+    other layout is converted, see `OneDnnConv`. The context also
     keeps a handle on the tensor it packed from (only for unpacking, which darkpy never asks
     for), so `weight` must be a tensor made for this call: its storage is released once packed,
     and `bias` is kept as given. Returns None where this layer cannot be packed (not on the
@@ -58,17 +60,29 @@ def pack(weight: torch.Tensor, bias: torch.Tensor | None, stride: int, padding: 
     except RuntimeError:
         return None
     w.untyped_storage().resize_(0)
-    return OneDnnConv(ctx)
+    return OneDnnConv(ctx, channels_last)
 
 
 class OneDnnConv:
-    """A packed convolution: called on `x` (NCHW or channels_last), the output keeps its layout."""
+    """A packed convolution: called on `x` (NCHW or channels_last), the output keeps its layout.
 
-    def __init__(self, ctx):
+    The weights suit one input layout, the one they were packed for. An input in the other
+    layout makes oneDNN pick another kernel, which wants the weights in another blocking and
+    reorders all of them on every call: yolov2-voc's layer 29 (1280 -> 1024, 3x3), whose input
+    a route concatenates into NCHW, spent 4.8 ms a call reordering 24 MB of bf16 weights
+    beside a 17 ms convolution. Converting the input instead moves a few hundred kB."""
+
+    def __init__(self, ctx, channels_last: bool = False):
         self.ctx = ctx
+        self.channels_last = channels_last
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
+        if self.channels_last:
+            if not x.is_contiguous(memory_format=torch.channels_last):
+                x = x.contiguous(memory_format=torch.channels_last)
+        elif not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
+            # NCHW-packed (fp32): either layout is taken as it comes, which keeps fp32's results
+            # those of the unpacked convolution, bit for bit (tested)
             x = x.contiguous(memory_format=torch.channels_last)
         return torch.ops.mkldnn_prepacked.conv2d_run(x, self.ctx)
 

@@ -89,3 +89,25 @@ def test_load_packs_fp32_layer_by_layer_and_frees_the_file_buffer(golden, monkey
     plain = Predictor.load(cfg, weights, device="cpu", precision="fp32", pack=False)
     assert p.pack and all(l.packed is not None for l in p.model.blocks if isinstance(l, FusedConv))
     assert (p(x)[0] - plain(x)[0]).abs().max().item() < 1e-5
+
+
+def test_bf16_layers_run_on_the_layout_their_weights_were_packed_for(golden):
+    """bf16 weights are packed for NHWC inputs, by both ways of building a predictor; an input in
+    NCHW (what a route's concatenation gives) is converted rather than handed over, since oneDNN
+    would then reorder all of the layer's weights on every call. Same numbers either way."""
+    net, x, _ = _mini(golden)
+    cfg, weights = golden / "cfg" / "g_yolov2_mini.cfg", golden / "forward" / "g_yolov2_mini" / "weights"
+    for p in (Predictor(net, device="cpu", precision="bf16"), Predictor.load(cfg, weights, device="cpu",
+                                                                             precision="bf16")):
+        body = [l for l in p.model.blocks if isinstance(l, FusedConv) and l.weight.dtype == torch.bfloat16]
+        assert body and all(l.packed.channels_last for l in body)
+        layer = body[-1]
+        c, h, w = layer.in_shape
+        xin = torch.rand(1, c, h, w, generator=torch.Generator().manual_seed(0)).to(torch.bfloat16)
+        with torch.no_grad():
+            nchw = layer.packed(xin.contiguous())
+            nhwc = layer.packed(xin.contiguous(memory_format=torch.channels_last))
+        assert torch.equal(nchw, nhwc)
+    fp32 = Predictor(net, device="cpu")
+    assert not any(l.packed.channels_last for l in fp32.model.blocks
+                   if isinstance(l, FusedConv) and isinstance(l.packed, packed.OneDnnConv))
