@@ -47,26 +47,27 @@ def test_freed_memory_is_released_unless_training_keeps_it():
 
 @pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")
 def test_a_bf16_load_leaves_no_scratch_resident(tmp_path):
-    """The float64 folds and packing copies of a load are handed back: resident memory after
-    `Predictor.load` stays within a few MB of the bf16 weights themselves."""
+    """The float64 folds and packing copies of a load are handed back: the heap (anonymous memory;
+    the libraries' file pages a load touches vary with the installation) grows by about the bf16
+    weights themselves."""
     code = """if True:
         import sys, torch
         from pathlib import Path
         import darkpy
         from darkpy.net.inference import Predictor
-        def rss():
-            return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")) / 1024
+        def anon():
+            return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("RssAnon")) / 1024
         cfg, w = sys.argv[1], Path(sys.argv[2])
         darkpy.load_network(cfg, device="cpu", seed=0).save_weights(w)
         import gc; gc.collect(); from darkpy.heap import release_freed_memory; release_freed_memory()
-        before = rss()
+        before = anon()
         p = Predictor.load(cfg, w, precision="bf16", device="cpu")
-        print(rss() - before)
+        print(anon() - before)
     """
     full = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
     full["PYTHONPATH"] = str(ROOT)
     out = subprocess.run([sys.executable, "-c", code, str(ROOT / "cfg" / "yolov2-tiny-voc.cfg"),
                           str(tmp_path / "w.weights")], env=full, capture_output=True, text=True, check=True)
     grown = float(out.stdout.split()[-1])
-    # yolov2-tiny-voc in bf16: 31 MB of weights (half the file), 43 MB grown when measured
-    assert grown < 0.5 * (tmp_path / "w.weights").stat().st_size / 2**20 + 25, grown   # 73 MB without the trim
+    # yolov2-tiny-voc in bf16: 30 MB of weights (half the file); measured 31 MB grown, 63 without the trim
+    assert grown < 0.5 * (tmp_path / "w.weights").stat().st_size / 2**20 + 12, grown
