@@ -109,6 +109,9 @@ def env_for() -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                PYTHONUNBUFFERED="1", QT_QPA_PLATFORM="offscreen")
     env.pop("OMP_NUM_THREADS", None)
+    # as an installed darkpy runs: from cached bytecode (a shell that sets PYTHONDONTWRITEBYTECODE
+    # made every run compile darkpy's modules from source again, ~20-30 ms of each start-up)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
