@@ -26,9 +26,7 @@ def exit_status(code: object) -> int:
     stderr and gives 1."""
     if code is None:
         return 0
-    if isinstance(code, bool):
-        return int(code)
-    if isinstance(code, int):
+    if isinstance(code, int):   # bool too: True is 1
         return code & 0xFF
     try:
         print(code, file=sys.stderr)

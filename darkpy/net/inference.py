@@ -338,9 +338,8 @@ class Predictor:
             with _one_thread():
                 for layer in model.blocks:
                     if isinstance(layer, FusedConv):   # in the layout `_convert_layer` gave it
-                        converted = self.dtype != torch.float32 and layer.weight.dtype == self.dtype
-                        layer.pack(memory_format=self._format if converted else torch.preserve_format,
-                                   winograd=self.winograd)
+                        fp32 = self.dtype == torch.float32 or layer.weight.dtype != self.dtype
+                        layer.pack(memory_format=self._layout(fp32), winograd=self.winograd)
         self._finish(model, net, compile)
 
     def _settings(self, net, device, half, precision, channels_last, compile=False, pack=None,
@@ -369,6 +368,11 @@ class Predictor:
     @property
     def _format(self) -> torch.memory_format:
         return torch.channels_last if self.channels_last else torch.preserve_format
+
+    def _layout(self, fp32: bool) -> torch.memory_format:
+        """A layer's weight layout: fp32 layers (the whole fp32 network, kept heads) keep theirs,
+        converted ones take `_format`; packing records it (`darkpy.net.packed.OneDnnConv`)."""
+        return torch.preserve_format if fp32 else self._format
 
     def _convert(self, model, keep: set[int], inplace: bool) -> None:
         for i, layer in enumerate(model.blocks):
@@ -436,7 +440,7 @@ class Predictor:
             # (fp32 weights keep their layout, as `_convert_layer` leaves them)
             if not (self.pack and isinstance(layer, FusedConv) and layer.pack(
                     torch.float32 if fp32 else self.dtype,
-                    torch.preserve_format if fp32 else self._format, winograd=self.winograd)):
+                    self._layout(fp32), winograd=self.winograd)):
                 self._convert_layer(layer, fp32, inplace=True)
             _check_own(layer, floats)  # the next layer is read into the same buffer
             loaded.add(i)
